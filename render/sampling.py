@@ -1,0 +1,116 @@
+"""Deterministic scene spec of a group: everything sampled for one subject and its V views.
+
+The spec is plain JSON data (it goes into meta.json) and depends only on (config, corpus seed,
+group id): re-sampling it anywhere gives the same group.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from relhead.assets.hdri import list_hdris
+
+
+def group_seed(corpus_seed: int, group: int) -> int:
+    """The seed of group g depends on (corpus seed, g) only."""
+    ss = np.random.SeedSequence(entropy=int(corpus_seed), spawn_key=(int(group),))
+    return int(ss.generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+def _srgb_to_linear(c):
+    c = np.asarray(c, float)
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+# sRGB skin tones from light to dark, interpolated by a sampled melanin-like parameter.
+_SKIN_TONES = np.array([[0.96, 0.80, 0.69], [0.87, 0.67, 0.55], [0.76, 0.55, 0.41],
+                        [0.60, 0.41, 0.29], [0.43, 0.28, 0.19], [0.26, 0.16, 0.11]])
+_IRIS_COLOURS = np.array([[0.25, 0.13, 0.05], [0.12, 0.07, 0.03], [0.33, 0.45, 0.60],
+                          [0.35, 0.42, 0.25], [0.45, 0.33, 0.17], [0.45, 0.50, 0.55]])
+
+
+def sample_materials(rng: np.random.Generator) -> dict:
+    tone = float(rng.uniform(0.0, 1.0))
+    x = tone * (len(_SKIN_TONES) - 1)
+    i = min(int(x), len(_SKIN_TONES) - 2)
+    rgb = _SKIN_TONES[i] * (1 - (x - i)) + _SKIN_TONES[i + 1] * (x - i)
+    rgb = rgb * rng.uniform(0.93, 1.07, size=3)
+    iris = _IRIS_COLOURS[rng.integers(len(_IRIS_COLOURS))] * rng.uniform(0.8, 1.2)
+    return {
+        "skin": {
+            "tone": tone,
+            "base_color": _srgb_to_linear(np.clip(rgb, 0, 1)).round(5).tolist(),
+            "roughness": float(rng.uniform(0.35, 0.6)),
+            "subsurface": float(rng.uniform(0.1, 0.3)),
+            "blotch_strength": float(rng.uniform(0.05, 0.2)),
+            "noise_seed": float(rng.uniform(0, 1000)),
+        },
+        "eye": {
+            "iris_color": _srgb_to_linear(np.clip(iris, 0, 1)).round(5).tolist(),
+            "iris_deg": float(rng.uniform(28.0, 34.0)),
+            "pupil_deg": float(rng.uniform(9.0, 16.0)),
+        },
+        "mouth": {"base_color": _srgb_to_linear([0.35, 0.08, 0.08]).round(5).tolist()},
+    }
+
+
+def sample_lighting(rng: np.random.Generator, cfg) -> dict:
+    hdris = list_hdris(cfg.hdris, cfg.hdri_dir)
+    hdri = hdris[int(rng.integers(len(hdris)))]
+    if cfg.background == "mixed":
+        kind = "color" if rng.random() < cfg.color_background_fraction else "hdri"
+    else:
+        kind = cfg.background
+    bg = {"type": kind}
+    if kind == "color":
+        bg["color"] = _srgb_to_linear(rng.uniform(0.05, 0.95, size=3)).round(5).tolist()
+    return {
+        "hdri": hdri.name,
+        "hdri_path": str(hdri),
+        "rotation_deg": float(rng.uniform(0.0, 360.0)),
+        "strength": float(rng.uniform(*cfg.strength)),
+        "background": bg,
+    }
+
+
+def sample_view(rng: np.random.Generator, cfg, W: int, H: int) -> dict:
+    p, c = cfg.pose, cfg.camera
+    yaw, pitch, roll = (float(rng.uniform(*r)) for r in (p.yaw_deg, p.pitch_deg, p.roll_deg))
+    share = float(np.clip(p.articulation + rng.uniform(-1, 1) * p.articulation_jitter, 0.0, 1.0))
+    return {
+        "euler_deg": {"yaw": yaw, "pitch": pitch, "roll": roll},
+        "neck_share": share,
+        "gaze_deg": [float(rng.uniform(*cfg.head.gaze_yaw_deg)), float(rng.uniform(*cfg.head.gaze_pitch_deg))],
+        "camera": {
+            "focal_mm": float(rng.uniform(*c.focal_mm)),
+            "sensor_mm": c.sensor_mm,
+            "face_fill": float(rng.uniform(*c.face_fill)),
+            "principal_offset": (rng.uniform(-1, 1, size=2) * c.principal_jitter).tolist(),
+            "lookat_offset": (rng.uniform(-1, 1, size=2) * c.lookat_jitter).tolist(),
+        },
+    }
+
+
+def sample_group(cfg, group: int, head_model) -> dict:
+    """The scene spec of group `group` of the corpus configured by `cfg`."""
+    seed = group_seed(cfg.seed, group)
+    rng = np.random.default_rng(seed)
+    identity = head_model.sample_identity(rng, cfg.head)
+    materials = sample_materials(rng)
+    lighting = sample_lighting(rng, cfg.lighting)
+    W, H = cfg.image.width, cfg.image.height
+    shared_expr = head_model.sample_expression(rng, cfg.head.expression)
+    views = []
+    for _ in range(cfg.views):
+        v = sample_view(rng, cfg, W, H)
+        v["expression"] = head_model.sample_expression(rng, cfg.head.expression) if cfg.head.expression.per_view else shared_expr
+        views.append(v)
+    return {
+        "group": int(group),
+        "seed": seed,
+        "head": {"model": head_model.name, "identity": identity},
+        "materials": materials,
+        "lighting": lighting,
+        "render_seed": int(rng.integers(0, 2**31 - 1)),
+        "views": views,
+    }
