@@ -92,8 +92,8 @@ def iter_pairs(shards: list[str | Path], tags: set[str] | None = None) -> Iterat
             if tags and not tags & set(p["tags"]):
                 continue
             a, q = views[p["anchor"]], views[p["query"]]
-            yield {"key": g["__key__"], "anchor": g[a["file"]], "query": g[q["file"]],
-                   "anchor_meta": a, "query_meta": q, **p}
+            yield {**p, "key": g["__key__"], "anchor_image": g[a["file"]], "query_image": g[q["file"]],
+                   "anchor_meta": a, "query_meta": q}
 
 
 def read_manifest(out_dir: Path) -> dict | None:

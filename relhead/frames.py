@@ -27,7 +27,7 @@ def euler_to_matrix(yaw: float, pitch: float, roll: float) -> np.ndarray:
 
 
 def matrix_to_euler(R: np.ndarray) -> tuple[float, float, float]:
-    """Inverse of :func:`euler_to_matrix`: returns (yaw, pitch, roll) in degrees."""
+    """Inverse of :func:`euler_to_matrix`: (yaw, pitch, roll) in degrees, yaw in [-90, 90]."""
     pitch, yaw, roll = Rotation.from_matrix(np.asarray(R, dtype=float)).as_euler("xyz", degrees=True)
     return float(yaw), float(pitch), float(roll)
 

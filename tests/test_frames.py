@@ -1,0 +1,73 @@
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from relhead import frames
+
+
+def random_pose(rng):
+    return Rotation.random(random_state=rng.integers(1 << 30)).as_matrix(), rng.normal(size=3)
+
+
+@pytest.mark.parametrize("angles", [(0, 0, 0), (30, -20, 10), (-80, 40, -30), (89, 170, -60), (10, 89, 0)])
+def test_euler_round_trip(angles):
+    """Angles round-trip within the decomposition's range (|yaw| < 90, pitch and roll in (-180, 180])."""
+    R = frames.euler_to_matrix(*angles)
+    assert np.allclose(R @ R.T, np.eye(3)) and np.isclose(np.linalg.det(R), 1)
+    assert np.allclose(frames.matrix_to_euler(R), angles, atol=1e-6)
+
+
+def test_any_rotation_round_trips_through_euler():
+    for R in Rotation.random(50, random_state=3).as_matrix():
+        assert np.allclose(frames.euler_to_matrix(*frames.matrix_to_euler(R)), R, atol=1e-9)
+
+
+def test_euler_matches_literature_decomposition():
+    R = frames.euler_to_matrix(yaw=25, pitch=-15, roll=8)
+    pitch = np.degrees(np.arctan2(R[2, 1], R[2, 2]))
+    yaw = np.degrees(-np.arcsin(R[2, 0]))
+    roll = np.degrees(np.arctan2(R[1, 0], R[0, 0]))
+    assert np.allclose([yaw, pitch, roll], [25, -15, 8])
+
+
+def test_euler_signs_in_the_image():
+    forward = np.array([0.0, 0.0, -1.0])  # the face looks at the camera: -z of the head frame
+    assert (frames.euler_to_matrix(30, 0, 0) @ forward)[0] < 0  # +yaw: face turns to image left
+    assert (frames.euler_to_matrix(0, 30, 0) @ forward)[1] > 0  # +pitch: face turns down
+    right = np.array([1.0, 0.0, 0.0])
+    assert (frames.euler_to_matrix(0, 0, 30) @ right)[1] > 0  # +roll: clockwise in the image
+
+
+def test_blender_camera_round_trip_and_axes():
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        R, t = random_pose(rng)
+        M = frames.blender_camera_from_opencv(R, t)
+        R2, t2 = frames.opencv_from_blender_camera(M)
+        assert np.allclose(R, R2) and np.allclose(t, t2)
+        # A point straight ahead of the OpenCV camera lies on the Blender camera's -z axis.
+        C = M[:3, 3]
+        ahead = R.T @ (np.array([0, 0, 2.0]) - t)
+        assert np.allclose(ahead - C, -2.0 * M[:3, 2])
+        # Image "down" (+y OpenCV) is Blender's -y camera axis.
+        assert np.allclose(R.T @ np.array([0, 1.0, 0]), -M[:3, 1])
+
+
+def test_blender_lens_from_K():
+    K = frames.intrinsics(400, 400, 130, 120)
+    lens = frames.blender_lens_from_K(K, 256, 256, sensor_mm=36)
+    assert lens["lens"] == pytest.approx(400 * 36 / 256)
+    assert lens["shift_x"] == pytest.approx((128 - 130) / 256)
+    assert lens["shift_y"] == pytest.approx((120 - 128) / 256)
+    with pytest.raises(ValueError):
+        frames.blender_lens_from_K(frames.intrinsics(400, 410, 128, 128), 256, 256)
+
+
+def test_relative_transform_carries_anchor_to_query():
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        (Ra, ta), (Rq, tq) = random_pose(rng), random_pose(rng)
+        Rr, tr = frames.relative_transform(Ra, ta, Rq, tq)
+        X = rng.normal(size=(5, 3))
+        assert np.allclose((X @ Ra.T + ta) @ Rr.T + tr, X @ Rq.T + tq, atol=1e-9)
+        assert frames.geodesic_deg(Rr, np.eye(3)) == pytest.approx(frames.geodesic_deg(Ra, Rq))
