@@ -17,6 +17,7 @@ from mathutils import Matrix, Vector
 from mathutils.bvhtree import BVHTree
 from PIL import Image
 
+from relhead.assets.base import PART_EYE
 from relhead.frames import blender_camera_from_opencv, blender_lens_from_K
 from relhead.render import materials, settings
 
@@ -29,7 +30,9 @@ class GroupScene:
         self.W, self.H = cfg.image.width, cfg.image.height
         settings.apply(self.scene, cfg.render, cfg.image, seed=spec["render_seed"])
         self._tmp = tempfile.TemporaryDirectory(prefix="relhead-")
-        self.faces = head_model.faces
+        # Occluders for landmark visibility: everything but the eyeballs, which poke slightly
+        # through the eyelid rims where the eye landmarks sit.
+        self._occluder_faces = head_model.faces[head_model.face_parts != PART_EYE].tolist()
         self.head = self._build_head(head_model, spec["materials"], rest_vertices)
         self._build_world(spec["lighting"])
         self.camera = self._build_camera()
@@ -127,9 +130,11 @@ class GroupScene:
         mask_file.unlink()
         return rgb, mask
 
-    def visible(self, points: np.ndarray, camera_center: np.ndarray, eps: float = 2e-3) -> np.ndarray:
-        """Whether each world point is the first surface hit on its ray from the camera centre."""
-        bvh = BVHTree.FromPolygons(self._vertices.astype(float).tolist(), self.faces.tolist())
+    def visible(self, points: np.ndarray, camera_center: np.ndarray, eps: float = 8e-3) -> np.ndarray:
+        """Whether each world point is unoccluded: nothing lies on its ray from the camera centre more
+        than `eps` in front of it. Eyelid-rim and inner-lip landmarks sit in creases a few mm behind
+        the surrounding skin; a head occluding itself does so by centimetres."""
+        bvh = BVHTree.FromPolygons(self._vertices.astype(float).tolist(), self._occluder_faces)
         c = Vector(camera_center.tolist())
         out = np.zeros(len(points), bool)
         for i, p in enumerate(points):

@@ -151,3 +151,24 @@ def test_preview_contact_sheet(corpus, tmp_path):
     assert main(["preview", str(out), "--out", str(png)]) == 0
     img = Image.open(png)
     assert img.size[1] > 0 and np.asarray(img).std() > 10
+
+
+def test_landmark_visibility_follows_the_pose(head_model):
+    """Frontal neutral faces show their inner face (brows, nose, eyes, mouth); at yaw 70 the
+    subject's right side (jaw 0-4, brow 17-19, eye 36-41) turns away and is hidden."""
+    from relhead.config import resolve
+    from relhead.render.group import render_group
+
+    fixed = ["views=2", "pose.pitch_deg=[0,0]", "pose.roll_deg=[0,0]", "head.expression.neutral_fraction=1",
+             "head.gaze_yaw_deg=[0,0]", "head.gaze_pitch_deg=[0,0]"]
+    frontal = json.loads(render_group(resolve("test", fixed + ["pose.yaw_deg=[0,0]"]), 0, head_model)["meta.json"])
+    for v in frontal["views"]:
+        vis = np.asarray(v["landmarks_visible"])
+        assert vis[17:36].all() and vis.sum() >= 60, np.flatnonzero(~vis)
+        x0, y0, x1, y1 = v["face_box"]
+        assert 0 <= x0 < x1 <= v["W"] and 0 <= y0 < y1 <= v["H"]
+    turned = json.loads(render_group(resolve("test", fixed + ["pose.yaw_deg=[70,70]"]), 0, head_model)["meta.json"])
+    for v in turned["views"]:
+        vis = np.asarray(v["landmarks_visible"])
+        assert not vis[[0, 1, 2, 3, 4, 17, 18, 19, 36, 37, 38, 39, 40, 41]].any(), np.flatnonzero(vis)
+        assert vis[[12, 13, 14, 15, 16, 24, 25, 26, 45]].all(), np.flatnonzero(~vis)
