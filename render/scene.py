@@ -94,7 +94,10 @@ class GroupScene:
         rl = g.nodes.new("CompositorNodeRLayers")
         over = g.nodes.new("CompositorNodeAlphaOver")
         out = g.nodes.new("NodeGroupOutput")
-        g.links.new(rl.outputs["Environment"], over.inputs["Background"])
+        if "Environment" in rl.outputs:  # Cycles and EEVEE; Workbench has no environment pass
+            g.links.new(rl.outputs["Environment"], over.inputs["Background"])
+        else:
+            over.inputs["Background"].default_value = (0.0, 0.0, 0.0, 1.0)
         g.links.new(rl.outputs["Image"], over.inputs["Foreground"])
         g.links.new(over.outputs["Image"], out.inputs["Image"])
         fo = g.nodes.new("CompositorNodeOutputFile")
