@@ -17,6 +17,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from relhead.assets.base import PART_EYE, PART_MOUTH, PART_SKIN, PosedHead
+from relhead.frames import euler_to_matrix
 
 LANDMARKS_FILE = Path(__file__).resolve().parent / "landmarks" / "anny_ibug68.json"
 
@@ -178,8 +179,6 @@ class AnnyHead:
             for bone, share in zip(NECK_CHAIN, NECK_SHARE):
                 P[i, self.bones.index(bone), :3, :3] = torch.as_tensor(Rotation.from_rotvec(rotvec * share).as_matrix())
             gyaw, gpitch = gazes_deg[i]
-            from relhead.frames import euler_to_matrix
-
             Rg = R_WORLD_HEAD_REST @ euler_to_matrix(gyaw, gpitch, 0.0) @ R_WORLD_HEAD_REST.T
             for eye in ("eye.L", "eye.R"):
                 P[i, self.bones.index(eye), :3, :3] = torch.as_tensor(Rg)
