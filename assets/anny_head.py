@@ -43,7 +43,10 @@ class AnnyHead:
 
     def __init__(self, dtype: str = "float64", landmarks_file: str | Path | None = None):
         import torch
+        import warp  # anny's skinning kernels; its start-up banner would be printed by every worker
         import anny
+
+        warp.config.log_level = warp.LOG_WARNING
         from anny.face_segmentation import get_face_segmentation_mask
         from anny.shape_distribution import MorphologicalAgeMapping
 

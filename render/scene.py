@@ -8,7 +8,10 @@ sees it) and writes the alpha as the mask, so one render gives both images.
 from __future__ import annotations
 
 import math
+import os
+import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import bpy
@@ -20,6 +23,20 @@ from PIL import Image
 from relhead.assets.base import PART_EYE
 from relhead.frames import blender_camera_from_opencv, blender_lens_from_K
 from relhead.render import materials, settings
+
+
+@contextmanager
+def _quiet_stdout():
+    """Blender prints a 'Saved: ...' line per render to the C stdout; keep it off the progress bar."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 class GroupScene:
@@ -125,7 +142,8 @@ class GroupScene:
 
     def render(self) -> tuple[np.ndarray, np.ndarray]:
         """Render the current view: (H, W, 3) uint8 RGB and (H, W) uint8 alpha mask."""
-        bpy.ops.render.render(write_still=True)
+        with _quiet_stdout():
+            bpy.ops.render.render(write_still=True)
         tmp = Path(self._tmp.name)
         rgb = np.asarray(Image.open(tmp / "rgb.png").convert("RGB"))
         mask_file = next(tmp.glob("mask*.png"))
