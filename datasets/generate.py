@@ -1,104 +1,142 @@
-"""Corpus generation: render every group of a pipeline into shards and keep the manifest current.
+"""Corpus generation: plan the shards still to make, run them as independent tasks, keep the manifest.
 
-Shard i holds groups [i*G, (i+1)*G); each group's content depends only on (config, seed, group),
-so shards can be (re)made in any order. A shard already listed as done whose file still hashes to
-the recorded sha256 is skipped, so re-running a command resumes it.
+Shard i of a corpus holds groups [i*G, (i+1)*G); each group's content depends only on (config,
+seed, group), so shards are tasks that can run in any order, anywhere:
+- in this process (`workers=1`), with a progress bar per group;
+- in `workers` joblib (loky) processes on this machine, Cycles threads divided between them;
+- on a `dask.distributed` cluster through joblib's Dask backend (`scheduler="tcp://host:8786"`);
+- as separate processes, e.g. a Slurm array, each with its own `shards` range.
+Each task writes its shard atomically and a shard record; the parent rebuilds the manifest.
+A shard that is recorded as done and still hashes to its sha256 is skipped, so re-running resumes.
 """
 
 from __future__ import annotations
 
+import os
 import platform
+import threading
 import time
-from importlib.metadata import PackageNotFoundError, version
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterator
 
 from tqdm import tqdm
 
-from relhead import __version__
-from relhead.datasets.shards import ShardWriter, group_key, read_manifest, sha256_file, shard_name, write_manifest
+from relhead.datasets.manifest import (CorpusMismatch, done_entry, open_corpus, refresh_manifest, shard_groups,
+                                       shard_is_done, shard_name, versions, write_record)
+from relhead.datasets.shards import ShardWriter, group_key, remove_partials
+
+__all__ = ["CorpusMismatch", "ShardTask", "generate", "make_shard", "plan"]
+
+_BPY_LOCK = threading.Lock()  # bpy is one global scene: one shard at a time per process
 
 
-class CorpusMismatch(RuntimeError):
-    pass
+@dataclass(frozen=True)
+class ShardTask:
+    cfg: object  # PipelineConfig (picklable)
+    out_dir: Path
+    index: int
 
 
-def _versions() -> dict:
-    out = {"relhead": __version__, "python": platform.python_version()}
-    for pkg in ("bpy", "anny", "torch", "numpy"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = None
-    return out
-
-
-def new_manifest(cfg) -> dict:
-    return {
-        "format": "relhead-corpus/1",
-        "pipeline": cfg.name,
-        "config": cfg.to_dict(),
-        "config_hash": cfg.hash(),
-        "seed": cfg.seed,
-        "versions": _versions(),
-        "groups_per_shard": cfg.groups_per_shard,
-        "views_per_group": cfg.views,
-        "shards": {},
-    }
-
-
-def open_corpus(cfg, out_dir: Path) -> dict:
-    """The manifest of the corpus in out_dir, refusing a corpus made with another config."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    manifest = read_manifest(out_dir)
-    if manifest is None:
-        manifest = new_manifest(cfg)
-        write_manifest(out_dir, manifest)
-    elif manifest.get("config_hash") != cfg.hash():
-        raise CorpusMismatch(
-            f"{out_dir} holds a corpus of another config (hash {manifest.get('config_hash')}, "
-            f"this one {cfg.hash()}); choose another --out or remove it"
-        )
-    return manifest
-
-
-def shard_is_done(out_dir: Path, entry: dict | None) -> bool:
-    path = out_dir / shard_name(entry["index"]) if entry else None
-    return bool(entry and entry.get("status") == "done" and path.exists() and sha256_file(path) == entry["sha256"])
-
-
-def generate(cfg, out_dir: str | Path, head_model=None, shards: range | None = None, log=print) -> dict:
-    """Render the shards of `cfg` into out_dir (all of them, or the `shards` range)."""
+def make_shard(task: ShardTask, threads: int = 0, on_group: Callable[[], None] | None = None) -> dict:
+    """Render one shard into place and write its record; returns the record. Runs in any process."""
     from relhead.assets.base import get_head_model
     from relhead.render.group import render_group
 
+    cfg = task.cfg
+    if threads and not cfg.render.threads:  # an execution detail: not part of the config hash
+        cfg = cfg.model_copy(update={"render": cfg.render.model_copy(update={"threads": threads})})
+    path = Path(task.out_dir) / shard_name(task.index)
+    with _BPY_LOCK:
+        head_model = get_head_model(cfg.head.model)
+        remove_partials(path)  # left by a killed run of this shard
+        t0 = time.perf_counter()
+        with ShardWriter(path) as w:
+            for g in shard_groups(cfg, task.index):
+                w.write(group_key(g), render_group(cfg, g, head_model))
+                if on_group:
+                    on_group()
+        seconds = time.perf_counter() - t0
+    entry = done_entry(cfg, path, task.index)
+    stats = {"seconds": round(seconds, 3), "host": platform.node(), "pid": os.getpid(),
+             "threads": cfg.render.threads or os.cpu_count(), "versions": versions()}
+    write_record(task.out_dir, entry, stats)
+    return {"entry": entry, "stats": stats, "out_dir": str(task.out_dir)}
+
+
+def plan(cfg, out_dir: Path, shards: range | None = None) -> tuple[list[ShardTask], int]:
+    """Open (or create) the corpus and list the shards still to make; also returns how many are done."""
     out_dir = Path(out_dir)
-    manifest = open_corpus(cfg, out_dir)
-    todo = [i for i in (shards or range(cfg.shards)) if not shard_is_done(out_dir, manifest["shards"].get(str(i)))]
-    skipped = len(shards or range(cfg.shards)) - len(todo)
+    open_corpus(cfg, out_dir)
+    wanted = shards or range(cfg.shards)
+    todo = [ShardTask(cfg, out_dir, i) for i in wanted if not shard_is_done(out_dir, i)]
+    return todo, len(wanted) - len(todo)
+
+
+def run_tasks(tasks: list[ShardTask], workers: int = 1, scheduler: str | None = None,
+              on_group: Callable[[], None] | None = None) -> Iterator[dict]:
+    """Run shard tasks; yield each record as its shard finishes (in completion order)."""
+    if scheduler is None and workers <= 1:
+        for t in tasks:
+            yield make_shard(t, on_group=on_group)
+        return
+    from joblib import Parallel, delayed, parallel_config
+
+    if scheduler is not None:
+        from dask.distributed import Client
+
+        # Dask workers decide their own cores: start them with `--nthreads 1` (bpy is one scene
+        # per process), Cycles then uses all cores of the worker (or render.threads).
+        with Client(scheduler) as client, parallel_config(backend="dask", wait_for_workers_timeout=60):
+            n = max(1, sum(client.nthreads().values()))
+            yield from Parallel(n_jobs=n, return_as="generator_unordered")(delayed(make_shard)(t) for t in tasks)
+        return
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    yield from Parallel(n_jobs=workers, return_as="generator_unordered")(
+        delayed(make_shard)(t, threads) for t in tasks)
+
+
+def generate_many(jobs: list[tuple[object, Path]], shards: range | None = None, workers: int = 1,
+                  scheduler: str | None = None, log: Callable[[str], None] = print) -> list[dict]:
+    """Make the shards of several corpora [(cfg, out_dir), ...] as one pool of tasks; returns their manifests."""
+    tasks, skipped = [], 0
+    for cfg, out_dir in jobs:  # every corpus is checked (config mismatch) before anything renders
+        t, s = plan(cfg, out_dir, shards)
+        tasks += t
+        skipped += s
     if skipped:
         log(f"{skipped} shard(s) already done and verified; skipping them")
-    if not todo:
-        return manifest
-    head_model = head_model or get_head_model(cfg.head.model)
-    G = cfg.groups_per_shard
+    n_groups = sum(len(shard_groups(t.cfg, t.index)) for t in tasks)
+    n_views = sum(len(shard_groups(t.cfg, t.index)) * t.cfg.views for t in tasks)
+    where = f"Dask scheduler {scheduler}" if scheduler else f"{workers} worker process(es)" if workers > 1 else "this process"
+    if tasks:
+        log(f"rendering {len(tasks)} shard(s), {n_groups} groups, {n_views} views in {where}")
     t0 = time.perf_counter()
-    bar = tqdm(total=len(todo) * G, unit="group", desc=cfg.name, dynamic_ncols=True)
-    for i in todo:
-        path = out_dir / shard_name(i)
-        t_shard = time.perf_counter()
-        with ShardWriter(path) as w:
-            for g in range(i * G, (i + 1) * G):
-                w.write(group_key(g), render_group(cfg, g, head_model))
-                bar.update(1)
-        entry = {"index": i, "file": path.name, "groups": [i * G, (i + 1) * G], "views": G * cfg.views,
-                 "bytes": path.stat().st_size, "sha256": sha256_file(path), "status": "done",
-                 "seconds": round(time.perf_counter() - t_shard, 2)}
-        manifest["shards"][str(i)] = entry
-        write_manifest(out_dir, manifest)
-        bar.write(f"{path.name}: {G} groups, {entry['views']} views, {entry['bytes'] / 1e6:.1f} MB, {entry['seconds']:.1f} s")
-    bar.close()
-    secs = time.perf_counter() - t0
-    views = len(todo) * G * cfg.views
-    log(f"done: {len(todo)} shard(s), {len(todo) * G} groups, {views} views in {secs:.1f} s "
-        f"({secs / views:.2f} s/view) -> {out_dir}")
-    return manifest
+    done_bytes = 0
+    serial = scheduler is None and workers <= 1
+    bar = tqdm(total=n_groups, unit="group", desc=jobs[0][0].name if len(jobs) == 1 else "sweep",
+               dynamic_ncols=True, disable=not tasks)
+    try:
+        for rec in run_tasks(tasks, workers, scheduler, on_group=(lambda: bar.update(1)) if serial else None):
+            e, st = rec["entry"], rec["stats"]
+            if not serial:
+                bar.update(e["groups"][1] - e["groups"][0])
+            done_bytes += e["bytes"]
+            refresh_manifest(Path(rec["out_dir"]))
+            bar.write(f"{Path(rec['out_dir']).name}/{e['file']}: {e['groups'][1] - e['groups'][0]} groups, "
+                      f"{e['views']} views, {e['bytes'] / 1e6:.1f} MB, {st['seconds']:.1f} s "
+                      f"({st['seconds'] / e['views']:.2f} s/view in its worker, {st['threads']} threads, {st['host']})")
+    finally:
+        bar.close()
+        manifests = [refresh_manifest(Path(out_dir)) for _, out_dir in jobs]
+    if tasks:
+        secs = time.perf_counter() - t0
+        log(f"done: {len(tasks)} shard(s), {n_groups} groups, {n_views} views, {done_bytes / 1e6:.1f} MB "
+            f"in {secs:.1f} s = {secs / n_views:.2f} s/view wall ({n_groups / secs:.2f} groups/s)")
+    return manifests
+
+
+def generate(cfg, out_dir: str | Path, shards: range | None = None, workers: int = 1,
+             scheduler: str | None = None, log: Callable[[str], None] = print) -> dict:
+    """Render the shards of `cfg` (all, or the `shards` range) into out_dir; returns the manifest."""
+    return generate_many([(cfg, Path(out_dir))], shards, workers, scheduler, log)[0]

@@ -1,42 +1,36 @@
-"""Shard files: an atomic tar writer, a streaming group reader, and the corpus manifest.
+"""Shard files: an atomic tar writer and a streaming group/pair reader.
 
 A shard is a plain tar (webdataset layout: files `<key>.<name>`) written under a temporary name
-and renamed when complete, so a crash never leaves a shard that looks finished.
+and renamed when complete, so a crash never leaves a shard that looks finished. The reader checks
+each shard against the corpus manifest (sha256) before streaming it, and names the shard and the
+problem when one is corrupt.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
+import platform
 import tarfile
+import warnings
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator, Literal
 
-SHARD_PATTERN = "shard-{:06d}.tar"
-MANIFEST = "manifest.json"
-
-
-def shard_name(index: int) -> str:
-    return SHARD_PATTERN.format(index)
+from relhead.datasets.manifest import read_manifest, sha256_file
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+class CorruptShard(RuntimeError):
+    """A shard that is truncated, altered or unreadable; the message names the shard."""
 
 
 class ShardWriter:
     """Write groups into one tar shard; `close()` renames it into place. Use as a context manager:
-    on an exception the partial file is removed."""
+    on an exception the partial file is removed (a SIGKILL leaves it, hidden; see `remove_partials`)."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.tmp = self.path.with_name(f".{self.path.name}.partial-{os.getpid()}")
+        self.tmp = self.path.with_name(f".{self.path.name}.partial-{platform.node()}-{os.getpid()}")
         self._tar = tarfile.open(self.tmp, "w", format=tarfile.USTAR_FORMAT)
         self.groups = 0
 
@@ -64,45 +58,104 @@ class ShardWriter:
         self.abort() if exc_type else self.close()
 
 
+def partials(path: Path) -> list[Path]:
+    """Temporary files a killed writer of shard `path` left behind."""
+    path = Path(path)
+    return sorted(path.parent.glob(f".{path.name}.partial-*"))
+
+
+def remove_partials(path: Path) -> list[Path]:
+    found = partials(path)
+    for p in found:
+        p.unlink(missing_ok=True)
+    return found
+
+
 def group_key(group: int) -> str:
     return f"{group:09d}"
 
 
-def iter_groups(shards: list[str | Path]) -> Iterator[dict]:
-    """Stream groups from tar shards with webdataset: dicts with '__key__', 'meta' (parsed),
-    'pairs' (parsed) and the raw bytes of every other file (view images, masks)."""
-    import webdataset as wds
+def hash_problem(path: Path, manifest: dict | None) -> str | None:
+    """Why `path` does not match its manifest entry, or None when it does (or nothing is recorded)."""
+    path = Path(path)
+    entry = next((e for e in (manifest or {}).get("shards", {}).values() if e["file"] == path.name), None)
+    if not entry or entry.get("status") != "done":
+        return None
+    if not path.exists():
+        return "missing"
+    size = path.stat().st_size
+    if size != entry["bytes"]:
+        return f"size {size} bytes, manifest says {entry['bytes']} (truncated or altered)"
+    digest = sha256_file(path)
+    if digest != entry["sha256"]:
+        return f"sha256 {digest[:12]}... differs from the manifest's {entry['sha256'][:12]}... (altered)"
+    return None
 
-    urls = [str(s) for s in shards]
-    for sample in wds.WebDataset(urls, shardshuffle=False, empty_check=False):
-        out = {"__key__": sample["__key__"], "__url__": sample.get("__url__")}
-        for k, v in sample.items():
-            if k.startswith("__"):
+
+OnCorrupt = Literal["raise", "skip"]
+
+
+def _corrupt(shard: Path, problem: str, on_corrupt: OnCorrupt) -> None:
+    msg = f"{shard}: {problem}"
+    if on_corrupt == "raise":
+        raise CorruptShard(msg)
+    warnings.warn(f"skipping corrupt shard {msg}", stacklevel=3)
+
+
+def iter_groups(shards: Iterable[str | Path], on_corrupt: OnCorrupt = "raise", check_hash: bool = True) -> Iterator[dict]:
+    """Stream groups from tar shards (webdataset's tar iterators): dicts with '__key__', '__url__',
+    'meta' and 'pairs' (parsed) and the raw bytes of every other file (view images, masks).
+
+    A shard is read whole (tens of MB) before its groups are yielded, so a corrupt shard yields
+    nothing. Before that, a shard the manifest beside it lists as done has its size and sha256
+    checked (`check_hash`). A corrupt shard raises :class:`CorruptShard` naming the shard and the
+    problem, or, with `on_corrupt="skip"`, is skipped with a warning."""
+    manifests: dict[Path, dict | None] = {}
+    for shard in map(Path, shards):
+        if check_hash:
+            if shard.parent not in manifests:
+                manifests[shard.parent] = read_manifest(shard.parent)
+            problem = hash_problem(shard, manifests[shard.parent])
+            if problem:
+                _corrupt(shard, problem, on_corrupt)
                 continue
-            out[k] = json.loads(v) if k in ("meta.json", "pairs.json") else v
-        out["meta"], out["pairs"] = out.pop("meta.json"), out.pop("pairs.json")
-        yield out
+        try:
+            groups = read_shard(shard)
+        except CorruptShard as exc:
+            _corrupt(shard, exc.args[0], on_corrupt)
+            continue
+        yield from groups
 
 
-def iter_pairs(shards: list[str | Path], tags: set[str] | None = None) -> Iterator[dict]:
+def read_shard(shard: Path) -> list[dict]:
+    """All groups of one shard, as iter_groups yields them; CorruptShard("unreadable: ...") when
+    the tar or a group's JSON is broken."""
+    from webdataset.tariterators import group_by_keys, tar_file_iterator
+
+    out = []
+    try:
+        with open(shard, "rb") as stream:
+            files = ({**f, "__url__": str(shard)} for f in tar_file_iterator(stream))
+            for sample in group_by_keys(files):
+                g = {k: v for k, v in sample.items() if not k.startswith("__")}
+                g["__key__"], g["__url__"] = sample["__key__"], str(shard)
+                if "meta.json" not in g or "pairs.json" not in g:
+                    raise ValueError(f"group {sample['__key__']} lacks meta.json or pairs.json")
+                g["meta"], g["pairs"] = json.loads(g.pop("meta.json")), json.loads(g.pop("pairs.json"))
+                out.append(g)
+    except (tarfile.TarError, OSError, ValueError) as exc:
+        detail = str(exc.args[0] if exc.args else exc).split(" @ ")[0]  # webdataset appends " @ <stream>"
+        raise CorruptShard(f"unreadable: {detail}") from None
+    return out
+
+
+def iter_pairs(shards: Iterable[str | Path], tags: set[str] | None = None, **reader) -> Iterator[dict]:
     """Expand groups to anchor/query pairs (images stay bytes; decode where you train)."""
-    for g in iter_groups(shards):
+    for g in iter_groups(shards, **reader):
         views = g["meta"]["views"]
-        for p in g["pairs"]:
+        for p in g["pairs"]["pairs"]:
             if tags and not tags & set(p["tags"]):
                 continue
             a, q = views[p["anchor"]], views[p["query"]]
             yield {**p, "key": g["__key__"], "anchor_image": g[a["file"]], "query_image": g[q["file"]],
                    "anchor_meta": a, "query_meta": q}
-
-
-def read_manifest(out_dir: Path) -> dict | None:
-    path = Path(out_dir) / MANIFEST
-    return json.loads(path.read_text()) if path.exists() else None
-
-
-def write_manifest(out_dir: Path, manifest: dict) -> None:
-    path = Path(out_dir) / MANIFEST
-    tmp = path.with_name(f".{MANIFEST}.tmp")
-    tmp.write_text(json.dumps(manifest, indent=1))
-    os.replace(tmp, path)

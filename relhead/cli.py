@@ -1,4 +1,4 @@
-"""Command line: `relhead render`, `relhead preview`."""
+"""Command line: `relhead render`, `relhead sweep`, `relhead verify`, `relhead preview`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from relhead.config import ConfigError, resolve
+from relhead.config import ConfigError, resolve, resolve_sweep
 
 
 def _shard_range(text: str | None, total: int) -> range | None:
@@ -22,20 +22,61 @@ def _shard_range(text: str | None, total: int) -> range | None:
     return r
 
 
-def cmd_render(args) -> int:
-    cfg = resolve(args.pipeline, args.set, args.config)
-    shards = _shard_range(args.shards, cfg.shards)
+def _check_hdris(cfg) -> None:
     from relhead.assets.hdri import list_hdris
-    from relhead.datasets.generate import generate
 
     try:
         list_hdris(cfg.lighting.hdris, cfg.lighting.hdri_dir)
     except FileNotFoundError as exc:
         raise ConfigError(str(exc)) from None
 
-    out = Path(args.out) / cfg.name
-    generate(cfg, out, shards=shards)
+
+def _check_parallel(args) -> None:
+    if args.workers < 1:
+        raise ConfigError(f"--workers {args.workers}: must be >= 1")
+    if args.scheduler and args.workers > 1:
+        raise ConfigError("--workers and --scheduler exclude each other (a Dask cluster has its own workers)")
+
+
+def cmd_render(args) -> int:
+    cfg = resolve(args.pipeline, args.set, args.config)
+    shards = _shard_range(args.shards, cfg.shards)
+    _check_parallel(args)
+    _check_hdris(cfg)
+    from relhead.datasets.generate import generate
+
+    generate(cfg, Path(args.out) / cfg.name, shards=shards, workers=args.workers, scheduler=args.scheduler)
     return 0
+
+
+def cmd_sweep(args) -> int:
+    combos = resolve_sweep(args.name, args.set, args.config)
+    _check_parallel(args)
+    if args.dry_run:
+        root = Path(args.out) / args.name
+        print(f"sweep {args.name}: {len(combos)} corpora under {root}/")
+        for c in combos:
+            print(f"  {c.name}  {c.config.shards} shards x {c.config.groups_per_shard} groups x "
+                  f"{c.config.views} views  config {c.config.hash()}  {c.values}")
+        return 0
+    for c in combos:
+        _check_hdris(c.config)
+    from relhead.datasets.sweep import run_sweep
+
+    run_sweep(args.name, combos, Path(args.out), workers=args.workers, scheduler=args.scheduler)
+    return 0
+
+
+def cmd_verify(args) -> int:
+    from relhead.datasets.verify import verify_corpus
+
+    problems, warns = verify_corpus(args.dir, deep=not args.quick)
+    for w in warns:
+        print(f"warning: {w}", file=sys.stderr)
+    for p in problems:
+        print(f"FAIL {p}", file=sys.stderr)
+    print(f"{args.dir}: {'FAILED, ' + str(len(problems)) + ' problem(s)' if problems else 'OK'}")
+    return 1 if problems else 0
 
 
 def cmd_preview(args) -> int:
@@ -51,16 +92,32 @@ def cmd_preview(args) -> int:
     return 0
 
 
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (repeatable)")
+    p.add_argument("--config", default=None, help="pipelines file (default: ./pipelines.yaml, else the repository's)")
+    p.add_argument("--workers", type=int, default=1, help="render shards in N processes on this machine (joblib)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run the shard tasks on a dask.distributed scheduler, e.g. tcp://host:8786")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="relhead", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
-    r = sub.add_parser("render", help="render a pipeline's corpus into shards")
+    r = sub.add_parser("render", help="render a pipeline's corpus into OUT/PIPELINE/ (resumes)")
     r.add_argument("--pipeline", required=True, help="a name from pipelines.yaml")
-    r.add_argument("--out", required=True, help="output folder; the corpus goes to OUT/PIPELINE/")
-    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (repeatable)")
-    r.add_argument("--config", default=None, help="pipelines file (default: ./pipelines.yaml, else the repository's)")
+    _add_run_options(r)
     r.add_argument("--shards", default=None, metavar="START:STOP", help="render only these shards")
     r.set_defaults(func=cmd_render)
+    s = sub.add_parser("sweep", help="render one corpus per combination of a sweep into OUT/SWEEP/")
+    s.add_argument("name", help="a name from the sweeps: section of pipelines.yaml")
+    _add_run_options(s)
+    s.add_argument("--dry-run", action="store_true", help="list the combinations and stop")
+    s.set_defaults(func=cmd_sweep)
+    c = sub.add_parser("verify", help="check a corpus: hashes, counts and every group's ground truth")
+    c.add_argument("dir", help="a corpus folder (holding manifest.json)")
+    c.add_argument("--quick", action="store_true", help="hashes and counts only, not the metadata")
+    c.set_defaults(func=cmd_verify)
     v = sub.add_parser("preview", help="contact sheet PNG of a corpus with its ground truth drawn")
     v.add_argument("dir", help="a corpus folder (or its parent)")
     v.add_argument("--out", default=None, help="PNG path (default: DIR/preview.png)")
@@ -71,18 +128,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from relhead.datasets.manifest import CorpusMismatch
+    from relhead.datasets.shards import CorruptShard
+
     try:
         return args.func(args)
     except ConfigError as exc:
         print(f"relhead: config error: {exc}", file=sys.stderr)
         return 2
-    except Exception as exc:
-        from relhead.datasets.generate import CorpusMismatch
-
-        if isinstance(exc, CorpusMismatch):
-            print(f"relhead: {exc}", file=sys.stderr)
-            return 2
-        raise
+    except (CorpusMismatch, CorruptShard) as exc:
+        print(f"relhead: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

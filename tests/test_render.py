@@ -8,7 +8,8 @@ import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
 from relhead.datasets.generate import CorpusMismatch, generate
-from relhead.datasets.shards import iter_groups, iter_pairs, read_manifest, sha256_file
+from relhead.datasets.manifest import read_manifest, sha256_file
+from relhead.datasets.shards import iter_groups, iter_pairs
 from relhead.frames import project
 from relhead.render.sampling import sample_group
 from relhead.render.views import neck_rotation
@@ -17,7 +18,7 @@ from relhead.render.views import neck_rotation
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory, test_cfg, head_model):
     out = tmp_path_factory.mktemp("corpus") / "test"
-    generate(test_cfg, out, head_model=head_model)
+    generate(test_cfg, out)
     groups = list(iter_groups(sorted(out.glob("shard-*.tar"))))
     return out, groups
 
@@ -97,8 +98,8 @@ def test_pairs_carry_anchor_to_query(corpus, test_cfg):
     n = test_cfg.views
     for g in groups:
         views = g["meta"]["views"]
-        assert len(g["pairs"]) == n * (n - 1)
-        for p in g["pairs"]:
+        assert g["pairs"]["policy"]["policy"] == "all" and len(g["pairs"]["pairs"]) == n * (n - 1)
+        for p in g["pairs"]["pairs"]:
             Ra, ta = np.asarray(views[p["anchor"]]["R"]), np.asarray(views[p["anchor"]]["t"])
             Rq, tq = np.asarray(views[p["query"]]["R"]), np.asarray(views[p["query"]]["t"])
             Rr, tr = np.asarray(p["R_rel"]), np.asarray(p["t_rel"])
@@ -127,10 +128,10 @@ def test_manifest_resume_and_mismatch(corpus, test_cfg, head_model):
     assert entry["status"] == "done" and entry["sha256"] == sha256_file(out / entry["file"])
     assert not list(out.glob(".*partial*"))
     logs = []
-    generate(test_cfg, out, head_model=head_model, log=logs.append)  # nothing left to do
+    generate(test_cfg, out, log=logs.append)  # nothing left to do
     assert any("skipping" in line for line in logs)
     with pytest.raises(CorpusMismatch, match="another config"):
-        generate(test_cfg.model_copy(update={"seed": 99}), out, head_model=head_model)
+        generate(test_cfg.model_copy(update={"seed": 99}), out)
 
 
 def test_reader_expands_groups_to_pairs(corpus, test_cfg):

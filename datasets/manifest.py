@@ -1,0 +1,165 @@
+"""The corpus manifest: config, hash, versions and the status of every shard.
+
+Each finished shard gets a record `shard-NNNNNN.json` beside its tar, written atomically by
+whichever process made the shard (a joblib worker, a Dask worker, a Slurm array task). The record
+is the truth; `manifest.json` is the corpus-wide view rebuilt from the records under a file lock,
+so processes that finish shards at the same time never lose each other's entries.
+
+A shard entry holds only what the data determines (groups, views, bytes, sha256, status), so the
+manifest of a corpus is byte-identical whether 1 worker, N workers or a cluster made it; timings
+and host names go into the record's `stats`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import platform
+from contextlib import contextmanager
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from relhead import __version__
+
+MANIFEST = "manifest.json"
+FORMAT = "relhead-corpus/1"
+SHARD_PATTERN = "shard-{:06d}.tar"
+
+
+class CorpusMismatch(RuntimeError):
+    """The output folder holds a corpus made with another config."""
+
+
+def shard_name(index: int) -> str:
+    return SHARD_PATTERN.format(index)
+
+
+def record_path(out_dir: Path, index: int) -> Path:
+    return Path(out_dir) / shard_name(index).replace(".tar", ".json")
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _write_json_atomic(path: Path, obj) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{platform.node()}-{os.getpid()}")
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=1)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def versions() -> dict:
+    out = {"relhead": __version__, "python": platform.python_version()}
+    for pkg in ("bpy", "anny", "torch", "numpy"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def shard_groups(cfg, index: int) -> range:
+    G = cfg.groups_per_shard
+    return range(index * G, (index + 1) * G)
+
+
+def todo_entry(cfg, index: int) -> dict:
+    g = shard_groups(cfg, index)
+    return {"index": index, "file": shard_name(index), "groups": [g.start, g.stop], "status": "todo"}
+
+
+def done_entry(cfg, path: Path, index: int) -> dict:
+    return {**todo_entry(cfg, index), "views": len(shard_groups(cfg, index)) * cfg.views,
+            "bytes": path.stat().st_size, "sha256": sha256_file(path), "status": "done"}
+
+
+def read_manifest(out_dir: Path) -> dict | None:
+    path = Path(out_dir) / MANIFEST
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def read_record(out_dir: Path, index: int) -> dict | None:
+    path = record_path(out_dir, index)
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None  # absent, or a record cut short by a crash: the shard is redone
+
+
+def write_record(out_dir: Path, entry: dict, stats: dict) -> None:
+    _write_json_atomic(record_path(out_dir, entry["index"]), {"entry": entry, "stats": stats})
+
+
+def shard_is_done(out_dir: Path, index: int) -> bool:
+    """Done = recorded as done, and the file on disk still has the recorded sha256."""
+    rec = read_record(out_dir, index)
+    path = Path(out_dir) / shard_name(index)
+    return bool(rec and rec["entry"].get("status") == "done" and path.exists()
+                and sha256_file(path) == rec["entry"]["sha256"])
+
+
+def new_manifest(cfg) -> dict:
+    return {
+        "format": FORMAT,
+        "pipeline": cfg.name,
+        "config": cfg.to_dict(),
+        "config_hash": cfg.hash(),
+        "seed": cfg.seed,
+        "versions": versions(),
+        "groups_per_shard": cfg.groups_per_shard,
+        "views_per_group": cfg.views,
+        "shards": {str(i): todo_entry(cfg, i) for i in range(cfg.shards)},
+    }
+
+
+@contextmanager
+def _locked(out_dir: Path):
+    with open(Path(out_dir) / ".manifest.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def open_corpus(cfg, out_dir: Path) -> dict:
+    """The manifest of the corpus in out_dir (created if new), refusing a corpus of another config."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with _locked(out_dir):
+        manifest = read_manifest(out_dir)
+        if manifest is None:
+            manifest = new_manifest(cfg)
+            _write_json_atomic(out_dir / MANIFEST, manifest)
+    if manifest.get("config_hash") != cfg.hash():
+        raise CorpusMismatch(
+            f"{out_dir} holds a corpus of another config (hash {manifest.get('config_hash')}, "
+            f"this one {cfg.hash()}); choose another --out or remove it"
+        )
+    return manifest
+
+
+def refresh_manifest(out_dir: Path) -> dict:
+    """Rebuild manifest.json's shard list from the shard records on disk."""
+    out_dir = Path(out_dir)
+    with _locked(out_dir):
+        manifest = read_manifest(out_dir)
+        from relhead.config import PipelineConfig
+
+        cfg = PipelineConfig.model_validate(manifest["config"])
+        shards = {}
+        for i in range(cfg.shards):
+            rec = read_record(out_dir, i)
+            shards[str(i)] = rec["entry"] if rec else todo_entry(cfg, i)
+        manifest["shards"] = shards
+        _write_json_atomic(out_dir / MANIFEST, manifest)
+    return manifest
