@@ -1,10 +1,20 @@
-"""Pairs within a group: which anchor/query pairs to record, and their ground-truth relative pose."""
+"""Pairs within a group: which anchor/query pairs a pair policy records, and their ground truth.
+
+Policies (`pairs.policy` in pipelines.yaml):
+- `all`: every ordered pair (V * (V - 1) per group);
+- `neutral-anchor`: the most frontal view (head pose closest to R = I) is the anchor of every pair;
+- `random`: `pairs.k` distinct ordered pairs drawn with the group's own random stream;
+- `easy` / `hard`: the ordered pairs whose angular distance is <= `easy_max_deg` / >= `hard_min_deg`.
+Every pair carries the tags `easy`, `hard` (by angle) and `neutral-anchor` whatever the policy.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from relhead.frames import geodesic_deg, relative_transform
+
+PAIRS_STREAM = 1  # spawn key of the pair policy's random stream, apart from the scene sampling
 
 
 def make_pair(views: list[dict], a: int, q: int) -> dict:
@@ -21,25 +31,33 @@ def frontal_view(views: list[dict]) -> int:
     return int(np.argmin([geodesic_deg(np.asarray(v["R"]), np.eye(3)) for v in views]))
 
 
-def choose_pairs(views: list[dict], cfg) -> list[dict]:
-    """Pairs chosen by the pipeline's pair policy, tagged easy/hard by angle and neutral-anchor."""
-    if cfg.policy != "all":
-        raise ValueError(f"pairs.policy: unknown {cfg.policy!r}")
+def tag(pair: dict, frontal: int, cfg) -> list[str]:
+    tags = []
+    if pair["angle_deg"] <= cfg.easy_max_deg:
+        tags.append("easy")
+    if pair["angle_deg"] >= cfg.hard_min_deg:
+        tags.append("hard")
+    if pair["anchor"] == frontal:
+        tags.append("neutral-anchor")
+    return tags
+
+
+def choose_pairs(views: list[dict], cfg, group_seed: int) -> dict:
+    """pairs.json of a group: the policy (as configured) and the pairs it chose, in a fixed order."""
     n = len(views)
     frontal = frontal_view(views)
+    ordered = [(a, q) for a in range(n) for q in range(n) if a != q]
+    if cfg.policy == "neutral-anchor":
+        ordered = [(a, q) for a, q in ordered if a == frontal]
+    elif cfg.policy == "random":
+        rng = np.random.default_rng(np.random.SeedSequence(group_seed, spawn_key=(PAIRS_STREAM,)))
+        pick = rng.choice(len(ordered), size=min(cfg.k, len(ordered)), replace=False)
+        ordered = [ordered[i] for i in sorted(pick)]
     pairs = []
-    for a in range(n):
-        for q in range(n):
-            if a == q:
-                continue
-            p = make_pair(views, a, q)
-            tags = []
-            if p["angle_deg"] <= cfg.easy_max_deg:
-                tags.append("easy")
-            if p["angle_deg"] >= cfg.hard_min_deg:
-                tags.append("hard")
-            if a == frontal:
-                tags.append("neutral-anchor")
-            p["tags"] = tags
-            pairs.append(p)
-    return pairs
+    for a, q in ordered:
+        p = make_pair(views, a, q)
+        p["tags"] = tag(p, frontal, cfg)
+        pairs.append(p)
+    if cfg.policy in ("easy", "hard"):
+        pairs = [p for p in pairs if cfg.policy in p["tags"]]
+    return {"policy": cfg.model_dump(mode="json"), "frontal_view": frontal, "pairs": pairs}

@@ -8,6 +8,7 @@ another pipeline. Every key is checked: an unknown key, a wrong type or a value 
 from __future__ import annotations
 
 import copy
+import itertools
 import hashlib
 import json
 from pathlib import Path
@@ -102,7 +103,8 @@ class LightingCfg(_RangeCheck):
 
 
 class PairsCfg(_RangeCheck):
-    policy: Literal["all"] = "all"
+    policy: Literal["all", "neutral-anchor", "random", "easy", "hard"] = "all"
+    k: int = Field(4, ge=1, description="pairs per group for policy 'random'")
     easy_max_deg: float = Field(30.0, ge=0.0, le=180.0)
     hard_min_deg: float = Field(45.0, ge=0.0, le=180.0)
 
@@ -129,6 +131,7 @@ class PipelineConfig(_Strict):
         """Hash of everything that changes the data (the name and description do not)."""
         d = self.to_dict()
         d.pop("name"), d.pop("description")
+        d["render"].pop("threads")  # Cycles renders the same pixels with any thread count
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     @property
@@ -224,10 +227,12 @@ def parse_overrides(pairs: list[str]) -> list[tuple[str, Any]]:
     return out
 
 
-def build_config(raw: dict, name: str = "unnamed", overrides: list[str] | None = None) -> PipelineConfig:
+def build_config(raw: dict, name: str = "unnamed", overrides: list[str] | None = None,
+                 values: dict[str, Any] | None = None) -> PipelineConfig:
+    """raw pipeline mapping + `--set` strings + {dotted key: value} -> validated config."""
     raw = copy.deepcopy(raw)
     raw.setdefault("name", name)
-    for key, value in parse_overrides(overrides or []):
+    for key, value in parse_overrides(overrides or []) + list((values or {}).items()):
         _set_dotted(raw, key, value)
     try:
         return PipelineConfig.model_validate(raw)
@@ -239,3 +244,48 @@ def resolve(name: str, overrides: list[str] | None = None, path: str | Path | No
     """Named pipeline from pipelines.yaml + --set overrides -> validated config."""
     pipelines = load_pipelines(path)["pipelines"]
     return build_config(_resolve_raw(pipelines, name), name=name, overrides=overrides)
+
+
+# ---------------------------------------------------------------------------------------- sweeps
+class Combination(BaseModel):
+    """One corpus of a sweep: its folder name, the axis values it sets, and its config."""
+
+    name: str
+    values: dict[str, Any]
+    config: PipelineConfig
+
+
+def _slug(value: Any) -> str:
+    text = "-".join(map(_slug, value)) if isinstance(value, (list, tuple)) else f"{value:g}" if isinstance(value, float) else str(value)
+    return "".join(c if c.isalnum() or c in ".-" else "_" for c in text)
+
+
+def resolve_sweep(name: str, overrides: list[str] | None = None, path: str | Path | None = None) -> list[Combination]:
+    """Every combination of a sweep's axes (cartesian product, in the order written), validated.
+
+    A sweep is `sweeps: NAME: {base: PIPELINE, set: {overrides like a pipeline's}, axes: {dotted.key: [v1, v2, ...]}}`;
+    all combinations share the base's seed, so they render the same subjects and poses and differ
+    only along the axes."""
+    doc = load_pipelines(path)
+    sweeps = doc.get("sweeps") or {}
+    if name not in sweeps:
+        raise ConfigError(f"sweep '{name}' not found; known: {', '.join(sorted(sweeps)) or '(none)'}")
+    sw = sweeps[name]
+    if not isinstance(sw, dict) or set(sw) - {"base", "set", "axes", "description"} or "axes" not in sw or "base" not in sw:
+        raise ConfigError(f"sweep '{name}': needs 'base' and 'axes' (optional: 'set', 'description')")
+    axes = sw["axes"]
+    if not isinstance(axes, dict) or not axes or not all(isinstance(v, list) and v for v in axes.values()):
+        raise ConfigError(f"sweep '{name}': axes must map dotted keys to non-empty lists of values")
+    raw = _deep_merge(_resolve_raw(doc["pipelines"], sw["base"]), sw.get("set") or {})
+    leaves = [k.split(".")[-1] for k in axes]
+    labels = [leaf if leaves.count(leaf) == 1 else key for key, leaf in zip(axes, leaves)]
+    combos = []
+    for n, chosen in enumerate(itertools.product(*axes.values())):
+        values = dict(zip(axes, chosen))
+        label = "_".join(f"{lab}={_slug(v)}" for lab, v in zip(labels, chosen))
+        try:
+            cfg = build_config(raw, name=f"{name}/{n:03d}", overrides=overrides, values=values)
+        except ConfigError as exc:
+            raise ConfigError(f"sweep '{name}', combination {values}: {exc}") from None
+        combos.append(Combination(name=f"{n:03d}_{label}", values=values, config=cfg))
+    return combos

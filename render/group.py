@@ -98,5 +98,5 @@ def render_group(cfg, group: int, head_model) -> dict:
     }
     group_meta["params"]["head"]["width_m"] = head_width
     sample["meta.json"] = json.dumps(group_meta).encode()
-    sample["pairs.json"] = json.dumps(choose_pairs(metas, cfg.pairs)).encode()
+    sample["pairs.json"] = json.dumps(choose_pairs(metas, cfg.pairs, spec["seed"])).encode()
     return sample
