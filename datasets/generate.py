@@ -16,6 +16,7 @@ import os
 import platform
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -73,21 +74,33 @@ def plan(cfg, out_dir: Path, shards: range | None = None) -> tuple[list[ShardTas
     return todo, len(wanted) - len(todo)
 
 
-def run_tasks(tasks: list[ShardTask], workers: int = 1, scheduler: str | None = None,
+def _dask_client(address: str, timeout: str = "30s"):
+    from relhead.config import ConfigError
+
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise ConfigError("--scheduler needs dask.distributed: pip install 'relhead[dask]'") from None
+    try:
+        return Client(address, timeout=timeout)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ConfigError(f"--scheduler {address}: cannot reach a Dask scheduler there ({exc})") from None
+
+
+def run_tasks(tasks: list[ShardTask], workers: int = 1, client=None,
               on_group: Callable[[], None] | None = None) -> Iterator[dict]:
-    """Run shard tasks; yield each record as its shard finishes (in completion order)."""
-    if scheduler is None and workers <= 1:
+    """Run shard tasks here, in `workers` processes, or on a Dask `client`'s cluster; yield each
+    record as its shard finishes (in completion order)."""
+    if client is None and workers <= 1:
         for t in tasks:
             yield make_shard(t, on_group=on_group)
         return
     from joblib import Parallel, delayed, parallel_config
 
-    if scheduler is not None:
-        from dask.distributed import Client
-
+    if client is not None:
         # Dask workers decide their own cores: start them with `--nthreads 1` (bpy is one scene
         # per process), Cycles then uses all cores of the worker (or render.threads).
-        with Client(scheduler) as client, parallel_config(backend="dask", wait_for_workers_timeout=60):
+        with parallel_config(backend="dask", wait_for_workers_timeout=60):
             n = max(1, sum(client.nthreads().values()))
             yield from Parallel(n_jobs=n, return_as="generator_unordered")(delayed(make_shard)(t) for t in tasks)
         return
@@ -99,6 +112,11 @@ def run_tasks(tasks: list[ShardTask], workers: int = 1, scheduler: str | None = 
 def generate_many(jobs: list[tuple[object, Path]], shards: range | None = None, workers: int = 1,
                   scheduler: str | None = None, log: Callable[[str], None] = print) -> list[dict]:
     """Make the shards of several corpora [(cfg, out_dir), ...] as one pool of tasks; returns their manifests."""
+    with _dask_client(scheduler) if scheduler else nullcontext() as client:
+        return _generate_many(jobs, shards, workers, client, scheduler, log)
+
+
+def _generate_many(jobs, shards, workers, client, scheduler, log) -> list[dict]:
     tasks, skipped = [], 0
     for cfg, out_dir in jobs:  # every corpus is checked (config mismatch) before anything renders
         t, s = plan(cfg, out_dir, shards)
@@ -108,16 +126,16 @@ def generate_many(jobs: list[tuple[object, Path]], shards: range | None = None, 
         log(f"{skipped} shard(s) already done and verified; skipping them")
     n_groups = sum(len(shard_groups(t.cfg, t.index)) for t in tasks)
     n_views = sum(len(shard_groups(t.cfg, t.index)) * t.cfg.views for t in tasks)
-    where = f"Dask scheduler {scheduler}" if scheduler else f"{workers} worker process(es)" if workers > 1 else "this process"
+    where = f"Dask scheduler {scheduler}" if client else f"{workers} worker process(es)" if workers > 1 else "this process"
     if tasks:
         log(f"rendering {len(tasks)} shard(s), {n_groups} groups, {n_views} views in {where}")
     t0 = time.perf_counter()
     done_bytes = 0
-    serial = scheduler is None and workers <= 1
+    serial = client is None and workers <= 1
     bar = tqdm(total=n_groups, unit="group", desc=jobs[0][0].name if len(jobs) == 1 else "sweep",
                dynamic_ncols=True, disable=not tasks)
     try:
-        for rec in run_tasks(tasks, workers, scheduler, on_group=(lambda: bar.update(1)) if serial else None):
+        for rec in run_tasks(tasks, workers, client, on_group=(lambda: bar.update(1)) if serial else None):
             e, st = rec["entry"], rec["stats"]
             if not serial:
                 bar.update(e["groups"][1] - e["groups"][0])
