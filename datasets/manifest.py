@@ -48,7 +48,7 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _write_json_atomic(path: Path, obj) -> None:
+def write_json_atomic(path: Path, obj) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{platform.node()}-{os.getpid()}")
     with open(tmp, "w") as f:
         json.dump(obj, f, indent=1)
@@ -96,15 +96,28 @@ def read_record(out_dir: Path, index: int) -> dict | None:
 
 
 def write_record(out_dir: Path, entry: dict, stats: dict) -> None:
-    _write_json_atomic(record_path(out_dir, entry["index"]), {"entry": entry, "stats": stats})
+    write_json_atomic(record_path(out_dir, entry["index"]), {"entry": entry, "stats": stats})
+
+
+def file_problem(path: Path, entry: dict) -> str | None:
+    """Why the shard file `path` does not match its done entry (size, then sha256), or None."""
+    path = Path(path)
+    if not path.exists():
+        return "missing"
+    size = path.stat().st_size
+    if size != entry["bytes"]:
+        return f"size {size} bytes, manifest says {entry['bytes']} (truncated or altered)"
+    digest = sha256_file(path)
+    if digest != entry["sha256"]:
+        return f"sha256 {digest[:12]}... differs from the manifest's {entry['sha256'][:12]}... (altered)"
+    return None
 
 
 def shard_is_done(out_dir: Path, index: int) -> bool:
-    """Done = recorded as done, and the file on disk still has the recorded sha256."""
+    """Done = recorded as done, and the file on disk still has the recorded size and sha256."""
     rec = read_record(out_dir, index)
-    path = Path(out_dir) / shard_name(index)
-    return bool(rec and rec["entry"].get("status") == "done" and path.exists()
-                and sha256_file(path) == rec["entry"]["sha256"])
+    return bool(rec and rec["entry"].get("status") == "done"
+                and file_problem(Path(out_dir) / shard_name(index), rec["entry"]) is None)
 
 
 def new_manifest(cfg) -> dict:
@@ -139,7 +152,7 @@ def open_corpus(cfg, out_dir: Path) -> dict:
         manifest = read_manifest(out_dir)
         if manifest is None:
             manifest = new_manifest(cfg)
-            _write_json_atomic(out_dir / MANIFEST, manifest)
+            write_json_atomic(out_dir / MANIFEST, manifest)
     if manifest.get("config_hash") != cfg.hash():
         raise CorpusMismatch(
             f"{out_dir} holds a corpus of another config (hash {manifest.get('config_hash')}, "
@@ -161,5 +174,5 @@ def refresh_manifest(out_dir: Path) -> dict:
             rec = read_record(out_dir, i)
             shards[str(i)] = rec["entry"] if rec else todo_entry(cfg, i)
         manifest["shards"] = shards
-        _write_json_atomic(out_dir / MANIFEST, manifest)
+        write_json_atomic(out_dir / MANIFEST, manifest)
     return manifest

@@ -17,7 +17,7 @@ import warnings
 from pathlib import Path
 from typing import Iterable, Iterator, Literal
 
-from relhead.datasets.manifest import read_manifest, sha256_file
+from relhead.datasets.manifest import file_problem, read_manifest
 
 
 class CorruptShard(RuntimeError):
@@ -81,15 +81,7 @@ def hash_problem(path: Path, manifest: dict | None) -> str | None:
     entry = next((e for e in (manifest or {}).get("shards", {}).values() if e["file"] == path.name), None)
     if not entry or entry.get("status") != "done":
         return None
-    if not path.exists():
-        return "missing"
-    size = path.stat().st_size
-    if size != entry["bytes"]:
-        return f"size {size} bytes, manifest says {entry['bytes']} (truncated or altered)"
-    digest = sha256_file(path)
-    if digest != entry["sha256"]:
-        return f"sha256 {digest[:12]}... differs from the manifest's {entry['sha256'][:12]}... (altered)"
-    return None
+    return file_problem(path, entry)
 
 
 OnCorrupt = Literal["raise", "skip"]

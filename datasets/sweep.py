@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 from relhead.datasets.generate import generate_many
+from relhead.datasets.manifest import write_json_atomic
 
 
 def sweep_manifest(name: str, combos, root: Path, manifests: list[dict] | None = None) -> dict:
@@ -23,10 +22,8 @@ def sweep_manifest(name: str, combos, root: Path, manifests: list[dict] | None =
 
 def write_sweep_manifest(root: Path, doc: dict) -> Path:
     root.mkdir(parents=True, exist_ok=True)
-    path, tmp = root / "sweep.json", root / ".sweep.json.tmp"
-    tmp.write_text(json.dumps(doc, indent=1))
-    os.replace(tmp, path)
-    return path
+    write_json_atomic(root / "sweep.json", doc)
+    return root / "sweep.json"
 
 
 def run_sweep(name: str, combos, out: Path, workers: int = 1, scheduler: str | None = None, log=print) -> dict:
