@@ -30,7 +30,7 @@ class ShardWriter:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.tmp = self.path.with_name(f".{self.path.name}.partial-{platform.node()}-{os.getpid()}")
+        self.tmp = self.path.with_name(f"{_partial_prefix(self.path)}{platform.node()}-{os.getpid()}")
         self._tar = tarfile.open(self.tmp, "w", format=tarfile.USTAR_FORMAT)
         self.groups = 0
 
@@ -58,10 +58,14 @@ class ShardWriter:
         self.abort() if exc_type else self.close()
 
 
+def _partial_prefix(path: Path) -> str:
+    return f".{Path(path).name}.partial-"
+
+
 def partials(path: Path) -> list[Path]:
     """Temporary files a killed writer of shard `path` left behind."""
     path = Path(path)
-    return sorted(path.parent.glob(f".{path.name}.partial-*"))
+    return sorted(path.parent.glob(f"{_partial_prefix(path)}*"))
 
 
 def remove_partials(path: Path) -> list[Path]:

@@ -9,7 +9,7 @@ from relhead.datasets.generate import generate_many
 from relhead.datasets.manifest import write_json_atomic
 
 
-def sweep_manifest(name: str, combos, root: Path, manifests: list[dict] | None = None) -> dict:
+def sweep_manifest(name: str, combos, manifests: list[dict] | None = None) -> dict:
     rows = []
     for n, c in enumerate(combos):
         row = {"name": c.name, "values": c.values, "config_hash": c.config.hash(), "dir": c.name,
@@ -29,9 +29,9 @@ def write_sweep_manifest(root: Path, doc: dict) -> Path:
 def run_sweep(name: str, combos, out: Path, workers: int = 1, scheduler: str | None = None, log=print) -> dict:
     """Render every combination into OUT/NAME/<combination>/ and write OUT/NAME/sweep.json."""
     root = Path(out) / name
-    write_sweep_manifest(root, sweep_manifest(name, combos, root))
+    write_sweep_manifest(root, sweep_manifest(name, combos))
     manifests = generate_many([(c.config, root / c.name) for c in combos], workers=workers,
                               scheduler=scheduler, log=log)
-    doc = sweep_manifest(name, combos, root, manifests)
+    doc = sweep_manifest(name, combos, manifests)
     log(f"sweep manifest: {write_sweep_manifest(root, doc)}")
     return doc
