@@ -1,5 +1,1 @@
-"""Head-model backends behind one interface, HDRIs and landmark maps (pure Python, no bpy)."""
-
-from relhead.assets.base import HeadModel, PosedHead, get_head_model
-
-__all__ = ["HeadModel", "PosedHead", "get_head_model"]
+"""Head-model backends behind one interface and their registry, HDRIs, landmark maps (no bpy)."""

@@ -16,7 +16,12 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from relhead.assets.base import PART_EYE, PART_MOUTH, PART_SKIN, PosedHead
+from typing import Literal
+
+from pydantic import Field
+
+from relhead.assets.base import PART_EYE, PART_MOUTH, PART_SKIN, HeadCfg, Identity, PosedHead, sample_sparse_expression
+from relhead.configbase import Range
 from relhead.frames import euler_to_matrix
 
 LANDMARKS_FILE = Path(__file__).resolve().parent / "landmarks" / "anny_ibug68.json"
@@ -34,12 +39,33 @@ NECK_SHARE = np.array([0.2, 0.25, 0.25, 0.3])  # how a neck rotation spreads ove
 CROP_BELOW_NECK, CROP_HALF_WIDTH = 0.08, 0.15  # metres, at rest
 
 
+class AnnyCfg(HeadCfg):
+    """`head:` keys of the Anny backend."""
+
+    model: Literal["anny"] = "anny"
+    age_years: Range(1.0, 90.0) = (18.0, 75.0)
+    local_change_scale: float = Field(0.6, ge=0.0, le=1.0)
+    local_change_fraction: float = Field(0.5, ge=0.0, le=1.0)
+
+
+class AnnyIdentity(Identity):
+    """Anny's identity: morphological age, its five other phenotypes, and head/face local changes."""
+
+    age_years: float
+    phenotypes: dict[str, float]
+    local_changes: dict[str, float]
+
+
 def _default_cache_dir() -> str:
     return os.environ.get("ANNY_CACHE_DIR", str(Path.home() / ".cache" / "anny"))
 
 
 class AnnyHead:
     name = "anny"
+
+    @classmethod
+    def from_config(cls, cfg: AnnyCfg) -> "AnnyHead":
+        return cls()
 
     def __init__(self, dtype: str = "float64", landmarks_file: str | Path | None = None):
         import torch
@@ -115,7 +141,7 @@ class AnnyHead:
         self.landmark_indices = remap[lm_full].astype(np.int32)
 
     # ---------------------------------------------------------------- sampling (numpy only)
-    def sample_identity(self, rng: np.random.Generator, cfg) -> dict:
+    def sample_identity(self, rng: np.random.Generator, cfg: AnnyCfg) -> AnnyIdentity:
         age_years = float(rng.uniform(*cfg.age_years))
         phen = {
             "gender": float(rng.uniform(0.0, 1.0)),
@@ -128,23 +154,19 @@ class AnnyHead:
         for name in self.face_changes:
             if rng.random() < cfg.local_change_fraction:
                 changes[name] = float(rng.uniform(-1.0, 1.0) * cfg.local_change_scale)
-        return {"age_years": age_years, "phenotypes": phen, "local_changes": changes}
+        return AnnyIdentity(age_years=age_years, phenotypes=phen, local_changes=changes)
 
-    def sample_expression(self, rng: np.random.Generator, cfg) -> dict:
-        if rng.random() < cfg.neutral_fraction:
-            return {}
-        k = int(rng.integers(1, cfg.max_actions + 1))
-        names = rng.choice(self.expression_actions, size=k, replace=False)
-        return {str(n): float(rng.uniform(*cfg.weight)) for n in names}
+    def sample_expression(self, rng: np.random.Generator, cfg: AnnyCfg) -> dict[str, float]:
+        return sample_sparse_expression(rng, self.expression_actions, cfg.expression)
 
     # ---------------------------------------------------------------- geometry
-    def _phenotype_kwargs(self, identity: dict, batch: int):
+    def _phenotype_kwargs(self, identity: AnnyIdentity, batch: int):
         torch = self._torch
-        age = self._age_map.morphological_to_anny_age(torch.tensor([identity["age_years"]], dtype=torch.float64))
-        values = dict(identity["phenotypes"], age=float(age[0]))
+        age = self._age_map.morphological_to_anny_age(torch.tensor([identity.age_years], dtype=torch.float64))
+        values = dict(identity.phenotypes, age=float(age[0]))
         return {k: torch.full((batch,), values.get(k, 0.5), dtype=self._dtype) for k in self.phenotypes}
 
-    def _forward(self, identity: dict, expressions: list[dict], pose_params):
+    def _forward(self, identity: AnnyIdentity, expressions: list[dict], pose_params):
         torch = self._torch
         B = len(expressions)
         fa = torch.zeros((B, len(self.actions)), dtype=self._dtype)
@@ -152,7 +174,7 @@ class AnnyHead:
             for name, w in e.items():
                 fa[i, self.actions.index(name)] = w
         lc = torch.zeros((B, len(self.model.local_change_labels)), dtype=self._dtype)
-        for name, v in identity["local_changes"].items():
+        for name, v in identity.local_changes.items():
             lc[:, self.model.local_change_labels.index(name)] = v
         with torch.no_grad():
             return self.model(
@@ -162,14 +184,14 @@ class AnnyHead:
                 facial_actions=fa,
             )
 
-    def head_width(self, identity: dict) -> float:
+    def head_width(self, identity: AnnyIdentity) -> float:
         """Ear-to-ear width of the sampled head at rest (metres), for framing the camera."""
         out = self._forward(identity, [{}], None)
         V = out["vertices"][0].cpu().numpy()[self.vertex_ids]
         head = V[:, 2] > out["bone_poses"][0, self.bones.index("head"), 2, 3].item()
         return float(np.ptp(V[head, 0]))
 
-    def pose(self, identity, expressions, gazes_deg, neck_rotations) -> list[PosedHead]:
+    def pose(self, identity: AnnyIdentity, expressions, gazes_deg, neck_rotations) -> list[PosedHead]:
         """Pose V views at once. neck_rotations are 3x3 rotations in head-frame axes (the share of
         the head pose done by the neck); gazes_deg are (yaw, pitch) of both eyes in the head frame."""
         torch = self._torch
@@ -200,5 +222,6 @@ class AnnyHead:
             T[3] = (0, 0, 0, 1)
             U, _, Vt = np.linalg.svd(T[:3, :3])  # re-orthonormalise round-off
             T[:3, :3] = U @ Vt
-            posed.append(PosedHead(vertices=out["vertices"][i].cpu().numpy()[self.vertex_ids].astype(np.float32), T_world_head=T))
+            verts = out["vertices"][i].cpu().numpy()[self.vertex_ids].astype(np.float32)
+            posed.append(PosedHead(vertices=verts, T_world_head=T, landmarks=verts[self.landmark_indices].astype(float)))
         return posed

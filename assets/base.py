@@ -1,60 +1,86 @@
-"""The head-model interface every backend implements (Anny is the built-in one).
+"""The head-model interface every backend implements, and the config and identity types it extends.
 
-A backend turns plain, JSON-serialisable parameters into geometry:
-    sample_identity(rng)            -> identity dict (shape, phenotype, ...)
-    sample_expression(rng)          -> expression dict (facial action name -> weight)
-    pose(identity, expressions, gazes, neck_rotations) -> PosedHead per view
-The mesh topology (faces, part labels, landmark vertex indices) is fixed per backend, so the
-renderer builds a scene once per group and only moves vertices between views.
+A backend turns its own typed parameters into geometry (pure numpy/torch, no bpy):
+    sample_identity(rng, cfg)       -> its Identity subclass (shape, phenotype, ...)
+    sample_expression(rng, cfg)     -> {expression parameter name: weight}
+    head_width(identity)            -> ear-to-ear width at rest, metres (frames the camera)
+    pose(identity, expressions, gazes_deg, neck_rotations) -> one PosedHead per view
+Its mesh topology (faces, part labels, per-vertex attributes) is fixed, so the renderer moves
+vertices between views; its landmarks come from the posed head (vertex picks or barycentric points).
+Each backend owns a config section (a :class:`HeadCfg` subclass, chosen by `head.model`) and an
+:class:`Identity` subclass; `relhead.assets.registry` maps names to them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+from pydantic import Field
 
-# Part labels of faces, used by the renderer to pick a material.
+from relhead.configbase import Range, Strict
+
+# Part labels of faces; the renderer gives each part its material (material slot = part label).
 PART_SKIN, PART_EYE, PART_MOUTH = 0, 1, 2
-PART_NAMES = {PART_SKIN: "skin", PART_EYE: "eye", PART_MOUTH: "mouth"}
 
 
-@dataclass
+class ExpressionCfg(Strict):
+    neutral_fraction: float = Field(0.3, ge=0.0, le=1.0)
+    max_actions: int = Field(3, ge=1, le=52)
+    weight: Range(0.0, 1.0) = (0.2, 0.9)
+    per_view: bool = False
+
+
+class HeadCfg(Strict):
+    """The `head:` keys every backend shares; a backend subclasses it with its own keys and fixes
+    `model` to its name (a Literal)."""
+
+    model: str = "anny"
+    expression: ExpressionCfg = ExpressionCfg()
+    gaze_yaw_deg: Range(-40.0, 40.0) = (-20.0, 20.0)
+    gaze_pitch_deg: Range(-30.0, 30.0) = (-15.0, 15.0)
+
+    def build_settings(self) -> dict:
+        """The keys that change the built model (files, resolution), as JSON data: backends are
+        cached per process by (model, build settings). Sampling keys are passed per call."""
+        return {}
+
+
+class Identity(Strict):
+    """A sampled subject's shape parameters; each backend subclasses it with typed fields."""
+
+
+@dataclass(frozen=True)
 class PosedHead:
     """One view's geometry, in the model's world frame (metres)."""
 
     vertices: np.ndarray  # (N, 3) float32
     T_world_head: np.ndarray  # (4, 4) head (skull) frame -> world, rigid
-    extra: dict = field(default_factory=dict)
+    landmarks: np.ndarray  # (68, 3) float64, iBUG-68 order, on the posed surface
+
+
+def sample_sparse_expression(rng: np.random.Generator, names: list[str], cfg: ExpressionCfg) -> dict[str, float]:
+    """Neutral with probability `neutral_fraction`, else 1..max_actions of `names` at weights in
+    `cfg.weight`: the expression sampler of backends whose expressions are named actions."""
+    if rng.random() < cfg.neutral_fraction:
+        return {}
+    k = int(rng.integers(1, min(cfg.max_actions, len(names)) + 1))
+    chosen = rng.choice(names, size=k, replace=False)
+    return {str(n): float(rng.uniform(*cfg.weight)) for n in chosen}
 
 
 class HeadModel(Protocol):
     name: str
     faces: np.ndarray  # (F, 3) int32 triangles
     face_parts: np.ndarray  # (F,) int8, PART_* labels
-    landmark_indices: np.ndarray  # (68,) vertex indices, iBUG-68 order
     vertex_attributes: dict  # name -> (N, k) float32 arrays rigid with the mesh (e.g. eye coordinates)
 
-    def sample_identity(self, rng: np.random.Generator, cfg) -> dict: ...
+    def sample_identity(self, rng: np.random.Generator, cfg: HeadCfg) -> Identity: ...
 
-    def sample_expression(self, rng: np.random.Generator, cfg) -> dict: ...
+    def sample_expression(self, rng: np.random.Generator, cfg: HeadCfg) -> dict[str, float]: ...
 
-    def head_width(self, identity: dict) -> float: ...
+    def head_width(self, identity: Identity) -> float: ...
 
-    def pose(self, identity: dict, expressions: list[dict], gazes_deg: list, neck_rotations: list) -> list[PosedHead]: ...
-
-
-_BACKENDS: dict[str, HeadModel] = {}
-
-
-def get_head_model(name: str, **kwargs) -> HeadModel:
-    """The backend called `name`, built once per process (model loading is the slow part)."""
-    if name not in _BACKENDS:
-        if name == "anny":
-            from relhead.assets.anny_head import AnnyHead
-
-            _BACKENDS[name] = AnnyHead(**kwargs)
-        else:
-            raise ValueError(f"head.model: unknown backend {name!r}; allowed: anny")
-    return _BACKENDS[name]
+    def pose(self, identity: Identity, expressions: list[dict], gazes_deg: list,
+             neck_rotations: list) -> list[PosedHead]: ...

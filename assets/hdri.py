@@ -1,43 +1,108 @@
-"""HDRI environments: the ones bundled with bpy plus any user folder (found without importing bpy)."""
+"""HDRI environments: bpy's bundled ones and a user folder's, named by source, name and content hash
+(never by host path), resolved to this host's files once per process (found without importing bpy).
+
+An :class:`AssetRef` is what a scene spec records, e.g. `bundled:forest.exr` or
+`user:studio/loft.hdr` with the file's sha256, so two hosts that hold the same files at different
+paths sample and render the same corpus.
+"""
 
 from __future__ import annotations
 
-import importlib.util
+import hashlib
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
+from typing import Literal
+
+from relhead.configbase import Strict
 
 HDRI_SUFFIXES = (".exr", ".hdr")
 
 
+class AssetRef(Strict):
+    """A file by where it comes from (`bundled` with bpy, or the `user` folder), its name there
+    ('/'-separated path inside the folder) and the sha256 of its bytes."""
+
+    source: Literal["bundled", "user"]
+    name: str
+    sha256: str
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.name}"
+
+
+@dataclass(frozen=True)
+class HdriPool:
+    """The HDRIs a corpus samples from (`refs`, in a fixed order) and this host's file for each."""
+
+    refs: tuple[AssetRef, ...]
+    files: tuple[Path, ...]
+
+    def path(self, ref: AssetRef) -> Path:
+        try:
+            return self.files[self.refs.index(ref)]
+        except ValueError:
+            raise FileNotFoundError(f"HDRI {ref} (sha256 {ref.sha256[:12]}...) is not in this host's pool") from None
+
+
 def bundled_hdri_dir() -> Path:
-    spec = importlib.util.find_spec("bpy")
-    if spec is None or spec.origin is None:
-        raise RuntimeError("bpy is not installed: pip install bpy==5.0.1")
-    found = sorted(Path(spec.origin).parent.glob("*/datafiles/studiolights/world"))
+    """bpy's studiolights/world folder, found from the installed distribution (bpy is not imported)."""
+    try:
+        root = Path(distribution("bpy").locate_file("bpy"))
+    except PackageNotFoundError:
+        raise RuntimeError("bpy is not installed: pip install bpy==5.0.1") from None
+    found = sorted(root.glob("*/datafiles/studiolights/world"))
     if not found:
-        raise RuntimeError(f"no studiolights/world folder under {Path(spec.origin).parent}")
+        raise RuntimeError(f"no studiolights/world folder under {root}")
     return found[-1]
 
 
-def list_hdris(names: list[str] | str = "bundled", user_dir: str | None = None) -> list[Path]:
-    """HDRI files to sample from: 'bundled' (bpy's), or a list of names/paths; plus user_dir's."""
-    pool: dict[str, Path] = {p.stem: p for p in sorted(bundled_hdri_dir().iterdir()) if p.suffix in HDRI_SUFFIXES}
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _scan(folder: Path, source: str) -> dict[str, tuple[AssetRef, Path]]:
+    found = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in HDRI_SUFFIXES)
+    out = {}
+    for p in found:
+        name = p.relative_to(folder).as_posix()
+        out[name] = (AssetRef(source=source, name=name, sha256=_sha256(p)), p)
+    return out
+
+
+@lru_cache(maxsize=16)
+def hdri_pool(hdris: tuple[str, ...] | str = "all", user_dir: str | None = None) -> HdriPool:
+    """The pool for `lighting.hdris` / `lighting.hdri_dir`: 'all' (bundled and the user folder's),
+    'bundled', 'user', or a tuple of names (a bundled name like 'forest' or 'forest.exr', or a path
+    inside the user folder, with or without its suffix). Raises FileNotFoundError naming what is
+    missing. Cached per process, so files are hashed once."""
+    bundled = _scan(bundled_hdri_dir(), "bundled")
+    user: dict[str, tuple[AssetRef, Path]] = {}
     if user_dir:
         d = Path(user_dir).expanduser()
         if not d.is_dir():
             raise FileNotFoundError(f"lighting.hdri_dir: {d} is not a folder")
-        pool.update({p.stem: p for p in sorted(d.iterdir()) if p.suffix.lower() in HDRI_SUFFIXES})
-    if names == "bundled":
-        chosen = list(pool.values())
+        user = _scan(d, "user")
+    if hdris == "all":
+        chosen = list(bundled.values()) + list(user.values())
+    elif hdris == "bundled":
+        chosen = list(bundled.values())
+    elif hdris == "user":
+        if not user:
+            raise FileNotFoundError(f"lighting.hdris: 'user' needs a lighting.hdri_dir with .exr/.hdr files (got {user_dir})")
+        chosen = list(user.values())
     else:
-        chosen = []
-        for n in names:
-            p = Path(n).expanduser()
-            if p.suffix.lower() in HDRI_SUFFIXES and p.exists():
-                chosen.append(p)
-            elif n in pool:
-                chosen.append(pool[n])
-            else:
-                raise FileNotFoundError(f"lighting.hdris: {n!r} not found; known: {', '.join(sorted(pool))}")
+        chosen = [_find(n, bundled, user) for n in hdris]
     if not chosen:
         raise FileNotFoundError("lighting: no HDRI files to sample from")
-    return chosen
+    return HdriPool(refs=tuple(r for r, _ in chosen), files=tuple(p for _, p in chosen))
+
+
+def _find(name: str, bundled: dict, user: dict) -> tuple[AssetRef, Path]:
+    for pool in (user, bundled):  # a user file of the same name wins
+        for key in (name, *(name + s for s in HDRI_SUFFIXES)):
+            if key in pool:
+                return pool[key]
+    known = sorted({Path(k).stem for k in bundled}) + sorted(user)
+    raise FileNotFoundError(f"lighting.hdris: {name!r} not found; known: {', '.join(known)}")

@@ -10,9 +10,11 @@ from __future__ import annotations
 import argparse
 import time
 
-from relhead.assets.base import get_head_model
+from relhead.assets.hdri import hdri_pool
+from relhead.assets.registry import get_head_model
 from relhead.config import resolve
 from relhead.render.group import render_group
+from relhead.render.sampling import sample_group
 
 PRESETS = {
     "cycles16+denoise": ["render.samples=16", "render.denoise=true"],
@@ -28,15 +30,16 @@ def main() -> None:
     ap.add_argument("--views", type=int, default=3)
     ap.add_argument("--size", type=int, default=256)
     a = ap.parse_args()
-    hm = get_head_model("anny")
+    hm = get_head_model()
     base = [f"views={a.views}", f"image.width={a.size}", f"image.height={a.size}"]
     results = {}
     for name, sets in PRESETS.items():
         cfg = resolve("quickstart", base + sets)
-        render_group(cfg, 0, hm)  # warm-up: kernels, image loads
+        pool = hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir)
+        render_group(cfg, sample_group(cfg, 0, hm, pool.refs), hm, pool)  # warm-up: kernels, image loads
         t = time.perf_counter()
         for g in range(a.groups):
-            render_group(cfg, g, hm)
+            render_group(cfg, sample_group(cfg, g, hm, pool.refs), hm, pool)
         results[name] = (time.perf_counter() - t) / (a.groups * a.views)
     ref = next(iter(results.values()))
     print(f"{'preset':28s} {'s/view':>8s} {'ratio':>7s}   ({a.size}px, {a.groups}x{a.views} views each)")

@@ -3,7 +3,6 @@ truth, so a person can check the labels at a glance. One row per group, one colu
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
@@ -37,8 +36,8 @@ def contact_sheet(shards: list[Path], out_png: Path, max_groups: int = 8, tile: 
         if n >= max_groups:
             break
         tiles = []
-        for v in g["meta"]["views"]:
-            img = annotate(Image.open(io.BytesIO(g[v["file"]])), v)
+        for i, v in enumerate(g.views):
+            img = annotate(Image.fromarray(g.image(i)), v)
             tiles.append(np.asarray(img.resize((tile, tile), Image.BILINEAR)))
         rows.append(np.concatenate(tiles, 1))
     if not rows:

@@ -9,7 +9,6 @@ problem when one is corrupt.
 from __future__ import annotations
 
 import io
-import json
 import os
 import platform
 import tarfile
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Literal
 
 from relhead.datasets.manifest import file_problem, read_manifest
+from relhead.datasets.sample import Group, unpack
 
 
 class CorruptShard(RuntimeError):
@@ -32,14 +32,12 @@ class ShardWriter:
         self.path = Path(path)
         self.tmp = self.path.with_name(f"{_partial_prefix(self.path)}{platform.node()}-{os.getpid()}")
         self._tar = tarfile.open(self.tmp, "w", format=tarfile.USTAR_FORMAT)
-        self.groups = 0
 
     def write(self, key: str, files: dict[str, bytes]) -> None:
         for name in sorted(files):
             info = tarfile.TarInfo(f"{key}.{name}")
             info.size, info.mtime, info.mode = len(files[name]), 0, 0o644  # byte-reproducible
             self._tar.addfile(info, io.BytesIO(files[name]))
-        self.groups += 1
 
     def close(self) -> None:
         self._tar.close()
@@ -98,9 +96,8 @@ def _corrupt(shard: Path, problem: str, on_corrupt: OnCorrupt) -> None:
     warnings.warn(f"skipping corrupt shard {msg}", stacklevel=3)
 
 
-def iter_groups(shards: Iterable[str | Path], on_corrupt: OnCorrupt = "raise", check_hash: bool = True) -> Iterator[dict]:
-    """Stream groups from tar shards (webdataset's tar iterators): dicts with '__key__', '__url__',
-    'meta' and 'pairs' (parsed) and the raw bytes of every other file (view images, masks).
+def iter_groups(shards: Iterable[str | Path], on_corrupt: OnCorrupt = "raise", check_hash: bool = True) -> Iterator[Group]:
+    """Stream groups (relhead.datasets.sample.Group) from tar shards with webdataset's tar iterators.
 
     A shard is read whole (tens of MB) before its groups are yielded, so a corrupt shard yields
     nothing. Before that, a shard the manifest beside it lists as done has its size and sha256
@@ -123,9 +120,9 @@ def iter_groups(shards: Iterable[str | Path], on_corrupt: OnCorrupt = "raise", c
         yield from groups
 
 
-def read_shard(shard: Path) -> list[dict]:
+def read_shard(shard: Path) -> list[Group]:
     """All groups of one shard, as iter_groups yields them; CorruptShard("unreadable: ...") when
-    the tar or a group's JSON is broken."""
+    the tar, a group's JSON or its format is broken."""
     from webdataset.tariterators import group_by_keys, tar_file_iterator
 
     out = []
@@ -133,12 +130,8 @@ def read_shard(shard: Path) -> list[dict]:
         with open(shard, "rb") as stream:
             files = ({**f, "__url__": str(shard)} for f in tar_file_iterator(stream))
             for sample in group_by_keys(files):
-                g = {k: v for k, v in sample.items() if not k.startswith("__")}
-                g["__key__"], g["__url__"] = sample["__key__"], str(shard)
-                if "meta.json" not in g or "pairs.json" not in g:
-                    raise ValueError(f"group {sample['__key__']} lacks meta.json or pairs.json")
-                g["meta"], g["pairs"] = json.loads(g.pop("meta.json")), json.loads(g.pop("pairs.json"))
-                out.append(g)
+                body = {k: v for k, v in sample.items() if not k.startswith("__")}
+                out.append(unpack(sample["__key__"], body, str(shard)))
     except (tarfile.TarError, OSError, ValueError) as exc:
         detail = str(exc.args[0] if exc.args else exc).split(" @ ")[0]  # webdataset appends " @ <stream>"
         raise CorruptShard(f"unreadable: {detail}") from None
@@ -148,10 +141,4 @@ def read_shard(shard: Path) -> list[dict]:
 def iter_pairs(shards: Iterable[str | Path], tags: set[str] | None = None, **reader) -> Iterator[dict]:
     """Expand groups to anchor/query pairs (images stay bytes; decode where you train)."""
     for g in iter_groups(shards, **reader):
-        views = g["meta"]["views"]
-        for p in g["pairs"]["pairs"]:
-            if tags and not tags & set(p["tags"]):
-                continue
-            a, q = views[p["anchor"]], views[p["query"]]
-            yield {**p, "key": g["__key__"], "anchor_image": g[a["file"]], "query_image": g[q["file"]],
-                   "anchor_meta": a, "query_meta": q}
+        yield from g.iter_pairs(tags)

@@ -12,7 +12,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from relhead.datasets.lease import lease_path
 from relhead.datasets.manifest import MANIFEST, file_problem, read_manifest, read_record, record_path, shard_groups, shard_name
+from relhead.datasets.sample import Group
 from relhead.datasets.shards import CorruptShard, group_key, partials, read_shard
 from relhead.frames import geodesic_deg, matrix_to_euler
 
@@ -70,13 +72,17 @@ def check_pairs(pairs: dict, views: list[dict], cfg) -> list[str]:
     return out
 
 
-def check_group(g: dict, cfg) -> list[str]:
-    """Problems of one group as the reader yields it (meta and pairs parsed, files as bytes)."""
+def check_group(g: Group, cfg) -> list[str]:
+    """Problems of one group as the reader yields it."""
     out = []
-    key, meta, pairs = g["__key__"], g["meta"], g["pairs"]
+    key, meta, pairs = g.key, g.meta, g.pairs
     W, H = cfg.image.width, cfg.image.height
     if meta.get("group") != int(key):
         out.append(f"meta.json says group {meta.get('group')}")
+    try:
+        g.spec()
+    except ValueError as exc:
+        out.append(f"meta.json spec is not a valid scene spec: {str(exc).splitlines()[0]}")
     views = meta.get("views", [])
     if len(views) != cfg.views:
         out.append(f"{len(views)} views, the config says {cfg.views}")
@@ -85,7 +91,7 @@ def check_group(g: dict, cfg) -> list[str]:
             out.append(f"view {i}: size {v.get('W')}x{v.get('H')}, the config says {W}x{H}")
         for name in (v.get("file"), v.get("mask_file")):
             try:
-                with Image.open(io.BytesIO(g[name])) as img:
+                with Image.open(io.BytesIO(g.files[name])) as img:
                     img.load()
                     if img.size != (W, H):
                         out.append(f"{name}: {img.size[0]}x{img.size[1]} pixels, expected {W}x{H}")
@@ -117,7 +123,7 @@ def check_shard(path: Path, cfg, manifest: dict, deep: bool = True) -> list[str]
     except CorruptShard as exc:
         return [exc.args[0]]
     expected = [group_key(g) for g in shard_groups(cfg, index)]
-    keys = [g["__key__"] for g in groups]
+    keys = [g.key for g in groups]
     if keys != expected:
         return [f"holds groups {keys}, expected {expected}"]
     return [p for g in groups for p in check_group(g, cfg)]
@@ -146,6 +152,8 @@ def verify_corpus(corpus: str | Path, deep: bool = True, progress: bool = True) 
         left = partials(path)
         if left:
             warns.append(f"{path.name}: temporary file(s) {[p.name for p in left]} left by an unfinished run")
+        if lease_path(path).exists():
+            warns.append(f"{path.name}: a run holds (or held, and died) its lease {lease_path(path).name}")
         rec = read_record(corpus, i)
         if rec and rec["stats"].get("versions", {}).get("bpy") != manifest["versions"].get("bpy"):
             warns.append(f"{path.name}: made with bpy {rec['stats']['versions'].get('bpy')}, "

@@ -1,3 +1,3 @@
 """relhead: synthetic paired head renders with exact ground truth for relative head pose."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -1,102 +1,93 @@
-"""Render one group: sample its spec, pose the head per view, render, and label every view.
+"""Render one group from its spec: pose the head per view, render, and label every view.
 
-Returns a webdataset sample (a dict of file name -> bytes) with the views, masks, meta.json and
-pairs.json described in DESIGN.md ("A sample in a shard").
+Returns arrays and labels (:class:`RenderedGroup`); packing them into a shard sample is the job of
+relhead.datasets.sample, the one owner of the sample format.
 """
 
 from __future__ import annotations
 
-import io
-import json
+from dataclasses import dataclass, replace
 
 import numpy as np
-from PIL import Image
 
-from relhead import __version__
-from relhead.datasets.pairs import choose_pairs
-from relhead.frames import matrix_to_euler, project
-from relhead.render.sampling import sample_group
+from relhead.assets.base import PosedHead
+from relhead.assets.hdri import HdriPool
+from relhead.frames import project
+from relhead.render.spec import GroupSpec, ViewSpec
 from relhead.render.views import camera_intrinsics, head_to_camera, neck_rotation, world_to_camera
 
 
-def encode_image(arr: np.ndarray, fmt: str, quality: int = 95) -> bytes:
-    buf = io.BytesIO()
-    img = Image.fromarray(arr)
-    if fmt == "png":
-        img.save(buf, format="PNG", optimize=False)
-    elif fmt == "jpg":
-        img.save(buf, format="JPEG", quality=quality)
-    else:
-        img.save(buf, format="WEBP", quality=quality)
-    return buf.getvalue()
+@dataclass(frozen=True)
+class ViewLabels:
+    """The ground truth of one view (OpenCV camera, metres, pixels; see relhead.frames)."""
+
+    K: np.ndarray  # (3, 3)
+    R: np.ndarray  # (3, 3) head -> camera
+    t: np.ndarray  # (3,)
+    landmarks: np.ndarray  # (68, 2) pixels, iBUG-68 order
+    landmarks_visible: np.ndarray  # (68,) bool: inside the image and not occluded
+    face_box: np.ndarray  # (4,) x0, y0, x1, y1: tight box of the landmarks, clipped to the image
+    R_w2c: np.ndarray  # (3, 3) the camera in the model's world frame
+    t_w2c: np.ndarray  # (3,)
 
 
-def face_box(landmarks: np.ndarray, W: int, H: int) -> list[float]:
-    """Tight box [x0, y0, x1, y1] around the 68 landmarks, clipped to the image."""
+@dataclass(frozen=True)
+class RenderedView:
+    rgb: np.ndarray  # (H, W, 3) uint8
+    mask: np.ndarray  # (H, W) uint8 subject alpha
+    labels: ViewLabels
+
+
+@dataclass(frozen=True)
+class RenderedGroup:
+    spec: GroupSpec
+    head_width_m: float  # ear-to-ear width at rest, which framed the cameras
+    views: list[RenderedView]
+
+
+def face_box(landmarks: np.ndarray, W: int, H: int) -> np.ndarray:
+    """Tight box [x0, y0, x1, y1] around the landmarks, clipped to the image."""
     lo = np.clip(landmarks.min(0), 0, [W, H])
     hi = np.clip(landmarks.max(0), 0, [W, H])
-    return [float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])]
+    return np.array([lo[0], lo[1], hi[0], hi[1]], float)
 
 
-def label_view(spec_view: dict, posed, K, R_h2c, t_h2c, R_w2c, t_w2c, lm_idx, W, H) -> dict:
-    """The ground truth of one view (everything except visibility, which needs the renderer)."""
-    X_head = (posed.vertices[lm_idx].astype(float) - posed.T_world_head[:3, 3]) @ posed.T_world_head[:3, :3]
-    uv, depth = project(K, R_h2c, t_h2c, X_head)
-    yaw, pitch, roll = matrix_to_euler(R_h2c)
-    return {
-        "W": W, "H": H, "K": K.tolist(), "R": R_h2c.tolist(), "t": t_h2c.tolist(),
-        "euler_deg": {"yaw": yaw, "pitch": pitch, "roll": roll},
-        "landmarks": uv.tolist(),
-        "face_box": face_box(uv, W, H),
-        "camera_world": {"R_w2c": R_w2c.tolist(), "t_w2c": t_w2c.tolist()},
-        "params": spec_view,
-    }
+def posed_heads(spec: GroupSpec, head_model) -> list[PosedHead]:
+    views = spec.views
+    return head_model.pose(spec.head.identity, [v.expression for v in views], [v.gaze_deg for v in views],
+                           [neck_rotation(v) for v in views])
 
 
-def render_group(cfg, group: int, head_model) -> dict:
+def label_view(view: ViewSpec, posed: PosedHead, head_width: float, W: int, H: int) -> ViewLabels:
+    """The ground truth of one view from geometry alone; `landmarks_visible` here means inside the
+    image (the renderer adds occlusion)."""
+    K = camera_intrinsics(view.camera, W, H)
+    R, t = head_to_camera(view, K, head_width, W)
+    T = posed.T_world_head
+    R_w2c, t_w2c = world_to_camera(R, t, T)
+    uv, _ = project(K, R, t, (posed.landmarks - T[:3, 3]) @ T[:3, :3])
+    inside = (uv[:, 0] >= 0) & (uv[:, 0] < W) & (uv[:, 1] >= 0) & (uv[:, 1] < H)
+    return ViewLabels(K=K, R=R, t=t, landmarks=uv, landmarks_visible=inside, face_box=face_box(uv, W, H),
+                      R_w2c=R_w2c, t_w2c=t_w2c)
+
+
+def render_group(cfg, spec: GroupSpec, head_model, hdris: HdriPool) -> RenderedGroup:
+    """Render the views of `spec` (HDRI files from this host's pool `hdris`) and label them."""
     from relhead.render.scene import GroupScene  # bpy only here
 
-    spec = sample_group(cfg, group, head_model)
     W, H = cfg.image.width, cfg.image.height
-    identity = spec["head"]["identity"]
-    head_width = head_model.head_width(identity)
-    views = spec["views"]
-    posed = head_model.pose(identity, [v["expression"] for v in views], [v["gaze_deg"] for v in views],
-                            [neck_rotation(v) for v in views])
-    scene = GroupScene(spec, head_model, cfg, posed[0].vertices)
-    sample: dict[str, bytes] = {}
-    metas = []
-    lm_idx = head_model.landmark_indices
-    ext = cfg.image.format
+    head_width = head_model.head_width(spec.head.identity)
+    posed = posed_heads(spec, head_model)
+    scene = GroupScene(spec, head_model, cfg, posed[0].vertices, hdris.path(spec.lighting.hdri))
+    out = []
     try:
-        for i, (v, p) in enumerate(zip(views, posed)):
-            K = camera_intrinsics(v["camera"], W, H)
-            R_h2c, t_h2c = head_to_camera(v, K, head_width, W)
-            R_w2c, t_w2c = world_to_camera(R_h2c, t_h2c, p.T_world_head)
-            meta = label_view(v, p, K, R_h2c, t_h2c, R_w2c, t_w2c, lm_idx, W, H)
-            scene.set_view(p.vertices, K, R_w2c, t_w2c)
+        for v, p in zip(spec.views, posed):
+            labels = label_view(v, p, head_width, W, H)
+            scene.set_view(p.vertices, labels.K, labels.R_w2c, labels.t_w2c)
             rgb, mask = scene.render()
-            uv = np.asarray(meta["landmarks"])
-            inside = (uv[:, 0] >= 0) & (uv[:, 0] < W) & (uv[:, 1] >= 0) & (uv[:, 1] < H)
-            vis = scene.visible(p.vertices[lm_idx].astype(float), -R_w2c.T @ t_w2c) & inside
-            meta["landmarks_visible"] = vis.tolist()
-            meta["index"] = i
-            meta["file"] = f"view{i}.{ext}"
-            meta["mask_file"] = f"view{i}.mask.png"
-            sample[meta["file"]] = encode_image(rgb, ext, cfg.image.quality)
-            sample[meta["mask_file"]] = encode_image(mask, "png")
-            metas.append(meta)
+            camera_centre = -labels.R_w2c.T @ labels.t_w2c
+            visible = scene.visible(p.landmarks, camera_centre) & labels.landmarks_visible
+            out.append(RenderedView(rgb=rgb, mask=mask, labels=replace(labels, landmarks_visible=visible)))
     finally:
         scene.close()
-    group_meta = {
-        "group": group,
-        "seed": spec["seed"],
-        "relhead_version": __version__,
-        "head_frame": "skull-rigid; origin at the midpoint of the eyeball centres; x image-right, y down, z into the head at R=I",
-        "params": {k: spec[k] for k in ("head", "materials", "lighting", "render_seed")},
-        "views": metas,
-    }
-    group_meta["params"]["head"]["width_m"] = head_width
-    sample["meta.json"] = json.dumps(group_meta).encode()
-    sample["pairs.json"] = json.dumps(choose_pairs(metas, cfg.pairs, spec["seed"])).encode()
-    return sample
+    return RenderedGroup(spec=spec, head_width_m=head_width, views=out)

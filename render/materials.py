@@ -6,7 +6,11 @@ which (material slot = part label). Hair and clothing will be separate scene par
 
 from __future__ import annotations
 
+import math
+
 import bpy
+
+from relhead.render.spec import EyeSpec, MouthSpec, SkinSpec
 
 
 def _principled(name: str):
@@ -18,20 +22,20 @@ def _principled(name: str):
     return mat, nt, bsdf
 
 
-def skin(p: dict):
+def skin(p: SkinSpec):
     mat, nt, bsdf = _principled("skin")
     # Low-frequency blotches modulate the base colour; fine noise drives a subtle bump.
     coords = nt.nodes.new("ShaderNodeTexCoord")
     blotch = nt.nodes.new("ShaderNodeTexNoise")
     blotch.noise_dimensions = "4D"
-    blotch.inputs["W"].default_value = p["noise_seed"]
+    blotch.inputs["W"].default_value = p.noise_seed
     blotch.inputs["Scale"].default_value = 25.0
     nt.links.new(coords.outputs["Object"], blotch.inputs["Vector"])
     mix = nt.nodes.new("ShaderNodeMix")
     mix.data_type = "RGBA"
     mix.blend_type = "MULTIPLY"
-    mix.inputs["Factor"].default_value = p["blotch_strength"]
-    mix.inputs["A"].default_value = (*p["base_color"], 1.0)
+    mix.inputs["Factor"].default_value = p.blotch_strength
+    mix.inputs["A"].default_value = (*p.base_color, 1.0)
     nt.links.new(blotch.outputs["Color"], mix.inputs["B"])
     nt.links.new(mix.outputs["Result"], bsdf.inputs["Base Color"])
     pores = nt.nodes.new("ShaderNodeTexNoise")
@@ -42,14 +46,14 @@ def skin(p: dict):
     bump.inputs["Distance"].default_value = 0.0005
     nt.links.new(pores.outputs["Fac"], bump.inputs["Height"])
     nt.links.new(bump.outputs["Normal"], bsdf.inputs["Normal"])
-    bsdf.inputs["Roughness"].default_value = p["roughness"]
-    bsdf.inputs["Subsurface Weight"].default_value = p["subsurface"]
+    bsdf.inputs["Roughness"].default_value = p.roughness
+    bsdf.inputs["Subsurface Weight"].default_value = p.subsurface
     bsdf.inputs["Subsurface Radius"].default_value = (1.0, 0.35, 0.2)
     bsdf.inputs["Subsurface Scale"].default_value = 0.004
     return mat
 
 
-def eye(p: dict, attribute: str = "eye_coords"):
+def eye(p: EyeSpec, attribute: str = "eye_coords"):
     """Sclera, iris and pupil from the angle between a point of the eyeball and its pupil axis.
 
     `attribute` holds per-vertex eye coordinates (unit sphere, +z through the pupil); they are
@@ -63,8 +67,6 @@ def eye(p: dict, attribute: str = "eye_coords"):
     nt.links.new(attr.outputs["Vector"], norm.inputs[0])
     sep = nt.nodes.new("ShaderNodeSeparateXYZ")
     nt.links.new(norm.outputs["Vector"], sep.inputs["Vector"])
-    import math
-
     def ring(deg):  # 1 inside the cone of half-angle deg around +z, with a soft edge
         m = nt.nodes.new("ShaderNodeMapRange")
         lo, hi = math.cos(math.radians(deg + 1.5)), math.cos(math.radians(deg - 1.5))
@@ -75,13 +77,13 @@ def eye(p: dict, attribute: str = "eye_coords"):
     iris_mix = nt.nodes.new("ShaderNodeMix")
     iris_mix.data_type = "RGBA"
     iris_mix.inputs["A"].default_value = (0.75, 0.72, 0.68, 1.0)  # sclera
-    iris_mix.inputs["B"].default_value = (*p["iris_color"], 1.0)
-    nt.links.new(ring(p["iris_deg"]), iris_mix.inputs["Factor"])
+    iris_mix.inputs["B"].default_value = (*p.iris_color, 1.0)
+    nt.links.new(ring(p.iris_deg), iris_mix.inputs["Factor"])
     pupil_mix = nt.nodes.new("ShaderNodeMix")
     pupil_mix.data_type = "RGBA"
     nt.links.new(iris_mix.outputs["Result"], pupil_mix.inputs["A"])
     pupil_mix.inputs["B"].default_value = (0.01, 0.01, 0.01, 1.0)
-    nt.links.new(ring(p["pupil_deg"]), pupil_mix.inputs["Factor"])
+    nt.links.new(ring(p.pupil_deg), pupil_mix.inputs["Factor"])
     nt.links.new(pupil_mix.outputs["Result"], bsdf.inputs["Base Color"])
     bsdf.inputs["Roughness"].default_value = 0.35
     bsdf.inputs["Coat Weight"].default_value = 1.0
@@ -89,8 +91,8 @@ def eye(p: dict, attribute: str = "eye_coords"):
     return mat
 
 
-def mouth(p: dict):
+def mouth(p: MouthSpec):
     mat, _, bsdf = _principled("mouth")
-    bsdf.inputs["Base Color"].default_value = (*p["base_color"], 1.0)
+    bsdf.inputs["Base Color"].default_value = (*p.base_color, 1.0)
     bsdf.inputs["Roughness"].default_value = 0.4
     return mat

@@ -1,14 +1,18 @@
-"""Deterministic scene spec of a group: everything sampled for one subject and its V views.
+"""Sample the scene spec of a group, deterministically and without bpy.
 
-The spec is plain JSON data (it goes into meta.json) and depends only on (config, corpus seed,
-group id): re-sampling it anywhere gives the same group.
+The spec depends only on (config, corpus seed, group id, the corpus' HDRI refs): re-sampling it
+anywhere gives the same group.
 """
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
-from relhead.assets.hdri import list_hdris
+from relhead.assets.hdri import AssetRef
+from relhead.render.spec import (BackgroundSpec, CameraSpec, EyeSpec, Euler, GroupSpec, HeadSpec, LightingSpec,
+                                 MaterialsSpec, MouthSpec, SkinSpec, ViewSpec)
 
 
 def group_seed(corpus_seed: int, group: int) -> int:
@@ -17,9 +21,10 @@ def group_seed(corpus_seed: int, group: int) -> int:
     return int(ss.generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
-def _srgb_to_linear(c):
+def _srgb_to_linear(c) -> tuple[float, ...]:
     c = np.asarray(c, float)
-    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    return tuple(float(x) for x in lin.round(5))
 
 
 # sRGB skin tones from light to dark, interpolated by a sampled melanin-like parameter.
@@ -29,88 +34,60 @@ _IRIS_COLOURS = np.array([[0.25, 0.13, 0.05], [0.12, 0.07, 0.03], [0.33, 0.45, 0
                           [0.35, 0.42, 0.25], [0.45, 0.33, 0.17], [0.45, 0.50, 0.55]])
 
 
-def sample_materials(rng: np.random.Generator) -> dict:
+def sample_materials(rng: np.random.Generator) -> MaterialsSpec:
     tone = float(rng.uniform(0.0, 1.0))
     x = tone * (len(_SKIN_TONES) - 1)
     i = min(int(x), len(_SKIN_TONES) - 2)
     rgb = _SKIN_TONES[i] * (1 - (x - i)) + _SKIN_TONES[i + 1] * (x - i)
     rgb = rgb * rng.uniform(0.93, 1.07, size=3)
     iris = _IRIS_COLOURS[rng.integers(len(_IRIS_COLOURS))] * rng.uniform(0.8, 1.2)
-    return {
-        "skin": {
-            "tone": tone,
-            "base_color": _srgb_to_linear(np.clip(rgb, 0, 1)).round(5).tolist(),
-            "roughness": float(rng.uniform(0.35, 0.6)),
-            "subsurface": float(rng.uniform(0.1, 0.3)),
-            "blotch_strength": float(rng.uniform(0.05, 0.2)),
-            "noise_seed": float(rng.uniform(0, 1000)),
-        },
-        "eye": {
-            "iris_color": _srgb_to_linear(np.clip(iris, 0, 1)).round(5).tolist(),
-            "iris_deg": float(rng.uniform(28.0, 34.0)),
-            "pupil_deg": float(rng.uniform(9.0, 16.0)),
-        },
-        "mouth": {"base_color": _srgb_to_linear([0.35, 0.08, 0.08]).round(5).tolist()},
-    }
+    skin = SkinSpec(tone=tone, base_color=_srgb_to_linear(np.clip(rgb, 0, 1)),
+                    roughness=float(rng.uniform(0.35, 0.6)), subsurface=float(rng.uniform(0.1, 0.3)),
+                    blotch_strength=float(rng.uniform(0.05, 0.2)), noise_seed=float(rng.uniform(0, 1000)))
+    eye = EyeSpec(iris_color=_srgb_to_linear(np.clip(iris, 0, 1)), iris_deg=float(rng.uniform(28.0, 34.0)),
+                  pupil_deg=float(rng.uniform(9.0, 16.0)))
+    return MaterialsSpec(skin=skin, eye=eye, mouth=MouthSpec(base_color=_srgb_to_linear([0.35, 0.08, 0.08])))
 
 
-def sample_lighting(rng: np.random.Generator, cfg) -> dict:
-    hdris = list_hdris(cfg.hdris, cfg.hdri_dir)
+def sample_lighting(rng: np.random.Generator, cfg, hdris: Sequence[AssetRef]) -> LightingSpec:
     hdri = hdris[int(rng.integers(len(hdris)))]
-    if cfg.background == "mixed":
+    kind = cfg.background
+    if kind == "mixed":
         kind = "color" if rng.random() < cfg.color_background_fraction else "hdri"
-    else:
-        kind = cfg.background
-    bg = {"type": kind}
-    if kind == "color":
-        bg["color"] = _srgb_to_linear(rng.uniform(0.05, 0.95, size=3)).round(5).tolist()
-    return {
-        "hdri": hdri.name,
-        "hdri_path": str(hdri),
-        "rotation_deg": float(rng.uniform(0.0, 360.0)),
-        "strength": float(rng.uniform(*cfg.strength)),
-        "background": bg,
-    }
+    color = _srgb_to_linear(rng.uniform(0.05, 0.95, size=3)) if kind == "color" else None
+    return LightingSpec(hdri=hdri, rotation_deg=float(rng.uniform(0.0, 360.0)),
+                        strength=float(rng.uniform(*cfg.strength)),
+                        background=BackgroundSpec(type=kind, color=color))
 
 
-def sample_view(rng: np.random.Generator, cfg, W: int, H: int) -> dict:
+def sample_view(rng: np.random.Generator, cfg, expression: dict[str, float]) -> ViewSpec:
     p, c = cfg.pose, cfg.camera
     yaw, pitch, roll = (float(rng.uniform(*r)) for r in (p.yaw_deg, p.pitch_deg, p.roll_deg))
     share = float(np.clip(p.articulation + rng.uniform(-1, 1) * p.articulation_jitter, 0.0, 1.0))
-    return {
-        "euler_deg": {"yaw": yaw, "pitch": pitch, "roll": roll},
-        "neck_share": share,
-        "gaze_deg": [float(rng.uniform(*cfg.head.gaze_yaw_deg)), float(rng.uniform(*cfg.head.gaze_pitch_deg))],
-        "camera": {
-            "focal_mm": float(rng.uniform(*c.focal_mm)),
-            "sensor_mm": c.sensor_mm,
-            "face_fill": float(rng.uniform(*c.face_fill)),
-            "principal_offset": (rng.uniform(-1, 1, size=2) * c.principal_jitter).tolist(),
-            "lookat_offset": (rng.uniform(-1, 1, size=2) * c.lookat_jitter).tolist(),
-        },
-    }
+    gaze = (float(rng.uniform(*cfg.head.gaze_yaw_deg)), float(rng.uniform(*cfg.head.gaze_pitch_deg)))
+    camera = CameraSpec(
+        focal_mm=float(rng.uniform(*c.focal_mm)), sensor_mm=c.sensor_mm, face_fill=float(rng.uniform(*c.face_fill)),
+        principal_offset=tuple(float(x) for x in rng.uniform(-1, 1, size=2) * c.principal_jitter),
+        lookat_offset=tuple(float(x) for x in rng.uniform(-1, 1, size=2) * c.lookat_jitter))
+    return ViewSpec(euler_deg=Euler(yaw=yaw, pitch=pitch, roll=roll), neck_share=share, gaze_deg=gaze,
+                    camera=camera, expression=expression)
 
 
-def sample_group(cfg, group: int, head_model) -> dict:
-    """The scene spec of group `group` of the corpus configured by `cfg`."""
+def sample_group(cfg, group: int, head_model, hdris: Sequence[AssetRef]) -> GroupSpec:
+    """The scene spec of group `group` of the corpus configured by `cfg`, lit by one of `hdris`
+    (the corpus' HDRI pool, resolved once per corpus)."""
     seed = group_seed(cfg.seed, group)
     rng = np.random.default_rng(seed)
     identity = head_model.sample_identity(rng, cfg.head)
     materials = sample_materials(rng)
-    lighting = sample_lighting(rng, cfg.lighting)
-    W, H = cfg.image.width, cfg.image.height
-    shared_expr = head_model.sample_expression(rng, cfg.head.expression)
+    lighting = sample_lighting(rng, cfg.lighting, hdris)
+    shared = head_model.sample_expression(rng, cfg.head)
     views = []
     for _ in range(cfg.views):
-        v = sample_view(rng, cfg, W, H)
-        v["expression"] = head_model.sample_expression(rng, cfg.head.expression) if cfg.head.expression.per_view else shared_expr
+        v = sample_view(rng, cfg, shared)
+        if cfg.head.expression.per_view:
+            v = v.model_copy(update={"expression": head_model.sample_expression(rng, cfg.head)})
         views.append(v)
-    return {
-        "group": int(group),
-        "seed": seed,
-        "head": {"model": head_model.name, "identity": identity},
-        "materials": materials,
-        "lighting": lighting,
-        "render_seed": int(rng.integers(0, 2**31 - 1)),
-        "views": views,
-    }
+    return GroupSpec(group=int(group), seed=seed, head=HeadSpec(model=head_model.name, identity=identity),
+                     materials=materials, lighting=lighting, render_seed=int(rng.integers(0, 2**31 - 1)),
+                     views=views)

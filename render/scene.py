@@ -23,6 +23,7 @@ from PIL import Image
 from relhead.assets.base import PART_EYE
 from relhead.frames import blender_camera_from_opencv, blender_lens_from_K
 from relhead.render import materials, settings
+from relhead.render.spec import GroupSpec, LightingSpec, MaterialsSpec
 
 
 @contextmanager
@@ -40,23 +41,23 @@ def _quiet_stdout():
 
 
 class GroupScene:
-    def __init__(self, spec: dict, head_model, cfg, rest_vertices: np.ndarray):
+    def __init__(self, spec: GroupSpec, head_model, cfg, rest_vertices: np.ndarray, hdri_file: Path):
         bpy.ops.wm.read_factory_settings(use_empty=True)
         self.scene = bpy.context.scene
         self.cfg = cfg
         self.W, self.H = cfg.image.width, cfg.image.height
-        settings.apply(self.scene, cfg.render, cfg.image, seed=spec["render_seed"])
+        settings.apply(self.scene, cfg.render, cfg.image, seed=spec.render_seed)
         self._tmp = tempfile.TemporaryDirectory(prefix="relhead-")
         # Occluders for landmark visibility: everything but the eyeballs, which poke slightly
         # through the eyelid rims where the eye landmarks sit.
         self._occluder_faces = head_model.faces[head_model.face_parts != PART_EYE].tolist()
-        self.head = self._build_head(head_model, spec["materials"], rest_vertices)
-        self._build_world(spec["lighting"])
+        self.head = self._build_head(head_model, spec.materials, rest_vertices)
+        self._build_world(spec.lighting, hdri_file)
         self.camera = self._build_camera()
         self._build_compositor()
 
     # ------------------------------------------------------------------ scene parts
-    def _build_head(self, hm, mats: dict, verts: np.ndarray):
+    def _build_head(self, hm, mats: MaterialsSpec, verts: np.ndarray):
         me = bpy.data.meshes.new("head")
         me.from_pydata(verts.astype(float).tolist(), [], hm.faces.tolist())
         me.polygons.foreach_set("material_index", hm.face_parts.astype(np.int32))
@@ -64,33 +65,33 @@ class GroupScene:
         for name, values in hm.vertex_attributes.items():
             a = me.attributes.new(name, "FLOAT_VECTOR", "POINT")
             a.data.foreach_set("vector", values.astype(np.float32).ravel())
-        for mat in (materials.skin(mats["skin"]), materials.eye(mats["eye"]), materials.mouth(mats["mouth"])):
+        for mat in (materials.skin(mats.skin), materials.eye(mats.eye), materials.mouth(mats.mouth)):
             me.materials.append(mat)  # slot index == part label
         ob = bpy.data.objects.new("head", me)
         self.scene.collection.objects.link(ob)
         return ob
 
-    def _build_world(self, light: dict) -> None:
+    def _build_world(self, light: LightingSpec, hdri_file: Path) -> None:
         w = bpy.data.worlds.new("world")
         self.scene.world = w
         nt = w.node_tree
         bg = nt.nodes["Background"]
         env = nt.nodes.new("ShaderNodeTexEnvironment")
-        env.image = bpy.data.images.load(light["hdri_path"], check_existing=True)
+        env.image = bpy.data.images.load(str(hdri_file), check_existing=True)
         mapping = nt.nodes.new("ShaderNodeMapping")
-        mapping.inputs["Rotation"].default_value = (0.0, 0.0, math.radians(light["rotation_deg"]))
+        mapping.inputs["Rotation"].default_value = (0.0, 0.0, math.radians(light.rotation_deg))
         coords = nt.nodes.new("ShaderNodeTexCoord")
         nt.links.new(coords.outputs["Generated"], mapping.inputs["Vector"])
         nt.links.new(mapping.outputs["Vector"], env.inputs["Vector"])
-        bg.inputs["Strength"].default_value = light["strength"]
-        if light["background"]["type"] == "color":
+        bg.inputs["Strength"].default_value = light.strength
+        if light.background.type == "color":
             # Camera rays see a plain colour; everything else is lit by the HDRI.
             path = nt.nodes.new("ShaderNodeLightPath")
             mix = nt.nodes.new("ShaderNodeMix")
             mix.data_type = "RGBA"
             nt.links.new(path.outputs["Is Camera Ray"], mix.inputs["Factor"])
             nt.links.new(env.outputs["Color"], mix.inputs["A"])
-            mix.inputs["B"].default_value = (*[c / max(light["strength"], 1e-6) for c in light["background"]["color"]], 1.0)
+            mix.inputs["B"].default_value = (*[c / max(light.strength, 1e-6) for c in light.background.color], 1.0)
             nt.links.new(mix.outputs["Result"], bg.inputs["Color"])
         else:
             nt.links.new(env.outputs["Color"], bg.inputs["Color"])

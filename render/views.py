@@ -10,27 +10,28 @@ from __future__ import annotations
 import numpy as np
 
 from relhead.frames import euler_to_matrix, intrinsics
+from relhead.render.spec import CameraSpec, ViewSpec
 
 
-def camera_intrinsics(cam: dict, W: int, H: int) -> np.ndarray:
-    f = cam["focal_mm"] / cam["sensor_mm"] * max(W, H)
-    ox, oy = cam["principal_offset"]
+def camera_intrinsics(cam: CameraSpec, W: int, H: int) -> np.ndarray:
+    f = cam.focal_mm / cam.sensor_mm * max(W, H)
+    ox, oy = cam.principal_offset
     return intrinsics(f, f, W / 2.0 + ox * W, H / 2.0 + oy * H)
 
 
-def head_to_camera(view: dict, K: np.ndarray, head_width: float, W: int) -> tuple[np.ndarray, np.ndarray]:
+def head_to_camera(view: ViewSpec, K: np.ndarray, head_width: float, W: int) -> tuple[np.ndarray, np.ndarray]:
     """The ground-truth head pose (R, t) in the camera for a sampled view."""
-    e = view["euler_deg"]
-    R = euler_to_matrix(e["yaw"], e["pitch"], e["roll"])
-    d = K[0, 0] * head_width / (view["camera"]["face_fill"] * W)
-    lx, ly = view["camera"]["lookat_offset"]
+    e = view.euler_deg
+    R = euler_to_matrix(e.yaw, e.pitch, e.roll)
+    d = K[0, 0] * head_width / (view.camera.face_fill * W)
+    lx, ly = view.camera.lookat_offset
     return R, np.array([lx * d, ly * d, d])
 
 
-def neck_rotation(view: dict) -> np.ndarray:
+def neck_rotation(view: ViewSpec) -> np.ndarray:
     """The share of the head rotation done by the neck, in head-frame axes."""
-    e, s = view["euler_deg"], view["neck_share"]
-    return euler_to_matrix(s * e["yaw"], s * e["pitch"], s * e["roll"])
+    e, s = view.euler_deg, view.neck_share
+    return euler_to_matrix(s * e.yaw, s * e.pitch, s * e.roll)
 
 
 def world_to_camera(R_h2c, t_h2c, T_world_head) -> tuple[np.ndarray, np.ndarray]:

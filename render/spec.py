@@ -1,0 +1,110 @@
+"""The typed scene spec of a group: everything sampled for one subject and its V views.
+
+A spec is plain data with an exact JSON round trip (`GroupSpec.model_validate_json(s.model_dump_json())
+== s`); it goes into meta.json whole, so any host can re-render the group from it. Assets are named
+by source, name and content hash (:class:`AssetRef`), never by host path. New scene parts (hair,
+garments, accessories) and other head models add typed fields here.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import SerializeAsAny, field_validator
+
+from relhead.assets import registry
+from relhead.assets.base import Identity
+from relhead.assets.hdri import AssetRef
+from relhead.configbase import Strict
+
+SPEC_FORMAT = "relhead-spec/1"
+
+RGB = tuple[float, float, float]  # linear RGB in [0, 1]
+
+
+class Euler(Strict):
+    """Degrees, in relhead.frames' convention."""
+
+    yaw: float
+    pitch: float
+    roll: float
+
+
+class CameraSpec(Strict):
+    focal_mm: float
+    sensor_mm: float
+    face_fill: float  # head width as a share of the image width: sets the distance
+    principal_offset: tuple[float, float]  # share of the image size
+    lookat_offset: tuple[float, float]  # share of the distance
+
+
+class ViewSpec(Strict):
+    euler_deg: Euler  # head pose in the camera
+    neck_share: float  # share of the rotation done by the neck; the camera orbits for the rest
+    gaze_deg: tuple[float, float]  # (yaw, pitch) of both eyes in the head frame
+    camera: CameraSpec
+    expression: dict[str, float]  # the backend's named expression parameters
+
+
+class HeadSpec(Strict):
+    model: str  # a registered head-model backend
+    identity: SerializeAsAny[Identity]  # that backend's Identity subclass
+
+    @field_validator("identity", mode="wrap")
+    @classmethod
+    def _backend_identity(cls, value, handler, info):
+        if isinstance(value, Identity):
+            return value
+        try:
+            section = registry.backend(info.data["model"]).identity
+        except KeyError as exc:
+            raise ValueError(exc.args[0]) from None
+        return section.model_validate(value)
+
+
+class SkinSpec(Strict):
+    tone: float  # 0 light .. 1 dark
+    base_color: RGB
+    roughness: float
+    subsurface: float
+    blotch_strength: float
+    noise_seed: float
+
+
+class EyeSpec(Strict):
+    iris_color: RGB
+    iris_deg: float  # half-angle of the iris cone from the eyeball centre
+    pupil_deg: float
+
+
+class MouthSpec(Strict):
+    base_color: RGB
+
+
+class MaterialsSpec(Strict):
+    skin: SkinSpec
+    eye: EyeSpec
+    mouth: MouthSpec
+
+
+class BackgroundSpec(Strict):
+    type: Literal["hdri", "color"]
+    color: RGB | None = None  # for type 'color'
+
+
+class LightingSpec(Strict):
+    hdri: AssetRef
+    rotation_deg: float
+    strength: float
+    background: BackgroundSpec
+
+
+class GroupSpec(Strict):
+    format: Literal["relhead-spec/1"] = SPEC_FORMAT
+    group: int
+    seed: int
+    head: HeadSpec
+    materials: MaterialsSpec
+    lighting: LightingSpec
+    render_seed: int
+    views: list[ViewSpec]
