@@ -23,11 +23,14 @@ from typing import Callable, Iterator
 
 from tqdm import tqdm
 
-from relhead.datasets.manifest import (CorpusMismatch, done_entry, open_corpus, refresh_manifest, shard_groups,
-                                       shard_is_done, shard_name, versions, write_record)
+from relhead.assets.hdri import hdri_pool
+from relhead.configbase import ConfigError
+from relhead.datasets.lease import LEASE_TIMEOUT_S, LeaseLost, acquire, release, renew
+from relhead.datasets.manifest import (CorpusMismatch, corpus_lock, done_entry, open_corpus, refresh_manifest,
+                                       shard_groups, shard_is_done, shard_name, versions, write_record)
 from relhead.datasets.shards import ShardWriter, group_key, remove_partials
 
-__all__ = ["CorpusMismatch", "ShardTask", "generate", "make_shard", "plan"]
+__all__ = ["CorpusMismatch", "ShardTask", "check_out_dir", "generate", "make_shard", "plan"]
 
 _BPY_LOCK = threading.Lock()  # bpy is one global scene: one shard at a time per process
 
@@ -37,40 +40,85 @@ class ShardTask:
     cfg: object  # PipelineConfig (picklable)
     out_dir: Path
     index: int
+    hdris: tuple  # the corpus' HDRI refs; each host resolves them to its own files
+    lease_timeout_s: float = LEASE_TIMEOUT_S
+
+
+def corpus_assets(cfg) -> dict:
+    """The files a corpus' data depend on, by name and content ({"hdris": [AssetRef JSON]})."""
+    pool = hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir)
+    return {"hdris": [r.model_dump(mode="json") for r in pool.refs]}
+
+
+def check_out_dir(path: Path) -> None:
+    """Create `path` (and parents) and make sure files can be written there; a ConfigError naming
+    the folder and the reason when not, with nothing written."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".relhead-write-probe-{platform.node()}-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"--out {path}: cannot create or write there ({exc.strerror or exc})") from None
 
 
 def make_shard(task: ShardTask, threads: int = 0, on_group: Callable[[], None] | None = None) -> dict:
-    """Render one shard into place and write its record; returns the record. Runs in any process."""
-    from relhead.assets.base import get_head_model
+    """Render one shard into place and write its record; returns the record, or {'skipped': why}
+    when another live run holds the shard's lease. Runs in any process."""
+    from relhead.assets.registry import get_head_model
+    from relhead.datasets.sample import pack
     from relhead.render.group import render_group
+    from relhead.render.sampling import sample_group
 
-    cfg = task.cfg
+    cfg, out_dir = task.cfg, Path(task.out_dir)
     if threads and not cfg.render.threads:  # an execution detail: not part of the config hash
         cfg = cfg.model_copy(update={"render": cfg.render.model_copy(update={"threads": threads})})
-    path = Path(task.out_dir) / shard_name(task.index)
+    path = out_dir / shard_name(task.index)
+    skipped = {"out_dir": str(out_dir), "index": task.index, "groups": len(shard_groups(cfg, task.index))}
     with _BPY_LOCK:
-        head_model = get_head_model(cfg.head.model)
-        remove_partials(path)  # left by a killed run of this shard
-        t0 = time.perf_counter()
-        with ShardWriter(path) as w:
-            for g in shard_groups(cfg, task.index):
-                w.write(group_key(g), render_group(cfg, g, head_model))
-                if on_group:
-                    on_group()
-        seconds = time.perf_counter() - t0
+        pool = hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir)
+        if pool.refs != tuple(task.hdris):
+            raise CorpusMismatch(f"{platform.node()}: the HDRI files here differ from the corpus' "
+                                 f"({len(pool.refs)} here, {len(task.hdris)} in the corpus, or other contents)")
+        with corpus_lock(out_dir):
+            if shard_is_done(out_dir, task.index):
+                return {**skipped, "skipped": "done by another run"}
+            lease = acquire(path, task.lease_timeout_s)
+        if isinstance(lease, str):
+            return {**skipped, "skipped": f"being rendered by {lease}"}
+        try:
+            head_model = get_head_model(cfg.head)
+            remove_partials(path)  # left by a dead holder of this lease
+            t0 = time.perf_counter()
+            with ShardWriter(path) as w:
+                for g in shard_groups(cfg, task.index):
+                    spec = sample_group(cfg, g, head_model, pool.refs)
+                    w.write(group_key(g), pack(render_group(cfg, spec, head_model, pool), cfg))
+                    renew(lease)
+                    if on_group:
+                        on_group()
+            seconds = time.perf_counter() - t0
+        except LeaseLost as exc:
+            return {**skipped, "skipped": str(exc)}
+        finally:
+            release(lease)
     entry = done_entry(cfg, path, task.index)
     stats = {"seconds": round(seconds, 3), "host": platform.node(), "pid": os.getpid(),
              "threads": cfg.render.threads or os.cpu_count(), "versions": versions()}
-    write_record(task.out_dir, entry, stats)
-    return {"entry": entry, "stats": stats, "out_dir": str(task.out_dir)}
+    write_record(out_dir, entry, stats)
+    return {"entry": entry, "stats": stats, "out_dir": str(out_dir)}
 
 
-def plan(cfg, out_dir: Path, shards: range | None = None) -> tuple[list[ShardTask], int]:
+def plan(cfg, out_dir: Path, shards: range | None = None,
+         lease_timeout_s: float = LEASE_TIMEOUT_S) -> tuple[list[ShardTask], int]:
     """Open (or create) the corpus and list the shards still to make; also returns how many are done."""
     out_dir = Path(out_dir)
-    open_corpus(cfg, out_dir)
+    assets = corpus_assets(cfg)
+    open_corpus(cfg, out_dir, assets)
+    refs = hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir).refs
     wanted = shards or range(cfg.shards)
-    todo = [ShardTask(cfg, out_dir, i) for i in wanted if not shard_is_done(out_dir, i)]
+    todo = [ShardTask(cfg, out_dir, i, refs, lease_timeout_s) for i in wanted if not shard_is_done(out_dir, i)]
     return todo, len(wanted) - len(todo)
 
 
@@ -110,16 +158,19 @@ def run_tasks(tasks: list[ShardTask], workers: int = 1, client=None,
 
 
 def generate_many(jobs: list[tuple[object, Path]], shards: range | None = None, workers: int = 1,
-                  scheduler: str | None = None, log: Callable[[str], None] = print) -> list[dict]:
+                  scheduler: str | None = None, log: Callable[[str], None] = print,
+                  lease_timeout_s: float = LEASE_TIMEOUT_S) -> list[dict]:
     """Make the shards of several corpora [(cfg, out_dir), ...] as one pool of tasks; returns their manifests."""
     with _dask_client(scheduler) if scheduler else nullcontext() as client:
-        return _generate_many(jobs, shards, workers, client, scheduler, log)
+        return _generate_many(jobs, shards, workers, client, scheduler, log, lease_timeout_s)
 
 
-def _generate_many(jobs, shards, workers, client, scheduler, log) -> list[dict]:
+def _generate_many(jobs, shards, workers, client, scheduler, log, lease_timeout_s) -> list[dict]:
+    for _, out_dir in jobs:
+        check_out_dir(out_dir)
     tasks, skipped = [], 0
     for cfg, out_dir in jobs:  # every corpus is checked (config mismatch) before anything renders
-        t, s = plan(cfg, out_dir, shards)
+        t, s = plan(cfg, out_dir, shards, lease_timeout_s)
         tasks += t
         skipped += s
     if skipped:
@@ -130,16 +181,23 @@ def _generate_many(jobs, shards, workers, client, scheduler, log) -> list[dict]:
     if tasks:
         log(f"rendering {len(tasks)} shard(s), {n_groups} groups, {n_views} views in {where}")
     t0 = time.perf_counter()
-    done_bytes = 0
+    done_bytes, made, n_made_views, left = 0, 0, 0, []
     serial = client is None and workers <= 1
     bar = tqdm(total=n_groups, unit="group", desc=jobs[0][0].name if len(jobs) == 1 else "sweep",
                dynamic_ncols=True, disable=not tasks)
     try:
         for rec in run_tasks(tasks, workers, client, on_group=(lambda: bar.update(1)) if serial else None):
+            if "skipped" in rec:
+                left.append(rec)
+                bar.update(rec["groups"])
+                bar.write(f"{Path(rec['out_dir']).name}/{shard_name(rec['index'])}: skipped, {rec['skipped']}")
+                continue
             e, st = rec["entry"], rec["stats"]
             if not serial:
                 bar.update(e["groups"][1] - e["groups"][0])
             done_bytes += e["bytes"]
+            made += 1
+            n_made_views += e["views"]
             refresh_manifest(Path(rec["out_dir"]))
             bar.write(f"{Path(rec['out_dir']).name}/{e['file']}: {e['groups'][1] - e['groups'][0]} groups, "
                       f"{e['views']} views, {e['bytes'] / 1e6:.1f} MB, {st['seconds']:.1f} s "
@@ -147,14 +205,18 @@ def _generate_many(jobs, shards, workers, client, scheduler, log) -> list[dict]:
     finally:
         bar.close()
         manifests = [refresh_manifest(Path(out_dir)) for _, out_dir in jobs]
-    if tasks:
+    if made:
         secs = time.perf_counter() - t0
-        log(f"done: {len(tasks)} shard(s), {n_groups} groups, {n_views} views, {done_bytes / 1e6:.1f} MB "
-            f"in {secs:.1f} s = {secs / n_views:.2f} s/view wall ({n_groups / secs:.2f} groups/s)")
+        log(f"done: {made} shard(s), {n_made_views} views, {done_bytes / 1e6:.1f} MB "
+            f"in {secs:.1f} s = {secs / n_made_views:.2f} s/view wall ({n_made_views / secs:.2f} views/s)")
+    if left:
+        log(f"{len(left)} shard(s) left to other runs that hold them; re-run this command once they finish "
+            f"or their leases go stale ({lease_timeout_s:.0f} s without a heartbeat)")
     return manifests
 
 
 def generate(cfg, out_dir: str | Path, shards: range | None = None, workers: int = 1,
-             scheduler: str | None = None, log: Callable[[str], None] = print) -> dict:
+             scheduler: str | None = None, log: Callable[[str], None] = print,
+             lease_timeout_s: float = LEASE_TIMEOUT_S) -> dict:
     """Render the shards of `cfg` (all, or the `shards` range) into out_dir; returns the manifest."""
-    return generate_many([(cfg, Path(out_dir))], shards, workers, scheduler, log)[0]
+    return generate_many([(cfg, Path(out_dir))], shards, workers, scheduler, log, lease_timeout_s)[0]

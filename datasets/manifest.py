@@ -24,7 +24,7 @@ from pathlib import Path
 from relhead import __version__
 
 MANIFEST = "manifest.json"
-FORMAT = "relhead-corpus/1"
+FORMAT = "relhead-corpus/2"
 SHARD_PATTERN = "shard-{:06d}.tar"
 
 
@@ -120,12 +120,13 @@ def shard_is_done(out_dir: Path, index: int) -> bool:
                 and file_problem(Path(out_dir) / shard_name(index), rec["entry"]) is None)
 
 
-def new_manifest(cfg) -> dict:
+def new_manifest(cfg, assets: dict) -> dict:
     return {
         "format": FORMAT,
         "pipeline": cfg.name,
-        "config": cfg.to_dict(),
+        "config": cfg.portable_dict(),
         "config_hash": cfg.hash(),
+        "assets": assets,
         "seed": cfg.seed,
         "versions": versions(),
         "groups_per_shard": cfg.groups_per_shard,
@@ -135,7 +136,8 @@ def new_manifest(cfg) -> dict:
 
 
 @contextmanager
-def _locked(out_dir: Path):
+def corpus_lock(out_dir: Path):
+    """An exclusive flock on the corpus folder (across processes and, where flock works, hosts)."""
     with open(Path(out_dir) / ".manifest.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
@@ -144,27 +146,37 @@ def _locked(out_dir: Path):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def open_corpus(cfg, out_dir: Path) -> dict:
-    """The manifest of the corpus in out_dir (created if new), refusing a corpus of another config."""
+def open_corpus(cfg, out_dir: Path, assets: dict) -> dict:
+    """The manifest of the corpus in out_dir (created if new), refusing a corpus of another config
+    or other assets. `assets` names the files the data depend on ({"hdris": [AssetRef JSON]})."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    with _locked(out_dir):
+    with corpus_lock(out_dir):
         manifest = read_manifest(out_dir)
         if manifest is None:
-            manifest = new_manifest(cfg)
+            manifest = new_manifest(cfg, assets)
             write_json_atomic(out_dir / MANIFEST, manifest)
+    if manifest.get("format") != FORMAT:
+        raise CorpusMismatch(f"{out_dir} holds a corpus of format {manifest.get('format', 'relhead-corpus/1')!r}, "
+                             f"this relhead makes {FORMAT!r}; choose another --out or remove it")
     if manifest.get("config_hash") != cfg.hash():
         raise CorpusMismatch(
             f"{out_dir} holds a corpus of another config (hash {manifest.get('config_hash')}, "
             f"this one {cfg.hash()}); choose another --out or remove it"
         )
+    if manifest.get("assets") != assets:
+        theirs = {a["name"]: a["sha256"] for a in manifest["assets"]["hdris"]}
+        ours = {a["name"]: a["sha256"] for a in assets["hdris"]}
+        diff = sorted(set(theirs.items()) ^ set(ours.items()))
+        raise CorpusMismatch(f"{out_dir} holds a corpus made from other HDRI files (differ: "
+                             f"{', '.join(n for n, _ in diff[:4])}); choose another --out or remove it")
     return manifest
 
 
 def refresh_manifest(out_dir: Path) -> dict:
     """Rebuild manifest.json's shard list from the shard records on disk."""
     out_dir = Path(out_dir)
-    with _locked(out_dir):
+    with corpus_lock(out_dir):
         manifest = read_manifest(out_dir)
         from relhead.config import PipelineConfig
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from relhead.datasets.generate import generate_many
+from relhead.datasets.generate import check_out_dir, generate_many
 from relhead.datasets.manifest import write_json_atomic
 
 
@@ -26,12 +26,14 @@ def write_sweep_manifest(root: Path, doc: dict) -> Path:
     return root / "sweep.json"
 
 
-def run_sweep(name: str, combos, out: Path, workers: int = 1, scheduler: str | None = None, log=print) -> dict:
+def run_sweep(name: str, combos, out: Path, workers: int = 1, scheduler: str | None = None, log=print,
+              lease_timeout_s: float = 600.0) -> dict:
     """Render every combination into OUT/NAME/<combination>/ and write OUT/NAME/sweep.json."""
     root = Path(out) / name
+    check_out_dir(root)
     write_sweep_manifest(root, sweep_manifest(name, combos))
     manifests = generate_many([(c.config, root / c.name) for c in combos], workers=workers,
-                              scheduler=scheduler, log=log)
+                              scheduler=scheduler, log=log, lease_timeout_s=lease_timeout_s)
     doc = sweep_manifest(name, combos, manifests)
     log(f"sweep manifest: {write_sweep_manifest(root, doc)}")
     return doc

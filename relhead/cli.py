@@ -23,10 +23,10 @@ def _shard_range(text: str | None, total: int) -> range | None:
 
 
 def _check_hdris(cfg) -> None:
-    from relhead.assets.hdri import list_hdris
+    from relhead.assets.hdri import hdri_pool
 
     try:
-        list_hdris(cfg.lighting.hdris, cfg.lighting.hdri_dir)
+        hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir)
     except FileNotFoundError as exc:
         raise ConfigError(str(exc)) from None
 
@@ -36,6 +36,8 @@ def _check_parallel(args) -> None:
         raise ConfigError(f"--workers {args.workers}: must be >= 1")
     if args.scheduler and args.workers > 1:
         raise ConfigError("--workers and --scheduler exclude each other (a Dask cluster has its own workers)")
+    if args.lease_timeout <= 0:
+        raise ConfigError(f"--lease-timeout {args.lease_timeout}: must be > 0 seconds")
 
 
 def cmd_render(args) -> int:
@@ -45,7 +47,8 @@ def cmd_render(args) -> int:
     _check_hdris(cfg)
     from relhead.datasets.generate import generate
 
-    generate(cfg, Path(args.out) / cfg.name, shards=shards, workers=args.workers, scheduler=args.scheduler)
+    generate(cfg, Path(args.out) / cfg.name, shards=shards, workers=args.workers, scheduler=args.scheduler,
+             lease_timeout_s=args.lease_timeout)
     return 0
 
 
@@ -63,7 +66,8 @@ def cmd_sweep(args) -> int:
         _check_hdris(c.config)
     from relhead.datasets.sweep import run_sweep
 
-    run_sweep(args.name, combos, Path(args.out), workers=args.workers, scheduler=args.scheduler)
+    run_sweep(args.name, combos, Path(args.out), workers=args.workers, scheduler=args.scheduler,
+              lease_timeout_s=args.lease_timeout)
     return 0
 
 
@@ -95,10 +99,12 @@ def cmd_preview(args) -> int:
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (repeatable)")
-    p.add_argument("--config", default=None, help="pipelines file (default: ./pipelines.yaml, else the repository's)")
+    p.add_argument("--config", default=None, help="pipelines file (default: ./pipelines.yaml, else the one installed with relhead)")
     p.add_argument("--workers", type=int, default=1, help="render shards in N processes on this machine (joblib)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="run the shard tasks on a dask.distributed scheduler, e.g. tcp://host:8786")
+    p.add_argument("--lease-timeout", type=float, default=600.0, metavar="SECONDS",
+                   help="a shard whose lease has had no heartbeat this long is taken over from its (dead) run")
 
 
 def build_parser() -> argparse.ArgumentParser:
