@@ -1,4 +1,5 @@
-"""Pair policies on synthetic views (no rendering) and sweeps resolved from a pipelines file."""
+"""Pair policies on synthetic views (no rendering), sweeps resolved from a pipelines file, and one
+sweep rendered (slow)."""
 
 import json
 
@@ -77,6 +78,7 @@ pipelines:
     views: 2
     image: {width: 64, height: 64}
     render: {engine: workbench}
+    head: {model: fake}
 sweeps:
   grid:
     base: tiny
@@ -122,6 +124,7 @@ def test_sweep_dry_run_lists_and_writes_nothing(sweeps_file, tmp_path, capsys):
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_sweep_renders_one_corpus_per_combination(sweeps_file, tmp_path):
     out = tmp_path / "out"
     assert main(["sweep", "grid", "--out", str(out), "--config", str(sweeps_file)]) == 0

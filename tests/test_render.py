@@ -1,26 +1,47 @@
-"""End to end on a tiny corpus rendered by Cycles: the stored ground truth must explain the pixels."""
+"""End to end on tiny corpora rendered by Cycles (slow tier): the stored ground truth must explain
+the pixels, for Anny and for the analytic fake backend, and the bytes must not depend on where the
+assets live."""
 
 import io
 import json
+import shutil
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
+from relhead.assets.hdri import bundled_hdri_dir, hdri_pool
+from relhead.config import resolve
 from relhead.datasets.generate import CorpusMismatch, generate
 from relhead.datasets.manifest import read_manifest, sha256_file
+from relhead.datasets.sample import pack
 from relhead.datasets.shards import iter_groups, iter_pairs
+from relhead.datasets.verify import verify_corpus
 from relhead.frames import project
+from relhead.render.group import posed_heads, render_group
 from relhead.render.sampling import sample_group
-from relhead.render.views import neck_rotation
+
+pytestmark = pytest.mark.slow
+
+
+def make(cfg, out):
+    generate(cfg, out, log=lambda *_: None)
+    return out, list(iter_groups(sorted(out.glob("shard-*.tar"))))
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory, test_cfg, head_model):
-    out = tmp_path_factory.mktemp("corpus") / "test"
-    generate(test_cfg, out)
-    groups = list(iter_groups(sorted(out.glob("shard-*.tar"))))
-    return out, groups
+    return make(test_cfg, tmp_path_factory.mktemp("corpus") / "test")
+
+
+@pytest.fixture(scope="module")
+def fake_cfg():
+    return resolve("test", ["head.model=fake", "groups_per_shard=2", "views=3"])
+
+
+@pytest.fixture(scope="module")
+def fake_corpus(tmp_path_factory, fake_cfg):
+    return make(fake_cfg, tmp_path_factory.mktemp("fake") / "test")
 
 
 def silhouette(K, R, t, X_head, faces, W, H, ss=4):
@@ -35,57 +56,56 @@ def silhouette(K, R, t, X_head, faces, W, H, ss=4):
     return cov >= 0.5
 
 
-def posed_in_head_frame(cfg, head_model, group):
-    spec = sample_group(cfg, group, head_model)
-    views = spec["views"]
-    posed = head_model.pose(spec["head"]["identity"], [v["expression"] for v in views],
-                            [v["gaze_deg"] for v in views], [neck_rotation(v) for v in views])
-    return [(p.vertices.astype(float) - p.T_world_head[:3, 3]) @ p.T_world_head[:3, :3] for p in posed]
+def mask_ious(groups, hm):
+    """IoU of each rendered mask with the posed mesh projected by the stored K, R, t."""
+    ious = []
+    for g in groups:
+        for i, (v, p) in enumerate(zip(g.views, posed_heads(g.spec(), hm))):
+            T = p.T_world_head
+            X = (p.vertices.astype(float) - T[:3, 3]) @ T[:3, :3]
+            proj = silhouette(np.asarray(v["K"]), np.asarray(v["R"]), np.asarray(v["t"]), X, hm.faces, v["W"], v["H"])
+            mask = g.mask(i) >= 128
+            ious.append((mask & proj).sum() / (mask | proj).sum())
+    return ious
 
 
 def test_corpus_layout(corpus, test_cfg):
     out, groups = corpus
     assert len(groups) == test_cfg.num_groups
     g = groups[0]
-    assert g["__key__"] == "000000000"
-    meta = g["meta"]
-    assert len(meta["views"]) == test_cfg.views
-    for i, v in enumerate(meta["views"]):
+    assert g.key == "000000000" and g.meta["format"] == "relhead-sample/2"
+    assert len(g.views) == test_cfg.views
+    for i, v in enumerate(g.views):
         for key in ("K", "R", "t", "W", "H", "euler_deg", "landmarks", "landmarks_visible", "face_box"):
             assert key in v, key
-        assert set(v["euler_deg"]) == {"yaw", "pitch", "roll"}
         assert np.asarray(v["landmarks"]).shape == (68, 2) and len(v["landmarks_visible"]) == 68
-        rgb = Image.open(io.BytesIO(g[f"view{i}.png"]))
-        mask = Image.open(io.BytesIO(g[f"view{i}.mask.png"]))
-        assert rgb.size == mask.size == (test_cfg.image.width, test_cfg.image.height)
-        assert rgb.mode == "RGB" and mask.mode == "L"
-    for key in ("head", "materials", "lighting"):
-        assert key in meta["params"]
-    assert meta["params"]["head"]["identity"]["phenotypes"]
+        assert g.image(i).shape == (test_cfg.image.height, test_cfg.image.width, 3)
+        assert g.mask(i).shape == (test_cfg.image.height, test_cfg.image.width)
+    spec = g.spec()
+    assert spec.head.model == "anny" and spec.head.identity.phenotypes and len(spec.views) == test_cfg.views
 
 
-def test_mask_is_the_projected_mesh(corpus, test_cfg, head_model):
-    """Projecting the posed mesh with the stored K, R, t reproduces the rendered mask."""
-    _, groups = corpus
-    ious = []
-    for g in groups:
-        group = int(g["__key__"])
-        for v, X in zip(g["meta"]["views"], posed_in_head_frame(test_cfg, head_model, group)):
-            mask = np.asarray(Image.open(io.BytesIO(g[v["mask_file"]]))) >= 128
-            proj = silhouette(np.asarray(v["K"]), np.asarray(v["R"]), np.asarray(v["t"]), X,
-                              head_model.faces, v["W"], v["H"])
-            ious.append((mask & proj).sum() / (mask | proj).sum())
-    assert min(ious) >= 0.98, ious
+def test_mask_is_the_projected_mesh(corpus, head_model):
+    assert min(mask_ious(corpus[1], head_model)) >= 0.98
 
 
-def test_visible_landmarks_fall_inside_the_mask(corpus):
-    _, groups = corpus
+def test_fake_backend_renders_through_the_real_pipeline(fake_corpus, fake_model):
+    """A backend registered from outside the package, with barycentric landmarks, renders a corpus
+    that verifies and whose masks are its projected mesh."""
+    out, groups = fake_corpus
+    assert verify_corpus(out, progress=False) == ([], [])
+    assert min(mask_ious(groups, fake_model)) >= 0.98
+    assert groups[0].spec().head.model == "fake"
+
+
+@pytest.mark.parametrize("which", ["corpus", "fake_corpus"])
+def test_visible_landmarks_fall_inside_the_mask(which, request):
+    _, groups = request.getfixturevalue(which)
     n_visible = 0
     for g in groups:
-        for v in g["meta"]["views"]:
-            mask = np.asarray(Image.open(io.BytesIO(g[v["mask_file"]])))
+        for i, v in enumerate(g.views):
             # 1-pixel tolerance: a landmark on the silhouette edge may round to a background pixel.
-            grown = np.asarray(Image.fromarray(mask).filter(ImageFilter.MaxFilter(3)))
+            grown = np.asarray(Image.fromarray(g.mask(i)).filter(ImageFilter.MaxFilter(3)))
             for (x, y), vis in zip(v["landmarks"], v["landmarks_visible"]):
                 if vis:
                     n_visible += 1
@@ -97,36 +117,35 @@ def test_pairs_carry_anchor_to_query(corpus, test_cfg):
     _, groups = corpus
     n = test_cfg.views
     for g in groups:
-        views = g["meta"]["views"]
-        assert g["pairs"]["policy"]["policy"] == "all" and len(g["pairs"]["pairs"]) == n * (n - 1)
-        for p in g["pairs"]["pairs"]:
-            Ra, ta = np.asarray(views[p["anchor"]]["R"]), np.asarray(views[p["anchor"]]["t"])
-            Rq, tq = np.asarray(views[p["query"]]["R"]), np.asarray(views[p["query"]]["t"])
+        assert g.pairs["policy"]["policy"] == "all" and len(g.pairs["pairs"]) == n * (n - 1)
+        for p in g.pairs["pairs"]:
+            Ra, ta = np.asarray(g.views[p["anchor"]]["R"]), np.asarray(g.views[p["anchor"]]["t"])
+            Rq, tq = np.asarray(g.views[p["query"]]["R"]), np.asarray(g.views[p["query"]]["t"])
             Rr, tr = np.asarray(p["R_rel"]), np.asarray(p["t_rel"])
             assert np.abs(Rr @ Ra - Rq).max() < 1e-6
             assert np.abs(Rr @ ta + tr - tq).max() < 1e-6
             assert ("easy" in p["tags"]) == (p["angle_deg"] <= test_cfg.pairs.easy_max_deg)
 
 
-def test_same_seed_same_meta(corpus, test_cfg, head_model):
-    from relhead.render.group import render_group
-
+def test_same_seed_same_sample(corpus, test_cfg, head_model):
+    """Re-rendering group 1 from its stored spec gives the same sample bytes."""
     _, groups = corpus
-    again = render_group(test_cfg, 1, head_model)
-    assert json.loads(again["meta.json"]) == groups[1]["meta"]
-    assert json.loads(again["pairs.json"]) == groups[1]["pairs"]
-    other = sample_group(test_cfg.model_copy(update={"seed": test_cfg.seed + 1}), 1, head_model)
-    assert other != sample_group(test_cfg, 1, head_model)
+    pool = hdri_pool(test_cfg.lighting.hdris, test_cfg.lighting.hdri_dir)
+    spec = groups[1].spec()
+    assert spec == sample_group(test_cfg, 1, head_model, pool.refs)
+    again = pack(render_group(test_cfg, spec, head_model, pool), test_cfg)
+    assert json.loads(again["meta.json"]) == groups[1].meta and json.loads(again["pairs.json"]) == groups[1].pairs
+    assert again["view0.png"] == groups[1].files["view0.png"]
 
 
-def test_manifest_resume_and_mismatch(corpus, test_cfg, head_model):
+def test_manifest_resume_and_mismatch(corpus, test_cfg):
     out, _ = corpus
     m = read_manifest(out)
     assert m["config_hash"] == test_cfg.hash() and m["seed"] == test_cfg.seed
     assert {"relhead", "bpy", "anny", "torch"} <= set(m["versions"])
     entry = m["shards"]["0"]
     assert entry["status"] == "done" and entry["sha256"] == sha256_file(out / entry["file"])
-    assert not list(out.glob(".*partial*"))
+    assert not list(out.glob(".*partial*")) and not list(out.glob(".*lease"))
     logs = []
     generate(test_cfg, out, log=logs.append)  # nothing left to do
     assert any("skipping" in line for line in logs)
@@ -154,22 +173,45 @@ def test_preview_contact_sheet(corpus, tmp_path):
     assert img.size[1] > 0 and np.asarray(img).std() > 10
 
 
+def test_bytes_do_not_depend_on_where_the_hdris_live(tmp_path):
+    """bpy's HDRIs copied into a user folder at two paths (two hosts' mounts): identical shards and
+    manifest; a third copy with one file changed is refused as another corpus."""
+    outs = []
+    for d in ("host_a", "host_b"):
+        shutil.copytree(bundled_hdri_dir(), tmp_path / d / "skies")
+        cfg = resolve("test", ["head.model=fake", "views=2", "image.width=64", "image.height=64",
+                               "lighting.hdris=user", f"lighting.hdri_dir={tmp_path / d}",
+                               "lighting.background=hdri"])
+        outs.append(tmp_path / d / "corpus")
+        generate(cfg, outs[-1], log=lambda *_: None)
+    a, b = outs
+    assert (a / "manifest.json").read_bytes() == (b / "manifest.json").read_bytes()
+    assert (a / "shard-000000.tar").read_bytes() == (b / "shard-000000.tar").read_bytes()
+    assert str(tmp_path) not in (a / "manifest.json").read_text()
+    shutil.copytree(tmp_path / "host_a" / "skies", tmp_path / "host_c" / "skies")
+    (tmp_path / "host_c" / "skies" / "forest.exr").write_bytes(b"not the same sky")
+    other = cfg.model_copy(update={"lighting": cfg.lighting.model_copy(update={"hdri_dir": str(tmp_path / "host_c")})})
+    with pytest.raises(CorpusMismatch, match="other HDRI files.*forest.exr"):
+        generate(other, a, log=lambda *_: None)
+
+
 def test_landmark_visibility_follows_the_pose(head_model):
     """Frontal neutral faces show their inner face (brows, nose, eyes, mouth); at yaw 70 the
     subject's right side (jaw 0-4, brow 17-19, eye 36-41) turns away and is hidden."""
-    from relhead.config import resolve
-    from relhead.render.group import render_group
-
     fixed = ["views=2", "pose.pitch_deg=[0,0]", "pose.roll_deg=[0,0]", "head.expression.neutral_fraction=1",
              "head.gaze_yaw_deg=[0,0]", "head.gaze_pitch_deg=[0,0]"]
-    frontal = json.loads(render_group(resolve("test", fixed + ["pose.yaw_deg=[0,0]"]), 0, head_model)["meta.json"])
-    for v in frontal["views"]:
-        vis = np.asarray(v["landmarks_visible"])
+
+    def labels(yaw):
+        cfg = resolve("test", fixed + [f"pose.yaw_deg=[{yaw},{yaw}]"])
+        pool = hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir)
+        return [v.labels for v in render_group(cfg, sample_group(cfg, 0, head_model, pool.refs), head_model, pool).views]
+
+    for lab in labels(0):
+        vis = lab.landmarks_visible
         assert vis[17:36].all() and vis.sum() >= 60, np.flatnonzero(~vis)
-        x0, y0, x1, y1 = v["face_box"]
-        assert 0 <= x0 < x1 <= v["W"] and 0 <= y0 < y1 <= v["H"]
-    turned = json.loads(render_group(resolve("test", fixed + ["pose.yaw_deg=[70,70]"]), 0, head_model)["meta.json"])
-    for v in turned["views"]:
-        vis = np.asarray(v["landmarks_visible"])
+        x0, y0, x1, y1 = lab.face_box
+        assert 0 <= x0 < x1 <= 160 and 0 <= y0 < y1 <= 160
+    for lab in labels(70):
+        vis = lab.landmarks_visible
         assert not vis[[0, 1, 2, 3, 4, 17, 18, 19, 36, 37, 38, 39, 40, 41]].any(), np.flatnonzero(vis)
         assert vis[[12, 13, 14, 15, 16, 24, 25, 26, 45]].all(), np.flatnonzero(~vis)

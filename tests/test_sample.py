@@ -1,0 +1,160 @@
+"""The sample format, the reader and verify on corpora made without bpy (fast tier): round trips,
+and every kind of damaged shard named the same way by verify and the reader."""
+
+import io
+import json
+import shutil
+import tarfile
+import warnings
+
+import numpy as np
+import pytest
+
+from relhead.cli import main
+from relhead.config import resolve
+from relhead.datasets.manifest import read_manifest, refresh_manifest, sha256_file
+from relhead.datasets.sample import SAMPLE_FORMAT, pack, unpack
+from relhead.datasets.shards import CorruptShard, iter_groups, iter_pairs
+from relhead.datasets.verify import verify_corpus
+from relhead.frames import matrix_to_euler
+from relhead.render.spec import GroupSpec
+from synthetic import synthetic_corpus, synthetic_group
+
+FAKE = ["head.model=fake", "shards=2", "groups_per_shard=2", "views=3", "image.width=64", "image.height=64"]
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return resolve("test", FAKE)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory, cfg):
+    return synthetic_corpus(cfg, tmp_path_factory.mktemp("synthetic") / "test")
+
+
+def test_pack_unpack_round_trip(cfg):
+    rendered = synthetic_group(cfg, 3)
+    files = pack(rendered, cfg)
+    assert sorted(files) == ["meta.json", "pairs.json", "view0.mask.png", "view0.png", "view1.mask.png",
+                             "view1.png", "view2.mask.png", "view2.png"]
+    g = unpack("000000003", files)
+    assert g.meta["format"] == SAMPLE_FORMAT and g.spec() == rendered.spec
+    for i, v in enumerate(rendered.views):
+        assert np.array_equal(g.image(i), v.rgb) and np.array_equal(g.mask(i), v.mask)
+        m = g.views[i]
+        assert np.array_equal(m["K"], v.labels.K) and np.array_equal(m["R"], v.labels.R)
+        assert np.array_equal(m["landmarks"], v.labels.landmarks)
+        assert tuple(m["euler_deg"].values()) == matrix_to_euler(v.labels.R)
+    assert len(list(g.iter_pairs())) == 6 and all(p["key"] == "000000003" for p in g.iter_pairs())
+
+
+def test_unpack_names_an_old_or_foreign_sample():
+    with pytest.raises(ValueError, match="lacks meta.json"):
+        unpack("000000001", {"view0.png": b""})
+    old = {"meta.json": json.dumps({"group": 1, "views": []}).encode(), "pairs.json": b"{}"}
+    with pytest.raises(ValueError, match="'relhead-sample/1'.*re-render"):
+        unpack("000000001", old)
+
+
+def test_meta_holds_the_whole_spec_and_no_host_path(corpus):
+    g = next(iter_groups(sorted(corpus.glob("shard-*.tar"))))
+    spec = GroupSpec.model_validate(g.meta["spec"])
+    assert spec.lighting.hdri.source == "bundled" and len(spec.lighting.hdri.sha256) == 64
+    text = json.dumps(g.meta) + (corpus / "manifest.json").read_text()
+    assert "/" + "site-packages" not in text and str(corpus.parent) not in text
+
+
+def test_synthetic_corpus_verifies_and_reads(corpus, cfg):
+    problems, warns = verify_corpus(corpus, progress=False)
+    assert problems == [] and warns == []
+    pairs = list(iter_pairs(sorted(corpus.glob("shard-*.tar"))))
+    assert len(pairs) == cfg.num_groups * cfg.views * (cfg.views - 1)
+
+
+def _damaged_copy(corpus, tmp_path):
+    out = tmp_path / "test"
+    shutil.copytree(corpus, out)
+    return out
+
+
+def test_verify_names_a_truncated_shard_and_the_reader_fails_the_same_way(corpus, tmp_path, capsys):
+    out = _damaged_copy(corpus, tmp_path)
+    shard = out / "shard-000001.tar"
+    shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
+    assert main(["verify", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "shard-000001.tar: size" in err and "truncated" in err and "shard-000000.tar" not in err
+    with pytest.raises(CorruptShard, match=r"shard-000001\.tar: size .*truncated"):
+        list(iter_groups(sorted(out.glob("shard-*.tar"))))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        keys = [g.key for g in iter_groups(sorted(out.glob("shard-*.tar")), on_corrupt="skip")]
+    assert keys == ["000000000", "000000001"] and "shard-000001.tar" in str(caught[0].message)
+
+
+def test_verify_names_an_altered_shard(corpus, tmp_path, capsys):
+    out = _damaged_copy(corpus, tmp_path)
+    shard = out / "shard-000000.tar"
+    data = bytearray(shard.read_bytes())
+    data[3000] ^= 0xFF  # same size, one byte changed
+    shard.write_bytes(bytes(data))
+    assert main(["verify", str(out), "--quick"]) == 1
+    assert "shard-000000.tar: sha256" in capsys.readouterr().err
+
+
+def test_reader_without_manifest_names_a_broken_tar(corpus, tmp_path):
+    shard = tmp_path / "shard-000000.tar"
+    src = (corpus / "shard-000000.tar").read_bytes()
+    shard.write_bytes(src[: len(src) // 3])
+    with pytest.raises(CorruptShard, match=r"shard-000000\.tar: unreadable"):
+        list(iter_groups([shard]))
+
+
+def _rewrite_meta(out, member, edit):
+    """Change one group's meta.json and re-record the shard's hash, as a careless tool would."""
+    shard = out / "shard-000000.tar"
+    with tarfile.open(shard) as tar:
+        members = [(m, tar.extractfile(m).read()) for m in tar]
+    with tarfile.open(shard, "w", format=tarfile.USTAR_FORMAT) as tar:
+        for m, data in members:
+            if m.name == member:
+                meta = json.loads(data)
+                edit(meta)
+                data = json.dumps(meta).encode()
+                m.size = len(data)
+            tar.addfile(m, io.BytesIO(data))
+    rec_path = out / "shard-000000.json"
+    rec = json.loads(rec_path.read_text())
+    rec["entry"].update(bytes=shard.stat().st_size, sha256=sha256_file(shard))
+    rec_path.write_text(json.dumps(rec))
+    refresh_manifest(out)
+
+
+def test_verify_checks_the_ground_truth_not_just_hashes(corpus, tmp_path, capsys):
+    """A shard whose hash is re-recorded after its metadata was broken still fails: R not a
+    rotation, a pair whose R_rel no longer matches the views, a spec that is not a spec."""
+    out = _damaged_copy(corpus, tmp_path)
+
+    def edit(meta):
+        meta["views"][1]["R"] = (2 * np.asarray(meta["views"][1]["R"])).tolist()
+        meta["spec"]["lighting"]["hdri"] = "/home/someone/sky.exr"
+
+    _rewrite_meta(out, "000000001.meta.json", edit)
+    assert main(["verify", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "shard-000000.tar: group 000000001: view 1: R is not a rotation" in err
+    assert "do not carry the anchor pose to the query pose" in err
+    assert "group 000000001: meta.json spec is not a valid scene spec" in err
+
+
+def test_verify_refuses_a_folder_without_manifest(tmp_path, capsys):
+    assert main(["verify", str(tmp_path)]) == 1
+    assert "manifest.json: missing" in capsys.readouterr().err
+
+
+def test_manifest_records_the_config_as_data(corpus, cfg):
+    m = read_manifest(corpus)
+    assert m["format"] == "relhead-corpus/2" and m["config_hash"] == cfg.hash()
+    assert m["config"]["lighting"]["hdri_dir"] is None and m["config"]["render"]["threads"] == 0
+    assert [a["name"] for a in m["assets"]["hdris"]] == sorted(a["name"] for a in m["assets"]["hdris"])
