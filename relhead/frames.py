@@ -93,3 +93,37 @@ def blender_lens_from_K(K: np.ndarray, width: int, height: int, sensor_mm: float
         "shift_x": (width / 2.0 - K[0, 2]) / side,
         "shift_y": (K[1, 2] - height / 2.0) / side,
     }
+
+
+# --- Pose encoding ------------------------------------------------------------------------------
+# The camera head's target, VGGT's "absT_quaR_FoV": 9 numbers per frame,
+#     [t (3), quaternion of R as x, y, z, w (4), fov_h, fov_w (2, radians)]
+# for an OpenCV world-to-camera extrinsic [R | t] (for us the relative transform R_rel, t_rel of a
+# query, identity for the anchor, or an absolute head pose R, t) and pinhole K of a W x H image,
+# with fov_h = 2 atan(H/2 / fy) and fov_w = 2 atan(W/2 / fx). Like VGGT (utils/rotation.py
+# mat_to_quat -> standardize_quaternion) a quaternion is flipped to w >= 0; at exactly w = 0 the
+# sign is whichever the conversion gave. Decoding puts the principal point at the image centre.
+
+
+def pose_to_encoding(R, t, K, W: int, H: int) -> np.ndarray:
+    """(R, t, K) of a W x H image -> (9,) encoding; batched inputs (..., 3, 3), (..., 3) give (..., 9)."""
+    R, t, K = np.asarray(R, float), np.asarray(t, float), np.asarray(K, float)
+    q = Rotation.from_matrix(R.reshape(-1, 3, 3)).as_quat().reshape(R.shape[:-2] + (4,))
+    q = np.where(q[..., 3:] < 0, -q, q)
+    fov_h = 2.0 * np.arctan(H / 2.0 / K[..., 1, 1])
+    fov_w = 2.0 * np.arctan(W / 2.0 / K[..., 0, 0])
+    shape = np.broadcast_shapes(t.shape[:-1], q.shape[:-1], fov_h.shape)
+    parts = [t, q, fov_h[..., None], fov_w[..., None]]
+    return np.concatenate([np.broadcast_to(p, shape + p.shape[-1:]) for p in parts], axis=-1)
+
+
+def encoding_to_pose(enc, W: int, H: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Inverse of :func:`pose_to_encoding`: (..., 9) -> (R, t, K); the quaternion need not be unit
+    (a network's raw output), K has its principal point at (W/2, H/2)."""
+    enc = np.asarray(enc, float)
+    R = Rotation.from_quat(enc[..., 3:7].reshape(-1, 4)).as_matrix().reshape(enc.shape[:-1] + (3, 3))
+    K = np.zeros(enc.shape[:-1] + (3, 3))
+    K[..., 0, 0] = W / 2.0 / np.tan(enc[..., 8] / 2.0)
+    K[..., 1, 1] = H / 2.0 / np.tan(enc[..., 7] / 2.0)
+    K[..., 0, 2], K[..., 1, 2], K[..., 2, 2] = W / 2.0, H / 2.0, 1.0
+    return R, enc[..., :3].copy(), K

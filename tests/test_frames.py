@@ -71,3 +71,47 @@ def test_relative_transform_carries_anchor_to_query():
         X = rng.normal(size=(5, 3))
         assert np.allclose((X @ Ra.T + ta) @ Rr.T + tr, X @ Rq.T + tq, atol=1e-9)
         assert frames.geodesic_deg(Rr, np.eye(3)) == pytest.approx(frames.geodesic_deg(Ra, Rq))
+
+
+# --- Pose encoding ------------------------------------------------------------------------------
+
+
+def test_pose_encoding_round_trip_incl_near_half_turns():
+    rng = np.random.default_rng(2)
+    Rs = list(Rotation.random(30, random_state=4).as_matrix())
+    for axis in np.eye(3).tolist() + [rng.normal(size=3)]:
+        axis = np.asarray(axis) / np.linalg.norm(axis)
+        for deg in (179.9, 180.0, -179.999):
+            Rs.append(Rotation.from_rotvec(np.radians(deg) * axis).as_matrix())
+    for R in Rs:
+        t = rng.normal(size=3)
+        K = frames.intrinsics(*rng.uniform(100, 900, size=2), 64.0, 48.0)
+        enc = frames.pose_to_encoding(R, t, K, 128, 96)
+        assert enc.shape == (9,) and enc[6] >= 0  # w >= 0, as VGGT standardises
+        assert np.isclose(np.linalg.norm(enc[3:7]), 1.0)
+        R2, t2, K2 = frames.encoding_to_pose(enc, 128, 96)
+        assert np.allclose(R2, R, atol=1e-9) and np.allclose(t2, t) and np.allclose(K2, K)
+
+
+def test_pose_encoding_fov_by_hand_and_identity():
+    K = frames.intrinsics(fx=500.0, fy=400.0, cx=320.0, cy=240.0)
+    enc = frames.pose_to_encoding(np.eye(3), [0.1, -0.2, 0.5], K, W=640, H=480)
+    assert np.allclose(enc[:7], [0.1, -0.2, 0.5, 0, 0, 0, 1])
+    assert enc[7] == pytest.approx(2 * np.arctan(240 / 400))  # fov_h from H and fy
+    assert enc[8] == pytest.approx(2 * np.arctan(320 / 500))  # fov_w from W and fx
+    # A 90-degree turn about y: quaternion (0, sin 45, 0, cos 45).
+    enc = frames.pose_to_encoding(frames.euler_to_matrix(90, 0, 0), np.zeros(3), K, 640, 480)
+    assert np.allclose(enc[3:7], [0, np.sqrt(0.5), 0, np.sqrt(0.5)])
+
+
+def test_pose_encoding_batched_and_unnormalised_quaternion():
+    rng = np.random.default_rng(5)
+    R = Rotation.random(8, random_state=6).as_matrix().reshape(2, 4, 3, 3)
+    t = rng.normal(size=(2, 4, 3))
+    K = frames.intrinsics(300.0, 300.0, 56.0, 56.0)  # one K for all
+    enc = frames.pose_to_encoding(R, t, K, 112, 112)
+    assert enc.shape == (2, 4, 9)
+    assert np.allclose(enc[1, 2], frames.pose_to_encoding(R[1, 2], t[1, 2], K, 112, 112))
+    enc[..., 3:7] *= 3.0  # a raw network output need not be unit length
+    R2, t2, K2 = frames.encoding_to_pose(enc, 112, 112)
+    assert np.allclose(R2, R) and np.allclose(t2, t) and np.allclose(K2, K)

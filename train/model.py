@@ -1,0 +1,384 @@
+"""The relative head pose model: a two-frame VGGT-style transformer (aggregator + camera head).
+
+Frame 0 of a sequence is the anchor (the reference camera), later frames are queries; the camera
+head predicts for every frame the 9-number pose encoding of `relhead.frames.pose_to_encoding`
+(translation, quaternion xyzw, fov_h, fov_w). The `vggt-1b` preset has exactly the state-dict keys
+and shapes of the public VGGT-1B aggregator and camera head, so its checkpoint loads into it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+POSE_DIM = 9
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    img_size: int = 518  # training image side; for "dinov2" also the position-embedding grid
+    patch_size: int = 14
+    embed_dim: int = 1024
+    depth: int = 24  # frame/global block pairs
+    num_heads: int = 16
+    mlp_ratio: float = 4.0
+    num_register_tokens: int = 4
+    patch_embed: str = "dinov2"  # "conv" (one strided conv) or "dinov2" (DINOv2 ViT-L/14 with registers)
+    dino_depth: int = 24
+    dino_heads: int = 16
+    qk_norm: bool = True
+    init_values: float = 0.01  # layer-scale init of the aggregator and camera head blocks
+    rope_freq: float = 100.0  # 2D rotary embedding base frequency; <= 0 disables it
+    head_depth: int = 4  # camera-head trunk blocks (at width 2 * embed_dim)
+    head_heads: int = 16
+    head_iters: int = 4  # refinement iterations of the camera head
+
+
+PRESETS = {
+    "small": ModelConfig(
+        img_size=112, embed_dim=128, depth=4, num_heads=4, patch_embed="conv",
+        head_depth=2, head_heads=4,
+    ),
+    "vggt-1b": ModelConfig(),
+}
+
+
+def model_config(name: str, **overrides) -> ModelConfig:
+    """A named preset (`small`, `vggt-1b`), optionally with some fields replaced."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown model config {name!r}; choose from {sorted(PRESETS)}")
+    return dataclasses.replace(PRESETS[name], **overrides)
+
+
+# --- Building blocks ----------------------------------------------------------------------------
+
+
+def rope_tables(pos: Tensor, head_dim: int, freq: float) -> tuple[Tensor, Tensor]:
+    """cos and sin tables (N, head_dim) of 2D rotary embedding for integer (row, col) positions
+    (N, 2): the first half of each head's channels turns with the row, the second with the column."""
+    d = head_dim // 2
+    inv_freq = freq ** (-torch.arange(0, d, 2, dtype=torch.float32, device=pos.device) / d)
+    angles = pos.float()[..., None] * inv_freq  # (N, 2, d/2)
+    angles = torch.cat([angles, angles], dim=-1).flatten(-2)  # (N, head_dim)
+    return angles.cos(), angles.sin()
+
+
+def apply_rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+    """Rotate (..., N, head_dim) features; in each axis' half, channel i pairs with i + head_dim/4."""
+    a = x.unflatten(-1, (2, 2, -1))  # (..., axis, pair half, head_dim/4)
+    rotated = torch.stack([-a[..., 1, :], a[..., 0, :]], dim=-2).flatten(-3)
+    return x * cos.to(x.dtype) + rotated * sin.to(x.dtype)
+
+
+class Attention(nn.Module):
+    def __init__(self, dim: int, num_heads: int, qk_norm: bool = False):
+        super().__init__()
+        self.num_heads = num_heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.q_norm = nn.LayerNorm(dim // num_heads) if qk_norm else nn.Identity()
+        self.k_norm = nn.LayerNorm(dim // num_heads) if qk_norm else nn.Identity()
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: Tensor, rope: tuple[Tensor, Tensor] | None = None) -> Tensor:
+        B, N, C = x.shape
+        q, k, v = self.qkv(x).view(B, N, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
+        q, k = self.q_norm(q), self.k_norm(k)
+        if rope is not None:
+            q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        x = F.scaled_dot_product_attention(q, k, v)
+        return self.proj(x.transpose(1, 2).reshape(B, N, C))
+
+
+class Mlp(nn.Module):
+    def __init__(self, dim: int, hidden: int, out: int | None = None):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden, out or dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class LayerScale(nn.Module):
+    def __init__(self, dim: int, init_value: float):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.full((dim,), float(init_value)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * self.gamma
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block with layer scale (DINOv2/VGGT layout and key names)."""
+
+    def __init__(self, dim, num_heads, mlp_ratio=4.0, qk_norm=False, init_values=None, eps=1e-5):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, eps=eps)
+        self.attn = Attention(dim, num_heads, qk_norm)
+        self.ls1 = LayerScale(dim, init_values) if init_values else nn.Identity()
+        self.norm2 = nn.LayerNorm(dim, eps=eps)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+        self.ls2 = LayerScale(dim, init_values) if init_values else nn.Identity()
+
+    def forward(self, x: Tensor, rope: tuple[Tensor, Tensor] | None = None) -> Tensor:
+        x = x + self.ls1(self.attn(self.norm1(x), rope))
+        return x + self.ls2(self.mlp(self.norm2(x)))
+
+
+def run_block(block: Block, x: Tensor, rope=None, grad_checkpointing: bool = False) -> Tensor:
+    if grad_checkpointing and torch.is_grad_enabled():
+        return checkpoint(block, x, rope, use_reentrant=False)
+    return block(x, rope)
+
+
+class PatchEmbed(nn.Module):
+    """Non-overlapping patches by one strided conv."""
+
+    def __init__(self, patch_size: int, dim: int):
+        super().__init__()
+        self.proj = nn.Conv2d(3, dim, patch_size, stride=patch_size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.proj(x).flatten(2).transpose(1, 2)
+
+
+class DinoViT(nn.Module):
+    """DINOv2-style ViT with a cls token and registers (VGGT-1B's patch embed); returns the
+    final-normed patch tokens (n, h*w, D)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        D, p = cfg.embed_dim, cfg.patch_size
+        self.patch_size = p
+        self.patch_embed = PatchEmbed(p, D)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, D))
+        self.pos_embed = nn.Parameter(torch.zeros(1, 1 + (cfg.img_size // p) ** 2, D))
+        self.register_tokens = nn.Parameter(torch.zeros(1, cfg.num_register_tokens, D))
+        # Unused here (DINOv2's masked-image training); kept frozen, as VGGT does, for key parity.
+        self.mask_token = nn.Parameter(torch.zeros(1, D), requires_grad=False)
+        self.blocks = nn.ModuleList(
+            Block(D, cfg.dino_heads, cfg.mlp_ratio, init_values=1.0, eps=1e-6) for _ in range(cfg.dino_depth)
+        )
+        self.norm = nn.LayerNorm(D, eps=1e-6)
+        self.grad_checkpointing = False
+
+    def pos_embed_for(self, h: int, w: int) -> Tensor:
+        """Position embedding for an h x w patch grid: bicubic (antialiased) resampling of the
+        pretrained square grid, as DINOv2 does with interpolate_offset 0."""
+        pe = self.pos_embed
+        m = math.isqrt(pe.shape[1] - 1)
+        if (h, w) == (m, m):
+            return pe
+        grid = pe[:, 1:].float().reshape(1, m, m, -1).permute(0, 3, 1, 2)
+        grid = F.interpolate(grid, size=(h, w), mode="bicubic", antialias=True)
+        return torch.cat([pe[:, :1], grid.permute(0, 2, 3, 1).reshape(1, h * w, -1).to(pe.dtype)], dim=1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        n, _, H, W = x.shape
+        x = self.patch_embed(x)
+        x = torch.cat([self.cls_token.expand(n, -1, -1), x], dim=1)
+        x = x + self.pos_embed_for(H // self.patch_size, W // self.patch_size)
+        x = torch.cat([x[:, :1], self.register_tokens.expand(n, -1, -1), x[:, 1:]], dim=1)
+        for blk in self.blocks:
+            x = run_block(blk, x, grad_checkpointing=self.grad_checkpointing)
+        return self.norm(x)[:, 1 + self.register_tokens.shape[1] :]
+
+
+# --- Aggregator and camera head -----------------------------------------------------------------
+
+
+class Aggregator(nn.Module):
+    """Patch tokens plus per-frame camera and register tokens, through alternating frame-wise and
+    global attention; returns the last layer's [frame, global] outputs (B, S, P, 2D)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        D, R = cfg.embed_dim, cfg.num_register_tokens
+        if cfg.patch_embed == "conv":
+            self.patch_embed = PatchEmbed(cfg.patch_size, D)
+        elif cfg.patch_embed == "dinov2":
+            self.patch_embed = DinoViT(cfg)
+        else:
+            raise ValueError(f"patch_embed must be 'conv' or 'dinov2', not {cfg.patch_embed!r}")
+
+        def blocks():
+            return nn.ModuleList(
+                Block(D, cfg.num_heads, cfg.mlp_ratio, cfg.qk_norm, cfg.init_values) for _ in range(cfg.depth)
+            )
+
+        self.frame_blocks, self.global_blocks = blocks(), blocks()
+        # Slot 0 serves the first frame (the anchor), slot 1 every other frame.
+        self.camera_token = nn.Parameter(torch.randn(1, 2, 1, D) * 1e-6)
+        self.register_token = nn.Parameter(torch.randn(1, 2, R, D) * 1e-6)
+        self.patch_size, self.head_dim, self.rope_freq = cfg.patch_size, D // cfg.num_heads, cfg.rope_freq
+        self.grad_checkpointing = False
+        self.reset_image_norm()
+
+    def reset_image_norm(self) -> None:
+        """(Re)create the ImageNet mean/std buffers: not state-dict keys, so a model built on the
+        meta device and loaded with assign=True needs them made again."""
+        for name, value in (("image_mean", IMAGENET_MEAN), ("image_std", IMAGENET_STD)):
+            value = torch.tensor(value, device=self.camera_token.device).view(1, 1, 3, 1, 1)
+            self.register_buffer(name, value, persistent=False)
+
+    def forward(self, images: Tensor) -> Tensor:
+        B, S, _, H, W = images.shape
+        if H % self.patch_size or W % self.patch_size:
+            raise ValueError(f"image size {W}x{H} is not a multiple of the patch size {self.patch_size}")
+        h, w = H // self.patch_size, W // self.patch_size
+        x = ((images - self.image_mean) / self.image_std).flatten(0, 1)
+        patches = self.patch_embed(x)  # (B*S, h*w, D)
+        special = torch.cat([self.camera_token, self.register_token], dim=2)[:, [0] + [1] * (S - 1)]
+        special = special.expand(B, -1, -1, -1).flatten(0, 1).to(patches.dtype)
+        x = torch.cat([special, patches], dim=1)
+        P, D = x.shape[1:]
+
+        rope_frame = rope_global = None
+        if self.rope_freq > 0:
+            # Special tokens sit at position (0, 0), i.e. no rotation; patches at (row+1, col+1).
+            grid = torch.stack(torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij"), -1).view(-1, 2) + 1
+            pos = torch.cat([torch.zeros(P - h * w, 2, dtype=grid.dtype), grid]).to(images.device)
+            cos, sin = rope_tables(pos, self.head_dim, self.rope_freq)
+            rope_frame, rope_global = (cos, sin), (cos.repeat(S, 1), sin.repeat(S, 1))
+
+        ckpt = self.grad_checkpointing
+        for frame_blk, global_blk in zip(self.frame_blocks, self.global_blocks):
+            x = run_block(frame_blk, x.view(B * S, P, D), rope_frame, ckpt)  # within each frame
+            frame_out = x
+            x = run_block(global_blk, x.view(B, S * P, D), rope_global, ckpt)  # across the frames
+        return torch.cat([frame_out.view(B, S, P, D), x.view(B, S, P, D)], dim=-1)
+
+
+def activate_pose(enc: Tensor) -> Tensor:
+    """VGGT's output activations: translation and quaternion linear, field of view ReLU."""
+    return torch.cat([enc[..., :7], F.relu(enc[..., 7:])], dim=-1)
+
+
+class CameraHead(nn.Module):
+    """Iterative refinement of per-frame pose encodings from the camera tokens (B, S, 2D): each
+    iteration modulates the tokens (adaLN) by the previous, detached estimate, runs a transformer
+    trunk across the frames and adds a predicted delta."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        C = 2 * cfg.embed_dim
+        self.token_norm = nn.LayerNorm(C)
+        self.trunk = nn.Sequential(
+            *[Block(C, cfg.head_heads, cfg.mlp_ratio, init_values=cfg.init_values) for _ in range(cfg.head_depth)]
+        )
+        self.trunk_norm = nn.LayerNorm(C)
+        self.empty_pose_tokens = nn.Parameter(torch.zeros(1, 1, POSE_DIM))
+        self.embed_pose = nn.Linear(POSE_DIM, C)
+        self.poseLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(C, 3 * C))
+        self.adaln_norm = nn.LayerNorm(C, elementwise_affine=False, eps=1e-6)
+        self.pose_branch = Mlp(C, C // 2, POSE_DIM)
+        self.iters = cfg.head_iters
+
+    def forward(self, camera_tokens: Tensor, iters: int | None = None) -> list[Tensor]:
+        x = self.token_norm(camera_tokens)
+        B, S, _ = x.shape
+        enc, out = None, []
+        for _ in range(iters or self.iters):
+            prev = self.empty_pose_tokens.expand(B, S, -1) if enc is None else enc.detach()
+            shift, scale, gate = self.poseLN_modulation(self.embed_pose(prev)).chunk(3, dim=-1)
+            y = x + gate * (self.adaln_norm(x) * (1 + scale) + shift)
+            delta = self.pose_branch(self.trunk_norm(self.trunk(y)))
+            enc = delta if enc is None else enc + delta
+            out.append(activate_pose(enc))
+        return out
+
+
+class RelPoseModel(nn.Module):
+    """images (B, S, 3, H, W) in [0, 1], frame 0 the anchor -> list of (B, S, 9) pose encodings,
+    one per camera-head iteration (the last is final). S = 1 is the absolute twin."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.aggregator = Aggregator(cfg)
+        self.camera_head = CameraHead(cfg)
+        self.apply(_init_linear)
+
+    def forward(self, images: Tensor, iters: int | None = None) -> list[Tensor]:
+        if images.ndim != 5 or images.shape[2] != 3:
+            raise ValueError(f"expected images (B, S, 3, H, W), got {tuple(images.shape)}")
+        camera_tokens = self.aggregator(images)[:, :, 0]
+        # The head runs outside autocast, in its own parameters' dtype (VGGT runs its heads in fp32).
+        with torch.autocast(images.device.type, enabled=False):
+            return self.camera_head(camera_tokens.to(self.camera_head.embed_pose.weight.dtype), iters)
+
+    def set_grad_checkpointing(self, enabled: bool = True) -> None:
+        self.aggregator.grad_checkpointing = enabled
+        if isinstance(self.aggregator.patch_embed, DinoViT):
+            self.aggregator.patch_embed.grad_checkpointing = enabled
+
+
+def _init_linear(m: nn.Module) -> None:
+    if isinstance(m, nn.Linear):
+        nn.init.trunc_normal_(m.weight, std=0.02)
+        nn.init.zeros_(m.bias)
+    elif isinstance(m, DinoViT):
+        nn.init.trunc_normal_(m.pos_embed, std=0.02)
+        nn.init.normal_(m.cls_token, std=1e-6)
+        nn.init.normal_(m.register_tokens, std=1e-6)
+
+
+# --- Checkpoints --------------------------------------------------------------------------------
+
+
+def read_state_dict(path: str | Path) -> dict[str, Tensor]:
+    """Tensors of a local `.safetensors` or `.pt`/`.pth` file (a bare state dict, or one under
+    "model" or "state_dict"); a DDP "module." prefix is dropped."""
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        sd = load_file(path)
+    elif path.suffix in (".pt", ".pth"):
+        sd = torch.load(path, map_location="cpu", weights_only=True)
+        for key in ("model", "state_dict"):
+            if isinstance(sd, dict) and isinstance(sd.get(key), dict):
+                sd = sd[key]
+                break
+    else:
+        raise ValueError(f"{path}: expected a .safetensors, .pt or .pth checkpoint")
+    if sd and all(k.startswith("module.") for k in sd):
+        sd = {k[len("module.") :]: v for k, v in sd.items()}
+    return sd
+
+
+def load_checkpoint(model: RelPoseModel, path: str | Path) -> list[str]:
+    """Load the `aggregator.*` and `camera_head.*` tensors of a checkpoint strictly into `model`
+    and return the names of the other tensors (e.g. VGGT's depth, point and track heads), which
+    are ignored. A model built on the meta device receives the checkpoint's tensors themselves."""
+    sd = read_state_dict(path)
+    ours = {k: v for k, v in sd.items() if k.split(".", 1)[0] in ("aggregator", "camera_head")}
+    ignored = sorted(k for k in sd if k not in ours)
+    own = model.state_dict()
+    problems = []
+    for label, names in (
+        ("missing", [k for k in own if k not in ours]),
+        ("unexpected", [k for k in ours if k not in own]),
+        ("shape mismatch", [f"{k} {tuple(ours[k].shape)} vs {tuple(own[k].shape)}"
+                            for k in ours if k in own and ours[k].shape != own[k].shape]),
+    ):
+        if names:
+            more = f", ... ({len(names)} in all)" if len(names) > 3 else ""
+            problems.append(f"{label}: {', '.join(names[:3])}{more}")
+    if problems:
+        raise ValueError(f"checkpoint {Path(path).name} does not fit the model: " + "; ".join(problems))
+    on_meta = any(p.is_meta for p in model.parameters())
+    model.load_state_dict(ours, strict=True, assign=on_meta)
+    if on_meta:
+        model.aggregator.reset_image_norm()
+    return ignored
