@@ -184,9 +184,16 @@ class AnnyHead:
                 facial_actions=fa,
             )
 
+    def _rest(self, identity: AnnyIdentity):
+        """The identity's rest pose (cached for the last identity: head_width and pose both need it)."""
+        key = identity.model_dump_json()
+        if getattr(self, "_rest_key", None) != key:
+            self._rest_key, self._rest_out = key, self._forward(identity, [{}], None)
+        return self._rest_out
+
     def head_width(self, identity: AnnyIdentity) -> float:
         """Ear-to-ear width of the sampled head at rest (metres), for framing the camera."""
-        out = self._forward(identity, [{}], None)
+        out = self._rest(identity)
         V = out["vertices"][0].cpu().numpy()[self.vertex_ids]
         head = V[:, 2] > out["bone_poses"][0, self.bones.index("head"), 2, 3].item()
         return float(np.ptp(V[head, 0]))
@@ -208,7 +215,7 @@ class AnnyHead:
             for eye in ("eye.L", "eye.R"):
                 P[i, self.bones.index(eye), :3, :3] = torch.as_tensor(Rg)
         out = self._forward(identity, expressions, P)
-        rest = self._forward(identity, [{}], None)
+        rest = self._rest(identity)
         ih, iL, iR = (self.bones.index(b) for b in ("head", "eye.L", "eye.R"))
         B_rest = rest["bone_poses"][0].cpu().numpy()
         T_world_head_rest = np.eye(4)

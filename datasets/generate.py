@@ -16,6 +16,7 @@ import os
 import platform
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,13 +92,18 @@ def make_shard(task: ShardTask, threads: int = 0, on_group: Callable[[], None] |
             head_model = get_head_model(cfg.head)
             remove_partials(path)  # left by a dead holder of this lease
             t0 = time.perf_counter()
-            with ShardWriter(path) as w:
+            # PNG encoding and the tar write of group g overlap the rendering of group g + 1.
+            with ShardWriter(path) as w, ThreadPoolExecutor(1) as writer:
+                pending = None
                 for g in shard_groups(cfg, task.index):
-                    spec = sample_group(cfg, g, head_model, pool.refs)
-                    w.write(group_key(g), pack(render_group(cfg, spec, head_model, pool), cfg))
+                    rendered = render_group(cfg, sample_group(cfg, g, head_model, pool.refs), head_model, pool)
+                    if pending:
+                        pending.result()
+                    pending = writer.submit(lambda g=g, r=rendered: w.write(group_key(g), pack(r, cfg)))
                     renew(lease)
                     if on_group:
                         on_group()
+                pending.result()
             seconds = time.perf_counter() - t0
         except LeaseLost as exc:
             return {**skipped, "skipped": str(exc)}

@@ -33,14 +33,49 @@ class ImageCfg(Strict):
     quality: int = Field(95, ge=1, le=100)
 
 
+# Render presets, named for what they trade; a preset fills every `render:` key not set explicitly.
+# Measured side by side by bench/render.py against a 1024-sample reference (bench/README.md).
+_PATHS = {"max_bounces": 6, "diffuse_bounces": 3, "glossy_bounces": 3, "env_map_resolution": 2048}
+RENDER_PRESETS: dict[str, dict[str, Any]] = {
+    # about 2x the default's speed for visibly noisier skin: previews, pipeline checks
+    "fast": {**_PATHS, "samples": 4, "adaptive_threshold": 0.0, "denoise": True, "denoiser_quality": "balanced",
+             "denoiser_prefilter": "none", "subsurface": "burley"},
+    # the recipe's image quality (PSNR against the reference) at a fraction of its cost
+    "default": {**_PATHS, "samples": 8, "adaptive_threshold": 0.0, "denoise": True, "denoiser_quality": "high",
+                "denoiser_prefilter": "none", "subsurface": "random_walk"},
+    # the published VGGT-HPE recipe: 64 samples, adaptive sampling 0.01, no denoising
+    "recipe": {**_PATHS, "samples": 64, "adaptive_threshold": 0.01, "denoise": False, "denoiser_quality": "high",
+               "denoiser_prefilter": "none", "subsurface": "random_walk"},
+}
+
+
 class RenderCfg(Strict):
+    preset: Literal["fast", "default", "recipe"] = "default"
     engine: Literal["cycles", "eevee", "workbench"] = "cycles"
-    device: Literal["cpu", "gpu"] = "cpu"
-    samples: int = Field(16, ge=1, le=65536)
-    adaptive_threshold: float = Field(0.0, ge=0.0, le=1.0)
+    device: Literal["cpu", "gpu", "auto"] = "cpu"
+    samples: int = Field(8, ge=1, le=65536)
+    adaptive_threshold: float = Field(0.0, ge=0.0, le=1.0, description="0: off")
+    adaptive_min_samples: int = Field(0, ge=0, le=4096, description="0: Cycles' automatic minimum")
     denoise: bool = True
+    denoiser_quality: Literal["high", "balanced", "fast"] = "high"
+    denoiser_prefilter: Literal["none", "fast", "accurate"] = "none"
+    max_bounces: int = Field(6, ge=0, le=1024)
+    diffuse_bounces: int = Field(3, ge=0, le=1024)
+    glossy_bounces: int = Field(3, ge=0, le=1024)
+    subsurface: Literal["random_walk", "burley"] = "random_walk"
+    env_map_resolution: int = Field(2048, ge=0, le=16384, description="world importance map; 0: Blender's automatic")
     view_transform: Literal["AgX", "Filmic", "Standard"] = "AgX"
     threads: int = Field(0, ge=0, le=1024, description="0: all cores; an execution detail, not data")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset(cls, data):
+        """Keys the preset sets, unless given explicitly."""
+        if isinstance(data, dict):
+            name = data.get("preset", "default")
+            if name in RENDER_PRESETS:
+                data = {**RENDER_PRESETS[name], **data}
+        return data
 
 
 class PoseCfg(Strict):

@@ -6,6 +6,7 @@ relhead.datasets.sample, the one owner of the sample format.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -71,23 +72,33 @@ def label_view(view: ViewSpec, posed: PosedHead, head_width: float, W: int, H: i
                       R_w2c=R_w2c, t_w2c=t_w2c)
 
 
-def render_group(cfg, spec: GroupSpec, head_model, hdris: HdriPool) -> RenderedGroup:
-    """Render the views of `spec` (HDRI files from this host's pool `hdris`) and label them."""
-    from relhead.render.scene import GroupScene  # bpy only here
+@contextmanager
+def _no_clock(stage: str):
+    yield
+
+
+def render_group(cfg, spec: GroupSpec, head_model, hdris: HdriPool, clock=_no_clock) -> RenderedGroup:
+    """Render the views of `spec` (HDRI files from this host's pool `hdris`) and label them.
+    `clock(stage)` is a context manager that times each stage (bench/render.py passes one)."""
+    from relhead.render.scene import process_scene  # bpy only here
 
     W, H = cfg.image.width, cfg.image.height
-    head_width = head_model.head_width(spec.head.identity)
-    posed = posed_heads(spec, head_model)
-    scene = GroupScene(spec, head_model, cfg, posed[0].vertices, hdris.path(spec.lighting.hdri))
+    with clock("head model"):
+        head_width = head_model.head_width(spec.head.identity)
+        posed = posed_heads(spec, head_model)
+    with clock("scene update (group)"):
+        scene = process_scene(cfg, head_model)
+        scene.set_group(spec, hdris.path(spec.lighting.hdri))
     out = []
-    try:
-        for v, p in zip(spec.views, posed):
+    for v, p in zip(spec.views, posed):
+        with clock("scene update (view), labels"):
             labels = label_view(v, p, head_width, W, H)
             scene.set_view(p.vertices, labels.K, labels.R_w2c, labels.t_w2c)
-            rgb, mask = scene.render()
-            camera_centre = -labels.R_w2c.T @ labels.t_w2c
-            visible = scene.visible(p.landmarks, camera_centre) & labels.landmarks_visible
-            out.append(RenderedView(rgb=rgb, mask=mask, labels=replace(labels, landmarks_visible=visible)))
-    finally:
-        scene.close()
+        with clock("cycles render"):
+            scene.render_still()
+        with clock("read back rgb and mask"):
+            rgb, mask = scene.read_back()
+        with clock("landmark visibility"):
+            visible = scene.visible(p.landmarks, -labels.R_w2c.T @ labels.t_w2c) & labels.landmarks_visible
+        out.append(RenderedView(rgb=rgb, mask=mask, labels=replace(labels, landmarks_visible=visible)))
     return RenderedGroup(spec=spec, head_width_m=head_width, views=out)

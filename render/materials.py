@@ -1,7 +1,7 @@
-"""Materials of the scene parts (skin, eyes, mouth), built from the sampled material parameters.
+"""Materials of the scene parts (skin, eyes, mouth): node trees built once per process, and setters
+that write a group's sampled parameters into them (so shaders are not rebuilt per group).
 
-Each function returns a bpy material; the part labels of the head model choose which face gets
-which (material slot = part label). Hair and clothing will be separate scene parts with their own.
+The part labels of the head model choose which face gets which (material slot = part label).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import math
 
 import bpy
 
-from relhead.render.spec import EyeSpec, MouthSpec, SkinSpec
+from relhead.render.spec import EyeSpec, MaterialsSpec, MouthSpec, SkinSpec
 
 
 def _principled(name: str):
@@ -22,20 +22,23 @@ def _principled(name: str):
     return mat, nt, bsdf
 
 
-def skin(p: SkinSpec):
+def _node(nt, kind: str, name: str):
+    node = nt.nodes.new(kind)
+    node.name = name
+    return node
+
+
+def build_skin():
+    """Low-frequency blotches modulate the base colour; fine noise drives a subtle pore bump."""
     mat, nt, bsdf = _principled("skin")
-    # Low-frequency blotches modulate the base colour; fine noise drives a subtle bump.
     coords = nt.nodes.new("ShaderNodeTexCoord")
-    blotch = nt.nodes.new("ShaderNodeTexNoise")
+    blotch = _node(nt, "ShaderNodeTexNoise", "blotch")
     blotch.noise_dimensions = "4D"
-    blotch.inputs["W"].default_value = p.noise_seed
     blotch.inputs["Scale"].default_value = 25.0
     nt.links.new(coords.outputs["Object"], blotch.inputs["Vector"])
-    mix = nt.nodes.new("ShaderNodeMix")
+    mix = _node(nt, "ShaderNodeMix", "tint")
     mix.data_type = "RGBA"
     mix.blend_type = "MULTIPLY"
-    mix.inputs["Factor"].default_value = p.blotch_strength
-    mix.inputs["A"].default_value = (*p.base_color, 1.0)
     nt.links.new(blotch.outputs["Color"], mix.inputs["B"])
     nt.links.new(mix.outputs["Result"], bsdf.inputs["Base Color"])
     pores = nt.nodes.new("ShaderNodeTexNoise")
@@ -46,14 +49,22 @@ def skin(p: SkinSpec):
     bump.inputs["Distance"].default_value = 0.0005
     nt.links.new(pores.outputs["Fac"], bump.inputs["Height"])
     nt.links.new(bump.outputs["Normal"], bsdf.inputs["Normal"])
-    bsdf.inputs["Roughness"].default_value = p.roughness
-    bsdf.inputs["Subsurface Weight"].default_value = p.subsurface
     bsdf.inputs["Subsurface Radius"].default_value = (1.0, 0.35, 0.2)
     bsdf.inputs["Subsurface Scale"].default_value = 0.004
     return mat
 
 
-def eye(p: EyeSpec, attribute: str = "eye_coords"):
+def set_skin(mat, p: SkinSpec) -> None:
+    nodes = mat.node_tree.nodes
+    nodes["blotch"].inputs["W"].default_value = p.noise_seed
+    nodes["tint"].inputs["Factor"].default_value = p.blotch_strength
+    nodes["tint"].inputs["A"].default_value = (*p.base_color, 1.0)
+    bsdf = nodes["Principled BSDF"]
+    bsdf.inputs["Roughness"].default_value = p.roughness
+    bsdf.inputs["Subsurface Weight"].default_value = p.subsurface
+
+
+def build_eye(attribute: str = "eye_coords"):
     """Sclera, iris and pupil from the angle between a point of the eyeball and its pupil axis.
 
     `attribute` holds per-vertex eye coordinates (unit sphere, +z through the pupil); they are
@@ -67,23 +78,21 @@ def eye(p: EyeSpec, attribute: str = "eye_coords"):
     nt.links.new(attr.outputs["Vector"], norm.inputs[0])
     sep = nt.nodes.new("ShaderNodeSeparateXYZ")
     nt.links.new(norm.outputs["Vector"], sep.inputs["Vector"])
-    def ring(deg):  # 1 inside the cone of half-angle deg around +z, with a soft edge
-        m = nt.nodes.new("ShaderNodeMapRange")
-        lo, hi = math.cos(math.radians(deg + 1.5)), math.cos(math.radians(deg - 1.5))
-        m.inputs["From Min"].default_value, m.inputs["From Max"].default_value = lo, hi
+
+    def ring(name):  # 1 inside a cone around +z; its half-angle is set per group (set_eye)
+        m = _node(nt, "ShaderNodeMapRange", name)
         nt.links.new(sep.outputs["Z"], m.inputs["Value"])
         return m.outputs["Result"]
 
-    iris_mix = nt.nodes.new("ShaderNodeMix")
+    iris_mix = _node(nt, "ShaderNodeMix", "iris")
     iris_mix.data_type = "RGBA"
     iris_mix.inputs["A"].default_value = (0.75, 0.72, 0.68, 1.0)  # sclera
-    iris_mix.inputs["B"].default_value = (*p.iris_color, 1.0)
-    nt.links.new(ring(p.iris_deg), iris_mix.inputs["Factor"])
+    nt.links.new(ring("iris_ring"), iris_mix.inputs["Factor"])
     pupil_mix = nt.nodes.new("ShaderNodeMix")
     pupil_mix.data_type = "RGBA"
     nt.links.new(iris_mix.outputs["Result"], pupil_mix.inputs["A"])
     pupil_mix.inputs["B"].default_value = (0.01, 0.01, 0.01, 1.0)
-    nt.links.new(ring(p.pupil_deg), pupil_mix.inputs["Factor"])
+    nt.links.new(ring("pupil_ring"), pupil_mix.inputs["Factor"])
     nt.links.new(pupil_mix.outputs["Result"], bsdf.inputs["Base Color"])
     bsdf.inputs["Roughness"].default_value = 0.35
     bsdf.inputs["Coat Weight"].default_value = 1.0
@@ -91,8 +100,34 @@ def eye(p: EyeSpec, attribute: str = "eye_coords"):
     return mat
 
 
-def mouth(p: MouthSpec):
+def set_eye(mat, p: EyeSpec) -> None:
+    nodes = mat.node_tree.nodes
+    nodes["iris"].inputs["B"].default_value = (*p.iris_color, 1.0)
+    for name, deg in (("iris_ring", p.iris_deg), ("pupil_ring", p.pupil_deg)):  # a 3-degree soft edge
+        m = nodes[name]
+        m.inputs["From Min"].default_value = math.cos(math.radians(deg + 1.5))
+        m.inputs["From Max"].default_value = math.cos(math.radians(deg - 1.5))
+
+
+def build_mouth():
     mat, _, bsdf = _principled("mouth")
-    bsdf.inputs["Base Color"].default_value = (*p.base_color, 1.0)
     bsdf.inputs["Roughness"].default_value = 0.4
     return mat
+
+
+def set_mouth(mat, p: MouthSpec) -> None:
+    mat.node_tree.nodes["Principled BSDF"].inputs["Base Color"].default_value = (*p.base_color, 1.0)
+
+
+def build_head_materials(subsurface: str = "random_walk") -> list:
+    """The head's materials in part-label order (skin, eye, mouth); `subsurface` is the skin's
+    scattering method (`random_walk`, or the cheaper `burley`)."""
+    skin = build_skin()
+    skin.node_tree.nodes["Principled BSDF"].subsurface_method = subsurface.upper()
+    return [skin, build_eye(), build_mouth()]
+
+
+def set_head_materials(mats: list, p: MaterialsSpec) -> None:
+    set_skin(mats[0], p.skin)
+    set_eye(mats[1], p.eye)
+    set_mouth(mats[2], p.mouth)

@@ -1,6 +1,7 @@
-"""One Blender scene per group: head mesh (scene part), materials, world, camera, compositor.
+"""The Blender scene: head mesh (scene part), materials, world, camera, compositor; one per process.
 
-Views are rendered by moving the mesh's vertices and the camera; the scene is not rebuilt.
+Groups change values in place (materials, world, seed) and views move the mesh's vertices and the
+camera, so nothing is rebuilt between renders.
 The compositor lays the subject over the environment pass (HDRI or plain colour as the camera
 sees it) and writes the alpha as the mask, so one render gives both images.
 """
@@ -23,7 +24,7 @@ from PIL import Image
 from relhead.assets.base import PART_EYE
 from relhead.frames import blender_camera_from_opencv, blender_lens_from_K
 from relhead.render import materials, settings
-from relhead.render.spec import GroupSpec, LightingSpec, MaterialsSpec
+from relhead.render.spec import GroupSpec, LightingSpec
 
 
 @contextmanager
@@ -40,61 +41,84 @@ def _quiet_stdout():
         os.close(saved)
 
 
-class GroupScene:
-    def __init__(self, spec: GroupSpec, head_model, cfg, rest_vertices: np.ndarray, hdri_file: Path):
+class ProcessScene:
+    """The process' Blender scene for one set of render settings, reused across groups and corpora:
+    the head object is rebuilt when the head model changes, and per group only values change
+    (materials, world, seed), so Cycles' persistent data keeps its shaders, images and BVH."""
+
+    MAX_IMAGES = 4  # HDRIs kept loaded (each is its full float image in memory)
+
+    def __init__(self, cfg):
         bpy.ops.wm.read_factory_settings(use_empty=True)
         self.scene = bpy.context.scene
+        self._tmp = tempfile.TemporaryDirectory(prefix="relhead-")
+        self.camera = self._build_camera()
+        self._world = self._build_world()
+        self._images: dict[str, object] = {}  # path -> bpy image, least recently used first
+        settings.apply(self.scene, cfg.render, cfg.image)
+        self._build_compositor()
+        self._head_model = None
+        self.head = None
+
+    # ------------------------------------------------------------------ per corpus
+    def prepare(self, cfg, head_model) -> None:
         self.cfg = cfg
         self.W, self.H = cfg.image.width, cfg.image.height
-        settings.apply(self.scene, cfg.render, cfg.image, seed=spec.render_seed)
-        self._tmp = tempfile.TemporaryDirectory(prefix="relhead-")
-        # Occluders for landmark visibility: everything but the eyeballs, which poke slightly
-        # through the eyelid rims where the eye landmarks sit.
-        self._occluder_faces = head_model.faces[head_model.face_parts != PART_EYE].tolist()
-        self.head = self._build_head(head_model, spec.materials, rest_vertices)
-        self._build_world(spec.lighting, hdri_file)
-        self.camera = self._build_camera()
-        self._build_compositor()
+        if head_model is not self._head_model:
+            self._build_head(head_model)
+            self._head_model = head_model
 
-    # ------------------------------------------------------------------ scene parts
-    def _build_head(self, hm, mats: MaterialsSpec, verts: np.ndarray):
+    def _build_head(self, hm) -> None:
+        if self.head is not None:
+            mesh = self.head.data
+            bpy.data.objects.remove(self.head)
+            bpy.data.meshes.remove(mesh)
         me = bpy.data.meshes.new("head")
-        me.from_pydata(verts.astype(float).tolist(), [], hm.faces.tolist())
+        me.from_pydata(np.zeros((int(hm.faces.max()) + 1, 3)).tolist(), [], hm.faces.tolist())
         me.polygons.foreach_set("material_index", hm.face_parts.astype(np.int32))
         me.polygons.foreach_set("use_smooth", np.ones(len(hm.faces), bool))
         for name, values in hm.vertex_attributes.items():
             a = me.attributes.new(name, "FLOAT_VECTOR", "POINT")
             a.data.foreach_set("vector", values.astype(np.float32).ravel())
-        for mat in (materials.skin(mats.skin), materials.eye(mats.eye), materials.mouth(mats.mouth)):
+        for mat in materials.build_head_materials(self.cfg.render.subsurface):
             me.materials.append(mat)  # slot index == part label
-        ob = bpy.data.objects.new("head", me)
-        self.scene.collection.objects.link(ob)
-        return ob
+        self.head = bpy.data.objects.new("head", me)
+        self.scene.collection.objects.link(self.head)
+        # Occluders for landmark visibility: everything but the eyeballs, which poke slightly
+        # through the eyelid rims where the eye landmarks sit.
+        self._occluder_faces = hm.faces[hm.face_parts != PART_EYE].tolist()
 
-    def _build_world(self, light: LightingSpec, hdri_file: Path) -> None:
+    def _build_world(self):
         w = bpy.data.worlds.new("world")
         self.scene.world = w
         nt = w.node_tree
         bg = nt.nodes["Background"]
         env = nt.nodes.new("ShaderNodeTexEnvironment")
-        env.image = bpy.data.images.load(str(hdri_file), check_existing=True)
+        env.name = "env"
         mapping = nt.nodes.new("ShaderNodeMapping")
-        mapping.inputs["Rotation"].default_value = (0.0, 0.0, math.radians(light.rotation_deg))
+        mapping.name = "mapping"
         coords = nt.nodes.new("ShaderNodeTexCoord")
         nt.links.new(coords.outputs["Generated"], mapping.inputs["Vector"])
         nt.links.new(mapping.outputs["Vector"], env.inputs["Vector"])
-        bg.inputs["Strength"].default_value = light.strength
-        if light.background.type == "color":
-            # Camera rays see a plain colour; everything else is lit by the HDRI.
-            path = nt.nodes.new("ShaderNodeLightPath")
-            mix = nt.nodes.new("ShaderNodeMix")
-            mix.data_type = "RGBA"
-            nt.links.new(path.outputs["Is Camera Ray"], mix.inputs["Factor"])
-            nt.links.new(env.outputs["Color"], mix.inputs["A"])
-            mix.inputs["B"].default_value = (*[c / max(light.strength, 1e-6) for c in light.background.color], 1.0)
-            nt.links.new(mix.outputs["Result"], bg.inputs["Color"])
-        else:
-            nt.links.new(env.outputs["Color"], bg.inputs["Color"])
+        # Camera rays see the HDRI or a plain colour (use_color = 1); everything is lit by the HDRI.
+        path = nt.nodes.new("ShaderNodeLightPath")
+        use_color = nt.nodes.new("ShaderNodeMath")
+        use_color.name, use_color.operation = "use_color", "MULTIPLY"
+        nt.links.new(path.outputs["Is Camera Ray"], use_color.inputs[0])
+        mix = nt.nodes.new("ShaderNodeMix")
+        mix.name, mix.data_type = "background", "RGBA"
+        nt.links.new(use_color.outputs["Value"], mix.inputs["Factor"])
+        nt.links.new(env.outputs["Color"], mix.inputs["A"])
+        nt.links.new(mix.outputs["Result"], bg.inputs["Color"])
+        return w
+
+    def _image(self, path: Path):
+        key = str(path)
+        img = self._images.pop(key, None) or bpy.data.images.load(key)
+        self._images[key] = img
+        while len(self._images) > self.MAX_IMAGES:
+            bpy.data.images.remove(self._images.pop(next(iter(self._images))))
+        return img
 
     def _build_camera(self):
         cam = bpy.data.cameras.new("camera")
@@ -105,6 +129,8 @@ class GroupScene:
         return ob
 
     def _build_compositor(self) -> None:
+        """Subject over the environment pass (what the camera sees behind it) as the image; its
+        alpha as the mask, written by a File Output node."""
         self.scene.view_layers[0].use_pass_environment = True
         g = bpy.data.node_groups.new("relhead", "CompositorNodeTree")
         self.scene.compositing_node_group = g
@@ -125,11 +151,26 @@ class GroupScene:
         fo.format.file_format = "PNG"
         fo.format.color_mode = "BW"
         fo.format.color_depth = "8"
+        fo.format.compression = 0
         fo.file_output_items.new("FLOAT", "alpha")
         g.links.new(rl.outputs["Alpha"], fo.inputs["alpha"])
         img = self.scene.render.image_settings
-        img.file_format, img.color_mode, img.color_depth = "PNG", "RGB", "8"
+        img.file_format, img.color_mode, img.color_depth, img.compression = "PNG", "RGB", "8", 0
         self.scene.render.filepath = str(Path(self._tmp.name) / "rgb.png")
+
+    # ------------------------------------------------------------------ per group
+    def set_group(self, spec: GroupSpec, hdri_file: Path) -> None:
+        materials.set_head_materials(list(self.head.data.materials), spec.materials)
+        light: LightingSpec = spec.lighting
+        nodes = self._world.node_tree.nodes
+        nodes["env"].image = self._image(hdri_file)
+        nodes["mapping"].inputs["Rotation"].default_value = (0.0, 0.0, math.radians(light.rotation_deg))
+        nodes["Background"].inputs["Strength"].default_value = light.strength
+        plain = light.background.type == "color"
+        nodes["use_color"].inputs[1].default_value = 1.0 if plain else 0.0
+        colour = [c / max(light.strength, 1e-6) for c in light.background.color] if plain else [0.0] * 3
+        nodes["background"].inputs["B"].default_value = (*colour, 1.0)
+        settings.set_seed(self.scene, spec.render_seed)
 
     # ------------------------------------------------------------------ per view
     def set_view(self, vertices: np.ndarray, K: np.ndarray, R_w2c: np.ndarray, t_w2c: np.ndarray) -> None:
@@ -143,14 +184,23 @@ class GroupScene:
 
     def render(self) -> tuple[np.ndarray, np.ndarray]:
         """Render the current view: (H, W, 3) uint8 RGB and (H, W) uint8 alpha mask."""
+        self.render_still()
+        return self.read_back()
+
+    def render_still(self) -> None:
         with _quiet_stdout():
             bpy.ops.render.render(write_still=True)
+
+    def read_back(self) -> tuple[np.ndarray, np.ndarray]:
         tmp = Path(self._tmp.name)
         rgb = np.asarray(Image.open(tmp / "rgb.png").convert("RGB"))
         mask_file = next(tmp.glob("mask*.png"))
         mask = np.asarray(Image.open(mask_file).convert("L"))
         mask_file.unlink()
         return rgb, mask
+
+    def close(self) -> None:
+        self._tmp.cleanup()
 
     def visible(self, points: np.ndarray, camera_center: np.ndarray, eps: float = 8e-3) -> np.ndarray:
         """Whether each world point is unoccluded: nothing lies on its ray from the camera centre more
@@ -166,5 +216,21 @@ class GroupScene:
             out[i] = hit is None or hit_dist >= dist - eps
         return out
 
-    def close(self) -> None:
-        self._tmp.cleanup()
+
+_SCENE: tuple[str, ProcessScene] | None = None
+
+
+def process_scene(cfg, head_model) -> ProcessScene:
+    """The process' scene, prepared for `cfg` and `head_model`. Other render or image settings get
+    a fresh scene: Cycles' persistent data does not reliably take up settings changed between
+    renders of an unchanged scene, and the pixels must depend on the config alone."""
+    global _SCENE
+    key = cfg.render.model_dump_json(exclude={"threads"}) + cfg.image.model_dump_json()
+    if _SCENE is None or _SCENE[0] != key:
+        if _SCENE is not None:
+            _SCENE[1].close()
+        _SCENE = (key, ProcessScene(cfg))
+    scene = _SCENE[1]
+    settings.set_threads(scene.scene, cfg.render.threads)
+    scene.prepare(cfg, head_model)
+    return scene

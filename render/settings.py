@@ -1,4 +1,4 @@
-"""Render settings presets: the config's `render` and `image` sections applied to a bpy scene."""
+"""The config's `render` and `image` sections (a preset plus explicit keys) applied to a bpy scene."""
 
 from __future__ import annotations
 
@@ -7,36 +7,54 @@ import bpy
 _ENGINES = {"cycles": "CYCLES", "eevee": "BLENDER_EEVEE", "workbench": "BLENDER_WORKBENCH"}
 
 
-def apply(scene, render_cfg, image_cfg, seed: int = 0) -> None:
+def set_seed(scene, seed: int) -> None:
+    scene.cycles.seed = seed % (2**31 - 1)
+
+
+def set_threads(scene, threads: int) -> None:
+    """Cycles threads (0: all cores); pixels do not depend on it."""
+    if threads:
+        scene.render.threads_mode, scene.render.threads = "FIXED", threads
+    else:
+        scene.render.threads_mode = "AUTO"
+
+
+def apply(scene, render_cfg, image_cfg) -> None:
     r = scene.render
     r.engine = _ENGINES[render_cfg.engine]
     r.resolution_x, r.resolution_y, r.resolution_percentage = image_cfg.width, image_cfg.height, 100
     r.pixel_aspect_x = r.pixel_aspect_y = 1.0
     r.film_transparent = True  # alpha = subject; the background is composited from the environment pass
-    if render_cfg.threads:
-        r.threads_mode, r.threads = "FIXED", render_cfg.threads
-    else:
-        r.threads_mode = "AUTO"
+    r.use_persistent_data = True  # keep shaders, images and the BVH between renders of the process' scene
+    set_threads(scene, render_cfg.threads)
     scene.view_settings.view_transform = render_cfg.view_transform
     scene.view_settings.look = "None"
     if render_cfg.engine == "cycles":
         c = scene.cycles
-        c.device = "GPU" if render_cfg.device == "gpu" else "CPU"
-        if render_cfg.device == "gpu":
-            _enable_gpu()
+        c.device = "GPU" if render_cfg.device != "cpu" and _enable_gpu(required=render_cfg.device == "gpu") else "CPU"
         c.samples = render_cfg.samples
         c.use_adaptive_sampling = render_cfg.adaptive_threshold > 0
         if c.use_adaptive_sampling:
-            c.adaptive_threshold = render_cfg.adaptive_threshold
+            c.adaptive_threshold, c.adaptive_min_samples = render_cfg.adaptive_threshold, render_cfg.adaptive_min_samples
         c.use_denoising = render_cfg.denoise
-        c.seed = seed % (2**31 - 1)
-        c.max_bounces, c.diffuse_bounces, c.glossy_bounces, c.transparent_max_bounces = 6, 3, 3, 8
+        c.denoiser, c.denoising_quality = "OPENIMAGEDENOISE", render_cfg.denoiser_quality.upper()
+        c.denoising_prefilter = render_cfg.denoiser_prefilter.upper()
+        c.max_bounces, c.diffuse_bounces, c.glossy_bounces = (render_cfg.max_bounces, render_cfg.diffuse_bounces,
+                                                              render_cfg.glossy_bounces)
+        c.transmission_bounces, c.transparent_max_bounces = render_cfg.max_bounces, 8
+        w = scene.world.cycles
+        if render_cfg.env_map_resolution:  # the world's importance map, rebuilt whenever the world changes
+            w.sampling_method, w.sample_map_resolution = "MANUAL", render_cfg.env_map_resolution
+        else:
+            w.sampling_method = "AUTOMATIC"
         c.use_light_tree = False  # no mesh lights: the world is the only light
     elif render_cfg.engine == "eevee":
         scene.eevee.taa_render_samples = render_cfg.samples
 
 
-def _enable_gpu() -> None:
+def _enable_gpu(required: bool) -> bool:
+    """Use the first GPU backend Cycles finds (OptiX, then CUDA, HIP, Metal, oneAPI); False, or a
+    RuntimeError when `required`, if there is none."""
     prefs = bpy.context.preferences.addons["cycles"].preferences
     for backend in ("OPTIX", "CUDA", "HIP", "METAL", "ONEAPI"):
         try:
@@ -48,5 +66,7 @@ def _enable_gpu() -> None:
         if devices:
             for d in prefs.devices:
                 d.use = d.type == backend
-            return
-    raise RuntimeError("render.device=gpu: Cycles found no GPU (tried OptiX, CUDA, HIP, Metal, oneAPI)")
+            return True
+    if required:
+        raise RuntimeError("render.device=gpu: Cycles found no GPU (tried OptiX, CUDA, HIP, Metal, oneAPI)")
+    return False

@@ -19,7 +19,7 @@ def test_named_pipelines_resolve():
 @pytest.mark.parametrize(
     "overrides, expect",
     [
-        (["render.sampels=4"], "render.sampels: unknown key; allowed here: adaptive_threshold, denoise"),
+        (["render.sampels=4"], "render.sampels: unknown key; allowed here: adaptive_min_samples, adaptive_threshold, denoise"),
         (["render.samples=many"], "render.samples: Input should be a valid integer"),
         (["render.samples=-3"], "render.samples: Input should be greater than or equal to 1"),
         (["render.engine=povray"], "render.engine: Input should be 'cycles', 'eevee' or 'workbench'"),

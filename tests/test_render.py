@@ -215,3 +215,23 @@ def test_landmark_visibility_follows_the_pose(head_model):
         vis = lab.landmarks_visible
         assert not vis[[0, 1, 2, 3, 4, 17, 18, 19, 36, 37, 38, 39, 40, 41]].any(), np.flatnonzero(vis)
         assert vis[[12, 13, 14, 15, 16, 24, 25, 26, 45]].all(), np.flatnonzero(~vis)
+
+
+def test_a_corpus_does_not_depend_on_what_the_process_rendered_before(tmp_path):
+    """The process' scene is reused: corpus B rendered after corpus A (other samples, denoiser,
+    subsurface method and backgrounds) in one process has the bytes of B made by a fresh process."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    b_sets = ["head.model=fake", "views=2", "image.width=64", "image.height=64", "render.samples=3",
+              "render.subsurface=burley", "lighting.background=hdri"]
+    generate(resolve("test", ["head.model=fake", "views=2", "image.width=64", "image.height=64", "render.samples=2",
+                              "render.denoise=true", "lighting.background=color"]), tmp_path / "a", log=lambda *_: None)
+    generate(resolve("test", b_sets), tmp_path / "b", log=lambda *_: None)
+    tests = Path(__file__).parent
+    script = (f"import sys; sys.path.insert(0, {str(tests)!r}); import fake_head; fake_head.register()\n"
+              "from relhead.config import resolve; from relhead.datasets.generate import generate\n"
+              f"generate(resolve('test', {b_sets!r}), {str(tmp_path / 'fresh')!r}, log=lambda *_: None)\n")
+    subprocess.run([sys.executable, "-c", script], check=True, capture_output=True)
+    assert (tmp_path / "b" / "shard-000000.tar").read_bytes() == (tmp_path / "fresh" / "shard-000000.tar").read_bytes()

@@ -1,0 +1,253 @@
+"""Render speed and image quality of relhead's presets against the published recipe, side by side in
+one run on the same sampled scenes, and where the time of a group and of a view goes.
+
+    python bench/render.py [--groups 3] [--views 2] [--size 256] [--ref-samples 1024] [--quick]
+
+Scenes: the `paper` pipeline's distribution (Filmic, HDRI background) at --size px. Each row makes
+a one-shard corpus with the real pipeline (relhead.datasets.generate: sample, pose, render, label,
+encode and write, the last two overlapped with the next render) after a warm-up group; speed is
+seconds per view from the shard record, the ratio is views per second against the recipe as
+published. Quality: PSNR (whole image, and subject pixels only) and SSIM of the shard's images
+against a --ref-samples + denoise render of the same views (automatic world map, accurate
+denoising prefilter; cached under ~/.cache/relhead-bench). Rows:
+- `recipe (as published)`: the recipe's sampling (64 samples, adaptive 0.01, no denoising) with
+  the pipeline as relhead had it before its scene was reused: a fresh scene per group (factory
+  reset and rebuild), no persistent data, Blender's automatic world importance map;
+- `recipe`: the same sampling in relhead's reused scene (`render.preset=recipe`);
+- every other preset (`render.preset=NAME`);
+and the fixed cost per view (64 px, 1 sample, no denoising) as relhead 0.1 had it and now.
+Not part of the tests; results go into bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+from scipy.ndimage import gaussian_filter
+
+from relhead.assets.hdri import hdri_pool
+from relhead.assets.registry import get_head_model
+from relhead.config import RENDER_PRESETS, resolve
+from relhead.datasets.generate import generate
+from relhead.datasets.sample import pack
+from relhead.datasets.shards import iter_groups
+from relhead.render.group import render_group
+from relhead.render.sampling import sample_group
+
+CACHE = Path.home() / ".cache" / "relhead-bench"
+
+
+class Clock:
+    """Seconds per named stage, summed."""
+
+    def __init__(self):
+        self.seconds = defaultdict(float)
+
+    @contextmanager
+    def __call__(self, stage: str):
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] += time.perf_counter() - t
+
+
+def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
+    d = (a.astype(float) - b.astype(float)) ** 2
+    mse = d[mask].mean() if mask is not None else d.mean()
+    return float(10 * np.log10(255.0**2 / max(mse, 1e-12)))
+
+
+def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean SSIM (Wang et al. 2004: Gaussian window sigma 1.5, K1 0.01, K2 0.03) over RGB channels;
+    written out with scipy rather than adding scikit-image for one bench metric."""
+    a, b = a.astype(float), b.astype(float)
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    out = []
+    for ch in range(a.shape[2]):
+        x, y = a[..., ch], b[..., ch]
+        mx, my = gaussian_filter(x, 1.5), gaussian_filter(y, 1.5)
+        sxx = gaussian_filter(x * x, 1.5) - mx * mx
+        syy = gaussian_filter(y * y, 1.5) - my * my
+        sxy = gaussian_filter(x * y, 1.5) - mx * my
+        out.append(((2 * mx * my + c1) * (2 * sxy + c2) / ((mx**2 + my**2 + c1) * (sxx + syy + c2))).mean())
+    return float(np.mean(out))
+
+
+@contextmanager
+def as_published(on: bool = True):
+    """Make the pipeline work as relhead 0.1 did (the recipe's baseline): a fresh scene for every
+    group (factory reset and rebuild), no persistent data, Blender's automatic world importance map."""
+    import bpy
+
+    from relhead.render import scene as sc
+
+    original = sc.process_scene
+
+    def fresh(cfg, head_model):
+        if sc._SCENE is not None:
+            sc._SCENE[1].close()
+            sc._SCENE = None
+        scene = original(cfg, head_model)
+        bpy.context.scene.render.use_persistent_data = False
+        bpy.context.scene.world.cycles.sampling_method = "AUTOMATIC"
+        return scene
+
+    sc.process_scene = fresh if on else original
+    try:
+        yield
+    finally:
+        sc.process_scene = original
+        if on and sc._SCENE is not None:
+            sc._SCENE[1].close()
+            sc._SCENE = None
+
+
+def warm_up(cfg, hm, pool) -> None:
+    """Render one group outside the measured range: the scene, kernels and first HDRIs load here."""
+    render_group(cfg, sample_group(cfg, 1000, hm, pool.refs), hm, pool)
+
+
+def corpus(cfg, out: Path, hm, pool, legacy: bool = False, warm: bool = True):
+    """Make the corpus of `cfg` with the real pipeline (relhead.datasets.generate: render, encode and
+    write overlapped) after a warm-up; returns ([rgb], [mask], seconds per view from the shard records)."""
+    with as_published(legacy):
+        if warm:
+            warm_up(cfg, hm, pool)
+        generate(cfg, out, log=lambda *_: None)
+    records = [json.loads(p.read_text()) for p in sorted(out.glob("shard-*.json"))]
+    seconds = sum(r["stats"]["seconds"] for r in records) / sum(r["entry"]["views"] for r in records)
+    groups = list(iter_groups(sorted(out.glob("shard-*.tar"))))
+    return ([g.image(i) for g in groups for i in range(len(g.views))],
+            [g.mask(i) for g in groups for i in range(len(g.views))], seconds)
+
+
+def stages(cfg, groups: range, hm, pool, legacy: bool = False) -> tuple[Clock, float]:
+    """Seconds per stage of rendering and packing `groups` (after a warm-up), serially."""
+    clock = Clock()
+    with as_published(legacy):
+        warm_up(cfg, hm, pool)
+        t = time.perf_counter()
+        for g in groups:
+            rendered = render_group(cfg, sample_group(cfg, g, hm, pool.refs), hm, pool, clock=clock)
+            with clock("image encoding (PNG; overlapped in the pipeline)"):
+                pack(rendered, cfg)
+    return clock, time.perf_counter() - t
+
+
+def references(base: list[str], n_groups: int, samples: int, hm, pool, tmp: Path):
+    cfg = resolve("paper", base + [f"groups_per_shard={n_groups}", f"render.samples={samples}",
+                                   "render.adaptive_threshold=0", "render.denoise=true",
+                                   "render.denoiser_prefilter=accurate", "render.env_map_resolution=0"])
+    path = CACHE / f"ref-{cfg.hash()}.npz"
+    if path.exists():
+        d = np.load(path)
+        return list(d["rgb"]), list(d["mask"])
+    print(f"rendering references ({samples} samples + denoise; cached in {path}) ...", flush=True)
+    rgbs, masks, _ = corpus(cfg, tmp / "reference", hm, pool, warm=False)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, rgb=np.stack(rgbs), mask=np.stack(masks))
+    return rgbs, masks
+
+
+def cycles_breakdown(base: list[str], groups: range, hm, pool) -> dict:
+    """Split the default preset's Cycles render of a view into fixed cost, path tracing, denoising
+    and compositing: the same views rendered with parts switched off, each in its own fresh scene
+    (differences of steady-state seconds per view)."""
+    import bpy
+
+    from relhead.render.group import label_view, posed_heads
+    from relhead.render.scene import process_scene
+
+    def per_view(sets, compositing=True):
+        cfg = resolve("paper", base + ["render.preset=default", *sets])
+        warm_up(cfg, hm, pool)
+        scene = process_scene(cfg, hm)
+        bpy.context.scene.render.use_compositing = compositing
+        seconds, n = 0.0, 0
+        for g in groups:
+            spec = sample_group(cfg, g, hm, pool.refs)
+            scene.set_group(spec, pool.path(spec.lighting.hdri))
+            width = hm.head_width(spec.head.identity)
+            for v, p in zip(spec.views, posed_heads(spec, hm)):
+                lab = label_view(v, p, width, cfg.image.width, cfg.image.height)
+                scene.set_view(p.vertices, lab.K, lab.R_w2c, lab.t_w2c)
+                t = time.perf_counter()
+                scene.render_still()
+                seconds, n = seconds + time.perf_counter() - t, n + 1
+        bpy.context.scene.render.use_compositing = True
+        return seconds / n
+
+    full, plain = per_view([]), per_view([], compositing=False)
+    no_denoise, one = per_view(["render.denoise=false"]), per_view(["render.denoise=false", "render.samples=1"])
+    return {"fixed: scene sync, 1 sample, film, file write": one - (full - plain),
+            "path tracing (all samples but one)": no_denoise - one,
+            "denoising (OpenImageDenoise)": full - no_denoise,
+            "compositing (background over, mask output)": full - plain}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--groups", type=int, default=3)
+    ap.add_argument("--views", type=int, default=2)
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--ref-samples", type=int, default=1024)
+    ap.add_argument("--presets", nargs="*", default=None, help="presets to compare (default: all)")
+    ap.add_argument("--set", action="append", default=[], help="extra override for every row (key=value)")
+    a = ap.parse_args()
+    base = [f"views={a.views}", f"image.width={a.size}", f"image.height={a.size}", "lighting.background=hdri",
+            "render.view_transform=Filmic", "shards=1", f"groups_per_shard={a.groups}", *a.set]
+    hm = get_head_model()
+    cfg0 = resolve("paper", base)
+    pool = hdri_pool(cfg0.lighting.hdris, cfg0.lighting.hdri_dir)
+    tmp = Path(tempfile.mkdtemp(prefix="relhead-bench-"))
+    ref_rgb, ref_mask = references(base, a.groups, a.ref_samples, hm, pool, tmp)
+    subject = [m >= 128 for m in ref_mask]
+    rows = [("recipe (as published)", "recipe", True)] + [(n, n, False) for n in (a.presets or list(RENDER_PRESETS))]
+    results = {}
+    for label, preset, legacy in rows:
+        cfg = resolve("paper", base + [f"render.preset={preset}"])
+        rgbs, _, spv = corpus(cfg, tmp / label.replace(" ", "_"), hm, pool, legacy)
+        results[label] = {"s/view": spv,
+                          "psnr": float(np.mean([psnr(x, y) for x, y in zip(rgbs, ref_rgb)])),
+                          "psnr_subject": float(np.mean([psnr(x, y, s) for x, y, s in zip(rgbs, ref_rgb, subject)])),
+                          "ssim": float(np.mean([ssim(x, y) for x, y in zip(rgbs, ref_rgb)]))}
+        print(f"  {label}: {spv:.3f} s/view", flush=True)
+    ref = results["recipe (as published)"]["s/view"]
+    print(f"\n{time.strftime('%Y-%m-%d')}, {platform.node()}, {os.cpu_count()} cores, paper scenes at {a.size} px "
+          f"(Filmic, HDRI background), {a.groups} groups x {a.views} views, reference {a.ref_samples} samples + denoise")
+    print(f"{'setting':24s} {'s/view':>7s} {'views/s':>8s} {'speed':>7s} {'PSNR dB':>8s} {'subject':>8s} {'SSIM':>7s}")
+    for label, r in results.items():
+        print(f"{label:24s} {r['s/view']:7.3f} {1 / r['s/view']:8.2f} {ref / r['s/view']:6.1f}x "
+              f"{r['psnr']:8.2f} {r['psnr_subject']:8.2f} {r['ssim']:7.4f}")
+    groups = range(a.groups)
+    for label, preset, legacy in (("recipe (as published)", "recipe", True), ("default", "default", False)):
+        clock, total = stages(resolve("paper", base + [f"render.preset={preset}"]), groups, hm, pool, legacy)
+        print(f"\nwhere the time goes, {label} ({total / a.groups:.2f} s per group of {a.views} views, serial):")
+        for stage, s in sorted(clock.seconds.items(), key=lambda kv: -kv[1]):
+            print(f"  {stage:50s} {s / a.groups:7.3f} s/group {100 * s / total:5.1f}%")
+    print("\ninside the default preset's Cycles render of a view (differences of steady-state renders):")
+    for stage, s in cycles_breakdown(base, groups, hm, pool).items():
+        print(f"  {stage:50s} {s:7.3f} s/view")
+    tiny = base + ["image.width=64", "image.height=64", "render.preset=default", "render.samples=1", "render.denoise=false"]
+    print("\nfixed cost per view (64 px, 1 sample, no denoising):")
+    fixed = {}
+    for label, legacy in (("as relhead 0.1 did", True), ("now", False)):
+        _, _, fixed[label] = corpus(resolve("paper", tiny), tmp / f"tiny_{legacy}", hm, pool, legacy)
+        print(f"  {label:20s} {fixed[label]:7.3f} s/view")
+    print(f"  ratio {fixed['as relhead 0.1 did'] / fixed['now']:.1f}x")
+    shutil.rmtree(tmp)
+
+
+if __name__ == "__main__":
+    main()
