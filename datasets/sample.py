@@ -127,4 +127,7 @@ def unpack(key: str, files: dict[str, bytes], url: str = "") -> Group:
         raise ValueError(f"group {key}: sample format {meta.get('format', 'relhead-sample/1')!r}, this relhead reads "
                          f"{SAMPLE_FORMAT!r}; re-render the corpus")
     rest = {k: v for k, v in files.items() if k not in (META, PAIRS)}
+    missing = [n for v in meta.get("views", []) for n in (v["file"], v["mask_file"]) if n not in rest]
+    if missing:
+        raise ValueError(f"group {key} lacks {missing[0]}")
     return Group(key=key, url=url, meta=meta, pairs=pairs, files=rest)
