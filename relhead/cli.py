@@ -1,4 +1,5 @@
-"""Command line: `relhead render`, `relhead sweep`, `relhead verify`, `relhead preview`."""
+"""Command line: `relhead render`, `sweep`, `verify`, `preview` (data) and `train`, `eval`, `predict`
+(model; torch is imported only by these)."""
 
 from __future__ import annotations
 
@@ -96,6 +97,62 @@ def cmd_preview(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    from relhead.train.train import read_run_config, resolve_training, train
+    from relhead.configbase import validate
+
+    values = {k: v for k, v in (("model.preset", args.model), ("mode", args.mode),
+                                ("init", args.init and str(Path(args.init).resolve()))) if v is not None}
+    if args.init and not Path(args.init).is_file():
+        raise ConfigError(f"--init {args.init}: no such file")
+    if args.resume:
+        if args.training:
+            raise ConfigError("--training and --resume exclude each other: a resumed run keeps its config "
+                              "(change keys with --set)")
+        from relhead.train.train import TrainConfig
+
+        try:
+            raw, data = read_run_config(args.out)
+        except ConfigError as exc:
+            raise ConfigError(f"--resume: {exc}") from None
+        cfg = validate(TrainConfig, raw, args.set, values, example="steps=2000")
+        data = args.data or data
+    else:
+        cfg = resolve_training(args.training or "small-cpu", args.set, values, args.config)
+        data = args.data
+    if not data:
+        raise ConfigError("--data: give at least one corpus folder")
+    train(cfg, data, args.out, resume=args.resume)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from relhead.train.eval import evaluate_run
+
+    if args.batch is not None and args.batch < 1:
+        raise ConfigError(f"--batch {args.batch}: must be >= 1")
+    evaluate_run(args.checkpoint, args.data or None, args.out, batch=args.batch, device=args.device)
+    return 0
+
+
+def cmd_predict(args) -> int:
+    import json
+
+    from relhead.train.predict import Predictor, check_box, parse_numbers, read_rgb
+
+    anchor, query = read_rgb(args.anchor, "--anchor"), read_rgb(args.query, "--query")
+    boxes = [parse_numbers(b, 4, name, "40,30,200,210") for b, name in
+             ((args.anchor_box, "--anchor-box"), (args.query_box, "--query-box"))]
+    for box, img, name in ((boxes[0], anchor, "--anchor-box"), (boxes[1], query, "--query-box")):
+        if box is not None:
+            check_box(box, img.shape[1], img.shape[0], name)
+    pose = parse_numbers(args.anchor_pose, 3, "--anchor-pose", "10,-5,0")
+    predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device)
+    out = predictor.predict(anchor, query, boxes[0], boxes[1], pose)
+    print(json.dumps(out, indent=1))
+    return 0
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (repeatable)")
@@ -129,6 +186,39 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--out", default=None, help="PNG path (default: DIR/preview.png)")
     v.add_argument("--groups", type=int, default=8, help="rows (groups) to show")
     v.set_defaults(func=cmd_preview)
+
+    t = sub.add_parser("train", help="train the relative pose model (or its absolute twin) on corpora into RUN")
+    t.add_argument("--data", action="append", default=[], metavar="CORPUS", help="a corpus folder (repeatable)")
+    t.add_argument("--out", required=True, metavar="RUN", help="run folder (new, or an existing one with --resume)")
+    t.add_argument("--training", default=None, help="a name from the trainings: section of pipelines.yaml "
+                   "(default small-cpu)")
+    t.add_argument("--model", choices=["small", "vggt-1b"], default=None, help="model preset (model.preset)")
+    t.add_argument("--mode", choices=["relative", "absolute"], default=None)
+    t.add_argument("--init", default=None, metavar="PATH", help="checkpoint (.pt/.pth/.safetensors) to start from")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a training key (repeatable), e.g. steps=2000")
+    t.add_argument("--resume", action="store_true", help="continue RUN from its checkpoint with its config")
+    t.add_argument("--config", default=None, help="pipelines file holding trainings: (default as for render)")
+    t.set_defaults(func=cmd_train)
+    e = sub.add_parser("eval", help="errors of a run's checkpoint on held-out groups (JSON and a table)")
+    e.add_argument("--checkpoint", required=True, metavar="RUN", help="a training run folder")
+    e.add_argument("--data", action="append", default=[], metavar="CORPUS",
+                   help="corpus folder (repeatable; default: the run's)")
+    e.add_argument("--out", default=None, metavar="FILE", help="JSON file (default RUN/eval.json)")
+    e.add_argument("--batch", type=int, default=None, help="pairs per forward pass (default: the run's batch)")
+    e.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    e.set_defaults(func=cmd_eval)
+    r = sub.add_parser("predict", help="relative head pose between two images (JSON on stdout)")
+    r.add_argument("--checkpoint", required=True, metavar="RUN", help="a training run folder")
+    r.add_argument("--anchor", required=True, metavar="IMG")
+    r.add_argument("--query", required=True, metavar="IMG")
+    r.add_argument("--anchor-box", default=None, metavar="x0,y0,x1,y1",
+                   help="face box (default: the image is the face crop)")
+    r.add_argument("--query-box", default=None, metavar="x0,y0,x1,y1")
+    r.add_argument("--anchor-pose", default=None, metavar="yaw,pitch,roll",
+                   help="the anchor's absolute pose in degrees: adds the query's absolute pose")
+    r.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    r.set_defaults(func=cmd_predict)
     return p
 
 

@@ -1,1 +1,1 @@
-"""Training (relative pose model, LoRA, losses, evaluation): not built yet; see the issues."""
+"""Training: the relative pose model, LoRA, data pipeline, losses, trainer, evaluation and prediction."""

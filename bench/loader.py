@@ -1,0 +1,107 @@
+"""Training pairs per second of the data loader (read, hash check, decode, crop, resize, augment,
+batch) with 0, 1 and 2 DataLoader workers, side by side in one run, against the training step's
+demand (pairs per second of a `small` model's optimizer step, measured in the same run).
+
+    python bench/loader.py [--data CORPUS] [--training small-cpu] [--batches 12] [--steps 5] [--set k=v ...]
+
+Without --data it makes its own corpus without Blender (tests/synthetic.py: the fake head splatted
+over a flat background, 256 px PNG); such PNGs decode faster than renders, so pass a rendered corpus
+for the real figure. The step runs in this process with torch's default threads while no loader runs.
+Not part of the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def synthetic(out: Path, shards: int, groups: int, views: int, size: int) -> Path:
+    sys.path.insert(0, str(ROOT / "tests"))
+    import fake_head
+    from synthetic import synthetic_corpus
+
+    from relhead.config import resolve
+
+    fake_head.register()
+    cfg = resolve("test", ["head.model=fake", f"shards={shards}", f"groups_per_shard={groups}", f"views={views}",
+                           f"image.width={size}", f"image.height={size}"])
+    return synthetic_corpus(cfg, out / "synthetic")
+
+
+def loader_rate(corpora, cfg, workers: int, batches: int) -> float:
+    """Pairs/s after the first batch (worker start-up and the shuffle buffer's fill excluded)."""
+    from relhead.train.data import train_loader
+
+    data = cfg.data.model_copy(update={"workers": workers})
+    it = iter(train_loader(corpora, data, cfg.size, cfg.mode, cfg.seed))
+    next(it)
+    t = time.perf_counter()
+    for _ in range(batches):
+        next(it)
+    rate = batches * data.batch / (time.perf_counter() - t)
+    del it
+    return rate
+
+
+def step_rate(corpora, cfg, steps: int) -> float:
+    from relhead.train.losses import pose_loss
+    from relhead.train.train import build_model
+    from relhead.train.data import train_loader
+
+    data = cfg.data.model_copy(update={"workers": 0})
+    batch = next(iter(train_loader(corpora, data, cfg.size, cfg.mode, cfg.seed)))
+    torch.manual_seed(0)
+    model = build_model(cfg, log=lambda m: None).train()
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.optim.lr)
+
+    def step():
+        loss, _ = pose_loss(model(batch["images"]), batch["targets"], cfg.loss)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.clip)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    step()  # warm-up
+    t = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return steps * data.batch / (time.perf_counter() - t)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", action="append", default=[], help="corpus folder (default: make a synthetic one)")
+    ap.add_argument("--training", default="small-cpu")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--batches", type=int, default=12, help="batches timed per worker count")
+    ap.add_argument("--steps", type=int, default=5, help="training steps timed")
+    ap.add_argument("--image-size", type=int, default=256, help="synthetic corpus image side")
+    a = ap.parse_args()
+
+    from relhead.train.data import open_corpora
+    from relhead.train.train import resolve_training
+
+    cfg = resolve_training(a.training, a.set)
+    data = a.data or [str(synthetic(Path(tempfile.mkdtemp(prefix="relhead-loader-")), 4, 8, 4, a.image_size))]
+    corpora = open_corpora(data)
+    demand = step_rate(corpora, cfg, a.steps)
+    rates = {w: loader_rate(corpora, cfg, w, a.batches) for w in (0, 1, 2)}
+    print(f"{cfg.name}: {cfg.model.preset} {cfg.size}px, batch {cfg.data.batch}, augment "
+          f"{'on' if cfg.data.augment.enabled else 'off'}; data {', '.join(data)}; "
+          f"torch threads {torch.get_num_threads()}")
+    print(f"{'source':26s} {'pairs/s':>9s} {'vs 0 workers':>13s} {'vs step demand':>15s}")
+    for w, r in rates.items():
+        print(f"{f'loader, {w} workers':26s} {r:9.1f} {r / rates[0]:13.2f} {r / demand:15.2f}")
+    print(f"{'training step (demand)':26s} {demand:9.1f} {demand / rates[0]:13.2f} {1.0:15.2f}")
+
+
+if __name__ == "__main__":
+    main()

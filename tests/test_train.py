@@ -1,0 +1,342 @@
+"""Training module on synthetic corpora (fake head splatted with its pose, no Blender): crops and K,
+pose targets, the held-out split, the loader's determinism, the loss, `relhead train/eval/predict`
+end to end, exact resume, corrupt shards and bad configs."""
+
+import json
+import shutil
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from relhead.cli import main
+from relhead.config import resolve
+from relhead.configbase import ConfigError
+from relhead.datasets.shards import CorruptShard, iter_groups
+from relhead.frames import encoding_to_pose, project, relative_transform
+from relhead.train import data as D
+from relhead.train.losses import LossCfg, pose_loss
+from relhead.train.train import resolve_training, train
+from synthetic import synthetic_corpus, synthetic_group
+
+CORPUS = ["head.model=fake", "shards=2", "groups_per_shard=3", "views=3", "image.width=64", "image.height=64"]
+# a toy model and budget: 42 px crops (3 x 3 patches), every group id 3k+2 held out (groups 2 and 5)
+TINY = ["data.size=42", "data.batch=4", "data.workers=0", "data.shuffle_buffer=8", "data.holdout_every=3",
+        "model.overrides={embed_dim: 32, depth: 1, num_heads: 2, head_depth: 1, head_heads: 2}",
+        "log_every=1", "checkpoint_every=0", "eval_max_pairs=0", "plot=false",
+        "threads=1"]
+
+
+@pytest.fixture(scope="module")
+def corpus_cfg():
+    return resolve("test", CORPUS)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory, corpus_cfg):
+    return synthetic_corpus(corpus_cfg, tmp_path_factory.mktemp("train") / "fake")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Toy models are all overhead: one intra-op thread is faster, and steady when the cores are busy."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def tiny(*extra, **values):
+    return resolve_training("small-cpu", TINY + list(extra), values)
+
+
+# ------------------------------------------------------------------------------- crops and targets
+def test_crop_intrinsics_put_projected_landmarks_where_the_crop_put_them(corpus_cfg, fake_model):
+    from relhead.render.group import posed_heads
+    from relhead.render.sampling import sample_group
+    from relhead.assets.hdri import hdri_pool
+
+    g = synthetic_group(corpus_cfg, 1)
+    spec = sample_group(corpus_cfg, 1, fake_model, hdri_pool("all").refs)
+    rng = np.random.default_rng(0)
+    for v, p in zip(g.views, posed_heads(spec, fake_model)):
+        lab = v.labels
+        T = p.T_world_head
+        lm_head = (p.landmarks - T[:3, 3]) @ T[:3, :3]
+        x0, y0, side = D.square_crop(lab.face_box, 64, 64, rng.uniform(0.4, 0.6), rng.uniform(-0.01, 0.01, 2),
+                                     rng.uniform(0.9, 1.1))
+        assert 0 <= x0 and 0 <= y0 and x0 + side <= 64 + 1e-9 and y0 + side <= 64 + 1e-9
+        size = 42
+        K = D.crop_intrinsics(lab.K, x0, y0, side, size)
+        uv, _ = project(K, lab.R, lab.t, lm_head)
+        np.testing.assert_allclose(uv, (lab.landmarks - [x0, y0]) * size / side, atol=1e-9)
+        # the pixels agree: a bright dot painted at a landmark lands at its projection in the crop
+        img = np.zeros((64, 64, 3), np.uint8)
+        u, w = lab.landmarks[30]
+        img[int(w), int(u)] = 255
+        crop = D.crop_image(img, x0, y0, side, size)[0].numpy()
+        peak = np.unravel_index(crop.argmax(), crop.shape)
+        expect = ((np.floor([u, w]) + 0.5 - [x0, y0]) * size / side)  # the painted pixel's centre
+        assert np.abs(np.array(peak[::-1]) + 0.5 - expect).max() <= 1.0
+
+
+def test_square_crop_is_clamped_to_the_image():
+    x0, y0, side = D.square_crop([0, 0, 30, 20], 64, 48, margin=0.5)
+    assert (x0, y0, side) == (0, 0, 48)  # side clamped to min(W, H), the square moved inside
+    x0, y0, side = D.square_crop([50, 10, 60, 20], 64, 64, margin=0.5)
+    assert side == 20 and x0 == 44 and y0 == 5
+
+
+def test_pose_targets_round_trip(corpus_cfg):
+    g = synthetic_group(corpus_cfg, 0)
+    a, q = g.views[0].labels, g.views[2].labels
+    K_a, K_q = D.crop_intrinsics(a.K, 3, 4, 50, 56), D.crop_intrinsics(q.K, 5, 2, 44, 56)
+    meta = {"R_a": a.R, "t_a": a.t, "R_q": q.R, "t_q": q.t, "K_a": K_a, "K_q": K_q}
+    enc = D.targets(meta, 56, "relative")
+    R, t, K = encoding_to_pose(enc, 56, 56)
+    R_rel, t_rel = relative_transform(a.R, a.t, q.R, q.t)
+    np.testing.assert_allclose(R[0], np.eye(3), atol=1e-12)
+    np.testing.assert_allclose(t[0], 0, atol=1e-12)
+    np.testing.assert_allclose(R[1], R_rel, atol=1e-9)
+    np.testing.assert_allclose(t[1], t_rel, atol=1e-12)
+    np.testing.assert_allclose(R[1] @ a.R, q.R, atol=1e-9)  # R_q = R_rel R_a
+    np.testing.assert_allclose([K[0][0, 0], K[1][1, 1]], [K_a[0, 0], K_q[1, 1]], rtol=1e-9)  # fov kept focal
+    R1, t1, _ = encoding_to_pose(D.targets(meta, 56, "absolute")[0], 56, 56)
+    np.testing.assert_allclose(R1, q.R, atol=1e-9)
+    np.testing.assert_allclose(t1, q.t, atol=1e-12)
+
+
+# --------------------------------------------------------------------------------- split and loader
+def test_held_out_split_is_by_id_and_disjoint(corpus):
+    corpora = D.open_corpora([corpus])
+    cfg = tiny().data
+    assert D.split_counts(corpora, 3) == (4, 2)
+    ds = D.TrainPairs(corpora, cfg, 42, "relative", seed=0)
+    train_ids = {d.group.meta["group"] for d in _take(ds.draws(0, 1), 40)}
+    items = list(D.eval_items(corpora, cfg, 42))
+    eval_ids = [it["meta"]["group"] for it in items]
+    assert train_ids == {0, 1, 3, 4} and set(eval_ids) == {2, 5}
+    assert len(items) == 2 * 3 * 2  # every ordered pair of each held-out group
+    again = list(D.eval_items(corpora, cfg, 42))
+    assert all(torch.equal(x["images"], y["images"]) and x["meta"]["key"] == y["meta"]["key"]
+               for x, y in zip(items, again))
+    for it in items:
+        m = it["meta"]
+        assert it["images"].shape == (2, 3, 42, 42) and 0 <= it["images"].min() and it["images"].max() <= 1
+        assert set(m["tags"]) <= {"easy", "hard", "neutral-anchor"}
+        assert ("easy" in m["tags"]) == (m["angle_deg"] <= 30) and ("hard" in m["tags"]) == (m["angle_deg"] >= 45)
+
+
+def _take(it, n):
+    return [x for _, x in zip(range(n), it)]
+
+
+def test_loader_is_deterministic_and_skips_exactly(corpus):
+    corpora = D.open_corpora([corpus])
+    cfg = tiny().data
+    full = _take(iter(D.TrainPairs(corpora, cfg, 42, "relative", seed=5)), 5)
+    resumed = _take(iter(D.TrainPairs(corpora, cfg, 42, "relative", seed=5, skip_batches=3)), 2)
+    for a, b in zip(full[3:], resumed):
+        assert torch.equal(a["images"], b["images"]) and torch.equal(a["targets"], b["targets"])
+        assert [m["key"] for m in a["meta"]] == [m["key"] for m in b["meta"]]
+    other = _take(iter(D.TrainPairs(corpora, cfg, 42, "relative", seed=6)), 1)
+    assert not torch.equal(full[0]["images"], other[0]["images"])
+    b = full[0]
+    assert b["images"].shape == (4, 2, 3, 42, 42) and b["targets"].shape == (4, 2, 9)
+    for m in b["meta"]:
+        assert m["anchor"] != m["query"] and m["group"] % 3 != 2
+    absolute = _take(iter(D.TrainPairs(corpora, cfg, 42, "absolute", seed=5)), 1)[0]
+    assert absolute["images"].shape == (4, 1, 3, 42, 42)
+    assert [m["key"] for m in absolute["meta"]] == [m["key"] for m in b["meta"]]  # the same draws
+
+
+def test_augmentation_is_seeded_and_leaves_the_global_stream_alone():
+    aug = D.Augmenter(D.AugmentCfg(color_p=1.0, same_color_p=0.0, noise_p=1.0))
+    x = torch.rand(2, 3, 28, 28, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(123)
+    y1 = aug(x.clone(), 7)
+    after = torch.rand(1)
+    torch.manual_seed(123)
+    assert torch.equal(torch.rand(1), after)
+    assert torch.equal(aug(x.clone(), 7), y1) and not torch.equal(aug(x.clone(), 8), y1)
+    assert not torch.equal(y1, x) and 0 <= y1.min() and y1.max() <= 1
+
+
+# ------------------------------------------------------------------------------------------- loss
+def test_loss_weights_parts_iterations_and_ignores_the_anchor_by_default():
+    target = torch.zeros(1, 2, 9)
+    pred = torch.zeros(1, 2, 9)
+    pred[0, 1, :3], pred[0, 1, 3:7], pred[0, 1, 7:] = 0.3, 0.2, 0.4  # query errors: t 0.3, q 0.2, fov 0.4
+    preds = [pred * 2, pred]  # iteration 0 has twice the error
+    total, parts = pose_loss(preds, target)
+    per_iter = 1.0 * 0.3 + 1.0 * 0.2 + 0.5 * 0.4
+    assert total.item() == pytest.approx((0.6 * 2 * per_iter + per_iter) / 2)
+    assert parts == pytest.approx({"t": 0.3, "q": 0.2, "fov": 0.4})
+    moved = [p.clone() for p in preds]
+    for p in moved:
+        p[0, 0] += 5.0  # the anchor frame: unsupervised by default
+    assert pose_loss(moved, target)[0].item() == pytest.approx(total.item())
+    assert pose_loss(moved, target, LossCfg(anchor=1.0))[0].item() > total.item()
+
+
+# -------------------------------------------------------------------------------- runs and the CLI
+def _metrics(run):
+    return [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_train_eval_predict_end_to_end(corpus, tmp_path, capsys):
+    run = tmp_path / "run"
+    args = ["train", "--data", str(corpus), "--out", str(run), "--set", "steps=25", "--set", "optim.lr=3e-3",
+            "--set", "optim.warmup=0", "--set", "data.augment.enabled=false"]
+    assert main(args + sum((["--set", s] for s in TINY), []) + ["--set", "plot=true"]) == 0
+    rows = [r for r in _metrics(run) if "loss" in r]
+    assert [r["step"] for r in rows] == list(range(1, 26))
+    # the loss fell: step 1 logged the initial model's loss on the first batch; the trained model's on it
+    from relhead.train.train import load_run
+
+    cfg, model = load_run(run)
+    first_batch = next(iter(D.train_loader(D.open_corpora([corpus]), cfg.data, cfg.size, cfg.mode, cfg.seed)))
+    with torch.no_grad():
+        final = pose_loss(model(first_batch["images"]), first_batch["targets"])[0].item()
+    assert final < 0.8 * rows[0]["loss"], (rows[0]["loss"], final)
+    assert {"t", "q", "fov", "lr", "grad_norm"} <= set(rows[0])
+    assert (run / "curve.png").stat().st_size > 0 and (run / "checkpoint" / "model.safetensors").is_file()
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["config"]["steps"] == 25 and cfg["data"] == [str(corpus.resolve())]
+    state = torch.load(run / "checkpoint" / "state.pt", weights_only=True)
+    assert state["step"] == 25 and state["data"]["batches"] == 25
+
+    capsys.readouterr()
+    assert main(["eval", "--checkpoint", str(run), "--out", str(tmp_path / "e.json")]) == 0
+    printed = capsys.readouterr().out
+    res = json.loads((tmp_path / "e.json").read_text())
+    assert res["pairs"] == 12 and res["groups"] == 2 and "hard" in printed
+    overall = res["relative"]["overall"]
+    assert overall["n"] == 12 and 0 <= overall["rot_deg"] <= 180 and overall["t_m"] >= 0
+    assert sum(b["n"] for b in res["relative"]["query_angle"].values()) == 12
+    assert res["relative"]["easy"]["n"] + res["relative"]["hard"]["n"] <= 12
+    assert res["query"]["overall"]["rot_deg"] == pytest.approx(overall["rot_deg"])  # R_rel R_a: same geodesic
+    last_eval = [r for r in _metrics(run) if "eval" in r][-1]["eval"]
+    assert last_eval["rot_deg"] == pytest.approx(overall["rot_deg"], abs=1e-9)  # the same pairs, the same model
+
+    g = next(iter_groups([corpus / "shard-000000.tar"]))
+    Image.fromarray(g.image(0)).save(tmp_path / "a.png")
+    Image.fromarray(g.image(1)).save(tmp_path / "q.png")
+    box = ",".join(f"{v:.2f}" for v in g.views[0]["face_box"])
+    base = ["predict", "--checkpoint", str(run), "--anchor", str(tmp_path / "a.png"),
+            "--query", str(tmp_path / "q.png")]
+    assert main(base + ["--anchor-box", box, "--anchor-pose", "10,-5,2"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    R_rel = np.array(out["R_rel"])
+    np.testing.assert_allclose(R_rel @ R_rel.T, np.eye(3), atol=1e-6)
+    from relhead.frames import euler_to_matrix
+
+    np.testing.assert_allclose(np.array(out["query"]["R"]), R_rel @ euler_to_matrix(10, -5, 2), atol=1e-9)
+    assert set(out["relative_euler_deg"]) == {"yaw", "pitch", "roll"}
+
+    from relhead.train.predict import Predictor
+
+    p = Predictor.from_checkpoint(run)
+    api = p.predict(g.image(0), g.image(1), anchor_box=g.views[0]["face_box"])
+    np.testing.assert_allclose(api["R_rel"], out["R_rel"], atol=1e-4)  # PNG round trip, same crop
+
+    for bad in (["--anchor-box", "1,2,3"], ["--anchor-box", "10,10,5,50"], ["--query-box", "0,0,99,40"],
+                ["--anchor-pose", "1,2"]):
+        assert main(base + bad) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("relhead: config error: --") and "\n" not in err, err
+    assert main(base[:3] + ["--anchor", str(tmp_path / "none.png"), "--query", str(tmp_path / "q.png")]) == 2
+    assert "--anchor" in capsys.readouterr().err
+
+
+def test_resume_gives_the_same_next_losses_bit_exact(corpus, tmp_path):
+    cfg = tiny("steps=6", "optim.warmup=0.5")  # augmentation on: its seeds must resume too
+    train(cfg, [str(corpus)], tmp_path / "straight")
+    train(cfg, [str(corpus)], tmp_path / "cut", until=3)
+    assert [r["step"] for r in _metrics(tmp_path / "cut") if "loss" in r] == [1, 2, 3]
+    train(cfg, [str(corpus)], tmp_path / "cut", resume=True)
+    straight = [r["loss"] for r in _metrics(tmp_path / "straight") if "loss" in r]
+    resumed = [r["loss"] for r in _metrics(tmp_path / "cut") if "loss" in r]
+    assert len(straight) == 6 and resumed == straight  # exactly equal floats
+
+
+def test_lora_from_init_and_the_absolute_twin(corpus, tmp_path, capsys):
+    from safetensors.torch import save_file
+
+    from relhead.train.model import RelPoseModel
+
+    torch.manual_seed(0)
+    base = RelPoseModel(tiny().net_config())
+    extra = {"depth_head.w": torch.zeros(2)}
+    save_file({**base.state_dict(), **extra}, str(tmp_path / "base.safetensors"))
+    run = tmp_path / "lora"
+    args = ["train", "--data", str(corpus), "--out", str(run), "--init", str(tmp_path / "base.safetensors"),
+            "--mode", "absolute", "--set", "finetune=lora", "--set", "lora.rank=2", "--set", "steps=3"]
+    assert main(args + sum((["--set", s] for s in TINY), [])) == 0
+    assert "1 tensors not in the model ignored: depth_head.w" in (run / "log.txt").read_text()
+    assert (run / "checkpoint" / "adapter.safetensors").is_file()
+    assert not (run / "checkpoint" / "model.safetensors").exists()
+    capsys.readouterr()
+    assert main(["eval", "--checkpoint", str(run), "--out", str(tmp_path / "e.json")]) == 0
+    res = json.loads((tmp_path / "e.json").read_text())
+    assert res["mode"] == "absolute" and res["pairs"] == 12
+    # the absolute twin's query error is its own prediction, not the relative one re-based
+    assert res["query"]["overall"]["rot_deg"] != pytest.approx(res["relative"]["overall"]["rot_deg"])
+
+
+# ------------------------------------------------------------------------------------------ errors
+def test_a_corrupt_shard_fails_or_is_skipped_as_configured(corpus, tmp_path, capsys):
+    bad = tmp_path / "fake"
+    shutil.copytree(corpus, bad)
+    shard = bad / "shard-000001.tar"
+    shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
+    args = ["train", "--data", str(bad), "--set", "steps=2", *sum((["--set", s] for s in TINY), [])]
+    assert main(args + ["--out", str(tmp_path / "r1")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "shard-000001.tar: size" in err and "\n" not in err, err
+    with pytest.raises(CorruptShard):
+        train(tiny("steps=1"), [str(bad)], tmp_path / "r2")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(args + ["--out", str(tmp_path / "r3"), "--set", "data.on_corrupt=skip"]) == 0
+    assert any("skipping corrupt shard" in str(w.message) for w in caught)
+
+
+@pytest.mark.parametrize("args, expect", [
+    (["--set", "optim.lr=-1"], "optim.lr: Input should be greater than 0"),
+    (["--set", "data.sise=3"], "data.sise: unknown key; allowed here: augment, batch"),
+    (["--set", "finetune=lora"], "init: finetune 'lora' needs a checkpoint"),
+    (["--set", "data.size=50"], "data.size: must be a multiple of the patch size 14"),
+    (["--set", "model.overrides={depht: 2}"], "model.overrides: unknown model field 'depht'"),
+    (["--set", "data.crop.margin=[0.6,0.4]"], "data.crop.margin: [min, max] needs min <= max"),
+    (["--training", "nope"], "training 'nope' not found; known: small-cpu, vggt-1b-lora"),
+    (["--init", "/no/such.pt"], "--init /no/such.pt: no such file"),
+    (["--resume"], "--resume:"),
+    (["--set", "data.workers=9"], "data.workers: 9 loader workers need at least"),
+    (["--set", "data.holdout_every=2", "--data", "/nope"], "--data /nope: not a corpus folder"),
+])
+def test_bad_training_configs_are_one_line_exit_2_nothing_written(corpus, tmp_path, capsys, args, expect):
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(corpus), "--out", str(out), *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"relhead: config error: {expect}") and "\n" not in err, err
+    assert not out.exists()
+
+
+def test_an_existing_run_is_not_overwritten(corpus, tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "keep").write_text("x")
+    assert main(["train", "--data", str(corpus), "--out", str(out)]) == 2
+    assert "already exists" in capsys.readouterr().err and sorted(p.name for p in out.iterdir()) == ["keep"]
+
+
+def test_named_trainings_resolve():
+    small, big = resolve_training("small-cpu"), resolve_training("vggt-1b-lora", values={"init": "/x.pt"})
+    assert small.size == 112 and small.finetune == "scratch" and small.optim.lr == 1e-4
+    assert big.size == 518 and big.finetune == "lora" and big.lora.rank == 8 and big.lora.alpha == 16
+    assert big.precision == "bf16" and big.data.crop.margin == (0.4, 0.6) and big.loss.fov == 0.5
+    with pytest.raises(ConfigError, match="init: finetune 'lora' needs"):
+        resolve_training("vggt-1b-lora")

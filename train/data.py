@@ -1,0 +1,342 @@
+"""Training data: stream relhead shards, hold out groups by id, draw anchor/query pairs, crop around
+the face, resize, augment and batch; plus the deterministic evaluation iterator.
+
+A batch is a dict: `images` (B, S, 3, size, size) float in [0, 1] (frame 0 the anchor; S = 1 for the
+absolute twin, which sees the query frame of each drawn pair, so both modes consume the same groups
+and draws), `targets` (B, S, 9) pose encodings (relhead.frames.pose_to_encoding with the crop's K:
+anchor = identity, query = (R_rel, t_rel); absolute: the query's own (R, t)), and `meta`, a list of
+per-pair dicts (group key, anchor/query index, pair angle and tags, the query's angle from frontal,
+both views' absolute poses and crop intrinsics).
+
+Determinism: every random draw comes from a seed derived from (seed, epoch, corpus, group, draw), and
+the shuffle buffer of loader slot s (one per rank x DataLoader worker) from (seed, s). Each slot
+streams forever (epoch after epoch, shards reshuffled per epoch), so the DataLoader hands out batch
+i from worker i % W, and a resumed run skips its first N batches inside the workers, before any image
+is decoded, and then sees exactly the batches an uninterrupted run would (with the same worker count).
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Iterator, Literal
+
+import numpy as np
+import torch
+from PIL import Image
+from pydantic import Field
+
+from relhead.configbase import ConfigError, Range, Strict
+from relhead.datasets.manifest import read_manifest
+from relhead.datasets.pairs import frontal_view, tag
+from relhead.datasets.sample import Group
+from relhead.datasets.shards import iter_groups
+from relhead.frames import geodesic_deg, pose_to_encoding, relative_transform
+
+
+# ------------------------------------------------------------------------------------------- config
+class CropCfg(Strict):
+    margin: Range(0.0, 3.0) = (0.4, 0.6)  # per side, as a share of the face box's larger side
+    shift: float = Field(0.01, ge=0.0, le=0.5, description="max centre shift, share of the crop side")
+    scale: Range(0.25, 4.0) = (0.9, 1.1)  # scale jitter of the crop side
+    eval_margin: float = Field(0.1, ge=0.0, le=3.0, description="evaluation and prediction: no shift, no jitter")
+
+
+class AugmentCfg(Strict):
+    """Photometric augmentation (kornia), training only. Colour jitter is shared by both frames with
+    probability `same_color_p`, else drawn per frame; the rest is always the same on both frames
+    (same decision and parameters; Gaussian noise is even the same pattern)."""
+
+    enabled: bool = True
+    color_p: float = Field(0.8, ge=0.0, le=1.0)
+    brightness: float = Field(0.3, ge=0.0, le=1.0)
+    contrast: float = Field(0.3, ge=0.0, le=1.0)
+    saturation: float = Field(0.3, ge=0.0, le=1.0)
+    hue: float = Field(0.05, ge=0.0, le=0.5)
+    same_color_p: float = Field(0.7, ge=0.0, le=1.0)
+    gamma_p: float = Field(0.3, ge=0.0, le=1.0)
+    gamma: Range(0.1, 10.0) = (0.7, 1.5)
+    clahe_p: float = Field(0.1, ge=0.0, le=1.0)
+    clahe_clip: Range(0.1, 100.0) = (1.0, 4.0)
+    rgb_shift_p: float = Field(0.3, ge=0.0, le=1.0)
+    rgb_shift: float = Field(0.05, ge=0.0, le=1.0, description="max shift per channel, in [0, 1] units")
+    blur_p: float = Field(0.2, ge=0.0, le=1.0)
+    blur_sigma: Range(0.01, 10.0) = (0.1, 1.0)  # pixels of the resized crop
+    noise_p: float = Field(0.2, ge=0.0, le=1.0)
+    noise_std: float = Field(0.02, ge=0.0, le=1.0)
+
+
+class DataCfg(Strict):
+    size: int | None = Field(None, ge=14, le=4096, description="crop side in pixels; null: the model's img_size")
+    batch: int = Field(16, ge=1)
+    workers: int = Field(1, ge=0, le=64, description="DataLoader worker processes (0: in the training process)")
+    shuffle_buffer: int = Field(256, ge=1, description="pairs; each holds its group's encoded images")
+    pairs_per_group: int = Field(1, ge=1, description="pairs drawn from a group each time the stream passes it")
+    holdout_every: int = Field(10, ge=2, description="group ids g with g % k == k - 1 are held out (eval only)")
+    eval_pairs: Literal["all", "recorded"] = "all"  # every ordered pair of a held-out group, or pairs.json's
+    on_corrupt: Literal["raise", "skip"] = "raise"
+    crop: CropCfg = CropCfg()
+    augment: AugmentCfg = AugmentCfg()
+
+
+# ------------------------------------------------------------------------------------------ corpora
+@dataclass(frozen=True)
+class Corpus:
+    path: Path
+    name: str
+    shards: tuple[Path, ...]  # the manifest's done shards
+    groups: tuple[range, ...]  # group ids per shard
+    pairs_cfg: dict  # the corpus' pair policy config (easy/hard thresholds)
+
+
+def open_corpora(paths: list[str | Path]) -> list[Corpus]:
+    """Corpus folders (each with manifest.json) -> their done shards; ConfigError when one is not."""
+    if not paths:
+        raise ConfigError("--data: give at least one corpus folder")
+    out, names = [], set()
+    for p in map(Path, paths):
+        manifest = read_manifest(p) if p.is_dir() else None
+        if manifest is None:
+            raise ConfigError(f"--data {p}: not a corpus folder (no manifest.json)")
+        done = [e for _, e in sorted(manifest["shards"].items(), key=lambda kv: int(kv[0])) if e["status"] == "done"]
+        if not done:
+            raise ConfigError(f"--data {p}: no finished shards")
+        name = p.resolve().name
+        name = name if name not in names else f"{name}#{len(out)}"
+        names.add(name)
+        out.append(Corpus(p, name, tuple(p / e["file"] for e in done), tuple(range(*e["groups"]) for e in done),
+                          manifest["config"]["pairs"]))
+    return out
+
+
+def held_out(group: int, every: int) -> bool:
+    """The held-out rule, by group id only (the same for training and evaluation)."""
+    return group % every == every - 1
+
+
+def split_counts(corpora: list[Corpus], every: int) -> tuple[int, int]:
+    """(training groups, held-out groups) over all corpora, from the manifests alone."""
+    ids = [g for c in corpora for r in c.groups for g in r]
+    held = sum(held_out(g, every) for g in ids)
+    return len(ids) - held, held
+
+
+# --------------------------------------------------------------------------------- crop and targets
+def square_crop(box, W: int, H: int, margin: float, shift=(0.0, 0.0), scale: float = 1.0) -> tuple[float, float, float]:
+    """(x0, y0, side) of a square around face box [x0, y0, x1, y1]: the box's larger side grown by
+    `margin` of it on each side, times `scale`, its centre moved by `shift` x side, then clamped to the
+    image (side at most min(W, H), the square moved inside)."""
+    bx0, by0, bx1, by1 = map(float, box)
+    side = min(max(bx1 - bx0, by1 - by0, 1.0) * (1 + 2 * margin) * scale, W, H)
+    cx, cy = (bx0 + bx1) / 2 + shift[0] * side, (by0 + by1) / 2 + shift[1] * side
+    return float(np.clip(cx - side / 2, 0, W - side)), float(np.clip(cy - side / 2, 0, H - side)), side
+
+
+def crop_intrinsics(K, x0: float, y0: float, side: float, size: int) -> np.ndarray:
+    """K of the crop [x0, x0 + side] x [y0, y0 + side] resized to size x size."""
+    s = size / side
+    return np.diag([s, s, 1.0]) @ np.array([[1.0, 0, -x0], [0, 1.0, -y0], [0, 0, 1.0]]) @ np.asarray(K, float)
+
+
+def crop_image(rgb: np.ndarray, x0: float, y0: float, side: float, size: int) -> torch.Tensor:
+    """(H, W, 3) uint8 -> (3, size, size) float in [0, 1]; the crop box's edges map to the output's
+    edges (pixel centres at +0.5, as relhead.frames.project), antialiased bilinear."""
+    img = Image.fromarray(rgb).resize((size, size), Image.BILINEAR, box=(x0, y0, x0 + side, y0 + side))
+    return torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1).float().div_(255.0)
+
+
+def pair_meta(corpus: Corpus, g: Group, a: int, q: int, K_a, K_q) -> dict:
+    va, vq = g.views[a], g.views[q]
+    R_a, R_q = np.asarray(va["R"]), np.asarray(vq["R"])
+    recorded = {(p["anchor"], p["query"]): p["tags"] for p in g.pairs.get("pairs", [])}
+    angle = geodesic_deg(R_a, R_q)
+    tags = recorded.get((a, q))
+    if tags is None:  # not a recorded pair: the corpus' own thresholds
+        tags = tag({"anchor": a, "angle_deg": angle}, frontal_view(g.views), SimpleNamespace(**corpus.pairs_cfg))
+    return {"key": f"{corpus.name}/{g.key}", "group": int(g.meta["group"]), "anchor": a, "query": q,
+            "angle_deg": angle, "tags": list(tags), "query_angle_deg": geodesic_deg(R_q, np.eye(3)),
+            "R_a": R_a, "t_a": np.asarray(va["t"], float), "R_q": R_q, "t_q": np.asarray(vq["t"], float),
+            "K_a": K_a, "K_q": K_q}
+
+
+def targets(meta: dict, size: int, mode: str) -> np.ndarray:
+    """(S, 9) pose encodings of a pair (see the module docstring)."""
+    if mode == "absolute":
+        return pose_to_encoding(meta["R_q"], meta["t_q"], meta["K_q"], size, size)[None]
+    R_rel, t_rel = relative_transform(meta["R_a"], meta["t_a"], meta["R_q"], meta["t_q"])
+    anchor = pose_to_encoding(np.eye(3), np.zeros(3), meta["K_a"], size, size)
+    return np.stack([anchor, pose_to_encoding(R_rel, t_rel, meta["K_q"], size, size)])
+
+
+# -------------------------------------------------------------------------------------- augmentation
+class Augmenter:
+    """The photometric augmentation of AugmentCfg on a (S, 3, H, W) pair, seeded per pair (kornia draws
+    from torch's global generator, so it runs inside fork_rng and leaves the caller's stream alone)."""
+
+    def __init__(self, cfg: AugmentCfg):
+        import kornia.augmentation as K
+
+        c = cfg
+        jitter = dict(brightness=c.brightness, contrast=c.contrast, saturation=c.saturation, hue=c.hue, p=c.color_p)
+        self.same_color_p = c.same_color_p
+        self.jitter_same = K.ColorJitter(**jitter, same_on_batch=True)
+        self.jitter_each = K.ColorJitter(**jitter, same_on_batch=False)
+        kernel = 2 * int(np.ceil(3 * c.blur_sigma[1])) + 1
+        # (probability, transform applied to both frames alike); drawn here, since kornia computes a
+        # transform (CLAHE: ~10 ms) even where its own p rejects it
+        self.shared = [
+            (c.gamma_p, K.RandomGamma(gamma=c.gamma, p=1.0, same_on_batch=True)),
+            (c.clahe_p, K.RandomClahe(clip_limit=c.clahe_clip, grid_size=(8, 8), p=1.0, same_on_batch=True)),
+            (c.rgb_shift_p, K.RandomRGBShift(c.rgb_shift, c.rgb_shift, c.rgb_shift, p=1.0, same_on_batch=True)),
+            (c.blur_p, K.RandomGaussianBlur(kernel, c.blur_sigma, p=1.0, same_on_batch=True)),
+            (c.noise_p, K.RandomGaussianNoise(std=c.noise_std, p=1.0, same_on_batch=True)),
+        ]
+
+    def __call__(self, x: torch.Tensor, seed: int) -> torch.Tensor:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            same = torch.rand(()).item() < self.same_color_p
+            x = (self.jitter_same if same else self.jitter_each)(x)
+            for p, transform in self.shared:
+                if torch.rand(()).item() < p:
+                    x = transform(x)
+            return x.clamp_(0.0, 1.0)
+
+
+# ------------------------------------------------------------------------------------------ streams
+@dataclass
+class PairDraw:
+    corpus: int
+    group: Group
+    anchor: int
+    query: int
+    seed: tuple[int, ...]
+
+
+def collate(items: list[dict]) -> dict:
+    return {"images": torch.stack([it["images"] for it in items]),
+            "targets": torch.from_numpy(np.stack([it["targets"] for it in items])).float(),
+            "meta": [it["meta"] for it in items]}
+
+
+class TrainPairs(torch.utils.data.IterableDataset):
+    """Endless training batches (see the module docstring); use with DataLoader(batch_size=None)."""
+
+    def __init__(self, corpora: list[Corpus], cfg: DataCfg, size: int, mode: str, seed: int, skip_batches: int = 0):
+        self.corpora, self.cfg, self.size, self.mode, self.seed = corpora, cfg, size, mode, seed
+        self.skip_batches = skip_batches
+        self._augment = None
+
+    def draws(self, slot: int, slots: int) -> Iterator[PairDraw]:
+        """This slot's pair draws, epoch after epoch. Shards are shuffled per epoch and dealt to the
+        slots; with fewer shards than slots every slot reads every shard and keeps every slots-th group."""
+        shards = [(ci, s) for ci, c in enumerate(self.corpora) for s in c.shards]
+        every = self.cfg.holdout_every
+        for epoch in itertools.count():
+            order = [shards[i] for i in np.random.default_rng([self.seed, epoch]).permutation(len(shards))]
+            deal = len(shards) >= slots
+            mine, n, count = (order[slot::slots] if deal else order), 0, 0
+            for ci, shard in mine:
+                for g in iter_groups([shard], on_corrupt=self.cfg.on_corrupt):
+                    gid = int(g.meta["group"])
+                    if held_out(gid, every):
+                        continue
+                    count += 1
+                    if not deal and (count - 1) % slots != slot:
+                        continue
+                    V = len(g.views)
+                    for j in range(self.cfg.pairs_per_group):
+                        seed = (self.seed, epoch, ci, gid, j)
+                        rng = np.random.default_rng(seed)
+                        a = int(rng.integers(V))
+                        q = (a + 1 + int(rng.integers(V - 1))) % V  # uniform over the other views
+                        n += 1
+                        yield PairDraw(ci, g, a, q, seed)
+            if n == 0:
+                raise RuntimeError(f"loader slot {slot} of {slots}: no training pairs in its shards "
+                                   f"(all groups held out, or its shards skipped as corrupt)")
+
+    def item(self, d: PairDraw) -> dict:
+        cfg, size = self.cfg, self.size
+        rng = np.random.default_rng(d.seed + (1,))
+        crops, Ks = [], []
+        for i in (d.anchor, d.query):
+            v = d.group.views[i]
+            margin = rng.uniform(*cfg.crop.margin)
+            shift = rng.uniform(-cfg.crop.shift, cfg.crop.shift, 2)
+            scale = rng.uniform(*cfg.crop.scale)
+            box = square_crop(v["face_box"], v["W"], v["H"], margin, shift, scale)
+            crops.append(box)
+            Ks.append(crop_intrinsics(v["K"], *box, size))
+        meta = pair_meta(self.corpora[d.corpus], d.group, d.anchor, d.query, *Ks)
+        frames = [(d.query, crops[1])] if self.mode == "absolute" else [(d.anchor, crops[0]), (d.query, crops[1])]
+        images = torch.stack([crop_image(d.group.image(i), *box, size) for i, box in frames])
+        if cfg.augment.enabled:
+            if self._augment is None:
+                self._augment = Augmenter(cfg.augment)
+            images = self._augment(images, int(rng.integers(2**62)))
+        return {"images": images, "targets": targets(meta, size, self.mode), "meta": meta}
+
+    def __iter__(self):
+        import webdataset as wds
+        from webdataset.utils import pytorch_worker_info
+
+        rank, world, worker, workers = pytorch_worker_info()
+        # The DataLoader takes batch i from worker i % W. A resumed loader starts again at worker 0, so
+        # its worker w plays the stream (role) that would have made the next batch, and skips what that
+        # stream already made.
+        role = (worker + self.skip_batches) % workers
+        slot, slots = rank * workers + role, world * workers
+        skip_items = len(range(role, self.skip_batches, workers)) * self.cfg.batch
+        bufsize = self.cfg.shuffle_buffer
+        pipeline = wds.DataPipeline(
+            lambda: self.draws(slot, slots),
+            wds.shuffle(bufsize, initial=bufsize, rng=random.Random(f"{self.seed}/{slot}")),
+            lambda src: itertools.islice(src, skip_items, None),
+            wds.map(self.item),
+            wds.batched(self.cfg.batch, collation_fn=collate, partial=False),
+        )
+        return iter(pipeline)
+
+
+def train_loader(corpora, cfg: DataCfg, size: int, mode: str, seed: int, skip_batches: int = 0,
+                 pin_memory: bool = False) -> torch.utils.data.DataLoader:
+    """Endless batches of training pairs; `skip_batches`: batches this rank already consumed."""
+    ds = TrainPairs(corpora, cfg, size, mode, seed, skip_batches)
+    return torch.utils.data.DataLoader(ds, batch_size=None, num_workers=cfg.workers, pin_memory=pin_memory,
+                                       prefetch_factor=2 if cfg.workers else None)
+
+
+def eval_items(corpora: list[Corpus], cfg: DataCfg, size: int) -> Iterator[dict]:
+    """Every held-out group's pairs (all ordered pairs, or the recorded ones) with evaluation crops,
+    in corpus, shard, group and pair order; images (2, 3, size, size), relative targets (2, 9)."""
+    for ci, corpus in enumerate(corpora):
+        for g in iter_groups(corpus.shards, on_corrupt=cfg.on_corrupt):
+            if not held_out(int(g.meta["group"]), cfg.holdout_every):
+                continue
+            V = len(g.views)
+            if cfg.eval_pairs == "all":
+                pairs = [(a, q) for a in range(V) for q in range(V) if a != q]
+            else:
+                pairs = [(p["anchor"], p["query"]) for p in g.pairs.get("pairs", [])]
+            crops, images = {}, {}
+            for a, q in pairs:
+                for i in (a, q):
+                    if i not in crops:
+                        v = g.views[i]
+                        crops[i] = square_crop(v["face_box"], v["W"], v["H"], cfg.crop.eval_margin)
+                        images[i] = crop_image(g.image(i), *crops[i], size)
+                K_a, K_q = (crop_intrinsics(g.views[i]["K"], *crops[i], size) for i in (a, q))
+                meta = pair_meta(corpus, g, a, q, K_a, K_q)
+                yield {"images": torch.stack([images[a], images[q]]), "targets": targets(meta, size, "relative"),
+                       "meta": meta}
+
+
+def eval_batches(corpora, cfg: DataCfg, size: int, batch: int, limit: int | None = None) -> Iterator[dict]:
+    """eval_items in batches (the last may be smaller), the first `limit` pairs when given."""
+    items = itertools.islice(eval_items(corpora, cfg, size), limit)
+    while chunk := list(itertools.islice(items, batch)):
+        yield collate(chunk)

@@ -1,0 +1,114 @@
+"""Prediction: the relative head pose between an anchor and a query image from a trained run.
+
+With a face box [x0, y0, x1, y1] an image is cropped as in evaluation (a square around the box grown
+by CropCfg.eval_margin per side, clamped to the image); without one it is taken as already cropped to
+the face and resized whole (a non-square image is stretched). The result holds R_rel, t_rel
+(R_q = R_rel R_a, t_q = R_rel t_a + t_rel; t in metres, meaningful only as far as the crops' fields of
+view match the training data), the relative yaw/pitch/roll (relhead.frames convention) and, given
+the anchor's absolute rotation, the query's (R_q = R_rel R_a). An absolute-twin run predicts each
+frame's pose alone and derives the relative one from them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from relhead.configbase import ConfigError
+from relhead.frames import euler_to_matrix, geodesic_deg, matrix_to_euler
+from relhead.train.data import crop_image, square_crop
+from relhead.train.eval import predict_poses
+
+
+def _euler(R) -> dict:
+    return dict(zip(("yaw", "pitch", "roll"), matrix_to_euler(R)))
+
+
+def check_box(box, W: int, H: int, name: str = "box") -> tuple[float, float, float, float]:
+    """A face box as 4 floats inside a W x H image with x0 < x1, y0 < y1; ConfigError when not."""
+    try:
+        x0, y0, x1, y1 = (float(v) for v in box)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} {box!r}: expected four numbers x0,y0,x1,y1") from None
+    if not (x0 < x1 and y0 < y1 and x0 >= 0 and y0 >= 0 and x1 <= W and y1 <= H):
+        raise ConfigError(f"{name} {x0:g},{y0:g},{x1:g},{y1:g}: needs x0 < x1, y0 < y1 within the {W}x{H} image")
+    return x0, y0, x1, y1
+
+
+class Predictor:
+    """A trained run's model, ready to predict on RGB uint8 arrays."""
+
+    def __init__(self, model, cfg, device: torch.device, bf16: bool):
+        self.model, self.cfg, self.device, self.bf16 = model, cfg, device, bf16
+
+    @classmethod
+    def from_checkpoint(cls, run: str | Path, device: str = "auto") -> "Predictor":
+        from relhead.train.train import load_run, resolve_device
+
+        cfg, model = load_run(run, "cpu")
+        if device != "auto":
+            cfg = cfg.model_copy(update={"device": device})
+        dev, bf16 = resolve_device(cfg)
+        return cls(model.to(dev), cfg, dev, bf16)
+
+    def frame(self, rgb: np.ndarray, box=None, name: str = "box") -> torch.Tensor:
+        rgb = np.asarray(rgb)
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+            raise ConfigError(f"expected an (H, W, 3) uint8 RGB image, got {rgb.shape} {rgb.dtype}")
+        H, W = rgb.shape[:2]
+        size = self.cfg.size
+        if box is None:
+            return _resize_whole(rgb, size)
+        box = check_box(box, W, H, name)
+        return crop_image(rgb, *square_crop(box, W, H, self.cfg.data.crop.eval_margin), size)
+
+    def predict(self, anchor: np.ndarray, query: np.ndarray, anchor_box=None, query_box=None,
+                anchor_pose=None) -> dict:
+        """anchor_pose: the anchor's absolute rotation, a 3x3 matrix or (yaw, pitch, roll) degrees."""
+        images = torch.stack([self.frame(anchor, anchor_box, "anchor box"), self.frame(query, query_box, "query box")])
+        pred = predict_poses(self.model, images[None], self.cfg.mode, self.device, self.bf16)
+        pred = {k: v[0] for k, v in pred.items()}
+        R_rel, t_rel = pred["R_rel"], pred["t_rel"]
+        out = {"mode": self.cfg.mode, "R_rel": R_rel.tolist(), "t_rel": t_rel.tolist(),
+               "relative_euler_deg": _euler(R_rel), "relative_angle_deg": geodesic_deg(R_rel, np.eye(3))}
+        if self.cfg.mode == "absolute":
+            for f in ("a", "q"):
+                out["anchor" if f == "a" else "query_predicted"] = {
+                    "R": pred[f"R_{f}"].tolist(), "t": pred[f"t_{f}"].tolist(), "euler_deg": _euler(pred[f"R_{f}"])}
+        if anchor_pose is not None:
+            R_a = np.asarray(anchor_pose, float)
+            R_a = euler_to_matrix(*R_a) if R_a.shape == (3,) else R_a
+            R_q = R_rel @ R_a
+            out["query"] = {"R": R_q.tolist(), "euler_deg": _euler(R_q)}
+        return out
+
+
+def _resize_whole(rgb: np.ndarray, size: int) -> torch.Tensor:
+    from PIL import Image
+
+    img = Image.fromarray(rgb).resize((size, size), Image.BILINEAR)
+    return torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1).float().div_(255.0)
+
+
+def read_rgb(path: str | Path, name: str) -> np.ndarray:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            return np.asarray(img.convert("RGB"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{name} {path}: cannot read an image there ({type(exc).__name__})") from None
+
+
+def parse_numbers(text: str | None, n: int, name: str, example: str) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        vals = [float(v) for v in text.split(",")]
+    except ValueError:
+        vals = []
+    if len(vals) != n:
+        raise ConfigError(f"{name} {text!r}: expected {n} comma-separated numbers, e.g. {example}")
+    return vals
