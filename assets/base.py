@@ -46,6 +46,12 @@ class HeadCfg(Strict):
         cached per process by (model, build settings). Sampling keys are passed per call."""
         return {}
 
+    def files(self) -> dict[str, str | None]:
+        """{key: host path} of the files this backend reads (a licensed model, its landmark
+        embedding). They are host keys: the corpus records them by name and sha256 (its manifest's
+        `assets.head`) and its config holds them as null, so any host makes the same bytes."""
+        return {}
+
 
 class Identity(Strict):
     """A sampled subject's shape parameters; each backend subclasses it with typed fields."""

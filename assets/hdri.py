@@ -1,35 +1,20 @@
 """HDRI environments: bpy's bundled ones and a user folder's, named by source, name and content hash
 (never by host path), resolved to this host's files once per process (found without importing bpy).
 
-An :class:`AssetRef` is what a scene spec records, e.g. `bundled:forest.exr` or
-`user:studio/loft.hdr` with the file's sha256, so two hosts that hold the same files at different
-paths sample and render the same corpus.
+A scene spec records an HDRI as an AssetRef, e.g. `bundled:forest.exr` or `user:studio/loft.hdr`
+with the file's sha256, so two hosts that hold the same files at different paths sample and render
+the same corpus.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
-from typing import Literal
-
-from relhead.configbase import Strict
+from relhead.assets.refs import AssetRef, file_ref
 
 HDRI_SUFFIXES = (".exr", ".hdr")
-
-
-class AssetRef(Strict):
-    """A file by where it comes from (`bundled` with bpy, or the `user` folder), its name there
-    ('/'-separated path inside the folder) and the sha256 of its bytes."""
-
-    source: Literal["bundled", "user"]
-    name: str
-    sha256: str
-
-    def __str__(self) -> str:
-        return f"{self.source}:{self.name}"
 
 
 @dataclass(frozen=True)
@@ -58,16 +43,12 @@ def bundled_hdri_dir() -> Path:
     return found[-1]
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _scan(folder: Path, source: str) -> dict[str, tuple[AssetRef, Path]]:
     found = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in HDRI_SUFFIXES)
     out = {}
     for p in found:
         name = p.relative_to(folder).as_posix()
-        out[name] = (AssetRef(source=source, name=name, sha256=_sha256(p)), p)
+        out[name] = (file_ref(p, source, name), p)
     return out
 
 

@@ -25,6 +25,7 @@ from typing import Callable, Iterator
 from tqdm import tqdm
 
 from relhead.assets.hdri import hdri_pool
+from relhead.assets.refs import file_ref
 from relhead.configbase import ConfigError
 from relhead.datasets.lease import LEASE_TIMEOUT_S, LeaseLost, acquire, release, renew
 from relhead.datasets.manifest import (CorpusMismatch, corpus_lock, done_entry, open_corpus, refresh_manifest,
@@ -41,14 +42,26 @@ class ShardTask:
     cfg: object  # PipelineConfig (picklable)
     out_dir: Path
     index: int
-    hdris: tuple  # the corpus' HDRI refs; each host resolves them to its own files
+    assets: dict  # corpus_assets(): every host resolves them to its own files and checks the hashes
     lease_timeout_s: float = LEASE_TIMEOUT_S
 
 
 def corpus_assets(cfg) -> dict:
-    """The files a corpus' data depend on, by name and content ({"hdris": [AssetRef JSON]})."""
+    """The files a corpus' data depend on, by name and content: {"hdris": [AssetRef JSON], and
+    "head": {key: AssetRef JSON} for a backend that reads files}. FileNotFoundError when one is missing."""
     pool = hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir)
-    return {"hdris": [r.model_dump(mode="json") for r in pool.refs]}
+    out = {"hdris": [r.model_dump(mode="json") for r in pool.refs]}
+    files = cfg.head.files()
+    if files:
+        missing = [f"head.{k}" for k, p in files.items() if not p]
+        if missing:
+            raise FileNotFoundError(f"{missing[0]}: head.model {cfg.head.model} needs this file (a path on this host)")
+        try:
+            out["head"] = {k: file_ref(p).model_dump(mode="json") for k, p in files.items()}
+        except FileNotFoundError as exc:
+            key = next(k for k, p in files.items() if not Path(p).expanduser().is_file())
+            raise FileNotFoundError(f"head.{key}: {exc}") from None
+    return out
 
 
 def check_out_dir(path: Path) -> None:
@@ -79,9 +92,8 @@ def make_shard(task: ShardTask, threads: int = 0, on_group: Callable[[], None] |
     skipped = {"out_dir": str(out_dir), "index": task.index, "groups": len(shard_groups(cfg, task.index))}
     with _BPY_LOCK:
         pool = hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir)
-        if pool.refs != tuple(task.hdris):
-            raise CorpusMismatch(f"{platform.node()}: the HDRI files here differ from the corpus' "
-                                 f"({len(pool.refs)} here, {len(task.hdris)} in the corpus, or other contents)")
+        if corpus_assets(cfg) != task.assets:
+            raise CorpusMismatch(f"{platform.node()}: the asset files here (HDRIs, head model) differ from the corpus'")
         with corpus_lock(out_dir):
             if shard_is_done(out_dir, task.index):
                 return {**skipped, "skipped": "done by another run"}
@@ -122,9 +134,8 @@ def plan(cfg, out_dir: Path, shards: range | None = None,
     out_dir = Path(out_dir)
     assets = corpus_assets(cfg)
     open_corpus(cfg, out_dir, assets)
-    refs = hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir).refs
     wanted = shards or range(cfg.shards)
-    todo = [ShardTask(cfg, out_dir, i, refs, lease_timeout_s) for i in wanted if not shard_is_done(out_dir, i)]
+    todo = [ShardTask(cfg, out_dir, i, assets, lease_timeout_s) for i in wanted if not shard_is_done(out_dir, i)]
     return todo, len(wanted) - len(todo)
 
 

@@ -148,7 +148,7 @@ def corpus_lock(out_dir: Path):
 
 def open_corpus(cfg, out_dir: Path, assets: dict) -> dict:
     """The manifest of the corpus in out_dir (created if new), refusing a corpus of another config
-    or other assets. `assets` names the files the data depend on ({"hdris": [AssetRef JSON]})."""
+    or other assets. `assets` names the files the data depend on (relhead.datasets.generate.corpus_assets)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with corpus_lock(out_dir):
@@ -165,12 +165,16 @@ def open_corpus(cfg, out_dir: Path, assets: dict) -> dict:
             f"this one {cfg.hash()}); choose another --out or remove it"
         )
     if manifest.get("assets") != assets:
-        theirs = {a["name"]: a["sha256"] for a in manifest["assets"]["hdris"]}
-        ours = {a["name"]: a["sha256"] for a in assets["hdris"]}
-        diff = sorted(set(theirs.items()) ^ set(ours.items()))
-        raise CorpusMismatch(f"{out_dir} holds a corpus made from other HDRI files (differ: "
-                             f"{', '.join(n for n, _ in diff[:4])}); choose another --out or remove it")
+        diff = sorted(set(_asset_names(manifest.get("assets", {}))) ^ set(_asset_names(assets)))
+        raise CorpusMismatch(f"{out_dir} holds a corpus made from other asset files (differ: "
+                             f"{', '.join(sorted({n for n, _ in diff})[:4])}); choose another --out or remove it")
     return manifest
+
+
+def _asset_names(assets: dict) -> list[tuple[str, str]]:
+    """(name, sha256) of every file in a manifest's `assets`."""
+    refs = list(assets.get("hdris", [])) + list(assets.get("head", {}).values())
+    return [(f"{a['source']}:{a['name']}", a["sha256"]) for a in refs]
 
 
 def refresh_manifest(out_dir: Path) -> dict:

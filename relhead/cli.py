@@ -23,11 +23,12 @@ def _shard_range(text: str | None, total: int) -> range | None:
     return r
 
 
-def _check_hdris(cfg) -> None:
-    from relhead.assets.hdri import hdri_pool
+def _check_assets(cfg) -> None:
+    """The HDRIs and the head backend's files exist (a ConfigError naming the key when not)."""
+    from relhead.datasets.generate import corpus_assets
 
     try:
-        hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir)
+        corpus_assets(cfg)
     except FileNotFoundError as exc:
         raise ConfigError(str(exc)) from None
 
@@ -45,7 +46,7 @@ def cmd_render(args) -> int:
     cfg = resolve(args.pipeline, args.set, args.config)
     shards = _shard_range(args.shards, cfg.shards)
     _check_parallel(args)
-    _check_hdris(cfg)
+    _check_assets(cfg)
     from relhead.datasets.generate import generate
 
     generate(cfg, Path(args.out) / cfg.name, shards=shards, workers=args.workers, scheduler=args.scheduler,
@@ -64,7 +65,7 @@ def cmd_sweep(args) -> int:
                   f"{c.config.views} views  config {c.config.hash()}  {c.values}")
         return 0
     for c in combos:
-        _check_hdris(c.config)
+        _check_assets(c.config)
     from relhead.datasets.sweep import run_sweep
 
     run_sweep(args.name, combos, Path(args.out), workers=args.workers, scheduler=args.scheduler,

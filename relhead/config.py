@@ -177,10 +177,13 @@ class PipelineConfig(Strict):
         d = self.to_dict()
         for section, key in HOST_KEYS:
             d[section][key] = type(self).model_fields[section].default.model_dump(mode="json")[key]
+        for key in self.head.files():
+            d["head"][key] = None
         return d
 
     def hash(self) -> str:
-        """Hash of everything that changes the data (not the name, description or HOST_KEYS)."""
+        """Hash of everything that changes the data (not the name, description, HOST_KEYS or the
+        head backend's file paths; the files themselves are the corpus' `assets`)."""
         d = self.portable_dict()
         d.pop("name"), d.pop("description")
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]

@@ -10,7 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
-from relhead.assets.hdri import AssetRef
+from relhead.assets.refs import AssetRef
 from relhead.render.spec import (BackgroundSpec, CameraSpec, EyeSpec, Euler, GroupSpec, HeadSpec, LightingSpec,
                                  MaterialsSpec, MouthSpec, SkinSpec, ViewSpec)
 

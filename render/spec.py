@@ -14,7 +14,7 @@ from pydantic import SerializeAsAny, field_validator
 
 from relhead.assets import registry
 from relhead.assets.base import Identity
-from relhead.assets.hdri import AssetRef
+from relhead.assets.refs import AssetRef
 from relhead.configbase import Strict
 
 SPEC_FORMAT = "relhead-spec/1"

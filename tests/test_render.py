@@ -191,7 +191,7 @@ def test_bytes_do_not_depend_on_where_the_hdris_live(tmp_path):
     shutil.copytree(tmp_path / "host_a" / "skies", tmp_path / "host_c" / "skies")
     (tmp_path / "host_c" / "skies" / "forest.exr").write_bytes(b"not the same sky")
     other = cfg.model_copy(update={"lighting": cfg.lighting.model_copy(update={"hdri_dir": str(tmp_path / "host_c")})})
-    with pytest.raises(CorpusMismatch, match="other HDRI files.*forest.exr"):
+    with pytest.raises(CorpusMismatch, match="other asset files.*user:skies/forest.exr"):
         generate(other, a, log=lambda *_: None)
 
 

@@ -1,0 +1,42 @@
+"""Files the data depend on, named by where they come from, their name there and their content hash,
+never by host path (what a scene spec and a corpus manifest record)."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from relhead.configbase import Strict
+
+
+class AssetRef(Strict):
+    """A file by its source (`bundled` with a dependency, or `user`), its name there ('/'-separated
+    path inside its folder, or its file name) and the sha256 of its bytes."""
+
+    source: Literal["bundled", "user"]
+    name: str
+    sha256: str
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.name}"
+
+
+@lru_cache(maxsize=4096)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def file_ref(path: str | Path, source: str = "user", name: str | None = None) -> AssetRef:
+    """The AssetRef of a file on this host (hashed once per process while it is unchanged);
+    FileNotFoundError naming the path when it is not a file."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    st = p.stat()
+    return AssetRef(source=source, name=name or p.name, sha256=_sha256(str(p.resolve()), st.st_size, st.st_mtime_ns))
