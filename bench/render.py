@@ -181,7 +181,7 @@ def cycles_breakdown(base: list[str], groups: range, hm, pool) -> dict:
             width = hm.head_width(spec.head.identity)
             for v, p in zip(spec.views, posed_heads(spec, hm)):
                 lab = label_view(v, p, width, cfg.image.width, cfg.image.height)
-                scene.set_view(p.vertices, lab.K, lab.R_w2c, lab.t_w2c)
+                scene.set_view(p.vertices, p.T_world_head, lab.K, lab.R_w2c, lab.t_w2c)
                 t = time.perf_counter()
                 scene.render_still()
                 seconds, n = seconds + time.perf_counter() - t, n + 1

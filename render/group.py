@@ -93,7 +93,7 @@ def render_group(cfg, spec: GroupSpec, head_model, hdris: HdriPool, clock=_no_cl
     for v, p in zip(spec.views, posed):
         with clock("scene update (view), labels"):
             labels = label_view(v, p, head_width, W, H)
-            scene.set_view(p.vertices, labels.K, labels.R_w2c, labels.t_w2c)
+            scene.set_view(p.vertices, p.T_world_head, labels.K, labels.R_w2c, labels.t_w2c)
         with clock("cycles render"):
             scene.render_still()
         with clock("read back rgb and mask"):

@@ -28,14 +28,19 @@ def _node(nt, kind: str, name: str):
     return node
 
 
+SKIN_COORDS = "skin_co"  # per-vertex attribute: the surface in head-frame coordinates (see scene.set_view)
+
+
 def build_skin():
-    """Low-frequency blotches modulate the base colour; fine noise drives a subtle pore bump."""
+    """Low-frequency blotches modulate the base colour; fine noise drives a subtle pore bump. Both
+    are functions of the head-frame position (SKIN_COORDS), so they stay on the skin as the head turns."""
     mat, nt, bsdf = _principled("skin")
-    coords = nt.nodes.new("ShaderNodeTexCoord")
+    coords = nt.nodes.new("ShaderNodeAttribute")
+    coords.attribute_name = SKIN_COORDS
     blotch = _node(nt, "ShaderNodeTexNoise", "blotch")
     blotch.noise_dimensions = "4D"
     blotch.inputs["Scale"].default_value = 25.0
-    nt.links.new(coords.outputs["Object"], blotch.inputs["Vector"])
+    nt.links.new(coords.outputs["Vector"], blotch.inputs["Vector"])
     mix = _node(nt, "ShaderNodeMix", "tint")
     mix.data_type = "RGBA"
     mix.blend_type = "MULTIPLY"
@@ -43,7 +48,7 @@ def build_skin():
     nt.links.new(mix.outputs["Result"], bsdf.inputs["Base Color"])
     pores = nt.nodes.new("ShaderNodeTexNoise")
     pores.inputs["Scale"].default_value = 900.0
-    nt.links.new(coords.outputs["Object"], pores.inputs["Vector"])
+    nt.links.new(coords.outputs["Vector"], pores.inputs["Vector"])
     bump = nt.nodes.new("ShaderNodeBump")
     bump.inputs["Strength"].default_value = 0.08
     bump.inputs["Distance"].default_value = 0.0005

@@ -80,6 +80,7 @@ class ProcessScene:
         for name, values in hm.vertex_attributes.items():
             a = me.attributes.new(name, "FLOAT_VECTOR", "POINT")
             a.data.foreach_set("vector", values.astype(np.float32).ravel())
+        me.attributes.new(materials.SKIN_COORDS, "FLOAT_VECTOR", "POINT")
         for mat in materials.build_head_materials(self.cfg.render.subsurface):
             me.materials.append(mat)  # slot index == part label
         self.head = bpy.data.objects.new("head", me)
@@ -173,9 +174,12 @@ class ProcessScene:
         settings.set_seed(self.scene, spec.render_seed)
 
     # ------------------------------------------------------------------ per view
-    def set_view(self, vertices: np.ndarray, K: np.ndarray, R_w2c: np.ndarray, t_w2c: np.ndarray) -> None:
+    def set_view(self, vertices: np.ndarray, T_world_head: np.ndarray, K: np.ndarray, R_w2c: np.ndarray,
+                 t_w2c: np.ndarray) -> None:
         me = self.head.data
         me.vertices.foreach_set("co", vertices.astype(np.float32).ravel())
+        head_frame = (vertices - T_world_head[:3, 3]) @ T_world_head[:3, :3]  # textures stay on the skin
+        me.attributes[materials.SKIN_COORDS].data.foreach_set("vector", head_frame.astype(np.float32).ravel())
         me.update()
         for k, v in blender_lens_from_K(K, self.W, self.H, sensor_mm=self.cfg.camera.sensor_mm).items():
             setattr(self.camera.data, k, v)
