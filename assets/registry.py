@@ -1,8 +1,8 @@
 """Head-model backends by name: each one's config section, identity type and builder; built models
 are cached per process by (name, build settings).
 
-Built in: `anny`. Another backend (FLAME for licence holders, or a test's fake) registers itself
-with :func:`register` before a config naming it is validated.
+Built in: `anny`, and `flame` for licence holders (it reads their own model files). Another backend
+(e.g. a test's fake) registers itself with :func:`register` before a config naming it is validated.
 """
 
 from __future__ import annotations
@@ -51,9 +51,10 @@ def get_head_model(cfg: HeadCfg | None = None) -> HeadModel:
 
 
 def _register_builtins() -> None:
-    from relhead.assets import anny_head
+    from relhead.assets import anny_head, flame_head
 
     register(Backend("anny", anny_head.AnnyCfg, anny_head.AnnyIdentity, anny_head.AnnyHead.from_config))
+    register(Backend("flame", flame_head.FlameCfg, flame_head.FlameIdentity, flame_head.FlameHead.from_config))
 
 
 _register_builtins()

@@ -78,8 +78,8 @@ def test_backends_own_their_config_section():
         resolve("test", ["head.segments=12"])  # an Anny key set, not a fake one
     with pytest.raises(ConfigError, match="head.age_years: unknown key; allowed here: expression, gaze_pitch_deg"):
         resolve("test", ["head.model=fake", "head.age_years=[20,30]"])
-    with pytest.raises(ConfigError, match="head.model: unknown head-model backend 'flame'; known: anny, fake"):
-        resolve("test", ["head.model=flame"])
+    with pytest.raises(ConfigError, match="head.model: unknown head-model backend 'bfm'; known: anny, fake, flame"):
+        resolve("test", ["head.model=bfm"])
 
 
 def test_registry_caches_per_build_settings():
