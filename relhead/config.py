@@ -111,6 +111,19 @@ class LightingCfg(Strict):
         return v
 
 
+class EffectsCfg(Strict):
+    """Camera effects per view: Blender's bundled compositing groups (sensor noise, vignette,
+    chromatic aberration) on the image, and depth of field in Cycles. Off by default; the mask and
+    the ground truth never change with them (depth of field blurs the mask's edge like the image's)."""
+
+    fraction: float = Field(0.0, ge=0.0, le=1.0, description="share of views with sensor noise, vignette and CA")
+    sensor_noise: Range(0.0, 1.0) = Field((0.02, 0.2), description="luminance noise (chroma noise is half)")
+    vignette: Range(0.0, 1.0) = Field((0.0, 0.5), description="vignette factor")
+    chromatic_aberration: Range(0.0, 1.0) = Field((0.0, 0.3), description="chromatic aberration factor")
+    defocus_fraction: float = Field(0.0, ge=0.0, le=1.0, description="share of views with depth of field")
+    f_number: Range(0.5, 64.0) = Field((1.4, 8.0), description="aperture, focused on the head's origin")
+
+
 class PairsCfg(Strict):
     policy: Literal["all", "neutral-anchor", "random", "easy", "hard"] = "all"
     k: int = Field(4, ge=1, description="pairs per group for policy 'random'")
@@ -135,6 +148,7 @@ class PipelineConfig(Strict):
     pose: PoseCfg = PoseCfg()
     camera: CameraCfg = CameraCfg()
     lighting: LightingCfg = LightingCfg()
+    effects: EffectsCfg = EffectsCfg()
     pairs: PairsCfg = PairsCfg()
 
     @field_validator("head", mode="wrap")

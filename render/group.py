@@ -94,6 +94,7 @@ def render_group(cfg, spec: GroupSpec, head_model, hdris: HdriPool, clock=_no_cl
         with clock("scene update (view), labels"):
             labels = label_view(v, p, head_width, W, H)
             scene.set_view(p.vertices, p.T_world_head, labels.K, labels.R_w2c, labels.t_w2c)
+            scene.set_effects(v.effects, focus_m=float(labels.t[2]))
         with clock("cycles render"):
             scene.render_still()
         with clock("read back rgb and mask"):

@@ -11,8 +11,8 @@ from typing import Sequence
 import numpy as np
 
 from relhead.assets.refs import AssetRef
-from relhead.render.spec import (BackgroundSpec, CameraSpec, EyeSpec, Euler, GroupSpec, HeadSpec, LightingSpec,
-                                 MaterialsSpec, MouthSpec, SkinSpec, ViewSpec)
+from relhead.render.spec import (BackgroundSpec, CameraSpec, EffectsSpec, EyeSpec, Euler, GroupSpec, HeadSpec,
+                                 LightingSpec, MaterialsSpec, MouthSpec, SkinSpec, ViewSpec)
 
 
 def group_seed(corpus_seed: int, group: int) -> int:
@@ -73,6 +73,21 @@ def sample_view(rng: np.random.Generator, cfg, expression: dict[str, float]) -> 
                     camera=camera, expression=expression)
 
 
+def sample_effects(rng: np.random.Generator, cfg) -> EffectsSpec | None:
+    """Camera effects of one view, or None for a plain view."""
+    lens = rng.random() < cfg.fraction
+    dof = rng.random() < cfg.defocus_fraction
+    if not (lens or dof):
+        return None
+    out = EffectsSpec(f_number=float(np.exp(rng.uniform(*np.log(cfg.f_number)))) if dof else 0.0)
+    if lens:
+        out = out.model_copy(update={
+            "sensor_noise": float(rng.uniform(*cfg.sensor_noise)), "noise_seed": int(rng.integers(1, 2**20)),
+            "vignette": float(rng.uniform(*cfg.vignette)),
+            "chromatic_aberration": float(rng.uniform(*cfg.chromatic_aberration))})
+    return out
+
+
 def sample_group(cfg, group: int, head_model, hdris: Sequence[AssetRef]) -> GroupSpec:
     """The scene spec of group `group` of the corpus configured by `cfg`, lit by one of `hdris`
     (the corpus' HDRI pool, resolved once per corpus)."""
@@ -88,6 +103,9 @@ def sample_group(cfg, group: int, head_model, hdris: Sequence[AssetRef]) -> Grou
         if cfg.head.expression.per_view:
             v = v.model_copy(update={"expression": head_model.sample_expression(rng, cfg.head)})
         views.append(v)
+    # Effects draw from their own stream, so switching them on leaves every other parameter as it was.
+    fx = np.random.default_rng([seed, 1])
+    views = [v.model_copy(update={"effects": sample_effects(fx, cfg.effects)}) for v in views]
     return GroupSpec(group=int(group), seed=seed, head=HeadSpec(model=head_model.name, identity=identity),
                      materials=materials, lighting=lighting, render_seed=int(rng.integers(0, 2**31 - 1)),
                      views=views)

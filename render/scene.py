@@ -3,7 +3,9 @@
 Groups change values in place (materials, world, seed) and views move the mesh's vertices and the
 camera, so nothing is rebuilt between renders.
 The compositor lays the subject over the environment pass (HDRI or plain colour as the camera
-sees it) and writes the alpha as the mask, so one render gives both images.
+sees it) and writes the alpha as the mask, so one render gives both images. With camera effects on
+(config `effects.fraction` > 0) the image, not the mask, then goes through Blender's bundled
+compositing groups Chromatic Aberration, Vignette and Sensor Noise, set (or muted) per view.
 """
 
 from __future__ import annotations
@@ -24,7 +26,19 @@ from PIL import Image
 from relhead.assets.base import PART_EYE
 from relhead.frames import blender_camera_from_opencv, blender_lens_from_K
 from relhead.render import materials, settings
-from relhead.render.spec import GroupSpec, LightingSpec
+from relhead.render.spec import EffectsSpec, GroupSpec, LightingSpec
+
+EFFECT_GROUPS = ("Chromatic Aberration", "Vignette", "Sensor Noise")  # in the order they apply
+
+
+def effect_node_groups() -> list:
+    """The camera-effect compositing groups, appended from bpy's own CC0 node assets."""
+    missing = [n for n in EFFECT_GROUPS if n not in bpy.data.node_groups]
+    if missing:
+        blend = Path(bpy.utils.system_resource("DATAFILES")) / "assets/nodes/compositing_nodes_essentials.blend"
+        with bpy.data.libraries.load(str(blend)) as (_, dst):
+            dst.node_groups = missing
+    return [bpy.data.node_groups[n] for n in EFFECT_GROUPS]
 
 
 @contextmanager
@@ -56,7 +70,8 @@ class ProcessScene:
         self._world = self._build_world()
         self._images: dict[str, object] = {}  # path -> bpy image, least recently used first
         settings.apply(self.scene, cfg.render, cfg.image)
-        self._build_compositor()
+        self._effects: dict[str, object] = {}  # group name -> its compositor node, when effects are on
+        self._build_compositor(effects=cfg.effects.fraction > 0)
         self._head_model = None
         self.head = None
 
@@ -129,9 +144,10 @@ class ProcessScene:
         self.scene.camera = ob
         return ob
 
-    def _build_compositor(self) -> None:
-        """Subject over the environment pass (what the camera sees behind it) as the image; its
-        alpha as the mask, written by a File Output node."""
+    def _build_compositor(self, effects: bool) -> None:
+        """Subject over the environment pass (what the camera sees behind it) as the image, through
+        the camera effects when `effects`; the render's alpha as the mask, written by a File Output
+        node."""
         self.scene.view_layers[0].use_pass_environment = True
         g = bpy.data.node_groups.new("relhead", "CompositorNodeTree")
         self.scene.compositing_node_group = g
@@ -144,7 +160,16 @@ class ProcessScene:
         else:
             over.inputs["Background"].default_value = (0.0, 0.0, 0.0, 1.0)
         g.links.new(rl.outputs["Image"], over.inputs["Foreground"])
-        g.links.new(over.outputs["Image"], out.inputs["Image"])
+        image = over.outputs["Image"]
+        for tree in effect_node_groups() if effects else ():
+            node = g.nodes.new("CompositorNodeGroup")
+            node.node_tree = tree
+            g.links.new(image, node.inputs["Image"])
+            image = node.outputs["Image"]
+            self._effects[tree.name] = node
+        if effects:  # noise from the frame number too, which each view sets from its spec
+            self._effects["Sensor Noise"].inputs["Animated"].default_value = True
+        g.links.new(image, out.inputs["Image"])
         fo = g.nodes.new("CompositorNodeOutputFile")
         fo.directory = self._tmp.name
         fo.file_name = "mask"
@@ -185,6 +210,29 @@ class ProcessScene:
             setattr(self.camera.data, k, v)
         self.camera.matrix_world = Matrix(blender_camera_from_opencv(R_w2c, t_w2c).tolist())
         self._vertices = vertices
+
+    def set_effects(self, fx: EffectsSpec | None, focus_m: float) -> None:
+        """The view's camera effects; depth of field focuses at `focus_m` along the optical axis."""
+        fx = fx or EffectsSpec()
+        dof = self.camera.data.dof
+        dof.use_dof = fx.f_number > 0
+        if dof.use_dof:
+            dof.aperture_fstop, dof.focus_distance = fx.f_number, focus_m
+        lens = {"Chromatic Aberration": fx.chromatic_aberration, "Vignette": fx.vignette,
+                "Sensor Noise": fx.sensor_noise}
+        if not self._effects:
+            if any(lens.values()):
+                raise RuntimeError("camera effects in a spec rendered by a scene built without them")
+            return
+        for name, value in lens.items():
+            node = self._effects[name]
+            node.mute = value == 0  # a muted group passes its image through
+        n = self._effects
+        n["Chromatic Aberration"].inputs["Factor"].default_value = max(fx.chromatic_aberration, 1e-4)
+        n["Vignette"].inputs["Factor"].default_value = fx.vignette
+        n["Sensor Noise"].inputs["Luminance Noise"].default_value = fx.sensor_noise
+        n["Sensor Noise"].inputs["Chroma Noise"].default_value = fx.sensor_noise / 2
+        self.scene.frame_current = fx.noise_seed if fx.sensor_noise else 1
 
     def render(self) -> tuple[np.ndarray, np.ndarray]:
         """Render the current view: (H, W, 3) uint8 RGB and (H, W) uint8 alpha mask."""
@@ -229,7 +277,8 @@ def process_scene(cfg, head_model) -> ProcessScene:
     a fresh scene: Cycles' persistent data does not reliably take up settings changed between
     renders of an unchanged scene, and the pixels must depend on the config alone."""
     global _SCENE
-    key = cfg.render.model_dump_json(exclude={"threads"}) + cfg.image.model_dump_json()
+    key = (cfg.render.model_dump_json(exclude={"threads"}) + cfg.image.model_dump_json()
+           + str(cfg.effects.fraction > 0))
     if _SCENE is None or _SCENE[0] != key:
         if _SCENE is not None:
             _SCENE[1].close()

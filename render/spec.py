@@ -38,12 +38,23 @@ class CameraSpec(Strict):
     lookat_offset: tuple[float, float]  # share of the distance
 
 
+class EffectsSpec(Strict):
+    """Camera effects of one view (config `effects:`); 0 is off."""
+
+    sensor_noise: float = 0.0  # luminance noise; chroma noise is half of it
+    noise_seed: int = 0  # the compositor's noise pattern (its frame number)
+    vignette: float = 0.0
+    chromatic_aberration: float = 0.0
+    f_number: float = 0.0  # depth of field at this aperture, focused on the head's origin; 0: none
+
+
 class ViewSpec(Strict):
     euler_deg: Euler  # head pose in the camera
     neck_share: float  # share of the rotation done by the neck; the camera orbits for the rest
     gaze_deg: tuple[float, float]  # (yaw, pitch) of both eyes in the head frame
     camera: CameraSpec
     expression: dict[str, float]  # the backend's named expression parameters
+    effects: EffectsSpec | None = None  # None: no camera effects
 
 
 class HeadSpec(Strict):

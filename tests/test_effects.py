@@ -1,0 +1,99 @@
+"""Camera effects (sensor noise, vignette, chromatic aberration, depth of field): sampled per view
+on their own random stream, and rendered on the image only (the mask and the ground truth stay)."""
+
+import numpy as np
+import pytest
+
+from relhead.assets.hdri import hdri_pool
+from relhead.config import ConfigError, resolve
+from relhead.render.sampling import sample_group
+from relhead.render.spec import EffectsSpec, GroupSpec
+
+FAKE = ["head.model=fake", "views=4"]
+
+
+def specs(sets, fake_model, groups=range(12)):
+    cfg = resolve("test", FAKE + sets)
+    refs = hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir).refs
+    return cfg, [sample_group(cfg, g, fake_model, refs) for g in groups]
+
+
+def test_off_by_default(fake_model):
+    _, out = specs([], fake_model)
+    assert all(v.effects is None for s in out for v in s.views)
+
+
+def test_switching_effects_on_changes_nothing_else(fake_model):
+    _, off = specs([], fake_model)
+    cfg, on = specs(["effects.fraction=0.5", "effects.defocus_fraction=0.5"], fake_model)
+    fx = [v.effects for s in on for v in s.views]
+    assert any(e is None for e in fx) and any(e is not None and e.sensor_noise > 0 for e in fx)
+    assert any(e is not None and e.f_number > 0 for e in fx)
+    for a, b in zip(off, on):
+        stripped = b.model_copy(update={"views": [v.model_copy(update={"effects": None}) for v in b.views]})
+        assert stripped == a
+        assert GroupSpec.model_validate_json(b.model_dump_json()) == b  # exact round trip with effects
+    for e in fx:
+        if e is not None and e.sensor_noise:
+            assert cfg.effects.sensor_noise[0] <= e.sensor_noise <= cfg.effects.sensor_noise[1]
+            assert cfg.effects.vignette[0] <= e.vignette <= cfg.effects.vignette[1]
+            assert 1 <= e.noise_seed < 2**20  # a Blender frame number
+        if e is not None and e.f_number:
+            assert cfg.effects.f_number[0] <= e.f_number <= cfg.effects.f_number[1]
+    assert on == specs(["effects.fraction=0.5", "effects.defocus_fraction=0.5"], fake_model)[1]
+
+
+@pytest.mark.parametrize("sets, message", [
+    (["effects.vignette=[0.5,0.2]"], "effects.vignette: [min, max] needs min <= max"),
+    (["effects.fraction=1.5"], "effects.fraction: "),
+    (["effects.f_number=[0.1,2]"], "effects.f_number"),
+    (["effects.blur=1"], "effects.blur: unknown key; allowed here: chromatic_aberration, defocus_fraction"),
+])
+def test_bad_effects_config_is_one_line(sets, message):
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[")) as e:
+        resolve("test", sets)
+    assert "\n" not in str(e.value)
+
+
+# ------------------------------------------------------------------------------------ rendered (slow)
+@pytest.mark.slow
+def test_effects_touch_the_image_only(fake_model):
+    from relhead.render.group import render_group
+
+    cfg = resolve("test", FAKE + ["views=3", "image.width=96", "image.height=96", "effects.fraction=1",
+                                  "lighting.background=color"])
+    pool = hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir)
+    spec = sample_group(cfg, 0, fake_model, pool.refs)
+
+    def render(*effects):
+        views = [v.model_copy(update={"effects": e}) for v, e in zip(spec.views, effects)]
+        return render_group(cfg, spec.model_copy(update={"views": views}), fake_model, pool).views
+
+    plain_cfg = cfg.model_copy(update={"effects": cfg.effects.model_copy(update={"fraction": 0.0})})
+    plain = render_group(plain_cfg, spec.model_copy(update={"views": [v.model_copy(update={"effects": None})
+                                                                      for v in spec.views]}),
+                         fake_model, pool).views
+    muted = render(None, None, None)
+    noisy = render(*(EffectsSpec(sensor_noise=0.2, noise_seed=s) for s in (5, 6, 5)))
+    lens = render(*(EffectsSpec(vignette=0.8, chromatic_aberration=0.5) for _ in range(3)))
+    dof = render(*(EffectsSpec(f_number=0.5) for _ in range(3)))
+    for i in range(3):
+        # A view without effects in a scene built for them is the plain render, byte for byte.
+        assert np.array_equal(muted[i].rgb, plain[i].rgb) and np.array_equal(muted[i].mask, plain[i].mask)
+        for other in (noisy, lens):
+            assert np.array_equal(other[i].mask, plain[i].mask)
+            assert np.abs(other[i].rgb.astype(int) - plain[i].rgb).mean() > 0.5
+            assert np.array_equal(other[i].labels.landmarks, plain[i].labels.landmarks)
+    # The noise is seeded by the spec: the same seed gives the same pattern, another seed another one.
+    residual = [n.rgb.astype(float).mean(2) - p.rgb.astype(float).mean(2) for n, p in zip(noisy, plain)]
+    background = (plain[0].mask == 0) & (plain[1].mask == 0) & (plain[2].mask == 0)
+    corr = lambda a, b: np.corrcoef(a[background], b[background])[0, 1]  # noqa: E731
+    assert corr(residual[0], residual[2]) > 0.9 and abs(corr(residual[0], residual[1])) < 0.2
+    # The vignette darkens the corners more than the centre.
+    d = plain[0].rgb.astype(float).mean(2) - lens[0].rgb.astype(float).mean(2)
+    assert d[:8, :8].mean() > d[40:56, 40:56].mean() + 2
+    # Depth of field focused on the head blurs the mask's edge, and leaves it where it was.
+    for p, b in zip(plain, dof):
+        soft = lambda m: ((m > 20) & (m < 235)).sum()  # noqa: E731
+        assert soft(b.mask) > soft(p.mask)
+        assert abs(int((b.mask >= 128).sum()) - int((p.mask >= 128).sum())) < 0.1 * (p.mask >= 128).sum()
