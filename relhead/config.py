@@ -94,12 +94,29 @@ class CameraCfg(Strict):
     lookat_jitter: float = Field(0.05, ge=0.0, le=0.5)
 
 
+MAX_LIGHTS = 8  # extra lights a scene holds
+
+
 class LightingCfg(Strict):
     hdris: Literal["all", "bundled", "user"] | tuple[str, ...] = "all"
     hdri_dir: str | None = Field(None, description="a folder of your own .exr/.hdr files (a host path: not data)")
     strength: Range(0.0, 100.0) = (0.6, 1.6)
     background: Literal["hdri", "color", "mixed"] = "mixed"
     color_background_fraction: float = Field(0.3, ge=0.0, le=1.0)
+    light_count: Range(0, MAX_LIGHTS) = Field((0, 2), description="extra lights per group (whole numbers)")
+    area_fraction: float = Field(0.5, ge=0.0, le=1.0, description="share of area lights (the rest: point lights)")
+    light_strength: Range(0.0, 20.0) = Field((0.2, 1.0), description="irradiance at the head / the world's")
+    light_kelvin: Range(1000.0, 20000.0) = Field((2700.0, 7500.0), description="colour temperature")
+    light_distance_m: Range(0.3, 20.0) = Field((0.8, 2.5), description="from the head's origin")
+    light_elevation_deg: Range(-90.0, 90.0) = Field((-20.0, 70.0), description="above the head's horizontal plane")
+    light_size_m: Range(0.0, 5.0) = Field((0.05, 1.0), description="area light side / point light radius")
+
+    @field_validator("light_count")
+    @classmethod
+    def _whole(cls, v):
+        if any(float(x) != int(x) for x in v):
+            raise ValueError(f"light counts are whole numbers (got {list(v)})")
+        return v
 
     @field_validator("hdris")
     @classmethod

@@ -89,6 +89,7 @@ def render_group(cfg, spec: GroupSpec, head_model, hdris: HdriPool, clock=_no_cl
     with clock("scene update (group)"):
         scene = process_scene(cfg, head_model)
         scene.set_group(spec, hdris.path(spec.lighting.hdri))
+        scene.set_lights(spec.lighting.lights, posed[0].T_world_head, spec.lighting.strength)
     out = []
     for v, p in zip(spec.views, posed):
         with clock("scene update (view), labels"):

@@ -12,7 +12,7 @@ import numpy as np
 
 from relhead.assets.refs import AssetRef
 from relhead.render.spec import (BackgroundSpec, CameraSpec, EffectsSpec, EyeSpec, Euler, GroupSpec, HeadSpec,
-                                 LightingSpec, MaterialsSpec, MouthSpec, SkinSpec, ViewSpec)
+                                 LightingSpec, LightSpec, MaterialsSpec, MouthSpec, SkinSpec, ViewSpec)
 
 
 def group_seed(corpus_seed: int, group: int) -> int:
@@ -60,6 +60,19 @@ def sample_lighting(rng: np.random.Generator, cfg, hdris: Sequence[AssetRef]) ->
                         background=BackgroundSpec(type=kind, color=color))
 
 
+def sample_lights(rng: np.random.Generator, cfg) -> list[LightSpec]:
+    """The group's extra lights (config `lighting.light_*`)."""
+    lo, hi = (int(x) for x in cfg.light_count)
+    out = []
+    for _ in range(int(rng.integers(lo, hi + 1))):
+        out.append(LightSpec(
+            kind="area" if rng.random() < cfg.area_fraction else "point",
+            azimuth_deg=float(rng.uniform(-180.0, 180.0)), elevation_deg=float(rng.uniform(*cfg.light_elevation_deg)),
+            distance_m=float(rng.uniform(*cfg.light_distance_m)), strength=float(rng.uniform(*cfg.light_strength)),
+            kelvin=float(rng.uniform(*cfg.light_kelvin)), size_m=float(rng.uniform(*cfg.light_size_m))))
+    return out
+
+
 def sample_view(rng: np.random.Generator, cfg, expression: dict[str, float]) -> ViewSpec:
     p, c = cfg.pose, cfg.camera
     yaw, pitch, roll = (float(rng.uniform(*r)) for r in (p.yaw_deg, p.pitch_deg, p.roll_deg))
@@ -103,7 +116,9 @@ def sample_group(cfg, group: int, head_model, hdris: Sequence[AssetRef]) -> Grou
         if cfg.head.expression.per_view:
             v = v.model_copy(update={"expression": head_model.sample_expression(rng, cfg.head)})
         views.append(v)
-    # Effects draw from their own stream, so switching them on leaves every other parameter as it was.
+    # Extra lights and camera effects draw from streams of their own, so switching them on leaves
+    # every other parameter as it was.
+    lighting = lighting.model_copy(update={"lights": sample_lights(np.random.default_rng([seed, 2]), cfg.lighting)})
     fx = np.random.default_rng([seed, 1])
     views = [v.model_copy(update={"effects": sample_effects(fx, cfg.effects)}) for v in views]
     return GroupSpec(group=int(group), seed=seed, head=HeadSpec(model=head_model.name, identity=identity),

@@ -26,7 +26,7 @@ from PIL import Image
 from relhead.assets.base import PART_EYE
 from relhead.frames import blender_camera_from_opencv, blender_lens_from_K
 from relhead.render import materials, settings
-from relhead.render.spec import EffectsSpec, GroupSpec, LightingSpec
+from relhead.render.spec import EffectsSpec, GroupSpec, LightingSpec, LightSpec
 
 EFFECT_GROUPS = ("Chromatic Aberration", "Vignette", "Sensor Noise")  # in the order they apply
 
@@ -74,6 +74,7 @@ class ProcessScene:
         self._build_compositor(effects=cfg.effects.fraction > 0)
         self._head_model = None
         self.head = None
+        self._lights: list = []  # extra light objects, made as groups need them, hidden when unused
 
     # ------------------------------------------------------------------ per corpus
     def prepare(self, cfg, head_model) -> None:
@@ -197,6 +198,38 @@ class ProcessScene:
         colour = [c / max(light.strength, 1e-6) for c in light.background.color] if plain else [0.0] * 3
         nodes["background"].inputs["B"].default_value = (*colour, 1.0)
         settings.set_seed(self.scene, spec.render_seed)
+
+    def set_lights(self, lights: list[LightSpec], T_world_head: np.ndarray, world_strength: float) -> None:
+        """Place the group's extra lights around the head (head frame of `T_world_head`). A light of
+        strength 1 gives a surface facing it the irradiance a uniform world of `world_strength` gives."""
+        for i, spec in enumerate(lights):
+            if i == len(self._lights):
+                ob = bpy.data.objects.new(f"light{i}", bpy.data.lights.new(f"light{i}", "POINT"))
+                ob.visible_camera = False  # seen in reflections, never as a patch in the image
+                self.scene.collection.objects.link(ob)
+                self._lights.append(ob)
+            ob = self._lights[i]
+            ob.hide_render = False
+            ob.data.type = "AREA" if spec.kind == "area" else "POINT"
+            L = ob.data
+            L.use_temperature, L.temperature, L.color = True, spec.kelvin, (1.0, 1.0, 1.0)
+            a, e = math.radians(spec.azimuth_deg), math.radians(spec.elevation_deg)
+            u = T_world_head[:3, :3] @ np.array([math.cos(e) * math.sin(a), -math.sin(e), -math.cos(e) * math.cos(a)])
+            # Irradiance at distance d: point P / (4 pi^2 d^2), small area light facing it P / (pi^2 d^2).
+            geometric = (4.0 if spec.kind == "point" else 1.0) * math.pi ** 2 * spec.distance_m ** 2
+            L.energy = spec.strength * world_strength * geometric
+            if spec.kind == "area":
+                L.shape, L.size = "SQUARE", max(spec.size_m, 1e-3)
+            else:
+                L.shadow_soft_size = spec.size_m
+            x = np.cross([0.0, 0.0, 1.0], u) if abs(u[2]) < 0.9 else np.cross([1.0, 0.0, 0.0], u)
+            x /= np.linalg.norm(x)
+            M = np.eye(4)
+            M[:3, 0], M[:3, 1], M[:3, 2] = x, np.cross(u, x), u  # emits along -z: toward the head
+            M[:3, 3] = T_world_head[:3, 3] + spec.distance_m * u
+            ob.matrix_world = Matrix(M.tolist())
+        for ob in self._lights[len(lights):]:
+            ob.hide_render = True
 
     # ------------------------------------------------------------------ per view
     def set_view(self, vertices: np.ndarray, T_world_head: np.ndarray, K: np.ndarray, R_w2c: np.ndarray,

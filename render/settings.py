@@ -47,7 +47,7 @@ def apply(scene, render_cfg, image_cfg) -> None:
             w.sampling_method, w.sample_map_resolution = "MANUAL", render_cfg.env_map_resolution
         else:
             w.sampling_method = "AUTOMATIC"
-        c.use_light_tree = False  # no mesh lights: the world is the only light
+        c.use_light_tree = False  # the world and at most a few extra lights: no tree needed
     elif render_cfg.engine == "eevee":
         scene.eevee.taa_render_samples = render_cfg.samples
 

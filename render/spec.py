@@ -103,11 +103,24 @@ class BackgroundSpec(Strict):
     color: RGB | None = None  # for type 'color'
 
 
+class LightSpec(Strict):
+    """An extra light, placed in the head frame of the group's first view and fixed in the world."""
+
+    kind: Literal["point", "area"]
+    azimuth_deg: float  # about the head's vertical axis; 0: in front of the face, 90: the subject's left
+    elevation_deg: float  # above the head's horizontal plane
+    distance_m: float
+    strength: float  # irradiance at the head as a share of a uniform world of the HDRI's strength
+    kelvin: float
+    size_m: float  # area light side, or point light radius
+
+
 class LightingSpec(Strict):
     hdri: AssetRef
     rotation_deg: float
     strength: float
     background: BackgroundSpec
+    lights: list[LightSpec] = []
 
 
 class GroupSpec(Strict):

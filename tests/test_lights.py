@@ -1,0 +1,83 @@
+"""Extra lights (point and area, colour temperature) around the head: sampled per group on their own
+random stream; they light the subject and change neither the mask nor the ground truth."""
+
+import numpy as np
+import pytest
+
+from relhead.assets.hdri import hdri_pool
+from relhead.config import ConfigError, resolve
+from relhead.render.sampling import sample_group
+from relhead.render.spec import GroupSpec, LightSpec
+
+FAKE = ["head.model=fake", "views=3"]
+
+
+def specs(sets, fake_model, groups=range(16)):
+    cfg = resolve("test", FAKE + sets)
+    refs = hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir).refs
+    return cfg, [sample_group(cfg, g, fake_model, refs) for g in groups]
+
+
+def test_lights_are_sampled_in_range_and_change_nothing_else(fake_model):
+    _, none = specs(["lighting.light_count=[0,0]"], fake_model)
+    assert all(s.lighting.lights == [] for s in none)
+    cfg, some = specs(["lighting.light_count=[1,3]", "lighting.area_fraction=0.5"], fake_model)
+    counts = [len(s.lighting.lights) for s in some]
+    assert min(counts) >= 1 and max(counts) <= 3 and len(set(counts)) > 1
+    kinds = {light.kind for s in some for light in s.lighting.lights}
+    assert kinds == {"point", "area"}
+    for s in some:
+        for light in s.lighting.lights:
+            assert cfg.lighting.light_kelvin[0] <= light.kelvin <= cfg.lighting.light_kelvin[1]
+            assert cfg.lighting.light_elevation_deg[0] <= light.elevation_deg <= cfg.lighting.light_elevation_deg[1]
+        assert GroupSpec.model_validate_json(s.model_dump_json()) == s
+    for a, b in zip(none, some):
+        assert b.model_copy(update={"lighting": b.lighting.model_copy(update={"lights": []})}) == a
+
+
+@pytest.mark.parametrize("sets, message", [
+    (["lighting.light_count=[0.5,2]"], "lighting.light_count: light counts are whole numbers"),
+    (["lighting.light_count=[0,9]"], "lighting.light_count"),
+    (["lighting.light_kelvin=[8000,3000]"], r"lighting.light_kelvin: \[min, max\] needs min <= max"),
+    (["lighting.area_fraction=-1"], "lighting.area_fraction"),
+])
+def test_bad_light_config_is_one_line(sets, message):
+    with pytest.raises(ConfigError, match=message) as e:
+        resolve("test", sets)
+    assert "\n" not in str(e.value)
+
+
+# ------------------------------------------------------------------------------------ rendered (slow)
+@pytest.mark.slow
+def test_a_light_lights_the_face_and_leaves_no_trace(fake_model):
+    from relhead.render.group import render_group
+
+    cfg = resolve("test", FAKE + ["image.width=96", "image.height=96", "lighting.light_count=[0,0]",
+                                  "pose.yaw_deg=[0,0]", "pose.pitch_deg=[0,0]", "pose.roll_deg=[0,0]"])
+    pool = hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir)
+    spec = sample_group(cfg, 0, fake_model, pool.refs)
+
+    def render(*lights):
+        lighting = spec.lighting.model_copy(update={"lights": list(lights)})
+        return render_group(cfg, spec.model_copy(update={"lighting": lighting}), fake_model, pool).views
+
+    def light(**kw):
+        return LightSpec(**{"kind": "area", "azimuth_deg": 0.0, "elevation_deg": 0.0, "distance_m": 1.5,
+                            "strength": 2.0, "kelvin": 6500.0, "size_m": 0.5, **kw})
+
+    plain = render()
+    front = render(light(), light(kind="point", azimuth_deg=30.0, size_m=0.1))
+    warm = render(light(kelvin=2000.0))
+    behind = render(light(azimuth_deg=180.0))
+    after = render()  # a scene that held lights renders as if it never had
+    for i in range(3):
+        face = plain[i].mask >= 128
+        assert np.array_equal(after[i].rgb, plain[i].rgb)
+        for other in (front, warm, behind):
+            assert np.array_equal(other[i].mask, plain[i].mask)
+            assert np.array_equal(other[i].labels.landmarks_visible, plain[i].labels.landmarks_visible)
+        gain = front[i].rgb[face].astype(float).mean() - plain[i].rgb[face].astype(float).mean()
+        back = behind[i].rgb[face].astype(float).mean() - plain[i].rgb[face].astype(float).mean()
+        assert gain > 10 and gain > 3 * back
+        r, _, b = (warm[i].rgb[face].astype(float) - plain[i].rgb[face]).mean(0)
+        assert r > b + 3  # 2000 K is red, not blue
