@@ -133,15 +133,16 @@ def verify_corpus(corpus: str | Path, deep: bool = True, progress: bool = True) 
     """(problems, warnings) of the corpus in `corpus`; no problems means it verifies."""
     from tqdm import tqdm
 
-    from relhead.config import PipelineConfig
+    from relhead.config import PipelineConfig, config_hash
 
     corpus = Path(corpus)
     manifest = read_manifest(corpus)
     if manifest is None:
         return [f"{corpus / MANIFEST}: missing (is this a corpus folder?)"], []
     cfg = PipelineConfig.model_validate(manifest["config"])
-    if cfg.hash() != manifest["config_hash"]:
-        return [f"{MANIFEST}: config_hash {manifest['config_hash']} does not match its config ({cfg.hash()})"], []
+    if config_hash(manifest["config"]) != manifest["config_hash"]:
+        return [f"{MANIFEST}: config_hash {manifest['config_hash']} does not match its config "
+                f"({config_hash(manifest['config'])})"], []
     problems, warns = [], []
     names = {shard_name(i) for i in range(cfg.shards)}
     for stray in sorted(p.name for p in corpus.glob("shard-*.tar") if p.name not in names):

@@ -103,7 +103,7 @@ class LightingCfg(Strict):
     strength: Range(0.0, 100.0) = (0.6, 1.6)
     background: Literal["hdri", "color", "mixed"] = "mixed"
     color_background_fraction: float = Field(0.3, ge=0.0, le=1.0)
-    light_count: Range(0, MAX_LIGHTS) = Field((0, 2), description="extra lights per group (whole numbers)")
+    light_count: Range(0, MAX_LIGHTS) = Field((0, 0), description="extra lights per group (whole numbers)")
     area_fraction: float = Field(0.5, ge=0.0, le=1.0, description="share of area lights (the rest: point lights)")
     light_strength: Range(0.0, 20.0) = Field((0.2, 1.0), description="irradiance at the head / the world's")
     light_kelvin: Range(1000.0, 20000.0) = Field((2700.0, 7500.0), description="colour temperature")
@@ -215,13 +215,18 @@ class PipelineConfig(Strict):
     def hash(self) -> str:
         """Hash of everything that changes the data (not the name, description, HOST_KEYS or the
         head backend's file paths; the files themselves are the corpus' `assets`)."""
-        d = self.portable_dict()
-        d.pop("name"), d.pop("description")
-        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+        return config_hash(self.portable_dict())
 
     @property
     def num_groups(self) -> int:
         return self.shards * self.groups_per_shard
+
+
+def config_hash(portable: dict) -> str:
+    """The hash of a portable config dict as written (a manifest's `config`): a corpus written by an
+    older relhead, whose config lacks keys added since, keeps the hash it was written with."""
+    d = {k: v for k, v in portable.items() if k not in ("name", "description")}
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def build_config(raw: dict, name: str = "unnamed", overrides: list[str] | None = None,

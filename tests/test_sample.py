@@ -158,3 +158,26 @@ def test_manifest_records_the_config_as_data(corpus, cfg):
     assert m["format"] == "relhead-corpus/2" and m["config_hash"] == cfg.hash()
     assert m["config"]["lighting"]["hdri_dir"] is None and m["config"]["render"]["threads"] == 0
     assert [a["name"] for a in m["assets"]["hdris"]] == sorted(a["name"] for a in m["assets"]["hdris"])
+
+
+def test_a_corpus_from_before_a_key_existed_still_verifies_and_is_not_resumed(corpus, tmp_path, capsys):
+    """A manifest written before `effects:` and the extra-light keys existed keeps its hash (taken
+    over the config as written), and its config loads with them off, which is what it rendered."""
+    from relhead.config import PipelineConfig, config_hash
+
+    out = _damaged_copy(corpus, tmp_path)
+    m = json.loads((out / "manifest.json").read_text())
+    old = m["config"]
+    old.pop("effects")
+    old["lighting"] = {k: v for k, v in old["lighting"].items() if not k.startswith(("light_", "area_"))}
+    m["config_hash"] = config_hash(old)
+    (out / "manifest.json").write_text(json.dumps(m, indent=1))
+    assert verify_corpus(out, progress=False) == ([], [])
+    cfg = PipelineConfig.model_validate(old)
+    assert cfg.effects.fraction == 0 and cfg.effects.defocus_fraction == 0 and cfg.lighting.light_count == (0, 0)
+    # Rendering into it with this version is refused: its samples would differ (new spec fields).
+    sets = [a for kv in FAKE for a in ("--set", kv)]
+    assert main(["render", "--pipeline", "test", "--out", str(tmp_path), *sets]) == 2
+    assert f"holds a corpus of another config (hash {m['config_hash']}, this one {resolve('test', FAKE).hash()})" \
+        in capsys.readouterr().err
+    assert m["config_hash"] == config_hash({**old, "name": "x"}) != resolve("test", FAKE).hash()
