@@ -27,6 +27,15 @@ _LO, _HI = np.array([-0.09, -0.12, -0.03]), np.array([0.09, 0.2, 0.17])
 _OFFSETS = np.array([(dx, dy) for dy in range(-2, 3) for dx in range(-2, 3) if dx * dx + dy * dy <= 5])
 
 
+def sampled_specs(sets: list[str], model, groups=range(12)):
+    """(config, specs of `groups`) of the `test` pipeline with `sets`, sampled for `model`."""
+    from relhead.config import resolve
+
+    cfg = resolve("test", sets)
+    refs = hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir).refs
+    return cfg, [sample_group(cfg, g, model, refs) for g in groups]
+
+
 def splat(K, R, t, X_head, colours, bg, W: int, H: int) -> tuple[np.ndarray, np.ndarray]:
     """(H, W, 3) uint8 image and (H, W) uint8 mask of points X_head (N, 3) posed by (R, t): each
     point a small disc of its colour, the nearest point winning each pixel."""

@@ -8,14 +8,13 @@ from relhead.assets.hdri import hdri_pool
 from relhead.config import ConfigError, resolve
 from relhead.render.sampling import sample_group
 from relhead.render.spec import EffectsSpec, GroupSpec
+from synthetic import sampled_specs
 
 FAKE = ["head.model=fake", "views=4"]
 
 
-def specs(sets, fake_model, groups=range(12)):
-    cfg = resolve("test", FAKE + sets)
-    refs = hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir).refs
-    return cfg, [sample_group(cfg, g, fake_model, refs) for g in groups]
+def specs(sets, fake_model):
+    return sampled_specs(FAKE + sets, fake_model, range(12))
 
 
 def test_off_by_default(fake_model):
