@@ -8,27 +8,15 @@ the same corpus.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
-from relhead.assets.refs import AssetRef, file_ref
+from relhead.assets.refs import AssetPool, AssetRef, scan_folder
 
 HDRI_SUFFIXES = (".exr", ".hdr")
 
 
-@dataclass(frozen=True)
-class HdriPool:
-    """The HDRIs a corpus samples from (`refs`, in a fixed order) and this host's file for each."""
-
-    refs: tuple[AssetRef, ...]
-    files: tuple[Path, ...]
-
-    def path(self, ref: AssetRef) -> Path:
-        try:
-            return self.files[self.refs.index(ref)]
-        except ValueError:
-            raise FileNotFoundError(f"HDRI {ref} (sha256 {ref.sha256[:12]}...) is not in this host's pool") from None
+HdriPool = AssetPool  # the HDRIs a corpus samples from
 
 
 def bundled_hdri_dir() -> Path:
@@ -44,12 +32,7 @@ def bundled_hdri_dir() -> Path:
 
 
 def _scan(folder: Path, source: str) -> dict[str, tuple[AssetRef, Path]]:
-    found = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in HDRI_SUFFIXES)
-    out = {}
-    for p in found:
-        name = p.relative_to(folder).as_posix()
-        out[name] = (file_ref(p, source, name), p)
-    return out
+    return scan_folder(folder, source, HDRI_SUFFIXES)
 
 
 @lru_cache(maxsize=16)

@@ -4,6 +4,7 @@ never by host path (what a scene spec and a corpus manifest record)."""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -40,3 +41,28 @@ def file_ref(path: str | Path, source: str = "user", name: str | None = None) ->
         raise FileNotFoundError(f"{path}: no such file")
     st = p.stat()
     return AssetRef(source=source, name=name or p.name, sha256=_sha256(str(p.resolve()), st.st_size, st.st_mtime_ns))
+
+
+@dataclass(frozen=True)
+class AssetPool:
+    """The files a corpus samples from (`refs`, in a fixed order) and this host's file for each."""
+
+    refs: tuple[AssetRef, ...]
+    files: tuple[Path, ...]
+
+    def path(self, ref: AssetRef) -> Path:
+        try:
+            return self.files[self.refs.index(ref)]
+        except ValueError:
+            raise FileNotFoundError(f"{ref} (sha256 {ref.sha256[:12]}...) is not in this host's pool") from None
+
+
+def scan_folder(folder: Path, source: str, suffixes: tuple[str, ...]) -> dict[str, tuple[AssetRef, Path]]:
+    """{name: (ref, file)} of the files under `folder` (recursively) ending in `suffixes`, named by
+    their '/'-separated path inside it, in sorted order."""
+    found = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+    out = {}
+    for p in found:
+        name = p.relative_to(folder).as_posix()
+        out[name] = (file_ref(p, source, name), p)
+    return out

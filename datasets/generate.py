@@ -24,8 +24,9 @@ from typing import Callable, Iterator
 
 from tqdm import tqdm
 
+from relhead.assets.backgrounds import background_pool
 from relhead.assets.hdri import hdri_pool
-from relhead.assets.refs import file_ref
+from relhead.assets.refs import AssetPool, file_ref
 from relhead.configbase import ConfigError
 from relhead.datasets.lease import LEASE_TIMEOUT_S, LeaseLost, acquire, release, renew
 from relhead.datasets.manifest import (CorpusMismatch, corpus_lock, done_entry, open_corpus, refresh_manifest,
@@ -46,11 +47,22 @@ class ShardTask:
     lease_timeout_s: float = LEASE_TIMEOUT_S
 
 
+def scene_pools(cfg) -> tuple[AssetPool, AssetPool]:
+    """This host's (HDRIs, background photos) of a corpus; the second is empty unless the config asks
+    for photo backgrounds. FileNotFoundError naming the config key when files are missing."""
+    photos = (background_pool(cfg.lighting.background_dir) if cfg.lighting.image_background_fraction > 0
+              else AssetPool((), ()))
+    return hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir), photos
+
+
 def corpus_assets(cfg) -> dict:
-    """The files a corpus' data depend on, by name and content: {"hdris": [AssetRef JSON], and
-    "head": {key: AssetRef JSON} for a backend that reads files}. FileNotFoundError when one is missing."""
-    pool = hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir)
+    """The files a corpus' data depend on, by name and content: {"hdris": [AssetRef JSON],
+    "backgrounds": [...] when photo backgrounds are on, and "head": {key: AssetRef JSON} for a
+    backend that reads files}. FileNotFoundError when one is missing."""
+    pool, photos = scene_pools(cfg)
     out = {"hdris": [r.model_dump(mode="json") for r in pool.refs]}
+    if photos.refs:
+        out["backgrounds"] = [r.model_dump(mode="json") for r in photos.refs]
     files = cfg.head.files()
     if files:
         missing = [f"head.{k}" for k, p in files.items() if not p]
@@ -91,9 +103,11 @@ def make_shard(task: ShardTask, threads: int = 0, on_group: Callable[[], None] |
     path = out_dir / shard_name(task.index)
     skipped = {"out_dir": str(out_dir), "index": task.index, "groups": len(shard_groups(cfg, task.index))}
     with _BPY_LOCK:
-        pool = hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir)
+        pool, photos = scene_pools(cfg)
+        files = AssetPool(pool.refs + photos.refs, pool.files + photos.files)  # every file a spec names
         if corpus_assets(cfg) != task.assets:
-            raise CorpusMismatch(f"{platform.node()}: the asset files here (HDRIs, head model) differ from the corpus'")
+            raise CorpusMismatch(f"{platform.node()}: the asset files here (HDRIs, backgrounds, head model) "
+                                 "differ from the corpus'")
         with corpus_lock(out_dir):
             if shard_is_done(out_dir, task.index):
                 return {**skipped, "skipped": "done by another run"}
@@ -108,7 +122,8 @@ def make_shard(task: ShardTask, threads: int = 0, on_group: Callable[[], None] |
             with ShardWriter(path) as w, ThreadPoolExecutor(1) as writer:
                 pending = None
                 for g in shard_groups(cfg, task.index):
-                    rendered = render_group(cfg, sample_group(cfg, g, head_model, pool.refs), head_model, pool)
+                    spec = sample_group(cfg, g, head_model, pool.refs, photos.refs)
+                    rendered = render_group(cfg, spec, head_model, files)
                     if pending:
                         pending.result()
                     pending = writer.submit(lambda g=g, r=rendered: w.write(group_key(g), pack(r, cfg)))

@@ -24,7 +24,8 @@ def _shard_range(text: str | None, total: int) -> range | None:
 
 
 def _check_assets(cfg) -> None:
-    """The HDRIs and the head backend's files exist (a ConfigError naming the key when not)."""
+    """The HDRIs, background photos and head backend's files exist (a ConfigError naming the key when
+    not)."""
     from relhead.datasets.generate import corpus_assets
 
     try:

@@ -103,6 +103,8 @@ class LightingCfg(Strict):
     strength: Range(0.0, 100.0) = (0.6, 1.6)
     background: Literal["hdri", "color", "mixed"] = "mixed"
     color_background_fraction: float = Field(0.3, ge=0.0, le=1.0)
+    image_background_fraction: float = Field(0.0, ge=0.0, le=1.0, description="share of groups behind a photo")
+    background_dir: str | None = Field(None, description="a folder of your own background images (a host path)")
     light_count: Range(0, MAX_LIGHTS) = Field((0, 0), description="extra lights per group (whole numbers)")
     area_fraction: float = Field(0.5, ge=0.0, le=1.0, description="share of area lights (the rest: point lights)")
     light_strength: Range(0.0, 20.0) = Field((0.2, 1.0), description="irradiance at the head / the world's")
@@ -149,7 +151,7 @@ class PairsCfg(Strict):
 
 
 # Keys that depend on the host or the run, not on the data: left out of the hash and the manifest.
-HOST_KEYS = (("render", "threads"), ("lighting", "hdri_dir"))
+HOST_KEYS = (("render", "threads"), ("lighting", "hdri_dir"), ("lighting", "background_dir"))
 
 
 class PipelineConfig(Strict):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from relhead.assets.base import PosedHead
-from relhead.assets.hdri import HdriPool
+from relhead.assets.refs import AssetPool
 from relhead.frames import project
 from relhead.render.spec import GroupSpec, ViewSpec
 from relhead.render.views import camera_intrinsics, head_to_camera, neck_rotation, world_to_camera
@@ -77,8 +77,9 @@ def _no_clock(stage: str):
     yield
 
 
-def render_group(cfg, spec: GroupSpec, head_model, hdris: HdriPool, clock=_no_clock) -> RenderedGroup:
-    """Render the views of `spec` (HDRI files from this host's pool `hdris`) and label them.
+def render_group(cfg, spec: GroupSpec, head_model, files: AssetPool, clock=_no_clock) -> RenderedGroup:
+    """Render the views of `spec` (its HDRI and background files from this host's pool `files`) and
+    label them.
     `clock(stage)` is a context manager that times each stage (bench/render.py passes one)."""
     from relhead.render.scene import process_scene  # bpy only here
 
@@ -88,7 +89,8 @@ def render_group(cfg, spec: GroupSpec, head_model, hdris: HdriPool, clock=_no_cl
         posed = posed_heads(spec, head_model)
     with clock("scene update (group)"):
         scene = process_scene(cfg, head_model)
-        scene.set_group(spec, hdris.path(spec.lighting.hdri))
+        photo = spec.lighting.background.image
+        scene.set_group(spec, files.path(spec.lighting.hdri), files.path(photo) if photo else None)
         scene.set_lights(spec.lighting.lights, posed[0].T_world_head, spec.lighting.strength)
     out = []
     for v, p in zip(spec.views, posed):

@@ -73,6 +73,15 @@ def sample_lights(rng: np.random.Generator, cfg) -> list[LightSpec]:
     return out
 
 
+def sample_photo(rng: np.random.Generator, cfg, backgrounds: Sequence[AssetRef]) -> BackgroundSpec | None:
+    """A photo background for `lighting.image_background_fraction` of the groups, else None."""
+    if not rng.random() < cfg.image_background_fraction:
+        return None
+    if not backgrounds:
+        raise ValueError("lighting.image_background_fraction > 0 but no background images were given")
+    return BackgroundSpec(type="image", image=backgrounds[int(rng.integers(len(backgrounds)))])
+
+
 def sample_view(rng: np.random.Generator, cfg, expression: dict[str, float]) -> ViewSpec:
     p, c = cfg.pose, cfg.camera
     yaw, pitch, roll = (float(rng.uniform(*r)) for r in (p.yaw_deg, p.pitch_deg, p.roll_deg))
@@ -101,9 +110,10 @@ def sample_effects(rng: np.random.Generator, cfg) -> EffectsSpec | None:
     return out
 
 
-def sample_group(cfg, group: int, head_model, hdris: Sequence[AssetRef]) -> GroupSpec:
+def sample_group(cfg, group: int, head_model, hdris: Sequence[AssetRef],
+                 backgrounds: Sequence[AssetRef] = ()) -> GroupSpec:
     """The scene spec of group `group` of the corpus configured by `cfg`, lit by one of `hdris`
-    (the corpus' HDRI pool, resolved once per corpus)."""
+    (the corpus' HDRI pool, resolved once per corpus), maybe in front of one of `backgrounds`."""
     seed = group_seed(cfg.seed, group)
     rng = np.random.default_rng(seed)
     identity = head_model.sample_identity(rng, cfg.head)
@@ -119,6 +129,9 @@ def sample_group(cfg, group: int, head_model, hdris: Sequence[AssetRef]) -> Grou
     # Extra lights and camera effects draw from streams of their own, so switching them on leaves
     # every other parameter as it was.
     lighting = lighting.model_copy(update={"lights": sample_lights(np.random.default_rng([seed, 2]), cfg.lighting)})
+    photo = sample_photo(np.random.default_rng([seed, 3]), cfg.lighting, backgrounds)
+    if photo is not None:
+        lighting = lighting.model_copy(update={"background": photo})
     fx = np.random.default_rng([seed, 1])
     views = [v.model_copy(update={"effects": sample_effects(fx, cfg.effects)}) for v in views]
     return GroupSpec(group=int(group), seed=seed, head=HeadSpec(model=head_model.name, identity=identity),

@@ -71,7 +71,8 @@ class ProcessScene:
         self._images: dict[str, object] = {}  # path -> bpy image, least recently used first
         settings.apply(self.scene, cfg.render, cfg.image)
         self._effects: dict[str, object] = {}  # group name -> its compositor node, when effects are on
-        self._build_compositor(effects=cfg.effects.fraction > 0)
+        self._photo = None  # (image node, switch node), when photo backgrounds are on
+        self._build_compositor(effects=cfg.effects.fraction > 0, photos=cfg.lighting.image_background_fraction > 0)
         self._head_model = None
         self.head = None
         self._lights: list = []  # extra light objects, made as groups need them, hidden when unused
@@ -145,10 +146,10 @@ class ProcessScene:
         self.scene.camera = ob
         return ob
 
-    def _build_compositor(self, effects: bool) -> None:
-        """Subject over the environment pass (what the camera sees behind it) as the image, through
-        the camera effects when `effects`; the render's alpha as the mask, written by a File Output
-        node."""
+    def _build_compositor(self, effects: bool, photos: bool) -> None:
+        """Subject over the environment pass (what the camera sees behind it), or over a photo scaled
+        to cover the frame when `photos`, as the image, through the camera effects when `effects`;
+        the render's alpha as the mask, written by a File Output node."""
         self.scene.view_layers[0].use_pass_environment = True
         g = bpy.data.node_groups.new("relhead", "CompositorNodeTree")
         self.scene.compositing_node_group = g
@@ -156,10 +157,20 @@ class ProcessScene:
         rl = g.nodes.new("CompositorNodeRLayers")
         over = g.nodes.new("CompositorNodeAlphaOver")
         out = g.nodes.new("NodeGroupOutput")
+        background = over.inputs["Background"]
+        if photos:  # a switch per group between what the camera sees and the photo
+            photo, scale, switch = (g.nodes.new(t) for t in ("CompositorNodeImage", "CompositorNodeScale",
+                                                             "CompositorNodeSwitch"))
+            scale.inputs["Type"].default_value, scale.inputs["Frame Type"].default_value = "Render Size", "Crop"
+            g.links.new(photo.outputs["Image"], scale.inputs["Image"])
+            g.links.new(scale.outputs["Image"], switch.inputs["On"])
+            g.links.new(switch.outputs[0], background)
+            background = switch.inputs["Off"]
+            self._photo = (photo, switch)
         if "Environment" in rl.outputs:  # Cycles and EEVEE; Workbench has no environment pass
-            g.links.new(rl.outputs["Environment"], over.inputs["Background"])
+            g.links.new(rl.outputs["Environment"], background)
         else:
-            over.inputs["Background"].default_value = (0.0, 0.0, 0.0, 1.0)
+            background.default_value = (0.0, 0.0, 0.0, 1.0)
         g.links.new(rl.outputs["Image"], over.inputs["Foreground"])
         image = over.outputs["Image"]
         for tree in effect_node_groups() if effects else ():
@@ -186,7 +197,7 @@ class ProcessScene:
         self.scene.render.filepath = str(Path(self._tmp.name) / "rgb.png")
 
     # ------------------------------------------------------------------ per group
-    def set_group(self, spec: GroupSpec, hdri_file: Path) -> None:
+    def set_group(self, spec: GroupSpec, hdri_file: Path, photo_file: Path | None = None) -> None:
         materials.set_head_materials(list(self.head.data.materials), spec.materials)
         light: LightingSpec = spec.lighting
         nodes = self._world.node_tree.nodes
@@ -198,6 +209,12 @@ class ProcessScene:
         colour = [c / max(light.strength, 1e-6) for c in light.background.color] if plain else [0.0] * 3
         nodes["background"].inputs["B"].default_value = (*colour, 1.0)
         settings.set_seed(self.scene, spec.render_seed)
+        if photo_file is not None and self._photo is None:
+            raise RuntimeError("a photo background in a spec rendered by a scene built without them")
+        if self._photo is not None:
+            node, switch = self._photo
+            switch.inputs["Switch"].default_value = photo_file is not None
+            node.image = self._image(photo_file) if photo_file is not None else None
 
     def set_lights(self, lights: list[LightSpec], T_world_head: np.ndarray, world_strength: float) -> None:
         """Place the group's extra lights around the head (head frame of `T_world_head`). A light of
@@ -311,7 +328,7 @@ def process_scene(cfg, head_model) -> ProcessScene:
     renders of an unchanged scene, and the pixels must depend on the config alone."""
     global _SCENE
     key = (cfg.render.model_dump_json(exclude={"threads"}) + cfg.image.model_dump_json()
-           + str(cfg.effects.fraction > 0))
+           + str((cfg.effects.fraction > 0, cfg.lighting.image_background_fraction > 0)))
     if _SCENE is None or _SCENE[0] != key:
         if _SCENE is not None:
             _SCENE[1].close()

@@ -99,8 +99,9 @@ class MaterialsSpec(Strict):
 
 
 class BackgroundSpec(Strict):
-    type: Literal["hdri", "color"]
+    type: Literal["hdri", "color", "image"]
     color: RGB | None = None  # for type 'color'
+    image: AssetRef | None = None  # for type 'image': a photo from lighting.background_dir
 
 
 class LightSpec(Strict):
