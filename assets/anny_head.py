@@ -20,7 +20,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from relhead.assets.base import (PART_EYE, PART_MOUTH, PART_SKIN, SKIN_REGIONS, HeadCfg, Identity, PosedHead,
+from relhead.assets.base import (BROWS, PART_EYE, PART_MOUTH, PART_SKIN, SKIN_REGIONS, HeadCfg, Identity, PosedHead,
                                  sample_sparse_expression)
 from relhead.configbase import Range
 from relhead.frames import euler_to_matrix
@@ -78,6 +78,31 @@ def _region_weights(m, faces: np.ndarray, num_vertices: int) -> np.ndarray:
         y = np.clip(((1.0 - uv[..., 1]) * H).astype(np.int64), 0, H - 1)  # V points up
         out[:, j] = np.bincount(faces.ravel(), weights=img[y, x].ravel() / 255.0, minlength=num_vertices)
     return (out / np.maximum(corners, 1)[:, None]).astype(np.float32)
+
+
+BROW_HALF_HEIGHT_M = (0.006, 0.003)  # at the inner end and at the tail, for brow thickness 1
+
+
+def brow_coordinates(X: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """The BROWS attribute from rest vertices X (N, 3) and the iBUG-68 landmarks (68, 3), both in
+    head-frame axes (metres). Each brow is the band below its landmark line (17-21 and 22-26, which
+    trace the brow's upper edge), its centre 1.5 mm below the line, tapering toward the tail."""
+    out = np.zeros((len(X), 3), np.float32)
+    for side in (landmarks[17:22], landmarks[22:27]):
+        side = side[np.argsort(np.abs(side[:, 0]))]  # inner end first
+        r = np.abs(side[:, 0])
+        ax = np.abs(X[:, 0])
+        same = np.sign(X[:, 0]) == np.sign(side[0, 0])
+        u = (ax - r[0]) / (r[-1] - r[0])
+        y_line = np.interp(ax, r, side[:, 1])
+        z_line = np.interp(ax, r, side[:, 2])
+        half = np.interp(np.clip(u, 0, 1), [0, 1], BROW_HALF_HEIGHT_M)
+        t = np.clip((X[:, 1] - (y_line + 0.0015)) / half, -9.0, 9.0)
+        # Every value varies smoothly over the mesh (a jump inside a triangle would draw a line where
+        # the interpolated height crosses the band): the depth test is a soft ramp, u is unclipped.
+        on_face = np.clip((0.012 - np.abs(X[:, 2] - z_line)) / 0.004, 0.0, 1.0)
+        out[same] = np.stack([t[same], np.clip(u[same], -1.0, 2.0), on_face[same]], 1)
+    return out
 
 
 class AnnyHead:
@@ -160,6 +185,8 @@ class AnnyHead:
         if not keep_v[lm_full].all():
             raise RuntimeError("a landmark vertex falls outside the head crop")
         self.landmark_indices = remap[lm_full].astype(np.int32)
+        X = V[self.vertex_ids] @ R_WORLD_HEAD_REST  # head-frame axes (x image right, y down, z into the head)
+        self.vertex_attributes[BROWS] = brow_coordinates(X, X[self.landmark_indices])
 
     # ---------------------------------------------------------------- sampling (numpy only)
     def sample_identity(self, rng: np.random.Generator, cfg: AnnyCfg) -> AnnyIdentity:

@@ -25,6 +25,10 @@ from relhead.configbase import Range, Strict
 PART_SKIN, PART_EYE, PART_MOUTH = 0, 1, 2
 # Optional vertex attribute (N, 3) in [0, 1]: how much a vertex is lips, ears, eyelids (skin tints).
 SKIN_REGIONS = "skin_regions"
+# Optional vertex attribute (N, 3): where the eyebrows grow. x: signed height from the brow's centre
+# line in units of its half-height (so |x| < 1 is inside a brow of thickness 1), y: position along
+# the brow (0 inner end, 1 tail), z: 1 on the brows' part of the face, 0 elsewhere.
+BROWS = "brows"
 
 
 class ExpressionCfg(Strict):
@@ -82,7 +86,7 @@ class HeadModel(Protocol):
     name: str
     faces: np.ndarray  # (F, 3) int32 triangles
     face_parts: np.ndarray  # (F,) int8, PART_* labels
-    vertex_attributes: dict  # name -> (N, k) float32 arrays rigid with the mesh (eye_coords, SKIN_REGIONS)
+    vertex_attributes: dict  # name -> (N, k) float32 arrays rigid with the mesh (eye_coords, SKIN_REGIONS, BROWS)
 
     def sample_identity(self, rng: np.random.Generator, cfg: HeadCfg) -> Identity: ...
 

@@ -86,6 +86,16 @@ class SkinCfg(Strict):
     lip_redness: Range(0.0, 1.0) = Field((0.3, 0.7), description="how much redder and darker lips are than skin")
 
 
+class HairCfg(Strict):
+    """Hair colour and the eyebrows, painted on the skin where the head model says brows grow (Anny:
+    a band below its brow landmarks; a backend without BROWS renders none)."""
+
+    brows: Range(0.0, 1.0) = Field((0.0, 0.0), description="eyebrow density; 0: none")
+    brow_thickness: Range(0.3, 2.5) = Field((0.7, 1.3), description="brow height relative to the model's")
+    melanin: Range(0.0, 1.0) = Field((0.0, 1.0), description="0 blond .. 1 black (darker skin draws darker)")
+    redness: Range(0.0, 1.0) = Field((0.0, 0.4), description="toward auburn and red")
+
+
 class PoseCfg(Strict):
     yaw_deg: Range(-180.0, 180.0) = (-60.0, 60.0)
     pitch_deg: Range(-90.0, 90.0) = (-30.0, 30.0)
@@ -173,6 +183,7 @@ class PipelineConfig(Strict):
     render: RenderCfg = RenderCfg()
     head: SerializeAsAny[HeadCfg] = Field(default_factory=lambda: registry.backend("anny").config())
     skin: SkinCfg = SkinCfg()
+    hair: HairCfg = HairCfg()
     pose: PoseCfg = PoseCfg()
     camera: CameraCfg = CameraCfg()
     lighting: LightingCfg = LightingCfg()

@@ -10,8 +10,8 @@ import math
 
 import bpy
 
-from relhead.assets.base import SKIN_REGIONS
-from relhead.render.spec import EyeSpec, MaterialsSpec, MouthSpec, SkinSpec
+from relhead.assets.base import BROWS, SKIN_REGIONS
+from relhead.render.spec import EyeSpec, HairSpec, MaterialsSpec, MouthSpec, SkinSpec
 
 
 def _principled(name: str):
@@ -47,6 +47,7 @@ def build_skin():
     mix.blend_type = "MULTIPLY"
     nt.links.new(blotch.outputs["Color"], mix.inputs["B"])
     colour, roughness = _skin_regions(nt, mix.outputs["Result"])
+    colour = _brows(nt, colour, coords.outputs["Vector"])
     nt.links.new(colour, bsdf.inputs["Base Color"])
     nt.links.new(roughness, bsdf.inputs["Roughness"])
     pores = nt.nodes.new("ShaderNodeTexNoise")
@@ -100,6 +101,67 @@ def _skin_regions(nt, colour):
     nt.links.new(lips, r.inputs["Factor"])
     r.inputs["B"].default_value = LIP_ROUGHNESS
     return m.outputs["Result"], r.outputs["Result"]
+
+
+def _math(nt, op: str, a, b=None, clamp: bool = False):
+    m = nt.nodes.new("ShaderNodeMath")
+    m.operation, m.use_clamp = op, clamp
+    for i, x in enumerate((a, b)):
+        if x is None:
+            continue
+        if isinstance(x, (int, float)):
+            m.inputs[i].default_value = x
+        else:
+            nt.links.new(x, m.inputs[i])
+    return m.outputs["Value"]
+
+
+def _ramp(nt, value, lo: float, hi: float, name: str | None = None):
+    """0 at `lo`, 1 at `hi`, clamped (smoothstep between)."""
+    m = nt.nodes.new("ShaderNodeMapRange")
+    if name:
+        m.name = name
+    m.interpolation_type = "SMOOTHSTEP"
+    m.inputs["From Min"].default_value, m.inputs["From Max"].default_value = lo, hi
+    nt.links.new(value, m.inputs["Value"])
+    return m.outputs["Result"]
+
+
+def _brows(nt, colour, coords):
+    """Eyebrows painted where the head model's BROWS attribute says they grow: a band of the group's
+    thickness, tapered at both ends, broken into hair-like streaks along the brow, mixed toward the
+    hair colour by the brow density (0: none, and everywhere a backend has no BROWS)."""
+    attr = nt.nodes.new("ShaderNodeAttribute")
+    attr.attribute_name = BROWS
+    sep = nt.nodes.new("ShaderNodeSeparateXYZ")
+    nt.links.new(attr.outputs["Vector"], sep.inputs["Vector"])
+    band = _ramp(nt, _math(nt, "ABSOLUTE", sep.outputs["X"]), 1.0, 0.5, name="brow_band")  # set_hair
+    ends = _math(nt, "MULTIPLY", _ramp(nt, sep.outputs["Y"], 1.05, 0.8), _ramp(nt, sep.outputs["Y"], -0.12, 0.03))
+    stretch = nt.nodes.new("ShaderNodeMapping")
+    stretch.inputs["Scale"].default_value = (250.0, 2500.0, 250.0)  # hairs run along the brow (x)
+    nt.links.new(coords, stretch.inputs["Vector"])
+    noise = nt.nodes.new("ShaderNodeTexNoise")
+    noise.inputs["Detail"].default_value = 3.0
+    nt.links.new(stretch.outputs["Vector"], noise.inputs["Vector"])
+    streaks = _math(nt, "MULTIPLY_ADD", _ramp(nt, noise.outputs["Fac"], 0.35, 0.65), 0.45)
+    streaks.node.inputs[2].default_value = 0.55
+    density = _node(nt, "ShaderNodeValue", "brow_density")
+    w = _math(nt, "MULTIPLY", _math(nt, "MULTIPLY", band, ends), _math(nt, "MULTIPLY", streaks, sep.outputs["Z"]))
+    w = _math(nt, "MULTIPLY", w, density.outputs[0], clamp=True)
+    m = _node(nt, "ShaderNodeMix", "brows")
+    m.data_type = "RGBA"
+    nt.links.new(w, m.inputs["Factor"])
+    nt.links.new(colour, m.inputs["A"])
+    return m.outputs["Result"]
+
+
+def set_hair(mat, p: HairSpec | None) -> None:
+    nodes = mat.node_tree.nodes
+    nodes["brow_density"].outputs[0].default_value = p.brow_density if p else 0.0
+    if p:
+        nodes["brow_band"].inputs["From Min"].default_value = p.brow_thickness
+        nodes["brow_band"].inputs["From Max"].default_value = 0.5 * p.brow_thickness
+        nodes["brows"].inputs["B"].default_value = (*p.color, 1.0)
 
 
 def set_skin(mat, p: SkinSpec) -> None:
@@ -178,5 +240,6 @@ def build_head_materials(subsurface: str = "random_walk") -> list:
 
 def set_head_materials(mats: list, p: MaterialsSpec) -> None:
     set_skin(mats[0], p.skin)
+    set_hair(mats[0], p.hair)
     set_eye(mats[1], p.eye)
     set_mouth(mats[2], p.mouth)

@@ -11,8 +11,8 @@ from typing import Sequence
 import numpy as np
 
 from relhead.assets.refs import AssetRef
-from relhead.render.spec import (BackgroundSpec, CameraSpec, EffectsSpec, EyeSpec, Euler, GroupSpec, HeadSpec,
-                                 LightingSpec, LightSpec, MaterialsSpec, MouthSpec, SkinSpec, ViewSpec)
+from relhead.render.spec import (BackgroundSpec, CameraSpec, EffectsSpec, EyeSpec, Euler, GroupSpec, HairSpec,
+                                 HeadSpec, LightingSpec, LightSpec, MaterialsSpec, MouthSpec, SkinSpec, ViewSpec)
 
 
 def group_seed(corpus_seed: int, group: int) -> int:
@@ -70,6 +70,32 @@ def sample_skin_regions(rng: np.random.Generator, cfg, skin: SkinSpec) -> SkinSp
     base = np.asarray(skin.base_color)
     lips = base * (1.0 - 0.45 * redness) * np.array([1.0, 0.55, 0.6]) ** (0.5 + redness)
     return skin.model_copy(update={"region_tint": tint, "lip_color": tuple(float(x) for x in lips.round(5))})
+
+
+# sRGB hair colours by melanin (blond .. black), and the auburn that redness pulls toward.
+_HAIR_BY_MELANIN = np.array([[0.80, 0.70, 0.52], [0.55, 0.42, 0.27], [0.33, 0.22, 0.13], [0.16, 0.11, 0.07],
+                             [0.05, 0.04, 0.035]])
+_AUBURN = np.array([0.50, 0.20, 0.09])
+
+
+def hair_rgb(melanin: float, redness: float) -> np.ndarray:
+    """sRGB of hair of this melanin and redness (a palette interpolation, not a fibre model)."""
+    x = melanin * (len(_HAIR_BY_MELANIN) - 1)
+    i = min(int(x), len(_HAIR_BY_MELANIN) - 2)
+    rgb = _HAIR_BY_MELANIN[i] * (1 - (x - i)) + _HAIR_BY_MELANIN[i + 1] * (x - i)
+    return rgb * (1 - redness) + _AUBURN * (1 - 0.7 * melanin) * redness
+
+
+def sample_hair(rng: np.random.Generator, cfg, skin: SkinSpec) -> HairSpec | None:
+    """Hair colour and brows (config `hair:`); None when the brows are off (no hair of any kind yet)."""
+    density = float(rng.uniform(*cfg.brows))
+    if density == 0.0:
+        return None
+    lo, hi = cfg.melanin
+    melanin = float(np.clip(rng.uniform(lo, hi) + 0.5 * skin.tone * (hi - lo), lo, hi))  # darker skin, darker hair
+    redness = float(rng.uniform(*cfg.redness)) * (1.0 - melanin)
+    return HairSpec(melanin=melanin, redness=redness, color=_srgb_to_linear(np.clip(hair_rgb(melanin, redness), 0, 1)),
+                    brow_density=density, brow_thickness=float(rng.uniform(*cfg.brow_thickness)))
 
 
 def sample_lights(rng: np.random.Generator, cfg) -> list[LightSpec]:
@@ -142,7 +168,8 @@ def sample_group(cfg, group: int, head_model, hdris: Sequence[AssetRef],
     # every other parameter as it was.
     lighting = lighting.model_copy(update={"lights": sample_lights(np.random.default_rng([seed, 2]), cfg.lighting)})
     skin = sample_skin_regions(np.random.default_rng([seed, 4]), cfg.skin, materials.skin)
-    materials = materials.model_copy(update={"skin": skin})
+    materials = materials.model_copy(update={"skin": skin,
+                                             "hair": sample_hair(np.random.default_rng([seed, 5]), cfg.hair, skin)})
     photo = sample_photo(np.random.default_rng([seed, 3]), cfg.lighting, backgrounds)
     if photo is not None:
         lighting = lighting.model_copy(update={"background": photo})

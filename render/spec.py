@@ -94,10 +94,22 @@ class MouthSpec(Strict):
     base_color: RGB
 
 
+class HairSpec(Strict):
+    """The subject's hair colour (melanin and redness, as the Principled Hair BSDF takes them, and
+    the linear RGB that painted hair uses) and its eyebrows."""
+
+    melanin: float
+    redness: float
+    color: RGB
+    brow_density: float  # 0: no brows
+    brow_thickness: float  # 1: the head model's default brow height
+
+
 class MaterialsSpec(Strict):
     skin: SkinSpec
     eye: EyeSpec
     mouth: MouthSpec
+    hair: HairSpec | None = None  # None: no hair of any kind
 
 
 class BackgroundSpec(Strict):

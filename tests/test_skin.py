@@ -35,7 +35,7 @@ def test_anny_region_weights_sit_where_the_landmarks_say(head_model):
 
 
 @pytest.mark.slow
-def test_tinted_lips_render_redder_and_nothing_else_moves(head_model):
+def test_tinted_lips_and_brows_render_where_they_should_and_nothing_else_moves(head_model):
     from relhead.assets.hdri import hdri_pool
     from relhead.config import resolve
     from relhead.render.group import render_group
@@ -45,7 +45,8 @@ def test_tinted_lips_render_redder_and_nothing_else_moves(head_model):
             "pose.pitch_deg=[-10,10]", "head.expression.neutral_fraction=1", "lighting.background=color"]
     renders = []
     for tint in ("[0,0]", "[1,1]"):
-        cfg = resolve("test", sets + [f"skin.region_tint={tint}", "skin.lip_redness=[0.8,0.8]"])
+        cfg = resolve("test", sets + [f"skin.region_tint={tint}", "skin.lip_redness=[0.8,0.8]", f"hair.brows={tint}",
+                                      "hair.melanin=[0.8,0.8]"])
         pool = hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir)
         renders.append(render_group(cfg, sample_group(cfg, 0, head_model, pool.refs), head_model, pool).views)
     for plain, tinted in zip(*renders):
@@ -57,5 +58,36 @@ def test_tinted_lips_render_redder_and_nothing_else_moves(head_model):
         mouth = d[y0:y1, x0:x1]
         # The lips get darker and redder: green falls by more than red does.
         assert -mouth[..., 1].mean() > 3 and -mouth[..., 1].mean() > -mouth[..., 0].mean()
+        below_brows = [d[int(y) + 2, int(x)] for x, y in uv[18:26]]  # just under the brow landmarks
+        assert np.mean(below_brows) < -8  # dark hair
         top = max(int(uv[17:27, 1].min()) - 5, 1)  # above the brows: skin without a region
         assert np.abs(d[:top][plain.mask[:top] > 0]).mean() < 1.0
+
+
+def test_hair_and_brows_are_off_by_default_and_change_nothing_else(fake_model):
+    _, plain = sampled_specs(FAKE, fake_model, range(24))
+    cfg, browed = sampled_specs(FAKE + ["hair.brows=[0.5,1]"], fake_model, range(24))
+    assert all(s.materials.hair is None for s in plain)
+    for a, b in zip(plain, browed):
+        hair = b.materials.hair
+        assert 0.5 <= hair.brow_density <= 1 and 0.7 <= hair.brow_thickness <= 1.3 and 0 <= hair.melanin <= 1
+        assert b.model_copy(update={"materials": b.materials.model_copy(update={"hair": None})}) == a
+    # Darker skin draws darker hair on average; darker hair is darker.
+    tone = np.array([s.materials.skin.tone for s in browed])
+    melanin = np.array([s.materials.hair.melanin for s in browed])
+    assert np.corrcoef(tone, melanin)[0, 1] > 0.2
+    lum = np.array([np.mean(s.materials.hair.color) for s in browed])
+    assert np.corrcoef(melanin, lum)[0, 1] < -0.8
+
+
+@pytest.mark.slow
+def test_anny_brows_sit_above_the_eyes_below_their_landmarks(head_model):
+    from relhead.assets.base import BROWS
+
+    b = head_model.vertex_attributes[BROWS]
+    lm = head_model.landmark_indices
+    assert b.shape == (len(head_model.vertex_ids), 3)
+    inside = (np.abs(b[:, 0]) < 1) & (b[:, 1] > 0) & (b[:, 1] < 1) & (b[:, 2] > 0.99)
+    assert 12 < inside.sum() < 400  # Anny's face has vertices about 5 mm apart
+    assert (b[lm[17:27], 0] < 0).all() and (b[lm[17:27], 0] > -1).all()  # the landmarks trace the upper edge
+    assert (np.abs(b[lm[36:48], 0]) > 1.5).all() and (np.abs(b[lm[48:68], 0]) > 3).all()  # not on eyes or lips
