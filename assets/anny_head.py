@@ -20,7 +20,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from relhead.assets.base import (BROWS, PART_EYE, PART_MOUTH, PART_SKIN, SKIN_REGIONS, HeadCfg, Identity, PosedHead,
+from relhead.assets.base import (BROWS, PART_EYE, PART_MOUTH, PART_SKIN, SCALP, SKIN_REGIONS, HeadCfg, Identity, PosedHead,
                                  sample_sparse_expression)
 from relhead.configbase import Range
 from relhead.frames import euler_to_matrix
@@ -105,6 +105,26 @@ def brow_coordinates(X: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     return out
 
 
+# The hairline's height above the eyes (mm, head frame, y up as positive here) by azimuth around the
+# head (degrees from the front): forehead, temples, above the ears, behind them, nape.
+HAIRLINE_AZIMUTH_DEG = (0, 30, 60, 85, 110, 140, 180)
+HAIRLINE_ABOVE_EYES_MM = (65, 62, 45, 15, 0, -35, -55)
+
+
+def scalp_coordinates(X: np.ndarray, landmarks: np.ndarray, ears: np.ndarray) -> np.ndarray:
+    """The SCALP attribute from rest vertices X (N, 3) and landmarks (68, 3) in head-frame axes
+    (metres) and per-vertex ear weights: height above a hairline that runs around the head at
+    HAIRLINE_ABOVE_EYES_MM over the eyes' level, azimuth about the skull's centre, and ears masked."""
+    eyes = landmarks[36:48].mean(0)
+    above_eyes_mm = (eyes[1] - X[:, 1]) * 1000.0  # y points down
+    skull = X[above_eyes_mm > 20.0]  # above the brows: the skull, not the bust
+    centre_z = 0.5 * (skull[:, 2].min() + skull[:, 2].max())
+    azimuth = np.degrees(np.arctan2(X[:, 0] - eyes[0], centre_z - X[:, 2]))  # 0: the face, +-180: the back
+    hairline = np.interp(np.abs(azimuth), HAIRLINE_AZIMUTH_DEG, HAIRLINE_ABOVE_EYES_MM)
+    height_cm = np.clip((above_eyes_mm - hairline) / 10.0, -9.0, 9.0)
+    return np.stack([height_cm, azimuth / 180.0, 1.0 - np.clip(ears, 0.0, 1.0)], 1).astype(np.float32)
+
+
 class AnnyHead:
     name = "anny"
 
@@ -187,6 +207,8 @@ class AnnyHead:
         self.landmark_indices = remap[lm_full].astype(np.int32)
         X = V[self.vertex_ids] @ R_WORLD_HEAD_REST  # head-frame axes (x image right, y down, z into the head)
         self.vertex_attributes[BROWS] = brow_coordinates(X, X[self.landmark_indices])
+        ears = self.vertex_attributes[SKIN_REGIONS][:, REGIONS.index("ears")]
+        self.vertex_attributes[SCALP] = scalp_coordinates(X, X[self.landmark_indices], ears)
 
     # ---------------------------------------------------------------- sampling (numpy only)
     def sample_identity(self, rng: np.random.Generator, cfg: AnnyCfg) -> AnnyIdentity:

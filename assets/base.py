@@ -29,6 +29,9 @@ SKIN_REGIONS = "skin_regions"
 # line in units of its half-height (so |x| < 1 is inside a brow of thickness 1), y: position along
 # the brow (0 inner end, 1 tail), z: 1 on the brows' part of the face, 0 elsewhere.
 BROWS = "brows"
+# Optional vertex attribute (N, 3): where scalp hair grows. x: height above the hairline in cm
+# (negative below it), y: azimuth around the head / 180 degrees (0 front, +-1 back), z: 0 on the ears.
+SCALP = "scalp"
 
 
 class ExpressionCfg(Strict):
@@ -86,7 +89,7 @@ class HeadModel(Protocol):
     name: str
     faces: np.ndarray  # (F, 3) int32 triangles
     face_parts: np.ndarray  # (F,) int8, PART_* labels
-    vertex_attributes: dict  # name -> (N, k) float32 arrays rigid with the mesh (eye_coords, SKIN_REGIONS, BROWS)
+    vertex_attributes: dict  # name -> (N, k) float32 arrays rigid with the mesh (eye_coords, SKIN_REGIONS, BROWS, SCALP)
 
     def sample_identity(self, rng: np.random.Generator, cfg: HeadCfg) -> Identity: ...
 

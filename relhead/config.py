@@ -87,13 +87,17 @@ class SkinCfg(Strict):
 
 
 class HairCfg(Strict):
-    """Hair colour and the eyebrows, painted on the skin where the head model says brows grow (Anny:
-    a band below its brow landmarks; a backend without BROWS renders none)."""
+    """Hair colour, eyebrows and short scalp hair, painted on the skin where the head model says they
+    grow (Anny: a band below its brow landmarks, a hairline around its skull; a backend without
+    BROWS / SCALP renders none)."""
 
     brows: Range(0.0, 1.0) = Field((0.0, 0.0), description="eyebrow density; 0: none")
     brow_thickness: Range(0.3, 2.5) = Field((0.7, 1.3), description="brow height relative to the model's")
     melanin: Range(0.0, 1.0) = Field((0.0, 1.0), description="0 blond .. 1 black (darker skin draws darker)")
     redness: Range(0.0, 1.0) = Field((0.0, 0.4), description="toward auburn and red")
+    short_hair: float = Field(0.0, ge=0.0, le=1.0, description="share of subjects with short hair painted on")
+    short_hair_density: Range(0.0, 1.0) = Field((0.7, 1.0), description="its coverage")
+    hairline_cm: Range(-3.0, 8.0) = Field((-0.5, 1.5), description="above the model's hairline (> 0: receding)")
 
 
 class PoseCfg(Strict):

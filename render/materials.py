@@ -10,7 +10,7 @@ import math
 
 import bpy
 
-from relhead.assets.base import BROWS, SKIN_REGIONS
+from relhead.assets.base import BROWS, SCALP, SKIN_REGIONS
 from relhead.render.spec import EyeSpec, HairSpec, MaterialsSpec, MouthSpec, SkinSpec
 
 
@@ -48,6 +48,7 @@ def build_skin():
     nt.links.new(blotch.outputs["Color"], mix.inputs["B"])
     colour, roughness = _skin_regions(nt, mix.outputs["Result"])
     colour = _brows(nt, colour, coords.outputs["Vector"])
+    colour, roughness = _short_hair(nt, colour, roughness, coords.outputs["Vector"])
     nt.links.new(colour, bsdf.inputs["Base Color"])
     nt.links.new(roughness, bsdf.inputs["Roughness"])
     pores = nt.nodes.new("ShaderNodeTexNoise")
@@ -155,9 +156,45 @@ def _brows(nt, colour, coords):
     return m.outputs["Result"]
 
 
+SHORT_HAIR_ROUGHNESS = 0.6
+
+
+def _short_hair(nt, colour, roughness, coords):
+    """Short hair painted over the scalp (the head model's SCALP attribute) above the group's hairline,
+    with a fine grain, toward the hair colour and a matte finish; none where the density is 0."""
+    attr = nt.nodes.new("ShaderNodeAttribute")
+    attr.attribute_name = SCALP
+    sep = nt.nodes.new("ShaderNodeSeparateXYZ")
+    nt.links.new(attr.outputs["Vector"], sep.inputs["Vector"])
+    above = _ramp(nt, sep.outputs["X"], -0.3, 0.3, name="hairline")  # set_hair shifts it
+    grain = nt.nodes.new("ShaderNodeTexNoise")
+    grain.inputs["Scale"].default_value = 1500.0
+    grain.inputs["Detail"].default_value = 4.0
+    nt.links.new(coords, grain.inputs["Vector"])
+    texture = _math(nt, "MULTIPLY_ADD", grain.outputs["Fac"], 0.5)
+    texture.node.inputs[2].default_value = 0.6
+    density = _node(nt, "ShaderNodeValue", "scalp_density")
+    w = _math(nt, "MULTIPLY", _math(nt, "MULTIPLY", above, sep.outputs["Z"]), density.outputs[0], clamp=True)
+    m = _node(nt, "ShaderNodeMix", "short_hair")
+    m.data_type = "RGBA"
+    nt.links.new(_math(nt, "MULTIPLY", w, texture, clamp=True), m.inputs["Factor"])
+    nt.links.new(colour, m.inputs["A"])
+    r = nt.nodes.new("ShaderNodeMix")
+    r.data_type = "FLOAT"
+    nt.links.new(w, r.inputs["Factor"])
+    nt.links.new(roughness, r.inputs["A"])
+    r.inputs["B"].default_value = SHORT_HAIR_ROUGHNESS
+    return m.outputs["Result"], r.outputs["Result"]
+
+
 def set_hair(mat, p: HairSpec | None) -> None:
     nodes = mat.node_tree.nodes
     nodes["brow_density"].outputs[0].default_value = p.brow_density if p else 0.0
+    nodes["scalp_density"].outputs[0].default_value = p.scalp_density if p else 0.0
+    if p:
+        nodes["hairline"].inputs["From Min"].default_value = p.hairline_cm - 0.3
+        nodes["hairline"].inputs["From Max"].default_value = p.hairline_cm + 0.3
+        nodes["short_hair"].inputs["B"].default_value = (*p.color, 1.0)
     if p:
         nodes["brow_band"].inputs["From Min"].default_value = p.brow_thickness
         nodes["brow_band"].inputs["From Max"].default_value = 0.5 * p.brow_thickness

@@ -87,15 +87,18 @@ def hair_rgb(melanin: float, redness: float) -> np.ndarray:
 
 
 def sample_hair(rng: np.random.Generator, cfg, skin: SkinSpec) -> HairSpec | None:
-    """Hair colour and brows (config `hair:`); None when the brows are off (no hair of any kind yet)."""
-    density = float(rng.uniform(*cfg.brows))
-    if density == 0.0:
-        return None
+    """Hair colour, brows and short scalp hair (config `hair:`); None when there is no hair at all."""
+    brows, thickness = float(rng.uniform(*cfg.brows)), float(rng.uniform(*cfg.brow_thickness))
+    short = rng.random() < cfg.short_hair
+    scalp, hairline = float(rng.uniform(*cfg.short_hair_density)), float(rng.uniform(*cfg.hairline_cm))
     lo, hi = cfg.melanin
     melanin = float(np.clip(rng.uniform(lo, hi) + 0.5 * skin.tone * (hi - lo), lo, hi))  # darker skin, darker hair
     redness = float(rng.uniform(*cfg.redness)) * (1.0 - melanin)
+    if brows == 0.0 and not short:
+        return None
     return HairSpec(melanin=melanin, redness=redness, color=_srgb_to_linear(np.clip(hair_rgb(melanin, redness), 0, 1)),
-                    brow_density=density, brow_thickness=float(rng.uniform(*cfg.brow_thickness)))
+                    brow_density=brows, brow_thickness=thickness, scalp_density=scalp if short else 0.0,
+                    hairline_cm=hairline if short else 0.0)
 
 
 def sample_lights(rng: np.random.Generator, cfg) -> list[LightSpec]:

@@ -103,6 +103,8 @@ class HairSpec(Strict):
     color: RGB
     brow_density: float  # 0: no brows
     brow_thickness: float  # 1: the head model's default brow height
+    scalp_density: float = 0.0  # painted short hair on the scalp; 0: bald
+    hairline_cm: float = 0.0  # how far the hairline sits above the head model's (receding when > 0)
 
 
 class MaterialsSpec(Strict):

