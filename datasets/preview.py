@@ -1,5 +1,6 @@
 """Contact sheet of a corpus: views with landmarks, face box and head axes drawn from the ground
-truth, so a person can check the labels at a glance. One row per group, one column per view."""
+truth, so a person can check the labels at a glance. One row per group, one column per view; or a
+grid of first views to see a corpus' variety."""
 
 from __future__ import annotations
 
@@ -30,19 +31,28 @@ def annotate(img: Image.Image, view: dict, axis_len: float = 0.08) -> Image.Imag
     return img
 
 
-def contact_sheet(shards: list[Path], out_png: Path, max_groups: int = 8, tile: int = 192) -> Path:
-    rows = []
+def contact_sheet(shards: list[Path], out_png: Path, max_groups: int = 8, tile: int = 192, grid: bool = False,
+                  labels: bool = True) -> Path:
+    """One row per group and one column per view; or, with `grid`, the first view of each group in a
+    square grid (a look at the variety of a corpus). `labels` draws the ground truth on each view."""
+    tiles = []
     for n, g in enumerate(iter_groups(shards)):
         if n >= max_groups:
             break
-        tiles = []
-        for i, v in enumerate(g.views):
-            img = annotate(Image.fromarray(g.image(i)), v)
-            tiles.append(np.asarray(img.resize((tile, tile), Image.BILINEAR)))
-        rows.append(np.concatenate(tiles, 1))
-    if not rows:
+        row = []
+        for i, v in enumerate(g.views[:1] if grid else g.views):
+            img = Image.fromarray(g.image(i))
+            img = annotate(img, v) if labels else img.convert("RGB")
+            row.append(np.asarray(img.resize((tile, tile), Image.BILINEAR)))
+        tiles.append(np.concatenate(row, 1))
+    if not tiles:
         raise ValueError("no groups found in the shards")
-    width = max(r.shape[1] for r in rows)
-    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in rows]
+    if grid:
+        cols = int(np.ceil(np.sqrt(len(tiles))))
+        tiles += [np.zeros_like(tiles[0])] * (-len(tiles) % cols)
+        rows = [np.concatenate(tiles[i:i + cols], 1) for i in range(0, len(tiles), cols)]
+    else:
+        width = max(r.shape[1] for r in tiles)
+        rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in tiles]
     Image.fromarray(np.concatenate(rows, 0)).save(out_png)
     return out_png

@@ -94,7 +94,7 @@ def cmd_preview(args) -> int:
     if not shards:
         raise ConfigError(f"{root}: no shard-*.tar files here or one folder below")
     out = Path(args.out) if args.out else (shards[0].parent / "preview.png")
-    contact_sheet(shards, out, max_groups=args.groups)
+    contact_sheet(shards, out, max_groups=args.groups, grid=args.grid, labels=not args.plain)
     print(out)
     return 0
 
@@ -186,7 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("preview", help="contact sheet PNG of a corpus with its ground truth drawn")
     v.add_argument("dir", help="a corpus folder (or its parent)")
     v.add_argument("--out", default=None, help="PNG path (default: DIR/preview.png)")
-    v.add_argument("--groups", type=int, default=8, help="rows (groups) to show")
+    v.add_argument("--groups", type=int, default=8, help="groups to show (rows, or grid cells)")
+    v.add_argument("--grid", action="store_true", help="the first view of each group in a square grid")
+    v.add_argument("--plain", action="store_true", help="images only, no ground truth drawn")
     v.set_defaults(func=cmd_preview)
 
     t = sub.add_parser("train", help="train the relative pose model (or its absolute twin) on corpora into RUN")

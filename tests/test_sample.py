@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from relhead.cli import main
 from relhead.config import resolve
@@ -181,3 +182,14 @@ def test_a_corpus_from_before_a_key_existed_still_verifies_and_is_not_resumed(co
     assert f"holds a corpus of another config (hash {m['config_hash']}, this one {resolve('test', FAKE).hash()})" \
         in capsys.readouterr().err
     assert m["config_hash"] == config_hash({**old, "name": "x"}) != resolve("test", FAKE).hash()
+
+
+def test_preview_grid_of_first_views(corpus, tmp_path):
+    png = tmp_path / "grid.png"
+    assert main(["preview", str(corpus), "--out", str(png), "--groups", "3", "--grid", "--plain"]) == 0
+    img = np.asarray(Image.open(png))
+    assert img.shape == (2 * 192, 2 * 192, 3)  # 3 groups in a 2 x 2 grid, the last cell empty
+    assert img[:192, :192].std() > 5 and img[192:, 192:].max() == 0
+    rows = tmp_path / "rows.png"
+    assert main(["preview", str(corpus), "--out", str(rows), "--groups", "2"]) == 0
+    assert np.asarray(Image.open(rows)).shape == (2 * 192, 3 * 192, 3)  # 2 groups x 3 views, labelled
