@@ -1,0 +1,61 @@
+"""What each realism part costs: seconds per view of the same sampled scenes without and with each
+part, side by side in one run.
+
+    python bench/parts.py [--groups 3] [--views 2] [--size 256] [--pipeline quickstart]
+
+Each row makes a one-shard corpus with the real pipeline twice and reads s/view from the second
+shard record (the first builds the scene and loads the groups' HDRIs). Rows share the pipeline's seed,
+and the parts draw from random streams of their own, so every row shows the same heads, poses,
+cameras and HDRIs. Not part of the tests; results go into bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import tempfile
+from pathlib import Path
+
+from relhead.config import resolve
+from relhead.datasets.generate import generate
+
+BARE = ["lighting.light_count=[0,0]", "skin.region_tint=[0,0]", "hair.brows=[0,0]", "hair.short_hair=0"]
+ROWS = {
+    "bare: HDRI light, plain skin": BARE,
+    "+ lip/ear/eyelid tints, brows, short hair on every head": BARE[:1] + ["skin.region_tint=[1,1]", "hair.brows=[1,1]",
+                                                                        "hair.short_hair=1"],
+    "+ 1-2 extra lights": BARE[1:] + ["lighting.light_count=[1,2]"],
+    "+ sensor noise, vignette, CA (every view)": BARE + ["effects.fraction=1"],
+    "+ depth of field (every view)": BARE + ["effects.defocus_fraction=1"],
+}
+
+
+def seconds_per_view(pipeline: str, sets: list[str], groups: int, views: int, size: int, tmp: Path) -> float:
+    common = [f"views={views}", f"image.width={size}", f"image.height={size}", "shards=1"]
+    cfg = resolve(pipeline, common + sets + [f"groups_per_shard={groups}"])
+    generate(cfg, tmp / "warm", log=lambda *_: None)  # untimed: builds the scene, loads these groups' HDRIs
+    generate(cfg, tmp / "run", log=lambda *_: None)
+    record = json.loads((tmp / "run" / "shard-000000.json").read_text())
+    return record["stats"]["seconds"] / (groups * views)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--groups", type=int, default=3)
+    ap.add_argument("--views", type=int, default=2)
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--pipeline", default="quickstart")
+    a = ap.parse_args()
+    print(f"{platform.node()} {platform.machine()}, {a.pipeline} at {a.size} px, {a.groups} groups x {a.views} views")
+    base = None
+    print(f"| part | s/view | vs bare |\n|---|---|---|")
+    for name, sets in ROWS.items():
+        with tempfile.TemporaryDirectory(prefix="relhead-parts-") as tmp:
+            s = seconds_per_view(a.pipeline, sets, a.groups, a.views, a.size, Path(tmp))
+        base = base or s
+        print(f"| {name} | {s:.3f} | {s / base:.2f}x |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
