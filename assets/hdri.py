@@ -16,9 +16,6 @@ from relhead.assets.refs import AssetPool, AssetRef, scan_folder
 HDRI_SUFFIXES = (".exr", ".hdr")
 
 
-HdriPool = AssetPool  # the HDRIs a corpus samples from
-
-
 def bundled_hdri_dir() -> Path:
     """bpy's studiolights/world folder, found from the installed distribution (bpy is not imported)."""
     try:
@@ -31,23 +28,19 @@ def bundled_hdri_dir() -> Path:
     return found[-1]
 
 
-def _scan(folder: Path, source: str) -> dict[str, tuple[AssetRef, Path]]:
-    return scan_folder(folder, source, HDRI_SUFFIXES)
-
-
 @lru_cache(maxsize=16)
-def hdri_pool(hdris: tuple[str, ...] | str = "all", user_dir: str | None = None) -> HdriPool:
+def hdri_pool(hdris: tuple[str, ...] | str = "all", user_dir: str | None = None) -> AssetPool:
     """The pool for `lighting.hdris` / `lighting.hdri_dir`: 'all' (bundled and the user folder's),
     'bundled', 'user', or a tuple of names (a bundled name like 'forest' or 'forest.exr', or a path
     inside the user folder, with or without its suffix). Raises FileNotFoundError naming what is
     missing. Cached per process, so files are hashed once."""
-    bundled = _scan(bundled_hdri_dir(), "bundled")
+    bundled = scan_folder(bundled_hdri_dir(), "bundled", HDRI_SUFFIXES)
     user: dict[str, tuple[AssetRef, Path]] = {}
     if user_dir:
         d = Path(user_dir).expanduser()
         if not d.is_dir():
             raise FileNotFoundError(f"lighting.hdri_dir: {d} is not a folder")
-        user = _scan(d, "user")
+        user = scan_folder(d, "user", HDRI_SUFFIXES)
     if hdris == "all":
         chosen = list(bundled.values()) + list(user.values())
     elif hdris == "bundled":
@@ -60,7 +53,7 @@ def hdri_pool(hdris: tuple[str, ...] | str = "all", user_dir: str | None = None)
         chosen = [_find(n, bundled, user) for n in hdris]
     if not chosen:
         raise FileNotFoundError("lighting: no HDRI files to sample from")
-    return HdriPool(refs=tuple(r for r, _ in chosen), files=tuple(p for _, p in chosen))
+    return AssetPool(refs=tuple(r for r, _ in chosen), files=tuple(p for _, p in chosen))
 
 
 def _find(name: str, bundled: dict, user: dict) -> tuple[AssetRef, Path]:

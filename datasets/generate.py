@@ -64,14 +64,13 @@ def corpus_assets(cfg) -> dict:
     if photos.refs:
         out["backgrounds"] = [r.model_dump(mode="json") for r in photos.refs]
     files = cfg.head.files()
-    if files:
-        missing = [f"head.{k}" for k, p in files.items() if not p]
-        if missing:
-            raise FileNotFoundError(f"{missing[0]}: head.model {cfg.head.model} needs this file (a path on this host)")
+    missing = [f"head.{k}" for k, p in files.items() if not p]
+    if missing:
+        raise FileNotFoundError(f"{missing[0]}: head.model {cfg.head.model} needs this file (a path on this host)")
+    for key, path in files.items():
         try:
-            out["head"] = {k: file_ref(p).model_dump(mode="json") for k, p in files.items()}
+            out.setdefault("head", {})[key] = file_ref(path).model_dump(mode="json")
         except FileNotFoundError as exc:
-            key = next(k for k, p in files.items() if not Path(p).expanduser().is_file())
             raise FileNotFoundError(f"head.{key}: {exc}") from None
     return out
 

@@ -64,50 +64,11 @@ def build_skin():
     return mat
 
 
-# Region tints (linear RGB multipliers): ears a little redder (thin, blood-filled skin), eyelids
-# a little darker and redder; lips take the sampled lip colour and are glossier.
-EAR_TINT, EYELID_TINT, LIP_ROUGHNESS = (1.0, 0.82, 0.78, 1.0), (0.85, 0.7, 0.68, 1.0), 0.3
-
-
-def _skin_regions(nt, colour):
-    """Base colour and roughness with the lips, ears and eyelids tinted by the head model's
-    SKIN_REGIONS weights (all 0 where a backend has none) times the group's `region_tint`."""
-    attr = nt.nodes.new("ShaderNodeAttribute")
-    attr.attribute_name = SKIN_REGIONS
-    sep = nt.nodes.new("ShaderNodeSeparateXYZ")
-    nt.links.new(attr.outputs["Vector"], sep.inputs["Vector"])
-    strength = _node(nt, "ShaderNodeValue", "region_tint")
-
-    def weight(axis):
-        w = nt.nodes.new("ShaderNodeMath")
-        w.operation, w.use_clamp = "MULTIPLY", True
-        nt.links.new(sep.outputs[axis], w.inputs[0])
-        nt.links.new(strength.outputs[0], w.inputs[1])
-        return w.outputs["Value"]
-
-    lips, ears, lids = weight("X"), weight("Y"), weight("Z")
-    for name, w, tint in (("ears", ears, EAR_TINT), ("eyelids", lids, EYELID_TINT)):
-        m = _node(nt, "ShaderNodeMix", name)
-        m.data_type, m.blend_type = "RGBA", "MULTIPLY"
-        nt.links.new(w, m.inputs["Factor"])
-        nt.links.new(colour, m.inputs["A"])
-        m.inputs["B"].default_value = tint
-        colour = m.outputs["Result"]
-    m = _node(nt, "ShaderNodeMix", "lips")
-    m.data_type = "RGBA"
-    nt.links.new(lips, m.inputs["Factor"])
-    nt.links.new(colour, m.inputs["A"])
-    r = _node(nt, "ShaderNodeMix", "lip_roughness")
-    r.data_type = "FLOAT"
-    nt.links.new(lips, r.inputs["Factor"])
-    r.inputs["B"].default_value = LIP_ROUGHNESS
-    return m.outputs["Result"], r.outputs["Result"]
-
-
-def _math(nt, op: str, a, b=None, clamp: bool = False):
+def _math(nt, op: str, a, b=None, c=None, clamp: bool = False):
+    """A Math node on sockets or numbers; its output socket."""
     m = nt.nodes.new("ShaderNodeMath")
     m.operation, m.use_clamp = op, clamp
-    for i, x in enumerate((a, b)):
+    for i, x in enumerate((a, b, c)):
         if x is None:
             continue
         if isinstance(x, (int, float)):
@@ -128,32 +89,63 @@ def _ramp(nt, value, lo: float, hi: float, name: str | None = None):
     return m.outputs["Result"]
 
 
+def _mix(nt, factor, a=None, b=None, name: str | None = None, data_type: str = "RGBA", blend: str = "MIX"):
+    """A Mix node from `a` toward `b` by `factor`; `a` and `b` are sockets, values, or None for a
+    setter to fill in per group."""
+    m = _node(nt, "ShaderNodeMix", name) if name else nt.nodes.new("ShaderNodeMix")
+    m.data_type, m.blend_type = data_type, blend
+    nt.links.new(factor, m.inputs["Factor"])
+    for key, x in (("A", a), ("B", b)):
+        if isinstance(x, (int, float, tuple)):
+            m.inputs[key].default_value = x
+        elif x is not None:
+            nt.links.new(x, m.inputs[key])
+    return m.outputs["Result"]
+
+
+def _attribute_xyz(nt, name: str):
+    """The x, y, z sockets of a per-vertex vector attribute (all 0 where the mesh has none)."""
+    attr = nt.nodes.new("ShaderNodeAttribute")
+    attr.attribute_name = name
+    sep = nt.nodes.new("ShaderNodeSeparateXYZ")
+    nt.links.new(attr.outputs["Vector"], sep.inputs["Vector"])
+    return sep.outputs["X"], sep.outputs["Y"], sep.outputs["Z"]
+
+
+# Region tints (linear RGB multipliers): ears a little redder (thin, blood-filled skin), eyelids
+# a little darker and redder; lips take the sampled lip colour and are glossier.
+EAR_TINT, EYELID_TINT, LIP_ROUGHNESS = (1.0, 0.82, 0.78, 1.0), (0.85, 0.7, 0.68, 1.0), 0.3
+
+
+def _skin_regions(nt, colour):
+    """Base colour and roughness with the lips, ears and eyelids tinted by the head model's
+    SKIN_REGIONS weights (all 0 where a backend has none) times the group's `region_tint`."""
+    strength = _node(nt, "ShaderNodeValue", "region_tint").outputs[0]
+    lips, ears, lids = (_math(nt, "MULTIPLY", w, strength, clamp=True) for w in _attribute_xyz(nt, SKIN_REGIONS))
+    colour = _mix(nt, ears, colour, EAR_TINT, name="ears", blend="MULTIPLY")
+    colour = _mix(nt, lids, colour, EYELID_TINT, name="eyelids", blend="MULTIPLY")
+    roughness = _mix(nt, lips, None, LIP_ROUGHNESS, name="lip_roughness", data_type="FLOAT")  # A: set_skin
+    return _mix(nt, lips, colour, name="lips"), roughness
+
+
 def _brows(nt, colour, coords):
     """Eyebrows painted where the head model's BROWS attribute says they grow: a band of the group's
     thickness, tapered at both ends, broken into hair-like streaks along the brow, mixed toward the
     hair colour by the brow density (0: none, and everywhere a backend has no BROWS)."""
-    attr = nt.nodes.new("ShaderNodeAttribute")
-    attr.attribute_name = BROWS
-    sep = nt.nodes.new("ShaderNodeSeparateXYZ")
-    nt.links.new(attr.outputs["Vector"], sep.inputs["Vector"])
-    band = _ramp(nt, _math(nt, "ABSOLUTE", sep.outputs["X"]), 1.0, 0.5, name="brow_band")  # set_hair
-    ends = _math(nt, "MULTIPLY", _ramp(nt, sep.outputs["Y"], 1.05, 0.8), _ramp(nt, sep.outputs["Y"], -0.12, 0.03))
+    height, along, on_face = _attribute_xyz(nt, BROWS)
+    band = _ramp(nt, _math(nt, "ABSOLUTE", height), 1.0, 0.5, name="brow_band")  # set_hair
+    ends = _math(nt, "MULTIPLY", _ramp(nt, along, 1.05, 0.8), _ramp(nt, along, -0.12, 0.03))
     stretch = nt.nodes.new("ShaderNodeMapping")
     stretch.inputs["Scale"].default_value = (250.0, 2500.0, 250.0)  # hairs run along the brow (x)
     nt.links.new(coords, stretch.inputs["Vector"])
     noise = nt.nodes.new("ShaderNodeTexNoise")
     noise.inputs["Detail"].default_value = 3.0
     nt.links.new(stretch.outputs["Vector"], noise.inputs["Vector"])
-    streaks = _math(nt, "MULTIPLY_ADD", _ramp(nt, noise.outputs["Fac"], 0.35, 0.65), 0.45)
-    streaks.node.inputs[2].default_value = 0.55
+    streaks = _math(nt, "MULTIPLY_ADD", _ramp(nt, noise.outputs["Fac"], 0.35, 0.65), 0.45, 0.55)
     density = _node(nt, "ShaderNodeValue", "brow_density")
-    w = _math(nt, "MULTIPLY", _math(nt, "MULTIPLY", band, ends), _math(nt, "MULTIPLY", streaks, sep.outputs["Z"]))
+    w = _math(nt, "MULTIPLY", _math(nt, "MULTIPLY", band, ends), _math(nt, "MULTIPLY", streaks, on_face))
     w = _math(nt, "MULTIPLY", w, density.outputs[0], clamp=True)
-    m = _node(nt, "ShaderNodeMix", "brows")
-    m.data_type = "RGBA"
-    nt.links.new(w, m.inputs["Factor"])
-    nt.links.new(colour, m.inputs["A"])
-    return m.outputs["Result"]
+    return _mix(nt, w, colour, name="brows")  # B: set_hair
 
 
 SHORT_HAIR_ROUGHNESS = 0.6
@@ -162,29 +154,17 @@ SHORT_HAIR_ROUGHNESS = 0.6
 def _short_hair(nt, colour, roughness, coords):
     """Short hair painted over the scalp (the head model's SCALP attribute) above the group's hairline,
     with a fine grain, toward the hair colour and a matte finish; none where the density is 0."""
-    attr = nt.nodes.new("ShaderNodeAttribute")
-    attr.attribute_name = SCALP
-    sep = nt.nodes.new("ShaderNodeSeparateXYZ")
-    nt.links.new(attr.outputs["Vector"], sep.inputs["Vector"])
-    above = _ramp(nt, sep.outputs["X"], -0.3, 0.3, name="hairline")  # set_hair shifts it
+    height, _, off_ears = _attribute_xyz(nt, SCALP)
+    above = _ramp(nt, height, -0.3, 0.3, name="hairline")  # set_hair shifts it
     grain = nt.nodes.new("ShaderNodeTexNoise")
     grain.inputs["Scale"].default_value = 1500.0
     grain.inputs["Detail"].default_value = 4.0
     nt.links.new(coords, grain.inputs["Vector"])
-    texture = _math(nt, "MULTIPLY_ADD", grain.outputs["Fac"], 0.5)
-    texture.node.inputs[2].default_value = 0.6
+    texture = _math(nt, "MULTIPLY_ADD", grain.outputs["Fac"], 0.5, 0.6)
     density = _node(nt, "ShaderNodeValue", "scalp_density")
-    w = _math(nt, "MULTIPLY", _math(nt, "MULTIPLY", above, sep.outputs["Z"]), density.outputs[0], clamp=True)
-    m = _node(nt, "ShaderNodeMix", "short_hair")
-    m.data_type = "RGBA"
-    nt.links.new(_math(nt, "MULTIPLY", w, texture, clamp=True), m.inputs["Factor"])
-    nt.links.new(colour, m.inputs["A"])
-    r = nt.nodes.new("ShaderNodeMix")
-    r.data_type = "FLOAT"
-    nt.links.new(w, r.inputs["Factor"])
-    nt.links.new(roughness, r.inputs["A"])
-    r.inputs["B"].default_value = SHORT_HAIR_ROUGHNESS
-    return m.outputs["Result"], r.outputs["Result"]
+    w = _math(nt, "MULTIPLY", _math(nt, "MULTIPLY", above, off_ears), density.outputs[0], clamp=True)
+    colour = _mix(nt, _math(nt, "MULTIPLY", w, texture, clamp=True), colour, name="short_hair")  # B: set_hair
+    return colour, _mix(nt, w, roughness, SHORT_HAIR_ROUGHNESS, data_type="FLOAT")
 
 
 def set_hair(mat, p: HairSpec | None) -> None:
@@ -195,7 +175,6 @@ def set_hair(mat, p: HairSpec | None) -> None:
         nodes["hairline"].inputs["From Min"].default_value = p.hairline_cm - 0.3
         nodes["hairline"].inputs["From Max"].default_value = p.hairline_cm + 0.3
         nodes["short_hair"].inputs["B"].default_value = (*p.color, 1.0)
-    if p:
         nodes["brow_band"].inputs["From Min"].default_value = p.brow_thickness
         nodes["brow_band"].inputs["From Max"].default_value = 0.5 * p.brow_thickness
         nodes["brows"].inputs["B"].default_value = (*p.color, 1.0)

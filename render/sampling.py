@@ -167,17 +167,19 @@ def sample_group(cfg, group: int, head_model, hdris: Sequence[AssetRef],
         if cfg.head.expression.per_view:
             v = v.model_copy(update={"expression": head_model.sample_expression(rng, cfg.head)})
         views.append(v)
-    # Extra lights and camera effects draw from streams of their own, so switching them on leaves
-    # every other parameter as it was.
-    lighting = lighting.model_copy(update={"lights": sample_lights(np.random.default_rng([seed, 2]), cfg.lighting)})
-    skin = sample_skin_regions(np.random.default_rng([seed, 4]), cfg.skin, materials.skin)
-    materials = materials.model_copy(update={"skin": skin,
-                                             "hair": sample_hair(np.random.default_rng([seed, 5]), cfg.hair, skin)})
-    photo = sample_photo(np.random.default_rng([seed, 3]), cfg.lighting, backgrounds)
+    # Parts added later draw from streams of their own (stream k: default_rng([seed, k])), so
+    # switching one on leaves every other parameter as it was.
+    def stream(k: int) -> np.random.Generator:
+        return np.random.default_rng([seed, k])
+
+    fx = stream(1)
+    views = [v.model_copy(update={"effects": sample_effects(fx, cfg.effects)}) for v in views]
+    lighting = lighting.model_copy(update={"lights": sample_lights(stream(2), cfg.lighting)})
+    photo = sample_photo(stream(3), cfg.lighting, backgrounds)
     if photo is not None:
         lighting = lighting.model_copy(update={"background": photo})
-    fx = np.random.default_rng([seed, 1])
-    views = [v.model_copy(update={"effects": sample_effects(fx, cfg.effects)}) for v in views]
+    skin = sample_skin_regions(stream(4), cfg.skin, materials.skin)
+    materials = materials.model_copy(update={"skin": skin, "hair": sample_hair(stream(5), cfg.hair, skin)})
     return GroupSpec(group=int(group), seed=seed, head=HeadSpec(model=head_model.name, identity=identity),
                      materials=materials, lighting=lighting, render_seed=int(rng.integers(0, 2**31 - 1)),
                      views=views)

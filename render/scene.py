@@ -72,7 +72,7 @@ class ProcessScene:
         settings.apply(self.scene, cfg.render, cfg.image)
         self._effects: dict[str, object] = {}  # group name -> its compositor node, when effects are on
         self._photo = None  # (image node, switch node), when photo backgrounds are on
-        self._build_compositor(effects=cfg.effects.fraction > 0, photos=cfg.lighting.image_background_fraction > 0)
+        self._build_compositor(**compositor_parts(cfg))
         self._head_model = None
         self.head = None
         self._lights: list = []  # extra light objects, made as groups need them, hidden when unused
@@ -319,6 +319,11 @@ class ProcessScene:
         return out
 
 
+def compositor_parts(cfg) -> dict[str, bool]:
+    """Which optional compositor branches a config's scene is built with (part of its scene key)."""
+    return {"effects": cfg.effects.fraction > 0, "photos": cfg.lighting.image_background_fraction > 0}
+
+
 _SCENE: tuple[str, ProcessScene] | None = None
 
 
@@ -327,8 +332,7 @@ def process_scene(cfg, head_model) -> ProcessScene:
     a fresh scene: Cycles' persistent data does not reliably take up settings changed between
     renders of an unchanged scene, and the pixels must depend on the config alone."""
     global _SCENE
-    key = (cfg.render.model_dump_json(exclude={"threads"}) + cfg.image.model_dump_json()
-           + str((cfg.effects.fraction > 0, cfg.lighting.image_background_fraction > 0)))
+    key = cfg.render.model_dump_json(exclude={"threads"}) + cfg.image.model_dump_json() + str(compositor_parts(cfg))
     if _SCENE is None or _SCENE[0] != key:
         if _SCENE is not None:
             _SCENE[1].close()
