@@ -20,7 +20,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from relhead.assets.base import (BROWS, PART_EYE, PART_MOUTH, PART_SKIN, SCALP, SKIN_REGIONS, HeadCfg, Identity, PosedHead,
+from relhead.assets.base import (BROWS, PART_EYE, PART_MOUTH, PART_SKIN, SCALP, SKIN_REGIONS, TORSO, HeadCfg, Identity, PosedHead,
                                  sample_sparse_expression)
 from relhead.configbase import Range
 from relhead.frames import euler_to_matrix
@@ -125,6 +125,17 @@ def scalp_coordinates(X: np.ndarray, landmarks: np.ndarray, ears: np.ndarray) ->
     return np.stack([height_cm, azimuth / 180.0, 1.0 - np.clip(ears, 0.0, 1.0)], 1).astype(np.float32)
 
 
+def torso_coordinates(X: np.ndarray, neck_base: np.ndarray, head_weight: np.ndarray) -> np.ndarray:
+    """The TORSO attribute from rest vertices X (N, 3) in head-frame axes (metres), the neck's base
+    (the neck01 joint, same axes) and each vertex's skinning weight on the head and its children."""
+    depth_cm = (X[:, 1] - neck_base[1]) * 100.0  # y points down
+    ring = X[np.abs(depth_cm + 2.0) < 1.0]  # the neck, 1-3 cm above its base
+    centre_z = 0.5 * (ring[:, 2].min() + ring[:, 2].max())
+    azimuth = np.degrees(np.arctan2(X[:, 0] - neck_base[0], centre_z - X[:, 2]))  # 0: the throat
+    body = 1.0 - np.clip(head_weight, 0.0, 1.0)
+    return np.stack([np.clip(depth_cm, -30.0, 30.0), azimuth / 180.0, body], 1).astype(np.float32)
+
+
 class AnnyHead:
     name = "anny"
 
@@ -209,6 +220,23 @@ class AnnyHead:
         self.vertex_attributes[BROWS] = brow_coordinates(X, X[self.landmark_indices])
         ears = self.vertex_attributes[SKIN_REGIONS][:, REGIONS.index("ears")]
         self.vertex_attributes[SCALP] = scalp_coordinates(X, X[self.landmark_indices], ears)
+        neck_base = rest["bone_poses"][0, self.bones.index("neck01"), :3, 3].cpu().numpy() @ R_WORLD_HEAD_REST
+        self.vertex_attributes[TORSO] = torso_coordinates(X, neck_base, self._head_weights()[self.vertex_ids])
+
+    def _head_weights(self) -> np.ndarray:
+        """(full N,) skinning weight of every vertex on the head bone and the bones under it (jaw, eyes)."""
+        m = self.model
+        parents = [int(p) for p in m.bone_parents]
+        head = self.bones.index("head")
+
+        def under_head(b: int) -> bool:
+            while b >= 0 and b != head:
+                b = parents[b]
+            return b == head
+
+        in_head = np.array([under_head(b) for b in range(len(self.bones))])
+        idx, w = m.vertex_bone_indices.cpu().numpy(), m.vertex_bone_weights.cpu().numpy()
+        return (w * in_head[idx]).sum(1)
 
     # ---------------------------------------------------------------- sampling (numpy only)
     def sample_identity(self, rng: np.random.Generator, cfg: AnnyCfg) -> AnnyIdentity:

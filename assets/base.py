@@ -32,6 +32,11 @@ BROWS = "brows"
 # Optional vertex attribute (N, 3): where scalp hair grows. x: height above the hairline in cm
 # (negative below it), y: azimuth around the head / 180 degrees (0 front, +-1 back), z: 0 on the ears.
 SCALP = "scalp"
+# Optional vertex attribute (N, 3): where clothes can be worn (relhead.render.garment). x: depth below
+# the neck's base in cm (negative up the neck), y: azimuth around the neck / 180 degrees (0 front,
+# +-1 back), z: how much a vertex belongs to the body rather than the head (1 torso and neck, 0 head),
+# smooth. A backend without it cannot dress its subjects.
+TORSO = "torso"
 
 
 class ExpressionCfg(Strict):
@@ -89,7 +94,7 @@ class HeadModel(Protocol):
     name: str
     faces: np.ndarray  # (F, 3) int32 triangles
     face_parts: np.ndarray  # (F,) int8, PART_* labels
-    vertex_attributes: dict  # name -> (N, k) float32 arrays rigid with the mesh (eye_coords, SKIN_REGIONS, BROWS, SCALP)
+    vertex_attributes: dict  # name -> (N, k) float32 arrays rigid with the mesh (eye_coords, SKIN_REGIONS, BROWS, SCALP, TORSO)
 
     def sample_identity(self, rng: np.random.Generator, cfg: HeadCfg) -> Identity: ...
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, SerializeAsAny, field_validator, model_va
 
 from relhead.assets import registry
 from relhead.assets.base import HeadCfg
+from relhead.render.spec import GarmentStyle, Pattern
 from relhead.configbase import (ConfigError, Range, Strict, deep_merge, key_error, load_yaml, resolve_inherit,
                                 validate)
 
@@ -98,6 +99,18 @@ class HairCfg(Strict):
     short_hair: float = Field(0.0, ge=0.0, le=1.0, description="share of subjects with short hair painted on")
     short_hair_density: Range(0.0, 1.0) = Field((0.7, 1.0), description="its coverage")
     hairline_cm: Range(-3.0, 8.0) = Field((-0.5, 1.5), description="above the model's hairline (> 0: receding)")
+
+
+class ClothingCfg(Strict):
+    """A garment over the shoulders and bust (relhead.render.garment; needs the head model's TORSO
+    attribute, which Anny has). Off by default: the bare bust, cut below the neck."""
+
+    fraction: float = Field(0.0, ge=0.0, le=1.0, description="share of subjects wearing a garment")
+    styles: tuple[GarmentStyle, ...] = Field(("crew", "v-neck", "scoop", "turtleneck"), min_length=1)
+    pattern_fraction: float = Field(0.4, ge=0.0, le=1.0, description="share of garments with a pattern")
+    patterns: tuple[Pattern, ...] = Field(("stripes", "checks", "heather"), min_length=1)
+    thickness_mm: Range(0.5, 30.0) = Field((2.0, 6.0), description="fabric's distance off the skin")
+    roughness: Range(0.0, 1.0) = (0.55, 0.95)
 
 
 class PoseCfg(Strict):
@@ -188,6 +201,7 @@ class PipelineConfig(Strict):
     head: SerializeAsAny[HeadCfg] = Field(default_factory=lambda: registry.backend("anny").config())
     skin: SkinCfg = SkinCfg()
     hair: HairCfg = HairCfg()
+    clothing: ClothingCfg = ClothingCfg()
     pose: PoseCfg = PoseCfg()
     camera: CameraCfg = CameraCfg()
     lighting: LightingCfg = LightingCfg()

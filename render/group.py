@@ -14,6 +14,7 @@ import numpy as np
 from relhead.assets.base import PosedHead
 from relhead.assets.refs import AssetPool
 from relhead.frames import project
+from relhead.render.garment import GarmentMesh, build_garment, pattern_coordinates
 from relhead.render.spec import GroupSpec, ViewSpec
 from relhead.render.views import camera_intrinsics, head_to_camera, neck_rotation, world_to_camera
 
@@ -72,6 +73,22 @@ def label_view(view: ViewSpec, posed: PosedHead, head_width: float, W: int, H: i
                       R_w2c=R_w2c, t_w2c=t_w2c)
 
 
+_GARMENTS: dict = {}  # (head model id, style, thickness) -> GarmentMesh, for the process
+
+
+def garment_mesh(spec: GroupSpec, head_model) -> GarmentMesh | None:
+    """The group's garment geometry (its topology depends on the model and style only: cached)."""
+    g = spec.garment
+    if g is None:
+        return None
+    key = (id(head_model), g.style, g.thickness_mm)
+    if key not in _GARMENTS:
+        if len(_GARMENTS) > 64:
+            _GARMENTS.clear()
+        _GARMENTS[key] = build_garment(head_model, g.style, g.thickness_mm)
+    return _GARMENTS[key]
+
+
 @contextmanager
 def _no_clock(stage: str):
     yield
@@ -87,16 +104,23 @@ def render_group(cfg, spec: GroupSpec, head_model, files: AssetPool, clock=_no_c
     with clock("head model"):
         head_width = head_model.head_width(spec.head.identity)
         posed = posed_heads(spec, head_model)
+        garment = garment_mesh(spec, head_model)
     with clock("scene update (group)"):
         scene = process_scene(cfg, head_model)
         photo = spec.lighting.background.image
         scene.set_group(spec, files.path(spec.lighting.hdri), files.path(photo) if photo else None)
         scene.set_lights(spec.lighting.lights, posed[0].T_world_head, spec.lighting.strength)
+        if garment is None:
+            scene.set_garment(None)
+        else:
+            first = garment.vertices(posed[0].vertices)
+            scene.set_garment(spec.garment, garment.faces, pattern_coordinates(first, garment, posed[0].vertices))
     out = []
     for v, p in zip(spec.views, posed):
         with clock("scene update (view), labels"):
             labels = label_view(v, p, head_width, W, H)
-            scene.set_view(p.vertices, p.T_world_head, labels.K, labels.R_w2c, labels.t_w2c)
+            scene.set_view(p.vertices, p.T_world_head, labels.K, labels.R_w2c, labels.t_w2c,
+                           garment.vertices(p.vertices) if garment is not None else None)
             scene.set_effects(v.effects, focus_m=float(labels.t[2]))
         with clock("cycles render"):
             scene.render_still()

@@ -11,7 +11,7 @@ import math
 import bpy
 
 from relhead.assets.base import BROWS, SCALP, SKIN_REGIONS
-from relhead.render.spec import EyeSpec, HairSpec, MaterialsSpec, MouthSpec, SkinSpec
+from relhead.render.spec import EyeSpec, GarmentSpec, HairSpec, MaterialsSpec, MouthSpec, SkinSpec
 
 
 def _principled(name: str):
@@ -259,3 +259,54 @@ def set_head_materials(mats: list, p: MaterialsSpec) -> None:
     set_hair(mats[0], p.hair)
     set_eye(mats[1], p.eye)
     set_mouth(mats[2], p.mouth)
+
+
+CLOTH_COORDS = "cloth_co"  # per-vertex attribute of a garment: fabric coordinates (relhead.render.garment)
+
+
+def build_garment():
+    """Fabric: the garment's colour, and a pattern (stripes round the body, checks, or a heather
+    grain) toward its second colour, chosen per group by weights; a fine weave bump and sheen."""
+    mat, nt, bsdf = _principled("garment")
+    depth, across, _ = _attribute_xyz(nt, CLOTH_COORDS)
+    attr = nt.nodes.new("ShaderNodeAttribute")
+    attr.attribute_name = CLOTH_COORDS
+    scale = _node(nt, "ShaderNodeValue", "cycles_per_m")  # 1 / pattern period
+    stripes = _ramp(nt, _math(nt, "SINE", _math(nt, "MULTIPLY", depth, scale.outputs[0])), -0.2, 0.2)
+    checker = nt.nodes.new("ShaderNodeTexChecker")
+    checker.inputs["Scale"].default_value = 1.0
+    cell = nt.nodes.new("ShaderNodeVectorMath")
+    cell.operation = "SCALE"
+    nt.links.new(attr.outputs["Vector"], cell.inputs[0])
+    nt.links.new(_math(nt, "MULTIPLY", scale.outputs[0], 1.0 / math.pi), cell.inputs["Scale"])
+    nt.links.new(cell.outputs["Vector"], checker.inputs["Vector"])
+    grain = nt.nodes.new("ShaderNodeTexNoise")
+    grain.inputs["Detail"].default_value = 6.0
+    nt.links.new(cell.outputs["Vector"], grain.inputs["Vector"])
+    grain.inputs["Scale"].default_value = 12.0
+    heather = _ramp(nt, grain.outputs["Fac"], 0.4, 0.6)
+    w = [_node(nt, "ShaderNodeValue", f"pattern_{n}").outputs[0] for n in ("stripes", "checks", "heather")]
+    fac = _math(nt, "MULTIPLY_ADD", stripes, w[0], _math(nt, "MULTIPLY_ADD", checker.outputs["Fac"], w[1],
+                                                          _math(nt, "MULTIPLY", heather, w[2])))
+    nt.links.new(_mix(nt, fac, name="fabric"), bsdf.inputs["Base Color"])  # A, B: set_garment
+    weave = nt.nodes.new("ShaderNodeTexNoise")
+    weave.inputs["Scale"].default_value = 1500.0
+    nt.links.new(attr.outputs["Vector"], weave.inputs["Vector"])
+    bump = nt.nodes.new("ShaderNodeBump")
+    bump.inputs["Strength"].default_value = 0.15
+    bump.inputs["Distance"].default_value = 0.0005
+    nt.links.new(weave.outputs["Fac"], bump.inputs["Height"])
+    nt.links.new(bump.outputs["Normal"], bsdf.inputs["Normal"])
+    return mat
+
+
+def set_garment(mat, p: GarmentSpec) -> None:
+    nodes = mat.node_tree.nodes
+    nodes["fabric"].inputs["A"].default_value = (*p.color, 1.0)
+    nodes["fabric"].inputs["B"].default_value = (*p.pattern_color, 1.0)
+    nodes["cycles_per_m"].outputs[0].default_value = 2.0 * math.pi / (p.pattern_scale_cm / 100.0)
+    for name in ("stripes", "checks", "heather"):
+        nodes[f"pattern_{name}"].outputs[0].default_value = float(p.pattern == name)
+    bsdf = nodes["Principled BSDF"]
+    bsdf.inputs["Roughness"].default_value = p.roughness
+    bsdf.inputs["Sheen Weight"].default_value = p.sheen

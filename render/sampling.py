@@ -10,8 +10,9 @@ from typing import Sequence
 
 import numpy as np
 
+from relhead.assets.base import TORSO
 from relhead.assets.refs import AssetRef
-from relhead.render.spec import (BackgroundSpec, CameraSpec, EffectsSpec, EyeSpec, Euler, GroupSpec, HairSpec,
+from relhead.render.spec import (BackgroundSpec, CameraSpec, EffectsSpec, EyeSpec, Euler, GarmentSpec, GroupSpec, HairSpec,
                                  HeadSpec, LightingSpec, LightSpec, MaterialsSpec, MouthSpec, SkinSpec, ViewSpec)
 
 
@@ -123,6 +124,28 @@ def sample_photo(rng: np.random.Generator, cfg, backgrounds: Sequence[AssetRef])
     return BackgroundSpec(type="image", image=backgrounds[int(rng.integers(len(backgrounds)))])
 
 
+# Fabric colours (sRGB): neutrals, denims, and muted to saturated hues; a garment takes one, varied.
+_FABRICS = np.array([[0.08, 0.08, 0.09], [0.92, 0.92, 0.90], [0.45, 0.46, 0.48], [0.15, 0.20, 0.35],
+                     [0.30, 0.38, 0.52], [0.55, 0.12, 0.12], [0.18, 0.35, 0.22], [0.80, 0.70, 0.50],
+                     [0.95, 0.75, 0.20], [0.35, 0.20, 0.45], [0.85, 0.45, 0.55], [0.25, 0.55, 0.65]])
+
+
+def sample_garment(rng: np.random.Generator, cfg) -> GarmentSpec | None:
+    """A garment for `clothing.fraction` of the subjects, else None (config `clothing:`)."""
+    if not rng.random() < cfg.fraction:
+        return None
+
+    def fabric():
+        return _srgb_to_linear(np.clip(_FABRICS[rng.integers(len(_FABRICS))] * rng.uniform(0.8, 1.15, size=3), 0, 1))
+
+    style = cfg.styles[int(rng.integers(len(cfg.styles)))]
+    color, second = fabric(), fabric()
+    pattern = cfg.patterns[int(rng.integers(len(cfg.patterns)))] if rng.random() < cfg.pattern_fraction else "solid"
+    return GarmentSpec(style=style, thickness_mm=float(rng.uniform(*cfg.thickness_mm)), color=color, pattern=pattern,
+                       pattern_color=second, pattern_scale_cm=float(np.exp(rng.uniform(np.log(0.6), np.log(5.0)))),
+                       roughness=float(rng.uniform(*cfg.roughness)), sheen=float(rng.uniform(0.0, 0.6)))
+
+
 def sample_view(rng: np.random.Generator, cfg, expression: dict[str, float]) -> ViewSpec:
     p, c = cfg.pose, cfg.camera
     yaw, pitch, roll = (float(rng.uniform(*r)) for r in (p.yaw_deg, p.pitch_deg, p.roll_deg))
@@ -180,6 +203,10 @@ def sample_group(cfg, group: int, head_model, hdris: Sequence[AssetRef],
         lighting = lighting.model_copy(update={"background": photo})
     skin = sample_skin_regions(stream(4), cfg.skin, materials.skin)
     materials = materials.model_copy(update={"skin": skin, "hair": sample_hair(stream(5), cfg.hair, skin)})
+    garment = sample_garment(stream(6), cfg.clothing)
+    if garment is not None and TORSO not in head_model.vertex_attributes:
+        raise ValueError(f"clothing.fraction > 0 but head model '{head_model.name}' has no TORSO attribute "
+                         "(where clothes go): set clothing.fraction: 0")
     return GroupSpec(group=int(group), seed=seed, head=HeadSpec(model=head_model.name, identity=identity),
                      materials=materials, lighting=lighting, render_seed=int(rng.integers(0, 2**31 - 1)),
-                     views=views)
+                     views=views, garment=garment)

@@ -26,7 +26,7 @@ from PIL import Image
 from relhead.assets.base import PART_EYE
 from relhead.frames import blender_camera_from_opencv, blender_lens_from_K
 from relhead.render import materials, settings
-from relhead.render.spec import EffectsSpec, GroupSpec, LightingSpec, LightSpec
+from relhead.render.spec import EffectsSpec, GarmentSpec, GroupSpec, LightingSpec, LightSpec
 
 EFFECT_GROUPS = ("Chromatic Aberration", "Vignette", "Sensor Noise")  # in the order they apply
 
@@ -76,6 +76,10 @@ class ProcessScene:
         self._head_model = None
         self.head = None
         self._lights: list = []  # extra light objects, made as groups need them, hidden when unused
+        self._garment_material = materials.build_garment()
+        self.garment = None  # the group's garment object, or None
+        self._garment_vertices = np.zeros((0, 3))
+        self._garment_faces: list = []
 
     # ------------------------------------------------------------------ per corpus
     def prepare(self, cfg, head_model) -> None:
@@ -248,9 +252,39 @@ class ProcessScene:
         for ob in self._lights[len(lights):]:
             ob.hide_render = True
 
+    def set_garment(self, spec: GarmentSpec | None, faces: np.ndarray | None = None,
+                    pattern: np.ndarray | None = None) -> None:
+        """The group's garment (its faces and fabric coordinates, relhead.render.garment), or none.
+        Its mesh is made per group (the neckline changes its topology); views move its vertices."""
+        if self.garment is not None:
+            mesh = self.garment.data
+            bpy.data.objects.remove(self.garment)
+            bpy.data.meshes.remove(mesh)
+            self.garment, self._garment_faces = None, []
+        self._garment_vertices = np.zeros((0, 3))
+        if spec is None:
+            return
+        me = bpy.data.meshes.new("garment")
+        me.from_pydata(np.zeros((len(pattern), 3)).tolist(), [], faces.tolist())
+        me.polygons.foreach_set("use_smooth", np.ones(len(faces), bool))
+        a = me.attributes.new(materials.CLOTH_COORDS, "FLOAT_VECTOR", "POINT")
+        a.data.foreach_set("vector", pattern.astype(np.float32).ravel())
+        me.materials.append(self._garment_material)
+        materials.set_garment(self._garment_material, spec)
+        self.garment = bpy.data.objects.new("garment", me)
+        self.scene.collection.objects.link(self.garment)
+        self._garment_faces = faces.tolist()
+
     # ------------------------------------------------------------------ per view
     def set_view(self, vertices: np.ndarray, T_world_head: np.ndarray, K: np.ndarray, R_w2c: np.ndarray,
-                 t_w2c: np.ndarray) -> None:
+                 t_w2c: np.ndarray, garment: np.ndarray | None = None) -> None:
+        """Pose the head (and the garment, whose vertices `garment` gives) and place the camera."""
+        if (garment is None) != (self.garment is None):
+            raise RuntimeError("garment vertices for a scene without a garment, or none for one with")
+        if garment is not None:
+            self.garment.data.vertices.foreach_set("co", garment.astype(np.float32).ravel())
+            self.garment.data.update()
+            self._garment_vertices = garment
         me = self.head.data
         me.vertices.foreach_set("co", vertices.astype(np.float32).ravel())
         head_frame = (vertices - T_world_head[:3, 3]) @ T_world_head[:3, :3]  # textures stay on the skin
@@ -305,10 +339,13 @@ class ProcessScene:
         self._tmp.cleanup()
 
     def visible(self, points: np.ndarray, camera_center: np.ndarray, eps: float = 8e-3) -> np.ndarray:
-        """Whether each world point is unoccluded: nothing lies on its ray from the camera centre more
-        than `eps` in front of it. Eyelid-rim and inner-lip landmarks sit in creases a few mm behind
+        """Whether each world point is unoccluded: nothing (head or garment) lies on its ray from the
+        camera centre more than `eps` in front of it. Eyelid-rim and inner-lip landmarks sit in creases a few mm behind
         the surrounding skin; a head occluding itself does so by centimetres."""
-        bvh = BVHTree.FromPolygons(self._vertices.astype(float).tolist(), self._occluder_faces)
+        n = len(self._vertices)
+        verts = np.concatenate([self._vertices, self._garment_vertices]).astype(float)
+        faces = self._occluder_faces + [[a + n, b + n, c + n] for a, b, c in self._garment_faces]
+        bvh = BVHTree.FromPolygons(verts.tolist(), faces)
         c = Vector(camera_center.tolist())
         out = np.zeros(len(points), bool)
         for i, p in enumerate(points):

@@ -107,6 +107,23 @@ class HairSpec(Strict):
     hairline_cm: float = 0.0  # how far the hairline sits above the head model's (receding when > 0)
 
 
+GarmentStyle = Literal["crew", "v-neck", "scoop", "turtleneck"]
+Pattern = Literal["solid", "stripes", "checks", "heather"]
+
+
+class GarmentSpec(Strict):
+    """A garment over the shoulders and bust (config `clothing:`; geometry in relhead.render.garment)."""
+
+    style: GarmentStyle
+    thickness_mm: float  # how far the fabric stands off the skin
+    color: RGB
+    pattern: Pattern
+    pattern_color: RGB  # stripes, checks and heather's second colour
+    pattern_scale_cm: float  # stripe and check period, heather grain
+    roughness: float
+    sheen: float
+
+
 class MaterialsSpec(Strict):
     skin: SkinSpec
     eye: EyeSpec
@@ -149,3 +166,4 @@ class GroupSpec(Strict):
     lighting: LightingSpec
     render_seed: int
     views: list[ViewSpec]
+    garment: GarmentSpec | None = None  # None: the bare bust

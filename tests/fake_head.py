@@ -13,7 +13,7 @@ import numpy as np
 from pydantic import Field
 
 from relhead.assets import registry
-from relhead.assets.base import PART_EYE, PART_SKIN, HeadCfg, Identity, PosedHead, sample_sparse_expression
+from relhead.assets.base import PART_EYE, PART_SKIN, TORSO, HeadCfg, Identity, PosedHead, sample_sparse_expression
 from relhead.configbase import Range
 from relhead.frames import euler_to_matrix
 
@@ -22,6 +22,7 @@ CENTRE = np.array([0.0, 0.0, 0.075])
 AXES = np.array([0.075, 0.115, 0.095])  # ellipsoid semi-axes at width_scale 1
 EYE_X, EYE_R = 0.032, 0.012
 PIVOT = np.array([0.0, 0.10, 0.075])  # the neck rotates the head about this point
+NECK_BASE_Y = 0.14  # where its TORSO depth is 0
 EXPRESSIONS = ["jawOpen", "browRaise"]
 
 
@@ -54,12 +55,13 @@ def _sphere(centre, radii, n):
     return pts * radii + centre, np.array(faces)
 
 
-def _cylinder(centre_xz, radius, y0, y1, n):
+def _cylinder(centre_xz, radius, y0, y1, n, rings=5):
     ang = np.linspace(0, 2 * np.pi, 2 * n, endpoint=False)
     ring = np.stack([radius * np.cos(ang) + centre_xz[0], np.zeros_like(ang), radius * np.sin(ang) + centre_xz[1]], -1)
-    pts = np.concatenate([ring + [0, y0, 0], ring + [0, y1, 0]])
+    pts = np.concatenate([ring + [0, y, 0] for y in np.linspace(y0, y1, rings)])
     m = len(ang)
-    faces = [f for j in range(m) for f in ((j, (j + 1) % m, j + m), ((j + 1) % m, (j + 1) % m + m, j + m))]
+    faces = [(r * m + a, r * m + b, r * m + c) for r in range(rings - 1) for j in range(m)
+             for a, b, c in ((j, (j + 1) % m, j + m), ((j + 1) % m, (j + 1) % m + m, j + m))]
     return pts, np.array(faces)
 
 
@@ -132,6 +134,12 @@ class FakeHead:
         attrs = np.zeros((len(self.rest), 3), np.float32)
         attrs[n_skin:] = np.concatenate(eye_coords)
         self.vertex_attributes = {"eye_coords": attrs}
+        # Clothes go on the neck (the whole body this head has): depth, azimuth, body weight.
+        torso = np.zeros((len(self.rest), 3), np.float32)
+        torso[:, 0] = (self.rest[:, 1] - NECK_BASE_Y) * 100.0
+        torso[:, 1] = np.degrees(np.arctan2(self.rest[:, 0], CENTRE[2] - self.rest[:, 2])) / 180.0
+        torso[len(head):n_skin, 2] = 1.0
+        self.vertex_attributes[TORSO] = torso
         # Barycentric landmarks on the skin, found by casting rays from the front.
         skin = np.flatnonzero(self.face_parts == PART_SKIN)
         xy = _landmark_xy()

@@ -1,0 +1,182 @@
+"""A garment's geometry from the head model's mesh, without bpy: a shell over the body below a
+neckline, a few millimetres off the skin, and a skirt that carries it down and out of the frame.
+
+The neckline is a level set on the mesh (the model's TORSO attribute: depth below the neck's base,
+azimuth around the neck, body weight), cut through the triangles it crosses, so its edge is smooth
+on a coarse mesh. Every shell point is a fixed blend of mesh vertices, so the garment follows the
+posed body view by view (a turtleneck turns with the neck). The skirt extends the shell's lower and
+side edges (where the model's bust is cut) 35 cm along the body's down direction, flaring out:
+there is no bare torso and no cut edge in the image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from relhead.assets.base import PART_SKIN, TORSO
+
+GARMENT_STYLES = ("crew", "v-neck", "scoop", "turtleneck")
+PATTERNS = ("solid", "stripes", "checks", "heather")
+
+# Neckline depth below the neck's base (cm) by azimuth from the throat (degrees): front, side, back.
+NECKLINE_AZIMUTH_DEG = (0.0, 45.0, 90.0, 135.0, 180.0)
+NECKLINE_CM = {
+    "crew": (2.5, 1.5, 0.0, -1.0, -1.5),
+    "scoop": (7.0, 5.0, 1.5, -0.5, -1.0),
+    "turtleneck": (-4.0, -4.0, -4.5, -5.0, -5.0),
+    "v-neck": (2.5, 1.5, 0.0, -1.0, -1.5),  # plus the V below
+}
+V_DEPTH_CM, V_HALF_WIDTH_DEG = 6.0, 25.0
+BODY_MIN = 0.45  # the garment covers vertices at least this much body (TORSO z): never the chin or jaw
+SKIRT_M = (0.02, 0.35)  # the skirt's two rings, along the body's down direction
+SKIRT_FLARE = 0.25  # outward (horizontal) share of the skirt's direction
+
+
+def neckline_cm(style: str, azimuth_deg: np.ndarray) -> np.ndarray:
+    a = np.abs(azimuth_deg)
+    depth = np.interp(a, NECKLINE_AZIMUTH_DEG, NECKLINE_CM[style])
+    if style == "v-neck":
+        depth = depth + V_DEPTH_CM * np.clip(1.0 - a / V_HALF_WIDTH_DEG, 0.0, 1.0)
+    return depth
+
+
+def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Area-weighted unit vertex normals."""
+    v = vertices.astype(np.float64)
+    fn = np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]])
+    n = np.zeros_like(v)
+    for k in range(3):
+        np.add.at(n, faces[:, k], fn)
+    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+
+
+@dataclass(frozen=True)
+class GarmentMesh:
+    """A garment's fixed topology and how to place it on a posed body (:meth:`vertices`)."""
+
+    blend: sparse.csr_matrix  # (S, N) shell points as blends of the head model's vertices
+    shell_faces: np.ndarray  # (Fs, 3) into the shell points
+    edge: np.ndarray  # (B,) shell points on the cut edge of the body, which the skirt extends
+    faces: np.ndarray  # (F, 3) into vertices(): the shell, then the skirt
+    thickness_m: float
+    head_faces: np.ndarray  # the head model's faces (for its vertex normals)
+    torso: np.ndarray  # (N, 3) the model's TORSO attribute (the body's down direction is its depth's gradient)
+
+    @property
+    def num_vertices(self) -> int:
+        return self.blend.shape[0] + len(SKIRT_M) * len(self.edge)
+
+    def vertices(self, head_vertices: np.ndarray) -> np.ndarray:
+        """(num_vertices, 3) garment vertices on these posed head-model vertices (same frame)."""
+        n = vertex_normals(head_vertices, self.head_faces)
+        p = self.blend @ head_vertices.astype(np.float64)
+        nn = self.blend @ n
+        shell = p + self.thickness_m * nn / np.maximum(np.linalg.norm(nn, axis=1, keepdims=True), 1e-12)
+        down, axis_point = body_axes(head_vertices, self.torso)
+        base = shell[self.edge]
+        radial = base - axis_point
+        radial -= np.outer(radial @ down, down)
+        radial /= np.maximum(np.linalg.norm(radial, axis=1, keepdims=True), 1e-9)
+        d = down + SKIRT_FLARE * radial
+        d /= np.linalg.norm(d, axis=1, keepdims=True)
+        rings = [base + L * d for L in SKIRT_M]
+        return np.concatenate([shell, *rings]).astype(np.float32)
+
+
+def body_axes(head_vertices: np.ndarray, torso: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The body's down direction (the gradient of TORSO depth over the body below the neck's middle,
+    fitted) and a point on the neck's axis (the centre of its base), in the frame of `head_vertices`."""
+    depth_cm = torso[:, 0]
+    bust = (depth_cm > -3.0) & (torso[:, 2] > 0.9)
+    A = np.c_[head_vertices[bust], np.ones(bust.sum())].astype(np.float64)
+    g = np.linalg.lstsq(A, depth_cm[bust].astype(np.float64), rcond=None)[0][:3]
+    ring = (np.abs(depth_cm + 1.0) <= 1.5) & (torso[:, 2] > 0.5)
+    return g / np.linalg.norm(g), head_vertices[ring].astype(np.float64).mean(0)
+
+
+def build_garment(head_model, style: str, thickness_mm: float) -> GarmentMesh:
+    """The garment of `style` on `head_model` (its TORSO attribute and skin faces)."""
+    torso = head_model.vertex_attributes.get(TORSO)
+    if torso is None:
+        raise ValueError(f"head model '{head_model.name}' has no TORSO attribute: it cannot wear clothes "
+                         "(set clothing.fraction: 0)")
+    depth, azimuth, body = (torso[:, k].astype(np.float64) for k in range(3))
+    # Signed level set, positive on the garment: below the neckline and on the body.
+    f = np.minimum(depth - neckline_cm(style, azimuth * 180.0), 10.0 * (body - BODY_MIN))
+    faces = head_model.faces[head_model.face_parts == PART_SKIN]
+    N = len(torso)
+    inside = f[faces] >= 0
+    rows: list[tuple[int, int, float]] = []  # (shell point, vertex, weight)
+    point_of: dict = {}
+
+    def point(a: int, b: int | None = None) -> int:
+        key = (a,) if b is None else (min(a, b), max(a, b))
+        if key not in point_of:
+            i = point_of[key] = len(point_of)
+            if b is None:
+                rows.append((i, a, 1.0))
+            else:
+                t = f[a] / (f[a] - f[b])
+                rows.extend([(i, a, 1.0 - t), (i, b, t)])
+        return point_of[key]
+
+    tris = []
+    for tri, ins in zip(faces, inside):
+        k = int(ins.sum())
+        if k == 0:
+            continue
+        if k == 3:
+            tris.append([point(int(v)) for v in tri])
+            continue
+        odd = int(np.flatnonzero(ins == (k == 1))[0])  # the vertex alone on its side
+        v0, v1, v2 = (int(tri[(odd + j) % 3]) for j in range(3))
+        if k == 1:  # v0 inside alone
+            tris.append([point(v0), point(v0, v1), point(v2, v0)])
+        else:  # v0 outside alone
+            p01, p20 = point(v0, v1), point(v2, v0)
+            tris += [[p01, point(v1), point(v2)], [p01, point(v2), p20]]
+    shell_faces = np.asarray(tris, np.int64).reshape(-1, 3)
+    r, c, w = (np.array(x) for x in zip(*rows)) if rows else (np.zeros(0, int),) * 3
+    blend = sparse.csr_matrix((w.astype(float), (r.astype(int), c.astype(int))), shape=(len(point_of), N))
+
+    # The cut edge: shell edges used once, between two original vertices on the model's own border.
+    def edges(tri_array):
+        e = np.concatenate([tri_array[:, [0, 1]], tri_array[:, [1, 2]], tri_array[:, [2, 0]]])
+        return e
+
+    mesh_e = np.sort(edges(head_model.faces.astype(np.int64)), 1)
+    uniq, count = np.unique(mesh_e, axis=0, return_counts=True)
+    border = {tuple(x) for x in uniq[count == 1]}
+    vertex_of = {i: key[0] for key, i in point_of.items() if len(key) == 1}
+    se = edges(shell_faces)
+    su, scount = np.unique(np.sort(se, 1), axis=0, return_counts=True)
+    once = {tuple(x) for x in su[scount == 1]}
+    cut = [(a, b) for a, b in se if tuple(sorted((a, b))) in once and a in vertex_of and b in vertex_of
+           and tuple(sorted((vertex_of[a], vertex_of[b]))) in border]
+    edge = np.unique(np.asarray(cut, np.int64).ravel()) if cut else np.zeros(0, np.int64)
+    ring_of = {int(p): j for j, p in enumerate(edge)}
+    S, B = len(point_of), len(edge)
+    skirt = []
+    for a, b in cut:  # shell triangle runs a -> b; the skirt continues the surface across that edge
+        ra, rb = ring_of[int(a)], ring_of[int(b)]
+        rings = [(int(a), int(b))] + [(S + k * B + ra, S + k * B + rb) for k in range(len(SKIRT_M))]
+        for (a0, b0), (a1, b1) in zip(rings[:-1], rings[1:]):
+            skirt += [[b0, a0, a1], [b0, a1, b1]]
+    all_faces = np.concatenate([shell_faces, np.asarray(skirt, np.int64).reshape(-1, 3)])
+    return GarmentMesh(blend=blend, shell_faces=shell_faces, edge=edge, faces=all_faces,
+                       thickness_m=thickness_mm / 1000.0, head_faces=head_model.faces.astype(np.int64),
+                       torso=torso)
+
+
+def pattern_coordinates(vertices: np.ndarray, mesh: GarmentMesh, head_vertices: np.ndarray) -> np.ndarray:
+    """(num_vertices, 3) fabric coordinates in metres, fixed for the group (from its first view): depth
+    along the body's down direction, then across the body and front to back, about the neck's base."""
+    down, centre = body_axes(head_vertices, mesh.torso)
+    side = np.cross(down, [0.0, 0.0, 1.0]) if abs(down[2]) < 0.9 else np.cross(down, [1.0, 0.0, 0.0])
+    side /= np.linalg.norm(side)
+    front = np.cross(side, down)
+    rel = vertices.astype(np.float64) - centre
+    return np.stack([rel @ down, rel @ side, rel @ front], 1).astype(np.float32)
