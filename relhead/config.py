@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, SerializeAsAny, field_validator, model_va
 
 from relhead.assets import registry
 from relhead.assets.base import HeadCfg
-from relhead.render.spec import GarmentStyle, Pattern
+from relhead.render.spec import GarmentStyle, HairStyle, Pattern
 from relhead.configbase import (ConfigError, Range, Strict, deep_merge, key_error, load_yaml, resolve_inherit,
                                 validate)
 
@@ -90,7 +90,7 @@ class SkinCfg(Strict):
 class HairCfg(Strict):
     """Hair colour, eyebrows and short scalp hair, painted on the skin where the head model says they
     grow (Anny: a band below its brow landmarks, a hairline around its skull; a backend without
-    BROWS / SCALP renders none)."""
+    BROWS / SCALP renders none), and scalp hair as strands (relhead.render.hair; needs SCALP)."""
 
     brows: Range(0.0, 1.0) = Field((0.0, 0.0), description="eyebrow density; 0: none")
     brow_thickness: Range(0.3, 2.5) = Field((0.7, 1.3), description="brow height relative to the model's")
@@ -99,6 +99,9 @@ class HairCfg(Strict):
     short_hair: float = Field(0.0, ge=0.0, le=1.0, description="share of subjects with short hair painted on")
     short_hair_density: Range(0.0, 1.0) = Field((0.7, 1.0), description="its coverage")
     hairline_cm: Range(-3.0, 8.0) = Field((-0.5, 1.5), description="above the model's hairline (> 0: receding)")
+    strands: float = Field(0.0, ge=0.0, le=1.0, description="share of subjects with strand hair")
+    styles: tuple[HairStyle, ...] = Field(("short", "medium", "long", "curly"), min_length=1)
+    strand_count: Range(100, 200000) = Field((12000, 20000), description="strands per head (whole numbers)")
 
 
 class ClothingCfg(Strict):

@@ -310,3 +310,27 @@ def set_garment(mat, p: GarmentSpec) -> None:
     bsdf = nodes["Principled BSDF"]
     bsdf.inputs["Roughness"].default_value = p.roughness
     bsdf.inputs["Sheen Weight"].default_value = p.sheen
+
+
+def build_strand_hair():
+    """Strands: Cycles' Principled Hair BSDF (Chiang) coloured by melanin and redness."""
+    mat = bpy.data.materials.new("strand_hair")
+    nt = mat.node_tree
+    for n in list(nt.nodes):
+        nt.nodes.remove(n)
+    bsdf = _node(nt, "ShaderNodeBsdfHairPrincipled", "hair_bsdf")
+    bsdf.parametrization = "MELANIN"
+    bsdf.inputs["Radial Roughness"].default_value = 0.3
+    bsdf.inputs["Coat"].default_value = 0.0
+    bsdf.inputs["Random Color"].default_value = 0.1
+    bsdf.inputs["Random Roughness"].default_value = 0.1
+    out = nt.nodes.new("ShaderNodeOutputMaterial")
+    nt.links.new(bsdf.outputs["BSDF"], out.inputs["Surface"])
+    return mat
+
+
+def set_strand_hair(mat, p: HairSpec) -> None:
+    bsdf = mat.node_tree.nodes["hair_bsdf"]
+    bsdf.inputs["Melanin"].default_value = p.melanin
+    bsdf.inputs["Melanin Redness"].default_value = p.redness
+    bsdf.inputs["Roughness"].default_value = p.strands.roughness

@@ -10,10 +10,11 @@ from typing import Sequence
 
 import numpy as np
 
-from relhead.assets.base import TORSO
+from relhead.assets.base import SCALP, TORSO
 from relhead.assets.refs import AssetRef
 from relhead.render.spec import (BackgroundSpec, CameraSpec, EffectsSpec, EyeSpec, Euler, GarmentSpec, GroupSpec, HairSpec,
-                                 HeadSpec, LightingSpec, LightSpec, MaterialsSpec, MouthSpec, SkinSpec, ViewSpec)
+                                 HeadSpec, LightingSpec, LightSpec, MaterialsSpec, MouthSpec, SkinSpec, StrandsSpec,
+                                 ViewSpec)
 
 
 def group_seed(corpus_seed: int, group: int) -> int:
@@ -87,19 +88,43 @@ def hair_rgb(melanin: float, redness: float) -> np.ndarray:
     return rgb * (1 - redness) + _AUBURN * (1 - 0.7 * melanin) * redness
 
 
-def sample_hair(rng: np.random.Generator, cfg, skin: SkinSpec) -> HairSpec | None:
-    """Hair colour, brows and short scalp hair (config `hair:`); None when there is no hair at all."""
+# Per style: length (cm), curl radius (mm), curl period (cm), volume (mm), frizz (mm).
+_STYLES = {"short": ((3.0, 7.0), (0.0, 0.0), (1.0, 1.0), (2.0, 6.0), (0.0, 1.0)),
+           "medium": ((9.0, 18.0), (0.0, 0.0), (1.0, 1.0), (3.0, 10.0), (0.0, 1.5)),
+           "long": ((22.0, 40.0), (0.0, 0.0), (1.0, 1.0), (3.0, 10.0), (0.0, 1.5)),
+           "curly": ((6.0, 20.0), (2.5, 6.0), (0.8, 2.0), (6.0, 15.0), (1.0, 3.0))}
+
+
+def sample_strands(rng: np.random.Generator, cfg) -> StrandsSpec | None:
+    """Strand hair for `hair.strands` of the subjects (config `hair:`), else None."""
+    if not rng.random() < cfg.strands:
+        return None
+    style = cfg.styles[int(rng.integers(len(cfg.styles)))]
+    length, curl, period, volume, frizz = (float(rng.uniform(*r)) for r in _STYLES[style])
+    lo, hi = (int(x) for x in cfg.strand_count)
+    return StrandsSpec(style=style, seed=int(rng.integers(0, 2**31 - 1)), count=int(rng.integers(lo, hi + 1)),
+                       length_cm=length, hairline_cm=float(rng.uniform(*cfg.hairline_cm)),
+                       fringe=float(rng.uniform(0.0, 1.0)), parting_cm=float(rng.uniform(-3.0, 3.0)),
+                       volume_mm=volume, clump=float(rng.uniform(0.2, 0.7)), frizz_mm=frizz, curl_radius_mm=curl,
+                       curl_period_cm=period, roughness=float(rng.uniform(0.25, 0.45)))
+
+
+def sample_hair(rng: np.random.Generator, cfg, skin: SkinSpec, strands: StrandsSpec | None = None) -> HairSpec | None:
+    """Hair colour, brows and short scalp hair (config `hair:`), with `strands` when the subject has
+    strand hair (the scalp under it is painted in the hair colour); None when there is no hair."""
     brows, thickness = float(rng.uniform(*cfg.brows)), float(rng.uniform(*cfg.brow_thickness))
     short = rng.random() < cfg.short_hair
     scalp, hairline = float(rng.uniform(*cfg.short_hair_density)), float(rng.uniform(*cfg.hairline_cm))
     lo, hi = cfg.melanin
     melanin = float(np.clip(rng.uniform(lo, hi) + 0.5 * skin.tone * (hi - lo), lo, hi))  # darker skin, darker hair
     redness = float(rng.uniform(*cfg.redness)) * (1.0 - melanin)
-    if brows == 0.0 and not short:
+    if brows == 0.0 and not short and strands is None:
         return None
+    if strands is not None:  # the scalp under the strands, painted to the strands' hairline
+        short, scalp, hairline = True, 1.0, strands.hairline_cm
     return HairSpec(melanin=melanin, redness=redness, color=_srgb_to_linear(np.clip(hair_rgb(melanin, redness), 0, 1)),
                     brow_density=brows, brow_thickness=thickness, scalp_density=scalp if short else 0.0,
-                    hairline_cm=hairline if short else 0.0)
+                    hairline_cm=hairline if short else 0.0, strands=strands)
 
 
 def sample_lights(rng: np.random.Generator, cfg) -> list[LightSpec]:
@@ -202,7 +227,11 @@ def sample_group(cfg, group: int, head_model, hdris: Sequence[AssetRef],
     if photo is not None:
         lighting = lighting.model_copy(update={"background": photo})
     skin = sample_skin_regions(stream(4), cfg.skin, materials.skin)
-    materials = materials.model_copy(update={"skin": skin, "hair": sample_hair(stream(5), cfg.hair, skin)})
+    strands = sample_strands(stream(7), cfg.hair)
+    if strands is not None and SCALP not in head_model.vertex_attributes:
+        raise ValueError(f"hair.strands > 0 but head model '{head_model.name}' has no SCALP attribute "
+                         "(where hair grows): set hair.strands: 0")
+    materials = materials.model_copy(update={"skin": skin, "hair": sample_hair(stream(5), cfg.hair, skin, strands)})
     garment = sample_garment(stream(6), cfg.clothing)
     if garment is not None and TORSO not in head_model.vertex_attributes:
         raise ValueError(f"clothing.fraction > 0 but head model '{head_model.name}' has no TORSO attribute "

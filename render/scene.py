@@ -80,6 +80,10 @@ class ProcessScene:
         self.garment = None  # the group's garment object, or None
         self._garment_vertices = np.zeros((0, 3))
         self._garment_faces: list = []
+        self._hair_material = materials.build_strand_hair()
+        self.hair = None  # the group's strand hair (a Curves object in the head frame), or None
+        self._hair_occluder = (np.zeros((0, 3)), [])  # its proxy for landmark visibility (head frame)
+        self.scene.cycles_curves.shape = "RIBBONS"  # flat strands facing the camera: sub-pixel here anyway
 
     # ------------------------------------------------------------------ per corpus
     def prepare(self, cfg, head_model) -> None:
@@ -275,6 +279,31 @@ class ProcessScene:
         self.scene.collection.objects.link(self.garment)
         self._garment_faces = faces.tolist()
 
+    def set_strands(self, strands=None, hair=None) -> None:
+        """The group's strand hair (relhead.render.hair.Strands, head frame; `hair` its HairSpec), or none.
+        Views place it rigidly with the skull."""
+        from relhead.render.hair import occluder_ribbons
+
+        if self.hair is not None:
+            curves = self.hair.data
+            bpy.data.objects.remove(self.hair)
+            bpy.data.hair_curves.remove(curves)
+            self.hair, self._hair_occluder = None, (np.zeros((0, 3)), [])
+        if strands is None:
+            return
+        S, P, _ = strands.points.shape
+        c = bpy.data.hair_curves.new("hair")
+        c.add_curves([P] * S)
+        c.attributes["position"].data.foreach_set("vector", strands.points.astype(np.float32).ravel())
+        r = c.attributes.new("radius", "FLOAT", "POINT")
+        r.data.foreach_set("value", strands.radii.astype(np.float32).ravel())
+        c.materials.append(self._hair_material)
+        materials.set_strand_hair(self._hair_material, hair)
+        self.hair = bpy.data.objects.new("hair", c)
+        self.scene.collection.objects.link(self.hair)
+        verts, tris = occluder_ribbons(strands)
+        self._hair_occluder = (verts, tris.tolist())
+
     # ------------------------------------------------------------------ per view
     def set_view(self, vertices: np.ndarray, T_world_head: np.ndarray, K: np.ndarray, R_w2c: np.ndarray,
                  t_w2c: np.ndarray, garment: np.ndarray | None = None) -> None:
@@ -285,6 +314,9 @@ class ProcessScene:
             self.garment.data.vertices.foreach_set("co", garment.astype(np.float32).ravel())
             self.garment.data.update()
             self._garment_vertices = garment
+        if self.hair is not None:
+            self.hair.matrix_world = Matrix(T_world_head.tolist())
+        self._T_world_head = T_world_head
         me = self.head.data
         me.vertices.foreach_set("co", vertices.astype(np.float32).ravel())
         head_frame = (vertices - T_world_head[:3, 3]) @ T_world_head[:3, :3]  # textures stay on the skin
@@ -339,12 +371,16 @@ class ProcessScene:
         self._tmp.cleanup()
 
     def visible(self, points: np.ndarray, camera_center: np.ndarray, eps: float = 8e-3) -> np.ndarray:
-        """Whether each world point is unoccluded: nothing (head or garment) lies on its ray from the
-        camera centre more than `eps` in front of it. Eyelid-rim and inner-lip landmarks sit in creases a few mm behind
+        """Whether each world point is unoccluded: nothing (head, garment, or the hair's proxy of
+        relhead.render.hair.occluder_ribbons) lies on its ray from the camera centre more than `eps`
+        in front of it. Eyelid-rim and inner-lip landmarks sit in creases a few mm behind
         the surrounding skin; a head occluding itself does so by centimetres."""
-        n = len(self._vertices)
-        verts = np.concatenate([self._vertices, self._garment_vertices]).astype(float)
-        faces = self._occluder_faces + [[a + n, b + n, c + n] for a, b, c in self._garment_faces]
+        n, m = len(self._vertices), len(self._vertices) + len(self._garment_vertices)
+        T = self._T_world_head
+        hair = self._hair_occluder[0] @ T[:3, :3].T + T[:3, 3]
+        verts = np.concatenate([self._vertices, self._garment_vertices, hair]).astype(float)
+        faces = (self._occluder_faces + [[a + n, b + n, c + n] for a, b, c in self._garment_faces]
+                 + [[a + m, b + m, c + m] for a, b, c in self._hair_occluder[1]])
         bvh = BVHTree.FromPolygons(verts.tolist(), faces)
         c = Vector(camera_center.tolist())
         out = np.zeros(len(points), bool)

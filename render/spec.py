@@ -94,6 +94,27 @@ class MouthSpec(Strict):
     base_color: RGB
 
 
+HairStyle = Literal["short", "medium", "long", "curly"]
+
+
+class StrandsSpec(Strict):
+    """Scalp hair as strands (config `hair.strands`; grown by relhead.render.hair from `seed`)."""
+
+    style: HairStyle
+    seed: int
+    count: int
+    length_cm: float
+    hairline_cm: float  # above the head model's hairline (receding when > 0)
+    fringe: float  # 0: combed back, 1: falling forward from the crown
+    parting_cm: float  # the crown's offset to the subject's left (> 0) or right
+    volume_mm: float  # how far the hair stands off the scalp at most
+    clump: float  # 0 .. 1: how far a strand's tip is drawn toward its clump's
+    frizz_mm: float
+    curl_radius_mm: float  # 0: straight
+    curl_period_cm: float
+    roughness: float  # the Principled Hair BSDF's
+
+
 class HairSpec(Strict):
     """The subject's hair colour (melanin and redness, as the Principled Hair BSDF takes them, and
     the linear RGB that painted hair uses) and its eyebrows."""
@@ -105,6 +126,7 @@ class HairSpec(Strict):
     brow_thickness: float  # 1: the head model's default brow height
     scalp_density: float = 0.0  # painted short hair on the scalp; 0: bald
     hairline_cm: float = 0.0  # how far the hairline sits above the head model's (receding when > 0)
+    strands: StrandsSpec | None = None  # None: no strand hair
 
 
 GarmentStyle = Literal["crew", "v-neck", "scoop", "turtleneck"]

@@ -13,7 +13,7 @@ import numpy as np
 from pydantic import Field
 
 from relhead.assets import registry
-from relhead.assets.base import PART_EYE, PART_SKIN, TORSO, HeadCfg, Identity, PosedHead, sample_sparse_expression
+from relhead.assets.base import PART_EYE, PART_SKIN, SCALP, TORSO, HeadCfg, Identity, PosedHead, sample_sparse_expression
 from relhead.configbase import Range
 from relhead.frames import euler_to_matrix
 
@@ -51,7 +51,7 @@ def _sphere(centre, radii, n):
         for j in range(m):
             a, b = i * m + j, i * m + (j + 1) % m
             c, d = a + m, b + m
-            faces += [(a, c, b), (b, c, d)]
+            faces += [(a, b, c), (b, d, c)]  # counter-clockwise seen from outside: normals out
     return pts * radii + centre, np.array(faces)
 
 
@@ -61,7 +61,7 @@ def _cylinder(centre_xz, radius, y0, y1, n, rings=5):
     pts = np.concatenate([ring + [0, y, 0] for y in np.linspace(y0, y1, rings)])
     m = len(ang)
     faces = [(r * m + a, r * m + b, r * m + c) for r in range(rings - 1) for j in range(m)
-             for a, b, c in ((j, (j + 1) % m, j + m), ((j + 1) % m, (j + 1) % m + m, j + m))]
+             for a, b, c in ((j, j + m, (j + 1) % m), ((j + 1) % m, j + m, (j + 1) % m + m))]
     return pts, np.array(faces)
 
 
@@ -140,6 +140,12 @@ class FakeHead:
         torso[:, 1] = np.degrees(np.arctan2(self.rest[:, 0], CENTRE[2] - self.rest[:, 2])) / 180.0
         torso[len(head):n_skin, 2] = 1.0
         self.vertex_attributes[TORSO] = torso
+        # Hair grows on the skull above a level hairline 6 cm over the eyes (no ears to leave out).
+        scalp = np.ones((len(self.rest), 3), np.float32)
+        scalp[:, 0] = np.clip((-0.06 - self.rest[:, 1]) * 100.0, -9.0, 9.0)
+        scalp[:, 1] = torso[:, 1]
+        scalp[len(head):] = (-9.0, 0.0, 1.0)  # the neck and eyes are not scalp
+        self.vertex_attributes[SCALP] = scalp
         # Barycentric landmarks on the skin, found by casting rays from the front.
         skin = np.flatnonzero(self.face_parts == PART_SKIN)
         xy = _landmark_xy()

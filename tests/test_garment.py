@@ -57,6 +57,10 @@ def test_the_shell_is_cut_at_the_neckline_and_stands_off_the_skin(fake_model, st
     P = g.vertices(V)
     gap = np.einsum("ij,ij->i", P[:len(skin)] - skin, g.blend @ n)
     assert np.allclose(np.linalg.norm(P[:len(skin)] - skin, axis=1), 0.004, atol=1e-6) and gap.min() > 0.0035
+    from fake_head import CENTRE  # the fake neck is a cylinder of radius 5 cm: the shell is outside it
+
+    neck = P[:len(skin)][P[:len(skin), 1] > 0.09]
+    assert (np.hypot(neck[:, 0], neck[:, 2] - CENTRE[2]) > 0.0535).all()
 
 
 def test_the_skirt_continues_the_cut_edge_downward_and_the_mesh_has_no_other_border(fake_model):

@@ -1,0 +1,181 @@
+"""Scalp hair as strands, without bpy: roots on the head model's scalp, grown in the head frame along
+a combed direction that bends under gravity, kept off the skin, clumped, curled and frizzed.
+
+Hair is styled, not simulated: a group's strands are fixed in its head frame (they turn with the
+skull from view to view), built from the first view's head, whose scalp is rigid with the skull.
+Everything is numpy and seeded by the spec, so any host grows the same strands; the renderer only
+draws them (Cycles curves, Principled Hair BSDF), and the landmark visibility test uses a subset as
+an occluder proxy (:func:`occluder_ribbons`).
+
+Why numpy rather than Blender's bundled hair node assets (Generate / Clump / Frizz / Curl Hair
+Curves): the strands must exist without bpy (sampling and tests are bpy-free, and the visibility
+test needs their geometry), and the node assets' results depend on Blender's version and on
+evaluation inside a modifier stack that this pipeline could not pin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from relhead.assets.base import PART_SKIN, SCALP
+from relhead.render.garment import vertex_normals
+from relhead.render.spec import StrandsSpec
+
+POINTS = 12  # points per strand
+# A head has about 100,000 hairs of about 0.08 mm; relhead draws fewer, thicker in proportion, so the
+# hair covers the scalp as a full head of hair does. Tips are a third of the root's width.
+REAL_COUNT, REAL_DIAMETER_M = 100_000, 8e-5
+GRAVITY = np.array([0.0, 1.0, 0.0])  # head frame: y points down
+BACK = np.array([0.0, 0.0, 1.0])  # z points into the head, i.e. toward the back
+
+
+@dataclass(frozen=True)
+class Strands:
+    """(S, POINTS, 3) strand points in the head frame (metres) and (S, POINTS) radii."""
+
+    points: np.ndarray
+    radii: np.ndarray
+
+
+def scalp_triangles(head_model, hairline_cm: float) -> np.ndarray:
+    """Indices of the skin faces whose corners are all on the scalp above the hairline, off the ears."""
+    sc = head_model.vertex_attributes[SCALP]
+    ok = (sc[:, 0] > hairline_cm) & (sc[:, 2] > 0.5)
+    faces = np.flatnonzero(head_model.face_parts == PART_SKIN)
+    return faces[ok[head_model.faces[faces]].all(1)]
+
+
+def _tangent(v: np.ndarray, n: np.ndarray) -> np.ndarray:
+    t = v - (v * n).sum(-1, keepdims=True) * n
+    return t / np.maximum(np.linalg.norm(t, axis=-1, keepdims=True), 1e-9)
+
+
+def grow(head_model, X: np.ndarray, landmarks: np.ndarray, s: StrandsSpec) -> Strands:
+    """The strands of `s` on the head whose vertices are X (N, 3) and landmarks (68, 3), head frame."""
+    rng = np.random.default_rng(s.seed)
+    faces = head_model.faces.astype(np.int64)
+    tri = faces[scalp_triangles(head_model, s.hairline_cm)]
+    if len(tri) == 0:
+        raise ValueError(f"head model '{head_model.name}' has no scalp above a hairline {s.hairline_cm} cm up")
+    normals = vertex_normals(X, faces)
+    a, b, c = (X[tri[:, k]] for k in range(3))
+    area = 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1)
+    f = rng.choice(len(tri), size=s.count, p=area / area.sum())
+    u, v = rng.random(s.count), rng.random(s.count)
+    flip = u + v > 1
+    u[flip], v[flip] = 1 - u[flip], 1 - v[flip]
+    bary = np.stack([1 - u - v, u, v], 1)
+    roots = np.einsum("sk,skd->sd", bary, X[tri[f]])
+    rn = np.einsum("sk,skd->sd", bary, normals[tri[f]])
+    rn /= np.linalg.norm(rn, axis=1, keepdims=True)
+
+    skull = X[head_model.vertex_attributes[SCALP][:, 0] > -2.0]
+    centre = skull.mean(0)
+    crown = np.array([centre[0] + s.parting_cm / 100.0, skull[:, 1].min(), centre[2] + 0.02])
+    # Combed direction: away from the crown (a fringe falls forward) or swept back, then down.
+    radial = roots - crown
+    comb = _tangent(s.fringe * radial / np.linalg.norm(radial, axis=1, keepdims=True)
+                    + (1 - s.fringe) * (BACK + 0.6 * GRAVITY), rn)
+    length = s.length_cm / 100.0 * rng.uniform(0.8, 1.1, s.count)
+    # Hair in front of the ears' line stops at the brows, so a fringe never covers the eyes.
+    brow_y = landmarks[17:27, 1].min()
+    # (Hair combed forward reaches the forehead over the top of the head: its path is about the way
+    # forward to the brows' depth plus the way down to them.)
+    forward = (roots[:, 2] < centre[2] - 0.02) | (comb[:, 2] < -0.2)
+    reach = np.maximum(brow_y - 0.01 - roots[:, 1], 0.0) + np.maximum(roots[:, 2] - landmarks[17:27, 2].mean(), 0.0)
+    length = np.where(forward, np.minimum(length, np.maximum(reach, 0.01)), length)
+    lift = (s.volume_mm / 1000.0) * rng.random(s.count) ** 0.5 + 0.0015  # layers of hair over the scalp
+
+    # The face stays clear: below the brows and in front of the ears, hair is held outside the jaw line.
+    face = (brow_y + 0.005, landmarks[[0, 16], 2].mean(), np.abs(landmarks[:17, 0]).max() + 0.01)
+
+    skin = np.unique(faces[head_model.face_parts == PART_SKIN])  # not the eyeballs inside the head
+    X, normals = X[skin], normals[skin]
+    tree = cKDTree(X)
+    pts = np.empty((s.count, POINTS, 3))
+    pts[:, 0] = roots
+    d = comb
+    step = length / (POINTS - 1)
+    for k in range(1, POINTS):
+        t = k / (POINTS - 1)
+        # Along the combed direction at first, then increasingly down (more for long hair).
+        bend = np.clip(t * (length / 0.12), 0.0, 1.0)[:, None] * 0.85
+        d = (1 - bend) * d + bend * GRAVITY
+        d /= np.linalg.norm(d, axis=1, keepdims=True)
+        p = pts[:, k - 1] + step[:, None] * d
+        p = _clear_face(_push_out(p, tree, X, normals, lift * min(1.0, 4 * t) + 0.001), face)
+        d = _tangent_or(p - pts[:, k - 1])
+        pts[:, k] = p
+
+    # Clumps: each strand's tip is drawn toward the nearest of some guide strands (by root).
+    guides = rng.choice(s.count, size=max(1, s.count // 40), replace=False)
+    g = guides[cKDTree(roots[guides]).query(roots)[1]]
+    t = np.linspace(0.0, 1.0, POINTS)[None, :, None]
+    pts = pts + s.clump * t * (pts[g] - pts)
+    # Curls: a helix about the strand, growing from the root; frizz: noise growing to the tip.
+    if s.curl_radius_mm > 0:
+        tangent = np.gradient(pts, axis=1)
+        tangent /= np.maximum(np.linalg.norm(tangent, axis=2, keepdims=True), 1e-9)
+        e1 = _tangent(np.broadcast_to(np.cross(tangent, GRAVITY + 0.3 * BACK), pts.shape) * 1.0, tangent)
+        e2 = np.cross(tangent, e1)
+        arc = np.concatenate([np.zeros((s.count, 1)), np.cumsum(np.linalg.norm(np.diff(pts, axis=1), axis=2), 1)], 1)
+        phase = 2 * np.pi * arc / (s.curl_period_cm / 100.0) + rng.uniform(0, 2 * np.pi, (s.count, 1))
+        r = (s.curl_radius_mm / 1000.0) * np.clip(arc / 0.01, 0.0, 1.0) * rng.uniform(0.7, 1.3, (s.count, 1))
+        pts = pts + r[..., None] * (np.cos(phase)[..., None] * e1 + np.sin(phase)[..., None] * e2)
+    pts = pts + rng.normal(0.0, 1.0, pts.shape) * (s.frizz_mm / 1000.0) * t ** 2
+    pts[:, 1:] = _clear_face(_push_out(pts[:, 1:].reshape(-1, 3), tree, X, normals, 0.001), face).reshape(
+        s.count, POINTS - 1, 3)
+    root = 0.5 * REAL_DIAMETER_M * max(1.0, REAL_COUNT / s.count)
+    radii = np.linspace(root, root / 3, POINTS)[None].repeat(s.count, 0)
+    return Strands(points=pts.astype(np.float32), radii=radii.astype(np.float32))
+
+
+def _tangent_or(d: np.ndarray) -> np.ndarray:
+    return d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-9)
+
+
+def _push_out(p: np.ndarray, tree: cKDTree, X: np.ndarray, normals: np.ndarray, clearance) -> np.ndarray:
+    """Points moved out along the nearest vertex's normal until they are `clearance` off the skin
+    (a few rounds: a point deep inside may first reach a nearer stretch of skin)."""
+    for _ in range(3):
+        _, i = tree.query(p)
+        depth = ((p - X[i]) * normals[i]).sum(1)
+        need = np.maximum(np.asarray(clearance) - depth, 0.0)
+        if not need.any():
+            break
+        p = p + need[:, None] * normals[i]
+    return p
+
+
+def _clear_face(p: np.ndarray, face: tuple[float, float, float]) -> np.ndarray:
+    """Points below `face`'s brow height and in front of its ear plane moved out to its half-width."""
+    brow_y, ear_z, half_width = face
+    inside = (p[:, 1] > brow_y) & (p[:, 2] < ear_z) & (np.abs(p[:, 0]) < half_width)
+    p = p.copy()
+    p[inside, 0] = np.where(p[inside, 0] < 0, -half_width, half_width)
+    return p
+
+
+def occluder_ribbons(strands: Strands, every: int = 16, width_m: float = 0.005) -> tuple[np.ndarray, np.ndarray]:
+    """(vertices, triangles) in the head frame: two crossed ribbons `width_m` wide along every
+    `every`-th strand, a proxy for the hair's mass in the landmark visibility test."""
+    p = strands.points[::every].astype(np.float64)
+    S, P, _ = p.shape
+    tangent = np.gradient(p, axis=1)
+    tangent /= np.maximum(np.linalg.norm(tangent, axis=2, keepdims=True), 1e-9)
+    verts, tris = [], []
+    for axis in (np.array([1.0, 0.0, 0.0]), np.array([0.0, 0.0, 1.0])):
+        side = np.cross(tangent, axis)
+        side /= np.maximum(np.linalg.norm(side, axis=2, keepdims=True), 1e-9)
+        base = sum(len(v) for v in verts)
+        v = np.concatenate([p - side * width_m / 2, p + side * width_m / 2], 1).reshape(-1, 3)  # (S*2P, 3)
+        verts.append(v)
+        s_idx = np.arange(S)[:, None] * 2 * P
+        k = np.arange(P - 1)[None]
+        a, b = s_idx + k, s_idx + k + 1
+        c, d = s_idx + P + k, s_idx + P + k + 1
+        tris.append(base + np.stack([np.stack([a, b, d], -1), np.stack([a, d, c], -1)], 2).reshape(-1, 3))
+    return np.concatenate(verts), np.concatenate(tris)
