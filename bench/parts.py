@@ -20,12 +20,16 @@ from pathlib import Path
 from relhead.config import resolve
 from relhead.datasets.generate import generate
 
-BARE = ["lighting.light_count=[0,0]", "skin.region_tint=[0,0]", "hair.brows=[0,0]", "hair.short_hair=0"]
+BARE = ["lighting.light_count=[0,0]", "skin.region_tint=[0,0]", "hair.brows=[0,0]", "hair.short_hair=0",
+        "hair.strands=0", "clothing.fraction=0"]
 ROWS = {
     "bare: HDRI light, plain skin": BARE,
     "+ lip/ear/eyelid tints, brows, short hair on every head": BARE[:1] + ["skin.region_tint=[1,1]", "hair.brows=[1,1]",
                                                                         "hair.short_hair=1"],
     "+ 1-2 extra lights": BARE[1:] + ["lighting.light_count=[1,2]"],
+    "+ a garment (every head)": BARE[:-1] + ["clothing.fraction=1"],
+    "+ strand hair (every head, 12-20k strands)": BARE[:-2] + BARE[-1:] + ["hair.strands=1"],
+    "+ strand hair, 6-8k strands": BARE[:-2] + BARE[-1:] + ["hair.strands=1", "hair.strand_count=[6000,8000]"],
     "+ sensor noise, vignette, CA (every view)": BARE + ["effects.fraction=1"],
     "+ depth of field (every view)": BARE + ["effects.defocus_fraction=1"],
 }
@@ -50,7 +54,8 @@ def main() -> None:
     print(f"{platform.node()} {platform.machine()}, {a.pipeline} at {a.size} px, {a.groups} groups x {a.views} views")
     base = None
     print(f"| part | s/view | vs bare |\n|---|---|---|")
-    for name, sets in ROWS.items():
+    rows = dict(ROWS, **{f"the {a.pipeline} pipeline as shipped": []})
+    for name, sets in rows.items():
         with tempfile.TemporaryDirectory(prefix="relhead-parts-") as tmp:
             s = seconds_per_view(a.pipeline, sets, a.groups, a.views, a.size, Path(tmp))
         base = base or s

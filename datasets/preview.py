@@ -1,6 +1,7 @@
 """Contact sheet of a corpus: views with landmarks, face box and head axes drawn from the ground
 truth, so a person can check the labels at a glance. One row per group, one column per view; or a
-grid of first views to see a corpus' variety."""
+grid of first views to see a corpus' variety; or, for a sweep, one row per corpus (the same
+subjects, differing along the sweep's axes)."""
 
 from __future__ import annotations
 
@@ -54,5 +55,27 @@ def contact_sheet(shards: list[Path], out_png: Path, max_groups: int = 8, tile: 
     else:
         width = max(r.shape[1] for r in tiles)
         rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in tiles]
+    Image.fromarray(np.concatenate(rows, 0)).save(out_png)
+    return out_png
+
+
+def sweep_sheet(corpora: list[tuple[str, list[Path]]], out_png: Path, max_groups: int = 6, tile: int = 160) -> Path:
+    """One row per corpus of a sweep, labelled with its name: the first view of its first
+    `max_groups` groups. A sweep's corpora share the base's seed, so each column is one subject."""
+    rows = []
+    for name, shards in corpora:
+        row = []
+        for n, g in enumerate(iter_groups(shards)):
+            if n >= max_groups:
+                break
+            row.append(np.asarray(Image.fromarray(g.image(0)).convert("RGB").resize((tile, tile), Image.BILINEAR)))
+        if not row:
+            raise ValueError(f"{name}: no groups found in its shards")
+        row += [np.zeros_like(row[0])] * (max_groups - len(row))
+        strip = Image.fromarray(np.concatenate(row, 1))
+        ImageDraw.Draw(strip).text((4, 3), name, fill=(255, 255, 255), stroke_width=2, stroke_fill=(0, 0, 0))
+        rows.append(np.asarray(strip))
+    if not rows:
+        raise ValueError("no corpora given")
     Image.fromarray(np.concatenate(rows, 0)).save(out_png)
     return out_png

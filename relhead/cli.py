@@ -87,9 +87,18 @@ def cmd_verify(args) -> int:
 
 
 def cmd_preview(args) -> int:
-    from relhead.datasets.preview import contact_sheet
+    from relhead.datasets.preview import contact_sheet, sweep_sheet
 
     root = Path(args.dir)
+    if args.sweep:
+        corpora = [(d.name, sorted(d.glob("shard-*.tar"))) for d in sorted(root.iterdir()) if d.is_dir()]
+        corpora = [(name, shards) for name, shards in corpora if shards]
+        if not corpora:
+            raise ConfigError(f"{root}: no corpus folders (with shard-*.tar files) here")
+        out = Path(args.out) if args.out else root / "sweep.png"
+        sweep_sheet(corpora, out, max_groups=args.groups)
+        print(out)
+        return 0
     shards = sorted(root.glob("shard-*.tar")) or sorted(root.glob("*/shard-*.tar"))
     if not shards:
         raise ConfigError(f"{root}: no shard-*.tar files here or one folder below")
@@ -189,6 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--groups", type=int, default=8, help="groups to show (rows, or grid cells)")
     v.add_argument("--grid", action="store_true", help="the first view of each group in a square grid")
     v.add_argument("--plain", action="store_true", help="images only, no ground truth drawn")
+    v.add_argument("--sweep", action="store_true",
+                   help="DIR is a sweep's output: one row per corpus, the first view of its first --groups groups")
     v.set_defaults(func=cmd_preview)
 
     t = sub.add_parser("train", help="train the relative pose model (or its absolute twin) on corpora into RUN")

@@ -107,7 +107,7 @@ def grow(head_model, X: np.ndarray, landmarks: np.ndarray, s: StrandsSpec) -> St
         d /= np.linalg.norm(d, axis=1, keepdims=True)
         p = pts[:, k - 1] + step[:, None] * d
         p = _clear_face(_push_out(p, tree, X, normals, lift * min(1.0, 4 * t) + 0.001), face)
-        d = _tangent_or(p - pts[:, k - 1])
+        d = _unit(p - pts[:, k - 1])
         pts[:, k] = p
 
     # Clumps: each strand's tip is drawn toward the nearest of some guide strands (by root).
@@ -119,7 +119,7 @@ def grow(head_model, X: np.ndarray, landmarks: np.ndarray, s: StrandsSpec) -> St
     if s.curl_radius_mm > 0:
         tangent = np.gradient(pts, axis=1)
         tangent /= np.maximum(np.linalg.norm(tangent, axis=2, keepdims=True), 1e-9)
-        e1 = _tangent(np.broadcast_to(np.cross(tangent, GRAVITY + 0.3 * BACK), pts.shape) * 1.0, tangent)
+        e1 = _tangent(np.cross(tangent, GRAVITY + 0.3 * BACK), tangent)
         e2 = np.cross(tangent, e1)
         arc = np.concatenate([np.zeros((s.count, 1)), np.cumsum(np.linalg.norm(np.diff(pts, axis=1), axis=2), 1)], 1)
         phase = 2 * np.pi * arc / (s.curl_period_cm / 100.0) + rng.uniform(0, 2 * np.pi, (s.count, 1))
@@ -133,7 +133,7 @@ def grow(head_model, X: np.ndarray, landmarks: np.ndarray, s: StrandsSpec) -> St
     return Strands(points=pts.astype(np.float32), radii=radii.astype(np.float32))
 
 
-def _tangent_or(d: np.ndarray) -> np.ndarray:
+def _unit(d: np.ndarray) -> np.ndarray:
     return d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-9)
 
 

@@ -193,3 +193,24 @@ def test_preview_grid_of_first_views(corpus, tmp_path):
     rows = tmp_path / "rows.png"
     assert main(["preview", str(corpus), "--out", str(rows), "--groups", "2"]) == 0
     assert np.asarray(Image.open(rows)).shape == (2 * 192, 3 * 192, 3)  # 2 groups x 3 views, labelled
+
+
+def test_preview_sweep_sheet_has_a_row_per_corpus(tmp_path):
+    from PIL import Image
+
+    from relhead.cli import main
+    from relhead.config import resolve
+    from synthetic import synthetic_corpus
+
+    for name, width in (("000_a", 0.9), ("001_b", 1.1)):
+        cfg = resolve("test", ["head.model=fake", "groups_per_shard=3", "views=2", "image.width=64", "image.height=64",
+                               f"head.width_scale=[{width},{width}]"])
+        synthetic_corpus(cfg, tmp_path / "sweep" / name)
+    (tmp_path / "sweep" / "not-a-corpus").mkdir()
+    png = tmp_path / "s.png"
+    assert main(["preview", str(tmp_path / "sweep"), "--sweep", "--groups", "4", "--out", str(png)]) == 0
+    img = np.asarray(Image.open(png))
+    assert img.shape == (2 * 160, 4 * 160, 3)
+    assert img[:, 3 * 160:].max() == 0 and img[:, :3 * 160].std() > 10  # 3 groups, then an empty cell
+    assert not np.array_equal(img[:160, :480], img[160:, :480])  # the rows differ along the sweep's axis
+    assert main(["preview", str(tmp_path / "sweep" / "not-a-corpus"), "--sweep"]) == 2
