@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, SerializeAsAny, field_validator, model_va
 
 from relhead.assets import registry
 from relhead.assets.base import HeadCfg
-from relhead.render.spec import GarmentStyle, HairStyle, Pattern
+from relhead.render.spec import GarmentStyle, GlassesStyle, HairStyle, Pattern
 from relhead.configbase import (ConfigError, Range, Strict, deep_merge, key_error, load_yaml, resolve_inherit,
                                 validate)
 
@@ -116,6 +116,18 @@ class ClothingCfg(Strict):
     roughness: Range(0.0, 1.0) = (0.55, 0.95)
 
 
+class AccessoriesCfg(Strict):
+    """Glasses (relhead.render.glasses, laid out on the 68 landmarks: every head model can wear
+    them). Off by default."""
+
+    glasses: float = Field(0.0, ge=0.0, le=1.0, description="share of subjects wearing glasses")
+    glasses_styles: tuple[GlassesStyle, ...] = Field(("round", "rectangular", "aviator"), min_length=1)
+    sunglasses: float = Field(0.25, ge=0.0, le=1.0, description="share of glasses with tinted lenses")
+    metal_frames: float = Field(0.4, ge=0.0, le=1.0, description="share of thin metal frames (else acetate)")
+    lens_width_mm: Range(30.0, 70.0) = (44.0, 56.0)
+    bridge_mm: Range(8.0, 30.0) = (15.0, 21.0)
+
+
 class PoseCfg(Strict):
     yaw_deg: Range(-180.0, 180.0) = (-60.0, 60.0)
     pitch_deg: Range(-90.0, 90.0) = (-30.0, 30.0)
@@ -205,6 +217,7 @@ class PipelineConfig(Strict):
     skin: SkinCfg = SkinCfg()
     hair: HairCfg = HairCfg()
     clothing: ClothingCfg = ClothingCfg()
+    accessories: AccessoriesCfg = AccessoriesCfg()
     pose: PoseCfg = PoseCfg()
     camera: CameraCfg = CameraCfg()
     lighting: LightingCfg = LightingCfg()

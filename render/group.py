@@ -15,6 +15,7 @@ from relhead.assets.base import PosedHead
 from relhead.assets.refs import AssetPool
 from relhead.frames import project
 from relhead.render.garment import GarmentMesh, build_garment, pattern_coordinates
+from relhead.render.glasses import GlassesMesh, build_glasses
 from relhead.render.hair import Strands, grow
 from relhead.render.spec import GroupSpec, ViewSpec
 from relhead.render.views import camera_intrinsics, head_to_camera, neck_rotation, world_to_camera
@@ -100,6 +101,15 @@ def strands(spec: GroupSpec, head_model, first: PosedHead) -> Strands | None:
     return grow(head_model, X, (first.landmarks - T[:3, 3]) @ T[:3, :3], hair.strands)
 
 
+def glasses(spec: GroupSpec, head_model, first: PosedHead) -> GlassesMesh | None:
+    """The group's glasses in its head frame, fitted to the first view's head (rigid with the skull)."""
+    if spec.glasses is None:
+        return None
+    T = first.T_world_head
+    X = (first.vertices.astype(np.float64) - T[:3, 3]) @ T[:3, :3]
+    return build_glasses(head_model, X, (first.landmarks - T[:3, 3]) @ T[:3, :3], spec.glasses)
+
+
 @contextmanager
 def _no_clock(stage: str):
     yield
@@ -116,14 +126,16 @@ def render_group(cfg, spec: GroupSpec, head_model, files: AssetPool, clock=_no_c
         head_width = head_model.head_width(spec.head.identity)
         posed = posed_heads(spec, head_model)
         garment = garment_mesh(spec, head_model)
-    with clock("hair strands"):
+    with clock("hair strands, glasses"):
         hair = strands(spec, head_model, posed[0])
+        eyewear = glasses(spec, head_model, posed[0])
     with clock("scene update (group)"):
         scene = process_scene(cfg, head_model)
         photo = spec.lighting.background.image
         scene.set_group(spec, files.path(spec.lighting.hdri), files.path(photo) if photo else None)
         scene.set_lights(spec.lighting.lights, posed[0].T_world_head, spec.lighting.strength)
         scene.set_strands(hair, spec.materials.hair)
+        scene.set_glasses(spec.glasses, eyewear)
         if garment is None:
             scene.set_garment(None)
         else:

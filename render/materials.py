@@ -1,4 +1,4 @@
-"""Materials of the scene parts (skin, eyes, mouth): node trees built once per process, and setters
+"""Materials of the scene parts (skin, eyes, mouth, garment, hair, glasses): node trees built once per process, and setters
 that write a group's sampled parameters into them (so shaders are not rebuilt per group).
 
 The part labels of the head model choose which face gets which (material slot = part label).
@@ -11,7 +11,7 @@ import math
 import bpy
 
 from relhead.assets.base import BROWS, SCALP, SKIN_REGIONS
-from relhead.render.spec import EyeSpec, GarmentSpec, HairSpec, MaterialsSpec, MouthSpec, SkinSpec
+from relhead.render.spec import EyeSpec, GarmentSpec, GlassesSpec, HairSpec, MaterialsSpec, MouthSpec, SkinSpec
 
 
 def _principled(name: str):
@@ -334,3 +334,36 @@ def set_strand_hair(mat, p: HairSpec) -> None:
     bsdf.inputs["Melanin"].default_value = p.melanin
     bsdf.inputs["Melanin Redness"].default_value = p.redness
     bsdf.inputs["Roughness"].default_value = p.strands.roughness
+
+
+def build_glasses() -> tuple:
+    """The frame (metal or glossy acetate) and tinted lenses: thin glass as a transparent BSDF in
+    the lens colour (light crosses both faces of the slab relhead.render.glasses builds, shadows
+    too), mixed by Fresnel with a sharp reflection. Clear lenses are not drawn (see
+    ProcessScene.set_glasses)."""
+    frame, _, _ = _principled("glasses_frame")
+    lens = bpy.data.materials.new("glasses_lens")
+    nt = lens.node_tree
+    for n in list(nt.nodes):
+        nt.nodes.remove(n)
+    fresnel = nt.nodes.new("ShaderNodeFresnel")
+    fresnel.inputs["IOR"].default_value = 1.5
+    clear = _node(nt, "ShaderNodeBsdfTransparent", "lens_transmittance")
+    gloss = nt.nodes.new("ShaderNodeBsdfGlossy")
+    gloss.inputs["Roughness"].default_value = 0.02
+    mix = nt.nodes.new("ShaderNodeMixShader")
+    nt.links.new(fresnel.outputs["Fac"], mix.inputs["Fac"])
+    nt.links.new(clear.outputs["BSDF"], mix.inputs[1])
+    nt.links.new(gloss.outputs["BSDF"], mix.inputs[2])
+    out = nt.nodes.new("ShaderNodeOutputMaterial")
+    nt.links.new(mix.outputs["Shader"], out.inputs["Surface"])
+    return frame, lens
+
+
+def set_glasses(frame, lens, p: GlassesSpec) -> None:
+    bsdf = frame.node_tree.nodes["Principled BSDF"]
+    bsdf.inputs["Base Color"].default_value = (*p.frame_color, 1.0)
+    bsdf.inputs["Metallic"].default_value = 1.0 if p.metal else 0.0
+    bsdf.inputs["Roughness"].default_value = p.frame_roughness
+    # Light crosses two faces: each takes the square root of the lens' transmittance.
+    lens.node_tree.nodes["lens_transmittance"].inputs["Color"].default_value = (*(c ** 0.5 for c in p.lens_color), 1.0)

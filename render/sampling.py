@@ -12,7 +12,7 @@ import numpy as np
 
 from relhead.assets.base import SCALP, TORSO
 from relhead.assets.refs import AssetRef
-from relhead.render.spec import (BackgroundSpec, CameraSpec, EffectsSpec, EyeSpec, Euler, GarmentSpec, GroupSpec, HairSpec,
+from relhead.render.spec import (BackgroundSpec, CameraSpec, EffectsSpec, EyeSpec, Euler, GarmentSpec, GlassesSpec, GroupSpec, HairSpec,
                                  HeadSpec, LightingSpec, LightSpec, MaterialsSpec, MouthSpec, SkinSpec, StrandsSpec,
                                  ViewSpec)
 
@@ -171,6 +171,40 @@ def sample_garment(rng: np.random.Generator, cfg) -> GarmentSpec | None:
                        roughness=float(rng.uniform(*cfg.roughness)), sheen=float(rng.uniform(0.0, 0.6)))
 
 
+# Frame colours (sRGB): metal (silver, gold, gunmetal, black) and acetate (black, tortoise, brown,
+# navy, burgundy, grey, honey, green).
+_METALS = np.array([[0.80, 0.80, 0.82], [0.85, 0.68, 0.38], [0.30, 0.30, 0.32], [0.05, 0.05, 0.05]])
+_ACETATES = np.array([[0.03, 0.03, 0.03], [0.30, 0.16, 0.07], [0.18, 0.10, 0.06], [0.08, 0.10, 0.25],
+                      [0.35, 0.05, 0.08], [0.40, 0.40, 0.42], [0.70, 0.50, 0.25], [0.10, 0.25, 0.15]])
+# Sunglass tints (hue of the transmittance, sRGB): grey, brown, green, blue.
+_TINTS = np.array([[0.5, 0.5, 0.5], [0.6, 0.45, 0.3], [0.4, 0.5, 0.35], [0.35, 0.45, 0.6]])
+# Lens height over width by style.
+_LENS_ASPECT = {"round": (0.85, 1.0), "rectangular": (0.5, 0.7), "aviator": (0.8, 0.95)}
+
+
+def sample_glasses(rng: np.random.Generator, cfg) -> GlassesSpec | None:
+    """Glasses for `accessories.glasses` of the subjects, else None (config `accessories:`). The
+    frame is drawn before the lenses, so `accessories.sunglasses` changes only the lenses."""
+    if not rng.random() < cfg.glasses:
+        return None
+    style = cfg.glasses_styles[int(rng.integers(len(cfg.glasses_styles)))]
+    width = float(rng.uniform(*cfg.lens_width_mm))
+    height = width * float(rng.uniform(*_LENS_ASPECT[style]))
+    bridge = float(rng.uniform(*cfg.bridge_mm))
+    metal = bool(rng.random() < cfg.metal_frames)
+    rim = float(rng.uniform(0.5, 0.9) if metal else rng.uniform(1.2, 2.4))
+    colours = _METALS if metal else _ACETATES
+    frame = _srgb_to_linear(np.clip(colours[rng.integers(len(colours))] * rng.uniform(0.85, 1.15), 0, 1))
+    roughness = float(rng.uniform(0.15, 0.45))
+    tinted = bool(rng.random() < cfg.sunglasses)
+    # Sunglasses pass 8-30% of the light (filter categories 2-3); clear lenses absorb almost nothing.
+    tint = np.asarray(_srgb_to_linear(_TINTS[rng.integers(len(_TINTS))]))
+    tint = tint / tint.mean() * rng.uniform(0.08, 0.3)
+    lens = tuple(float(x) for x in np.clip(tint, 0, 1).round(5)) if tinted else (0.98, 0.98, 0.98)
+    return GlassesSpec(style=style, lens_width_mm=width, lens_height_mm=height, bridge_mm=bridge, rim_mm=rim,
+                       metal=metal, frame_color=frame, frame_roughness=roughness, tinted=tinted, lens_color=lens)
+
+
 def sample_view(rng: np.random.Generator, cfg, expression: dict[str, float]) -> ViewSpec:
     p, c = cfg.pose, cfg.camera
     yaw, pitch, roll = (float(rng.uniform(*r)) for r in (p.yaw_deg, p.pitch_deg, p.roll_deg))
@@ -238,4 +272,4 @@ def sample_group(cfg, group: int, head_model, hdris: Sequence[AssetRef],
                          "(where clothes go): set clothing.fraction: 0")
     return GroupSpec(group=int(group), seed=seed, head=HeadSpec(model=head_model.name, identity=identity),
                      materials=materials, lighting=lighting, render_seed=int(rng.integers(0, 2**31 - 1)),
-                     views=views, garment=garment)
+                     views=views, garment=garment, glasses=sample_glasses(stream(8), cfg.accessories))

@@ -26,7 +26,7 @@ from PIL import Image
 from relhead.assets.base import PART_EYE
 from relhead.frames import blender_camera_from_opencv, blender_lens_from_K
 from relhead.render import materials, settings
-from relhead.render.spec import EffectsSpec, GarmentSpec, GroupSpec, LightingSpec, LightSpec
+from relhead.render.spec import EffectsSpec, GarmentSpec, GlassesSpec, GroupSpec, LightingSpec, LightSpec
 
 EFFECT_GROUPS = ("Chromatic Aberration", "Vignette", "Sensor Noise")  # in the order they apply
 
@@ -79,10 +79,13 @@ class ProcessScene:
         self._garment_material = materials.build_garment()
         self.garment = None  # the group's garment object, or None
         self._garment_vertices = np.zeros((0, 3))
-        self._garment_faces: list = []
+        self._garment_faces = np.zeros((0, 3), int)
         self._hair_material = materials.build_strand_hair()
         self.hair = None  # the group's strand hair (a Curves object in the head frame), or None
-        self._hair_occluder = (np.zeros((0, 3)), [])  # its proxy for landmark visibility (head frame)
+        self._hair_occluder = _NO_OCCLUDER  # its proxy for landmark visibility (head frame)
+        self._glasses_materials = materials.build_glasses()
+        self.glasses = None  # the group's glasses (a mesh in the head frame), or None
+        self._glasses_occluder = _NO_OCCLUDER  # frames, and tinted lenses (head frame)
         self.scene.cycles_curves.shape = "RIBBONS"  # flat strands facing the camera: sub-pixel here anyway
 
     # ------------------------------------------------------------------ per corpus
@@ -112,7 +115,7 @@ class ProcessScene:
         self.scene.collection.objects.link(self.head)
         # Occluders for landmark visibility: everything but the eyeballs, which poke slightly
         # through the eyelid rims where the eye landmarks sit.
-        self._occluder_faces = hm.faces[hm.face_parts != PART_EYE].tolist()
+        self._occluder_faces = hm.faces[hm.face_parts != PART_EYE]
 
     def _build_world(self):
         w = bpy.data.worlds.new("world")
@@ -264,7 +267,7 @@ class ProcessScene:
             mesh = self.garment.data
             bpy.data.objects.remove(self.garment)
             bpy.data.meshes.remove(mesh)
-            self.garment, self._garment_faces = None, []
+            self.garment, self._garment_faces = None, np.zeros((0, 3), int)
         self._garment_vertices = np.zeros((0, 3))
         if spec is None:
             return
@@ -277,7 +280,7 @@ class ProcessScene:
         materials.set_garment(self._garment_material, spec)
         self.garment = bpy.data.objects.new("garment", me)
         self.scene.collection.objects.link(self.garment)
-        self._garment_faces = faces.tolist()
+        self._garment_faces = np.asarray(faces)
 
     def set_strands(self, strands=None, hair=None) -> None:
         """The group's strand hair (relhead.render.hair.Strands, head frame; `hair` its HairSpec), or none.
@@ -288,7 +291,7 @@ class ProcessScene:
             curves = self.hair.data
             bpy.data.objects.remove(self.hair)
             bpy.data.hair_curves.remove(curves)
-            self.hair, self._hair_occluder = None, (np.zeros((0, 3)), [])
+            self.hair, self._hair_occluder = None, _NO_OCCLUDER
         if strands is None:
             return
         S, P, _ = strands.points.shape
@@ -301,8 +304,33 @@ class ProcessScene:
         materials.set_strand_hair(self._hair_material, hair)
         self.hair = bpy.data.objects.new("hair", c)
         self.scene.collection.objects.link(self.hair)
-        verts, tris = occluder_ribbons(strands)
-        self._hair_occluder = (verts, tris.tolist())
+        self._hair_occluder = occluder_ribbons(strands)
+
+    def set_glasses(self, spec: GlassesSpec | None = None, mesh=None) -> None:
+        """The group's glasses (`mesh` a relhead.render.glasses.GlassesMesh, head frame), or none.
+        Views place them rigidly with the skull."""
+        if self.glasses is not None:
+            me = self.glasses.data
+            bpy.data.objects.remove(self.glasses)
+            bpy.data.meshes.remove(me)
+            self.glasses, self._glasses_occluder = None, _NO_OCCLUDER
+        if spec is None:
+            return
+        # Clear lenses are left out: a 98% transparent surface changes little but costs noise here
+        # (with Cycles' random-walk subsurface, skin seen through a transparent surface renders darker
+        # and grainy at these sample counts, and a reflecting one defeats the denoiser).
+        keep = np.ones(len(mesh.faces), bool) if spec.tinted else ~mesh.lens
+        me = bpy.data.meshes.new("glasses")
+        me.from_pydata(mesh.vertices.tolist(), [], mesh.faces[keep].tolist())
+        me.polygons.foreach_set("material_index", mesh.lens[keep].astype(np.int32))  # 0 frame, 1 lens
+        me.polygons.foreach_set("use_smooth", ~mesh.lens[keep])
+        for mat in self._glasses_materials:
+            me.materials.append(mat)
+        materials.set_glasses(*self._glasses_materials, spec)
+        self.glasses = bpy.data.objects.new("glasses", me)
+        self.scene.collection.objects.link(self.glasses)
+        # Clear lenses let the eyes be seen; tinted ones hide them.
+        self._glasses_occluder = (mesh.vertices, mesh.faces if spec.tinted else mesh.faces[~mesh.lens])
 
     # ------------------------------------------------------------------ per view
     def set_view(self, vertices: np.ndarray, T_world_head: np.ndarray, K: np.ndarray, R_w2c: np.ndarray,
@@ -314,8 +342,9 @@ class ProcessScene:
             self.garment.data.vertices.foreach_set("co", garment.astype(np.float32).ravel())
             self.garment.data.update()
             self._garment_vertices = garment
-        if self.hair is not None:
-            self.hair.matrix_world = Matrix(T_world_head.tolist())
+        for rigid in (self.hair, self.glasses):  # styled hair and glasses move with the skull
+            if rigid is not None:
+                rigid.matrix_world = Matrix(T_world_head.tolist())
         self._T_world_head = T_world_head
         me = self.head.data
         me.vertices.foreach_set("co", vertices.astype(np.float32).ravel())
@@ -371,17 +400,17 @@ class ProcessScene:
         self._tmp.cleanup()
 
     def visible(self, points: np.ndarray, camera_center: np.ndarray, eps: float = 8e-3) -> np.ndarray:
-        """Whether each world point is unoccluded: nothing (head, garment, or the hair's proxy of
-        relhead.render.hair.occluder_ribbons) lies on its ray from the camera centre more than `eps`
-        in front of it. Eyelid-rim and inner-lip landmarks sit in creases a few mm behind
+        """Whether each world point is unoccluded: nothing (head, garment, the hair's proxy of
+        relhead.render.hair.occluder_ribbons, a glasses frame or tinted lens) lies on its ray from
+        the camera centre more than `eps` in front of it. Eyelid-rim and inner-lip landmarks sit in creases a few mm behind
         the surrounding skin; a head occluding itself does so by centimetres."""
-        n, m = len(self._vertices), len(self._vertices) + len(self._garment_vertices)
         T = self._T_world_head
-        hair = self._hair_occluder[0] @ T[:3, :3].T + T[:3, 3]
-        verts = np.concatenate([self._vertices, self._garment_vertices, hair]).astype(float)
-        faces = (self._occluder_faces + [[a + n, b + n, c + n] for a, b, c in self._garment_faces]
-                 + [[a + m, b + m, c + m] for a, b, c in self._hair_occluder[1]])
-        bvh = BVHTree.FromPolygons(verts.tolist(), faces)
+        parts = [(self._vertices, self._occluder_faces), (self._garment_vertices, self._garment_faces)]
+        parts += [(v @ T[:3, :3].T + T[:3, 3], f) for v, f in (self._hair_occluder, self._glasses_occluder)]
+        offsets = np.cumsum([0] + [len(v) for v, _ in parts])
+        verts = np.concatenate([v for v, _ in parts]).astype(float)
+        faces = np.concatenate([np.asarray(f, int).reshape(-1, 3) + o for (_, f), o in zip(parts, offsets)])
+        bvh = BVHTree.FromPolygons(verts.tolist(), faces.tolist())
         c = Vector(camera_center.tolist())
         out = np.zeros(len(points), bool)
         for i, p in enumerate(points):
@@ -390,6 +419,9 @@ class ProcessScene:
             hit, _, _, hit_dist = bvh.ray_cast(c, d.normalized(), dist + 1.0)
             out[i] = hit is None or hit_dist >= dist - eps
         return out
+
+
+_NO_OCCLUDER = (np.zeros((0, 3)), np.zeros((0, 3), int))
 
 
 def compositor_parts(cfg) -> dict[str, bool]:

@@ -146,6 +146,24 @@ class GarmentSpec(Strict):
     sheen: float
 
 
+GlassesStyle = Literal["round", "rectangular", "aviator"]
+
+
+class GlassesSpec(Strict):
+    """Glasses (config `accessories:`; geometry in relhead.render.glasses)."""
+
+    style: GlassesStyle
+    lens_width_mm: float
+    lens_height_mm: float
+    bridge_mm: float  # between the lenses
+    rim_mm: float  # the frame's tube radius (temples: 0.8 of it)
+    metal: bool  # a thin metal frame, else acetate
+    frame_color: RGB
+    frame_roughness: float
+    tinted: bool  # sunglasses: their lenses hide the eyes' landmarks
+    lens_color: RGB  # the lenses' transmittance per channel
+
+
 class MaterialsSpec(Strict):
     skin: SkinSpec
     eye: EyeSpec
@@ -189,3 +207,4 @@ class GroupSpec(Strict):
     render_seed: int
     views: list[ViewSpec]
     garment: GarmentSpec | None = None  # None: the bare bust
+    glasses: GlassesSpec | None = None  # None: no glasses

@@ -1,0 +1,136 @@
+"""Glasses: laid out bpy-free on the eyes' landmarks, clear of the skin, temples back to the ears;
+sampled on their own stream, off unless a pipeline asks; frames and tinted lenses hide landmarks."""
+
+import numpy as np
+import pytest
+from scipy.spatial import cKDTree
+
+from relhead.render.garment import vertex_normals
+from synthetic import sampled_specs
+
+FAKE = ["head.model=fake", "views=2"]
+
+
+def test_glasses_are_off_by_default_and_change_nothing_else(fake_model):
+    _, plain = sampled_specs(FAKE, fake_model, range(24))
+    _, worn = sampled_specs(FAKE + ["accessories.glasses=1"], fake_model, range(24))
+    _, shades = sampled_specs(FAKE + ["accessories.glasses=1", "accessories.sunglasses=1"], fake_model, range(24))
+    for a, b, c in zip(plain, worn, shades):
+        assert a.glasses is None and b.glasses is not None
+        assert b.model_copy(update={"glasses": None}) == a
+        # The sunglasses share changes the lenses only.
+        assert c.glasses.tinted and c.glasses.model_copy(update={"tinted": b.glasses.tinted,
+                                                                 "lens_color": b.glasses.lens_color}) == b.glasses
+    g = [b.glasses for b in worn]
+    assert {x.style for x in g} == {"round", "rectangular", "aviator"}
+    assert 0 < sum(x.tinted for x in g) < len(g) and 0 < sum(x.metal for x in g) < len(g)
+    assert all(x.rim_mm < 1.0 for x in g if x.metal) and all(x.rim_mm > 1.0 for x in g if not x.metal)
+    assert all(max(x.lens_color) < 0.6 for x in g if x.tinted) and all(min(x.lens_color) > 0.9 for x in g if not x.tinted)
+
+
+def _fitted(fake_model, group, sets=()):
+    from relhead.render.group import glasses, posed_heads
+
+    _, (spec,) = sampled_specs(FAKE + ["accessories.glasses=1", *sets], fake_model, [group])
+    first = posed_heads(spec, fake_model)[0]
+    T = first.T_world_head
+    X = (first.vertices.astype(float) - T[:3, 3]) @ T[:3, :3]
+    return spec, glasses(spec, fake_model, first), X, (first.landmarks - T[:3, 3]) @ T[:3, :3]
+
+
+@pytest.mark.parametrize("style", ["round", "rectangular", "aviator"])
+def test_glasses_sit_in_front_of_the_eyes_clear_of_the_skin_with_temples_to_the_ears(fake_model, style):
+    from relhead.assets.base import PART_SKIN
+
+    spec, g, X, lm = _fitted(fake_model, 3, [f"accessories.glasses_styles=[{style}]"])
+    assert np.isfinite(g.vertices).all() and g.faces.max() < len(g.vertices)
+    frame = np.unique(g.faces[~g.lens])
+    lens = np.unique(g.faces[g.lens])
+    # Nothing of the frame inside the head: every frame vertex stands off the skin.
+    skin = np.unique(fake_model.faces[fake_model.face_parts == PART_SKIN])
+    normals = vertex_normals(X, fake_model.faces)[skin]
+    _, i = cKDTree(X[skin]).query(g.vertices[frame])
+    assert (((g.vertices[frame] - X[skin][i]) * normals[i]).sum(1) > 0.001).all()
+    # Each eye is behind a lens: in front of it, and inside the lens' outline seen from the front.
+    for eye in (lm[36:42].mean(0), lm[42:48].mean(0)):
+        side = g.vertices[lens][np.sign(g.vertices[lens, 0]) == np.sign(eye[0])]
+        assert side[:, 2].max() < lm[36:48, 2].min() - 0.005
+        assert side[:, 0].min() < eye[0] < side[:, 0].max() and side[:, 1].min() < eye[1] < side[:, 1].max()
+        width = np.ptp(side[:, 0]) * 1000
+        assert abs(width - spec.glasses.lens_width_mm) < 0.15 * spec.glasses.lens_width_mm
+    # The lenses are closed slabs wound outward (what Cycles' glass needs): every edge is shared by
+    # two triangles in opposite directions, and the enclosed volume is positive and about lens-sized.
+    tris = g.faces[g.lens]
+    edges = np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]])
+    assert {tuple(e) for e in edges} == {tuple(e) for e in edges[:, ::-1]} and len({tuple(e) for e in edges}) == len(edges)
+    a, b, c = (g.vertices[tris[:, k]] for k in range(3))
+    volume = (a * np.cross(b, c)).sum() / 6
+    area = np.pi / 4 * spec.glasses.lens_width_mm * spec.glasses.lens_height_mm * 1e-6
+    assert 0.5 * 2 * area * 0.002 < volume < 1.5 * 2 * area * 0.002
+    # Temples reach back past the ears' front (the jaw's top landmarks), on both sides, outside the head.
+    for sign in (-1, 1):
+        temple = g.vertices[frame][np.sign(g.vertices[frame, 0]) == sign]
+        assert temple[:, 2].max() > lm[[0, 16], 2].mean() + 0.01
+        assert np.abs(temple[:, 0]).max() > np.abs(lm[[0, 16], 0]).max()
+
+
+def test_glasses_are_deterministic_and_symmetric_on_a_symmetric_head(fake_model):
+    _, a, _, _ = _fitted(fake_model, 5)
+    _, b, _, _ = _fitted(fake_model, 5)
+    assert np.array_equal(a.vertices, b.vertices) and np.array_equal(a.faces, b.faces)
+    mirrored = a.vertices * [-1, 1, 1]
+    d, _ = cKDTree(a.vertices).query(mirrored)
+    assert np.median(d) < 1e-3  # the fake head is mirror-symmetric in x, and so are its glasses
+
+
+def test_glasses_config_errors_are_one_line():
+    from relhead.config import ConfigError, resolve
+
+    for bad, words in ((["accessories.glasses=1.5"], "accessories.glasses"),
+                       (["accessories.glasses_styles=[monocle]"], "accessories.glasses_styles"),
+                       (["accessories.lens_width_mm=[60,40]"], "accessories.lens_width_mm")):
+        with pytest.raises(ConfigError) as e:
+            resolve("test", bad)
+        assert words in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.slow
+def test_glasses_render_where_their_geometry_is_and_tinted_lenses_hide_the_eyes(head_model):
+    from relhead.assets.hdri import hdri_pool
+    from relhead.config import resolve
+    from relhead.frames import project
+    from relhead.render.group import glasses, posed_heads, render_group
+    from relhead.render.sampling import sample_group
+
+    sets = ["views=2", "image.width=160", "image.height=160", "camera.face_fill=[0.6,0.6]", "pose.yaw_deg=[-20,20]",
+            "render.samples=16", "render.denoise=true",
+            "pose.pitch_deg=[-10,10]", "pose.roll_deg=[-5,5]", "head.expression.neutral_fraction=1",
+            "lighting.background=color", "accessories.metal_frames=0"]
+    renders, specs = {}, {}
+    for name, extra in (("bare", ["accessories.glasses=0"]), ("clear", ["accessories.glasses=1", "accessories.sunglasses=0"]),
+                        ("tinted", ["accessories.glasses=1", "accessories.sunglasses=1"])):
+        cfg = resolve("test", sets + extra)
+        pool = hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir)
+        specs[name] = sample_group(cfg, 1, head_model, pool.refs)
+        renders[name] = render_group(cfg, specs[name], head_model, pool).views
+    mesh = glasses(specs["clear"], head_model, posed_heads(specs["clear"], head_model)[0])
+    front = mesh.vertices[np.unique(mesh.faces[~mesh.lens])]
+    front = front[front[:, 2] < mesh.vertices[:, 2].min() + 0.01]  # the rims and bridge
+    for bare, clear, tinted in zip(renders["bare"], renders["clear"], renders["tinted"]):
+        a = bare.labels
+        for v in (clear, tinted):
+            assert np.array_equal(v.labels.landmarks, a.landmarks) and np.array_equal(v.labels.R, a.R)
+            assert not (v.labels.landmarks_visible & ~a.landmarks_visible).any()  # glasses only hide landmarks
+        # Through clear lenses the eyes stay visible (a rim may hide a corner); tinted lenses hide them.
+        assert clear.labels.landmarks_visible[36:48].sum() >= 10 and not tinted.labels.landmarks_visible[36:48].any()
+        # The frame is drawn where its geometry projects (acetate on skin: a clear change).
+        uv, _ = project(a.K, a.R, a.t, front)
+        px = np.clip(np.round(uv).astype(int), 0, 159)
+        diff = np.abs(clear.rgb.astype(float) - bare.rgb.astype(float)).sum(2)
+        assert (diff[px[:, 1], px[:, 0]] > 30).mean() > 0.5
+        # Tinted lenses darken the eyes; clear ones barely change them.
+        for eye in (a.landmarks[[37, 38, 40, 41]], a.landmarks[[43, 44, 46, 47]]):  # the lids' middles, off the rims
+            (x0, y0), (x1, y1) = eye.min(0).astype(int), eye.max(0).astype(int)
+            box = (slice(y0, y1 + 1), slice(x0, x1 + 1))
+            assert tinted.rgb[box].mean() < 0.55 * bare.rgb[box].mean()
+            assert clear.rgb[box].mean() > 0.75 * bare.rgb[box].mean()  # a rim shades them a little
