@@ -57,6 +57,10 @@ class AnnyIdentity(Identity):
     phenotypes: dict[str, float]
     local_changes: dict[str, float]
 
+    def grows_facial_hair(self) -> bool:
+        """Adults on the male side of Anny's gender phenotype (its blend anchors: 0 male .. 1 female)."""
+        return self.age_years >= 16.0 and self.phenotypes.get("gender", 1.0) < 0.5
+
 
 def _default_cache_dir() -> str:
     return os.environ.get("ANNY_CACHE_DIR", str(Path.home() / ".cache" / "anny"))

@@ -70,6 +70,11 @@ class HeadCfg(Strict):
 class Identity(Strict):
     """A sampled subject's shape parameters; each backend subclasses it with typed fields."""
 
+    def grows_facial_hair(self) -> bool:
+        """Whether `hair.facial_hair` applies to this subject (a backend that models age and sex
+        says; by default every subject)."""
+        return True
+
 
 @dataclass(frozen=True)
 class PosedHead:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, SerializeAsAny, field_validator, model_va
 
 from relhead.assets import registry
 from relhead.assets.base import HeadCfg
-from relhead.render.spec import GarmentStyle, GlassesStyle, HairStyle, Pattern
+from relhead.render.spec import FacialStyle, GarmentStyle, GlassesStyle, HairStyle, Pattern
 from relhead.configbase import (ConfigError, Range, Strict, deep_merge, key_error, load_yaml, resolve_inherit,
                                 validate)
 
@@ -90,7 +90,8 @@ class SkinCfg(Strict):
 class HairCfg(Strict):
     """Hair colour, eyebrows and short scalp hair, painted on the skin where the head model says they
     grow (Anny: a band below its brow landmarks, a hairline around its skull; a backend without
-    BROWS / SCALP renders none), and scalp hair as strands (relhead.render.hair; needs SCALP)."""
+    BROWS / SCALP renders none), scalp hair as strands (relhead.render.hair; needs SCALP), and facial
+    hair as strands (laid out on the 68 landmarks)."""
 
     brows: Range(0.0, 1.0) = Field((0.0, 0.0), description="eyebrow density; 0: none")
     brow_thickness: Range(0.3, 2.5) = Field((0.7, 1.3), description="brow height relative to the model's")
@@ -102,6 +103,9 @@ class HairCfg(Strict):
     strands: float = Field(0.0, ge=0.0, le=1.0, description="share of subjects with strand hair")
     styles: tuple[HairStyle, ...] = Field(("short", "medium", "long", "curly"), min_length=1)
     strand_count: Range(100, 200000) = Field((12000, 20000), description="strands per head (whole numbers)")
+    facial_hair: float = Field(0.0, ge=0.0, le=1.0,
+                               description="share of the subjects who can grow it (Anny: adult men) with facial hair")
+    facial_styles: tuple[FacialStyle, ...] = Field(("stubble", "moustache", "goatee", "beard"), min_length=1)
 
 
 class ClothingCfg(Strict):

@@ -16,7 +16,7 @@ from relhead.assets.refs import AssetPool
 from relhead.frames import project
 from relhead.render.garment import GarmentMesh, build_garment, pattern_coordinates
 from relhead.render.glasses import GlassesMesh, build_glasses
-from relhead.render.hair import Strands, grow
+from relhead.render.hair import FacialHair, Strands, grow, grow_facial
 from relhead.render.spec import GroupSpec, ViewSpec
 from relhead.render.views import camera_intrinsics, head_to_camera, neck_rotation, world_to_camera
 
@@ -91,23 +91,33 @@ def garment_mesh(spec: GroupSpec, head_model) -> GarmentMesh | None:
     return _GARMENTS[key]
 
 
+def _head_frame(points: np.ndarray, posed: PosedHead) -> np.ndarray:
+    T = posed.T_world_head
+    return (points.astype(np.float64) - T[:3, 3]) @ T[:3, :3]
+
+
 def strands(spec: GroupSpec, head_model, first: PosedHead) -> Strands | None:
     """The group's strand hair in its head frame, grown on the first view's head (rigid scalp)."""
     hair = spec.materials.hair
     if hair is None or hair.strands is None:
         return None
-    T = first.T_world_head
-    X = (first.vertices.astype(np.float64) - T[:3, 3]) @ T[:3, :3]
-    return grow(head_model, X, (first.landmarks - T[:3, 3]) @ T[:3, :3], hair.strands)
+    return grow(head_model, _head_frame(first.vertices, first), _head_frame(first.landmarks, first), hair.strands)
+
+
+def facial_hair(spec: GroupSpec, head_model, first: PosedHead) -> FacialHair | None:
+    """The group's facial hair, grown on the first view's face (it then follows the jaw: FacialHair.at)."""
+    hair = spec.materials.hair
+    if hair is None or hair.facial is None:
+        return None
+    return grow_facial(head_model, _head_frame(first.vertices, first), _head_frame(first.landmarks, first), hair.facial)
 
 
 def glasses(spec: GroupSpec, head_model, first: PosedHead) -> GlassesMesh | None:
     """The group's glasses in its head frame, fitted to the first view's head (rigid with the skull)."""
     if spec.glasses is None:
         return None
-    T = first.T_world_head
-    X = (first.vertices.astype(np.float64) - T[:3, 3]) @ T[:3, :3]
-    return build_glasses(head_model, X, (first.landmarks - T[:3, 3]) @ T[:3, :3], spec.glasses)
+    return build_glasses(head_model, _head_frame(first.vertices, first), _head_frame(first.landmarks, first),
+                         spec.glasses)
 
 
 @contextmanager
@@ -128,6 +138,7 @@ def render_group(cfg, spec: GroupSpec, head_model, files: AssetPool, clock=_no_c
         garment = garment_mesh(spec, head_model)
     with clock("hair strands, glasses"):
         hair = strands(spec, head_model, posed[0])
+        facial = facial_hair(spec, head_model, posed[0])
         eyewear = glasses(spec, head_model, posed[0])
     with clock("scene update (group)"):
         scene = process_scene(cfg, head_model)
@@ -136,6 +147,7 @@ def render_group(cfg, spec: GroupSpec, head_model, files: AssetPool, clock=_no_c
         scene.set_lights(spec.lighting.lights, posed[0].T_world_head, spec.lighting.strength)
         scene.set_strands(hair, spec.materials.hair)
         scene.set_glasses(spec.glasses, eyewear)
+        scene.set_facial_hair(facial.strands if facial else None, spec.materials.hair)
         if garment is None:
             scene.set_garment(None)
         else:
@@ -146,7 +158,8 @@ def render_group(cfg, spec: GroupSpec, head_model, files: AssetPool, clock=_no_c
         with clock("scene update (view), labels"):
             labels = label_view(v, p, head_width, W, H)
             scene.set_view(p.vertices, p.T_world_head, labels.K, labels.R_w2c, labels.t_w2c,
-                           garment.vertices(p.vertices) if garment is not None else None)
+                           garment.vertices(p.vertices) if garment is not None else None,
+                           facial.at(_head_frame(p.vertices, p)) if facial is not None else None)
             scene.set_effects(v.effects, focus_m=float(labels.t[2]))
         with clock("cycles render"):
             scene.render_still()

@@ -1,5 +1,7 @@
-"""Scalp hair as strands, without bpy: roots on the head model's scalp, grown in the head frame along
-a combed direction that bends under gravity, kept off the skin, clumped, curled and frizzed.
+"""Scalp and facial hair as strands, without bpy: roots on the head model's scalp, grown in the head
+frame along a combed direction that bends under gravity, kept off the skin, clumped, curled and
+frizzed; and stubble, moustaches, goatees and beards rooted on the face below its landmarks'
+cheek line, which follow the jaw view by view (:class:`FacialHair`).
 
 Hair is styled, not simulated: a group's strands are fixed in its head frame (they turn with the
 skull from view to view), built from the first view's head, whose scalp is rigid with the skull.
@@ -22,7 +24,7 @@ from scipy.spatial import cKDTree
 
 from relhead.assets.base import PART_SKIN, SCALP
 from relhead.render.garment import vertex_normals
-from relhead.render.spec import StrandsSpec
+from relhead.render.spec import FacialHairSpec, StrandsSpec
 
 POINTS = 12  # points per strand
 # A head has about 100,000 hairs of about 0.08 mm; relhead draws fewer, thicker in proportion, so the
@@ -137,13 +139,17 @@ def _unit(d: np.ndarray) -> np.ndarray:
     return d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-9)
 
 
-def _push_out(p: np.ndarray, tree: cKDTree, X: np.ndarray, normals: np.ndarray, clearance) -> np.ndarray:
+def _push_out(p: np.ndarray, tree: cKDTree, X: np.ndarray, normals: np.ndarray, clearance,
+              most: float | None = None) -> np.ndarray:
     """Points moved out along the nearest vertex's normal until they are `clearance` off the skin
-    (a few rounds: a point deep inside may first reach a nearer stretch of skin)."""
+    (a few rounds: a point deep inside may first reach a nearer stretch of skin), by at most `most`
+    a round if given (on a coarse mesh the nearest vertex's plane can lie far off the surface)."""
     for _ in range(3):
         _, i = tree.query(p)
         depth = ((p - X[i]) * normals[i]).sum(1)
         need = np.maximum(np.asarray(clearance) - depth, 0.0)
+        if most is not None:
+            need = np.minimum(need, most)
         if not need.any():
             break
         p = p + need[:, None] * normals[i]
@@ -179,3 +185,119 @@ def occluder_ribbons(strands: Strands, every: int = 16, width_m: float = 0.005) 
         c, d = s_idx + P + k, s_idx + P + k + 1
         tris.append(base + np.stack([np.stack([a, b, d], -1), np.stack([a, d, c], -1)], 2).reshape(-1, 3))
     return np.concatenate(verts), np.concatenate(tris)
+
+
+# A beard has about 30,000 hairs of about 0.1 mm.
+REAL_FACIAL_COUNT, REAL_FACIAL_DIAMETER_M = 30_000, 1e-4
+
+
+@dataclass(frozen=True)
+class FacialHair:
+    """Facial hair grown on the first view's face (head frame), and where each strand is rooted
+    (a triangle of the head model and barycentric weights), so it follows the jaw and lips from
+    view to view (:meth:`at`)."""
+
+    strands: Strands
+    root_vertices: np.ndarray  # (S, 3) vertex indices
+    root_weights: np.ndarray  # (S, 3)
+
+    def at(self, X: np.ndarray) -> Strands:
+        """The strands on the head whose vertices are X (N, 3, head frame): each moved with its root."""
+        root = np.einsum("sk,skd->sd", self.root_weights, X[self.root_vertices])
+        first = self.strands.points[:, 0].astype(np.float64)
+        points = self.strands.points + (root - first)[:, None].astype(np.float32)
+        return Strands(points=points, radii=self.strands.radii)
+
+
+def facial_region(X: np.ndarray, landmarks: np.ndarray, style: str, neck_m: float) -> np.ndarray:
+    """(N,) bool: the vertices where `style` grows, from the 68 landmarks (head frame, y down).
+
+    Below a cheek line from the ears' front (jaw landmarks 0/16) through the cheeks beside the nose
+    to the nose's base, down to `neck_m` below the jaw line, in front of the ears, off the lips. A
+    moustache is the band between the nose and the upper lip; a goatee adds the chin below the
+    mouth; stubble and a beard take the whole region."""
+    L = landmarks
+    x, y, z = X[:, 0] - L[27:31, 0].mean(), X[:, 1], X[:, 2]
+    ax = np.abs(x)
+    ear_x, mouth_x = np.abs(L[[0, 16], 0] - L[27:31, 0].mean()).mean(), np.abs(L[[48, 54], 0] - L[[48, 54], 0].mean()).mean()
+    nose_y, lip_y = L[33, 1], L[[50, 51, 52], 1].mean()
+    # The cheek line: at the ears a little below their top, beside the nose at its middle, then its base.
+    cheek = np.interp(ax, [0.0, mouth_x + 0.004, ear_x], [nose_y, L[29, 1] + 0.004, L[0, 1] + 0.012])
+    jaw = np.interp(x, *_sorted_xy(L[0:17] - [L[27:31, 0].mean(), 0.0, 0.0]))
+    front = z < L[[0, 16], 2].mean()
+    inside = (ax < ear_x) & (y > cheek) & (y < jaw + neck_m) & front
+    mouth_c = L[48:60, :2].mean(0)
+    half = np.array([np.ptp(L[48:60, 0]) / 2 + 0.003, np.ptp(L[48:60, 1]) / 2 + 0.002])
+    lips = (((X[:, :2] - mouth_c) / half) ** 2).sum(1) < 1.0
+    region = inside & ~lips
+    upper = (y > nose_y - 0.002) & (y < lip_y + 0.002) & (ax < mouth_x + 0.006)  # nose base to upper lip
+    if style == "moustache":
+        return region & upper
+    if style == "goatee":
+        chin = (y > L[57, 1]) & (ax < mouth_x + 0.004) & (y < jaw + 0.3 * neck_m)
+        return region & (upper | chin)
+    return region
+
+
+def _sorted_xy(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(p[:, 0])
+    return p[order, 0], p[order, 1]
+
+
+def grow_facial(head_model, X: np.ndarray, landmarks: np.ndarray, s: FacialHairSpec) -> FacialHair:
+    """The facial hair of `s` on the head whose vertices are X (N, 3) and landmarks (68, 3), head frame:
+    roots spread by area over the region, strands lying along the skin, downward (a moustache also
+    outward from the middle), kept just off it."""
+    rng = np.random.default_rng(s.seed)
+    faces = head_model.faces.astype(np.int64)
+    skin_faces = faces[head_model.face_parts == PART_SKIN]
+    region = facial_region(X, landmarks, s.style, s.neck_mm / 1000.0)
+    tri = skin_faces[region[skin_faces].all(1)]
+    if len(tri) == 0:
+        raise ValueError(f"head model '{head_model.name}': no skin where a {s.style} grows")
+    normals = vertex_normals(X, faces)
+    a, b, c = (X[tri[:, k]] for k in range(3))
+    area = 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1)
+    f = rng.choice(len(tri), size=s.count, p=area / area.sum())
+    u, v = rng.random(s.count), rng.random(s.count)
+    flip = u + v > 1
+    u[flip], v[flip] = 1 - u[flip], 1 - v[flip]
+    bary = np.stack([1 - u - v, u, v], 1)
+    roots = np.einsum("sk,skd->sd", bary, X[tri[f]])
+    rn = np.einsum("sk,skd->sd", bary, normals[tri[f]])
+    rn /= np.linalg.norm(rn, axis=1, keepdims=True)
+
+    skin = np.unique(skin_faces)
+    Xs, Ns = X[skin], normals[skin]
+    tree = cKDTree(Xs)
+    side = np.sign(roots[:, 0] - landmarks[27:31, 0].mean())[:, None] * [1.0, 0.0, 0.0]
+    outward = 0.6 if s.style == "moustache" else 0.15
+    d = _tangent(GRAVITY + outward * side + 0.3 * rn, rn)
+    length = s.length_mm / 1000.0 * rng.uniform(0.6, 1.1, s.count)
+    # Hair above the mouth ends at the upper lip (a moustache trimmed to it), so the lips stay visible.
+    L = landmarks
+    lip_y, mouth_x = L[[50, 51, 52], 1].mean(), np.ptp(L[48:60, 0]) / 2 + 0.008
+    above = (roots[:, 1] < lip_y) & (np.abs(roots[:, 0] - L[48:60, 0].mean()) < mouth_x)
+    length = np.where(above, np.clip(lip_y + 0.003 - roots[:, 1], 0.001, length), length)
+    step = length / (POINTS - 1)
+    lift = 0.0004 + 0.15 * length  # long beards stand further off the skin
+    pts = np.empty((s.count, POINTS, 3))
+    pts[:, 0] = roots
+    for k in range(1, POINTS):
+        t = k / (POINTS - 1)
+        p = pts[:, k - 1] + step[:, None] * d
+        p = _push_out(p, tree, Xs, Ns, lift * min(1.0, 3 * t) + 0.0003, most=step + lift)
+        d = _unit(0.7 * _unit(p - pts[:, k - 1]) + 0.3 * GRAVITY)
+        pts[:, k] = p
+    t = np.linspace(0.0, 1.0, POINTS)[None, :, None]
+    if s.curl_radius_mm > 0:
+        phase = rng.uniform(0, 2 * np.pi, (s.count, 1)) + 2 * np.pi * t[..., 0] * length[:, None] / 0.01
+        r = s.curl_radius_mm / 1000.0 * t[..., 0]
+        pts = pts + r[..., None] * (np.cos(phase)[..., None] * [1.0, 0.0, 0.0] + np.sin(phase)[..., None] * BACK)
+    pts = pts + rng.normal(0.0, 1.0, pts.shape) * (s.frizz_mm / 1000.0) * t ** 2
+    pts[:, 1:] = _push_out(pts[:, 1:].reshape(-1, 3), tree, Xs, Ns, 0.0003,
+                           most=0.001).reshape(s.count, POINTS - 1, 3)
+    root = 0.5 * REAL_FACIAL_DIAMETER_M * max(1.0, REAL_FACIAL_COUNT / s.count)
+    radii = np.linspace(root, root / 3, POINTS)[None].repeat(s.count, 0)
+    return FacialHair(strands=Strands(points=pts.astype(np.float32), radii=radii.astype(np.float32)),
+                      root_vertices=tri[f], root_weights=bary)

@@ -312,9 +312,9 @@ def set_garment(mat, p: GarmentSpec) -> None:
     bsdf.inputs["Sheen Weight"].default_value = p.sheen
 
 
-def build_strand_hair():
+def build_strand_hair(name: str = "strand_hair"):
     """Strands: Cycles' Principled Hair BSDF (Chiang) coloured by melanin and redness."""
-    mat = bpy.data.materials.new("strand_hair")
+    mat = bpy.data.materials.new(name)
     nt = mat.node_tree
     for n in list(nt.nodes):
         nt.nodes.remove(n)
@@ -334,6 +334,17 @@ def set_strand_hair(mat, p: HairSpec) -> None:
     bsdf.inputs["Melanin"].default_value = p.melanin
     bsdf.inputs["Melanin Redness"].default_value = p.redness
     bsdf.inputs["Roughness"].default_value = p.strands.roughness
+
+
+FACIAL_HAIR_ROUGHNESS = 0.4
+
+
+def set_facial_hair(mat, p: HairSpec) -> None:
+    """Facial hair in the subject's hair colour."""
+    bsdf = mat.node_tree.nodes["hair_bsdf"]
+    bsdf.inputs["Melanin"].default_value = p.melanin
+    bsdf.inputs["Melanin Redness"].default_value = p.redness
+    bsdf.inputs["Roughness"].default_value = FACIAL_HAIR_ROUGHNESS
 
 
 def build_glasses() -> tuple:

@@ -12,7 +12,7 @@ import numpy as np
 
 from relhead.assets.base import SCALP, TORSO
 from relhead.assets.refs import AssetRef
-from relhead.render.spec import (BackgroundSpec, CameraSpec, EffectsSpec, EyeSpec, Euler, GarmentSpec, GlassesSpec, GroupSpec, HairSpec,
+from relhead.render.spec import (BackgroundSpec, CameraSpec, EffectsSpec, EyeSpec, Euler, FacialHairSpec, GarmentSpec, GlassesSpec, GroupSpec, HairSpec,
                                  HeadSpec, LightingSpec, LightSpec, MaterialsSpec, MouthSpec, SkinSpec, StrandsSpec,
                                  ViewSpec)
 
@@ -109,22 +109,42 @@ def sample_strands(rng: np.random.Generator, cfg) -> StrandsSpec | None:
                        curl_period_cm=period, roughness=float(rng.uniform(0.25, 0.45)))
 
 
-def sample_hair(rng: np.random.Generator, cfg, skin: SkinSpec, strands: StrandsSpec | None = None) -> HairSpec | None:
+# Facial hair by style: strands, length (mm), how far below the jaw line it reaches (mm).
+_FACIAL = {"stubble": (20000, (0.8, 2.5), (10.0, 25.0)), "moustache": (2500, (8.0, 15.0), (0.0, 0.0)),
+           "goatee": (3500, (10.0, 30.0), (10.0, 25.0)), "beard": (9000, (10.0, 50.0), (15.0, 35.0))}
+
+
+def sample_facial_hair(rng: np.random.Generator, cfg, identity) -> FacialHairSpec | None:
+    """Facial hair for `hair.facial_hair` of the subjects who grow it (Identity.grows_facial_hair)."""
+    if not (rng.random() < cfg.facial_hair and identity.grows_facial_hair()):
+        return None
+    style = cfg.facial_styles[int(rng.integers(len(cfg.facial_styles)))]
+    count, lengths, neck = _FACIAL[style]
+    curly = style in ("goatee", "beard") and rng.random() < 0.3
+    length = float(rng.uniform(*lengths))
+    return FacialHairSpec(style=style, seed=int(rng.integers(0, 2**31 - 1)), count=count, length_mm=length,
+                          neck_mm=float(rng.uniform(*neck)), curl_radius_mm=float(rng.uniform(1.0, 2.5)) if curly else 0.0,
+                          frizz_mm=float(rng.uniform(0.2, 1.0)) * min(1.0, length / 10.0))
+
+
+def sample_hair(rng: np.random.Generator, cfg, skin: SkinSpec, strands: StrandsSpec | None = None,
+                facial: FacialHairSpec | None = None) -> HairSpec | None:
     """Hair colour, brows and short scalp hair (config `hair:`), with `strands` when the subject has
-    strand hair (the scalp under it is painted in the hair colour); None when there is no hair."""
+    strand hair (the scalp under it is painted in the hair colour) and `facial` hair; None when
+    there is no hair."""
     brows, thickness = float(rng.uniform(*cfg.brows)), float(rng.uniform(*cfg.brow_thickness))
     short = rng.random() < cfg.short_hair
     scalp, hairline = float(rng.uniform(*cfg.short_hair_density)), float(rng.uniform(*cfg.hairline_cm))
     lo, hi = cfg.melanin
     melanin = float(np.clip(rng.uniform(lo, hi) + 0.5 * skin.tone * (hi - lo), lo, hi))  # darker skin, darker hair
     redness = float(rng.uniform(*cfg.redness)) * (1.0 - melanin)
-    if brows == 0.0 and not short and strands is None:
+    if brows == 0.0 and not short and strands is None and facial is None:
         return None
     if strands is not None:  # the scalp under the strands, painted to the strands' hairline
         short, scalp, hairline = True, 1.0, strands.hairline_cm
     return HairSpec(melanin=melanin, redness=redness, color=_srgb_to_linear(np.clip(hair_rgb(melanin, redness), 0, 1)),
                     brow_density=brows, brow_thickness=thickness, scalp_density=scalp if short else 0.0,
-                    hairline_cm=hairline if short else 0.0, strands=strands)
+                    hairline_cm=hairline if short else 0.0, strands=strands, facial=facial)
 
 
 def sample_lights(rng: np.random.Generator, cfg) -> list[LightSpec]:
@@ -265,7 +285,9 @@ def sample_group(cfg, group: int, head_model, hdris: Sequence[AssetRef],
     if strands is not None and SCALP not in head_model.vertex_attributes:
         raise ValueError(f"hair.strands > 0 but head model '{head_model.name}' has no SCALP attribute "
                          "(where hair grows): set hair.strands: 0")
-    materials = materials.model_copy(update={"skin": skin, "hair": sample_hair(stream(5), cfg.hair, skin, strands)})
+    facial = sample_facial_hair(stream(9), cfg.hair, identity)
+    materials = materials.model_copy(update={"skin": skin, "hair": sample_hair(stream(5), cfg.hair, skin, strands,
+                                                                                facial)})
     garment = sample_garment(stream(6), cfg.clothing)
     if garment is not None and TORSO not in head_model.vertex_attributes:
         raise ValueError(f"clothing.fraction > 0 but head model '{head_model.name}' has no TORSO attribute "

@@ -83,6 +83,9 @@ class ProcessScene:
         self._hair_material = materials.build_strand_hair()
         self.hair = None  # the group's strand hair (a Curves object in the head frame), or None
         self._hair_occluder = _NO_OCCLUDER  # its proxy for landmark visibility (head frame)
+        self._facial_material = materials.build_strand_hair("facial_hair")
+        self.facial = None  # the group's facial hair (a Curves object in the head frame, moved per view), or None
+        self._facial_occluder = _NO_OCCLUDER
         self._glasses_materials = materials.build_glasses()
         self.glasses = None  # the group's glasses (a mesh in the head frame), or None
         self._glasses_occluder = _NO_OCCLUDER  # frames, and tinted lenses (head frame)
@@ -306,6 +309,35 @@ class ProcessScene:
         self.scene.collection.objects.link(self.hair)
         self._hair_occluder = occluder_ribbons(strands)
 
+    def set_facial_hair(self, strands=None, hair=None) -> None:
+        """The group's facial hair (relhead.render.hair.Strands of its first view, head frame; `hair`
+        its HairSpec), or none. Views move its points with the jaw (set_view's `facial`)."""
+        if self.facial is not None:
+            curves = self.facial.data
+            bpy.data.objects.remove(self.facial)
+            bpy.data.hair_curves.remove(curves)
+            self.facial, self._facial_occluder = None, _NO_OCCLUDER
+        if strands is None:
+            return
+        S, P, _ = strands.points.shape
+        c = bpy.data.hair_curves.new("facial_hair")
+        c.add_curves([P] * S)
+        r = c.attributes.new("radius", "FLOAT", "POINT")
+        r.data.foreach_set("value", strands.radii.astype(np.float32).ravel())
+        c.materials.append(self._facial_material)
+        materials.set_facial_hair(self._facial_material, hair)
+        self.facial = bpy.data.objects.new("facial_hair", c)
+        self.scene.collection.objects.link(self.facial)
+        self._move_facial_hair(strands)
+
+    def _move_facial_hair(self, strands) -> None:
+        from relhead.render.hair import occluder_ribbons
+
+        c = self.facial.data
+        c.attributes["position"].data.foreach_set("vector", strands.points.astype(np.float32).ravel())
+        c.update_tag()
+        self._facial_occluder = occluder_ribbons(strands)
+
     def set_glasses(self, spec: GlassesSpec | None = None, mesh=None) -> None:
         """The group's glasses (`mesh` a relhead.render.glasses.GlassesMesh, head frame), or none.
         Views place them rigidly with the skull."""
@@ -334,15 +366,18 @@ class ProcessScene:
 
     # ------------------------------------------------------------------ per view
     def set_view(self, vertices: np.ndarray, T_world_head: np.ndarray, K: np.ndarray, R_w2c: np.ndarray,
-                 t_w2c: np.ndarray, garment: np.ndarray | None = None) -> None:
-        """Pose the head (and the garment, whose vertices `garment` gives) and place the camera."""
-        if (garment is None) != (self.garment is None):
-            raise RuntimeError("garment vertices for a scene without a garment, or none for one with")
+                 t_w2c: np.ndarray, garment: np.ndarray | None = None, facial=None) -> None:
+        """Pose the head (and the garment, whose vertices `garment` gives, and the facial hair, the
+        view's relhead.render.hair.Strands `facial` in the head frame) and place the camera."""
+        if (garment is None) != (self.garment is None) or (facial is None) != (self.facial is None):
+            raise RuntimeError("garment vertices or facial hair for a scene without it, or none for one with")
+        if facial is not None:
+            self._move_facial_hair(facial)
         if garment is not None:
             self.garment.data.vertices.foreach_set("co", garment.astype(np.float32).ravel())
             self.garment.data.update()
             self._garment_vertices = garment
-        for rigid in (self.hair, self.glasses):  # styled hair and glasses move with the skull
+        for rigid in (self.hair, self.glasses, self.facial):  # in the head frame
             if rigid is not None:
                 rigid.matrix_world = Matrix(T_world_head.tolist())
         self._T_world_head = T_world_head
@@ -400,13 +435,14 @@ class ProcessScene:
         self._tmp.cleanup()
 
     def visible(self, points: np.ndarray, camera_center: np.ndarray, eps: float = 8e-3) -> np.ndarray:
-        """Whether each world point is unoccluded: nothing (head, garment, the hair's proxy of
-        relhead.render.hair.occluder_ribbons, a glasses frame or tinted lens) lies on its ray from
+        """Whether each world point is unoccluded: nothing (head, garment, the scalp and facial hair's
+        proxies of relhead.render.hair.occluder_ribbons, a glasses frame or tinted lens) lies on its ray from
         the camera centre more than `eps` in front of it. Eyelid-rim and inner-lip landmarks sit in creases a few mm behind
         the surrounding skin; a head occluding itself does so by centimetres."""
         T = self._T_world_head
         parts = [(self._vertices, self._occluder_faces), (self._garment_vertices, self._garment_faces)]
-        parts += [(v @ T[:3, :3].T + T[:3, 3], f) for v, f in (self._hair_occluder, self._glasses_occluder)]
+        rigid = (self._hair_occluder, self._facial_occluder, self._glasses_occluder)  # head frame
+        parts += [(v @ T[:3, :3].T + T[:3, 3], f) for v, f in rigid]
         offsets = np.cumsum([0] + [len(v) for v, _ in parts])
         verts = np.concatenate([v for v, _ in parts]).astype(float)
         faces = np.concatenate([np.asarray(f, int).reshape(-1, 3) + o for (_, f), o in zip(parts, offsets)])

@@ -115,6 +115,21 @@ class StrandsSpec(Strict):
     roughness: float  # the Principled Hair BSDF's
 
 
+FacialStyle = Literal["stubble", "moustache", "goatee", "beard"]
+
+
+class FacialHairSpec(Strict):
+    """Facial hair as strands (config `hair.facial_hair`; grown by relhead.render.hair from `seed`)."""
+
+    style: FacialStyle
+    seed: int
+    count: int
+    length_mm: float
+    neck_mm: float  # how far below the jaw line a beard reaches
+    curl_radius_mm: float  # 0: straight
+    frizz_mm: float
+
+
 class HairSpec(Strict):
     """The subject's hair colour (melanin and redness, as the Principled Hair BSDF takes them, and
     the linear RGB that painted hair uses) and its eyebrows."""
@@ -127,6 +142,7 @@ class HairSpec(Strict):
     scalp_density: float = 0.0  # painted short hair on the scalp; 0: bald
     hairline_cm: float = 0.0  # how far the hairline sits above the head model's (receding when > 0)
     strands: StrandsSpec | None = None  # None: no strand hair
+    facial: FacialHairSpec | None = None  # None: a shaved face
 
 
 GarmentStyle = Literal["crew", "v-neck", "scoop", "turtleneck"]

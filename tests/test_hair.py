@@ -130,3 +130,120 @@ def test_strand_hair_renders_on_the_head_and_only_hides_landmarks(head_model):
         x0, x1 = int(a.landmarks[36:48, 0].min()), int(a.landmarks[36:48, 0].max())
         d = np.abs(haired.rgb[y0:y1, x0:x1].astype(float) - bald.rgb[y0:y1, x0:x1].astype(float)).mean()
         assert d < 12
+
+
+FACIAL = ["head.model=fake", "views=2", "hair.facial_hair=1"]
+
+
+def _facial(fake_model, style, group=0, sets=()):
+    from relhead.render.group import facial_hair, posed_heads
+
+    _, (spec,) = sampled_specs(FACIAL + [f"hair.facial_styles=[{style}]", *sets], fake_model, [group])
+    posed = posed_heads(spec, fake_model)
+    return spec, posed, facial_hair(spec, fake_model, posed[0])
+
+
+def test_facial_hair_is_off_by_default_changes_nothing_else_and_only_for_who_grows_it(fake_model):
+    from relhead.assets.anny_head import AnnyIdentity
+
+    _, plain = sampled_specs(["head.model=fake", "views=2"], fake_model, range(12))
+    _, bearded = sampled_specs(FACIAL, fake_model, range(12))
+    styles = set()
+    for a, b in zip(plain, bearded):
+        f = b.materials.hair.facial
+        styles.add(f.style)
+        assert a.materials.hair is None or a.materials.hair.facial is None
+        if a.materials.hair is not None:
+            assert b.materials.hair.model_copy(update={"facial": None}) == a.materials.hair
+        assert b.model_copy(update={"materials": a.materials}) == a
+    assert styles == {"stubble", "moustache", "goatee", "beard"}
+    # Anny's identities: adult men only (its gender phenotype's anchors: 0 male .. 1 female).
+    man = AnnyIdentity(age_years=30.0, phenotypes={"gender": 0.1}, local_changes={})
+    assert man.grows_facial_hair()
+    assert not man.model_copy(update={"phenotypes": {"gender": 0.9}}).grows_facial_hair()
+    assert not man.model_copy(update={"age_years": 12.0}).grows_facial_hair()
+
+
+@pytest.mark.parametrize("style", ["stubble", "moustache", "goatee", "beard"])
+def test_facial_hair_grows_on_the_lower_face_off_the_skin_and_the_lips(fake_model, style):
+    from fake_head import AXES, CENTRE
+
+    spec, posed, fh = _facial(fake_model, style)
+    X, lm = _head_frame(fake_model, spec)
+    p = fh.strands.points
+    assert p.shape == (spec.materials.hair.facial.count, POINTS, 3) and np.isfinite(p).all()
+    roots = p[:, 0]
+    # Rooted below the eyes, below the nose's base in the middle, in front of the ears, not on the lips.
+    assert (roots[:, 1] > lm[36:48, 1].max() + 0.01).all() and (roots[:, 2] < lm[[0, 16], 2].mean()).all()
+    assert (roots[np.abs(roots[:, 0] - lm[27:31, 0].mean()) < 0.01, 1] > lm[33, 1] - 0.003).all()
+    mouth, half = lm[48:60, :2].mean(0), np.ptp(lm[48:60, :2], 0) / 2
+    assert ((((roots[:, :2] - mouth) / half) ** 2).sum(1) > 1.0).all()
+    if style == "moustache":  # between the nose and the upper lip, and trimmed to the lip
+        assert (roots[:, 1] < lm[[50, 51, 52], 1].mean() + 0.003).all()
+        assert (p[:, -1, 1] < lm[[50, 51, 52], 1].mean() + 0.0045).all()
+    if style == "stubble":  # short; on the face (under the chin the fake head's neck meets its skull in a seam)
+        face = roots[:, 1] < lm[8, 1] - 0.025
+        assert face.sum() > 1000 and np.linalg.norm(p[face, -1] - p[face, 0], axis=1).max() < 0.004
+    # Off the skin: outside the skull's ellipsoid above the jaw's hinge.
+    q = p[:, 1:].reshape(-1, 3).astype(float)
+    axes = AXES * [spec.head.identity.width_scale, 1.0, 1.0]
+    r = np.linalg.norm((q - CENTRE) / axes, axis=1)
+    assert (r > 1.0)[q[:, 1] < 0.04].all()
+
+
+def test_facial_hair_follows_the_jaw_and_is_deterministic(fake_model):
+    spec, posed, fh = _facial(fake_model, "beard")
+    _, _, again = _facial(fake_model, "beard")
+    assert np.array_equal(fh.strands.points, again.strands.points)
+    from relhead.render.group import _head_frame as head_frame
+
+    X0 = head_frame(posed[0].vertices, posed[0])
+    assert np.allclose(fh.at(X0).points, fh.strands.points, atol=1e-6)  # the first view: as grown
+    X1 = X0.copy()  # the lower half of the mesh drops 1 cm
+    jaw = X0[:, 1] > X0[:, 1].min() + 0.5 * np.ptp(X0[:, 1])
+    X1[jaw, 1] += 0.01
+    moved = fh.at(X1).points
+    down = jaw[fh.root_vertices].all(1)
+    assert down.any() and (~down).any()
+    assert np.allclose(moved[down] - fh.strands.points[down], [0.0, 0.01, 0.0], atol=1e-6)  # each strand with its root
+    still = ~jaw[fh.root_vertices].any(1)
+    assert np.allclose(moved[still], fh.strands.points[still], atol=1e-6)
+
+
+@pytest.mark.slow
+def test_a_beard_renders_where_it_grows_and_follows_an_opening_jaw(head_model):
+    from relhead.assets.hdri import hdri_pool
+    from relhead.config import resolve
+    from relhead.frames import project
+    from relhead.render.group import _head_frame as head_frame
+    from relhead.render.group import facial_hair, posed_heads, render_group
+    from relhead.render.sampling import sample_group
+
+    sets = ["views=2", "image.width=160", "image.height=160", "camera.face_fill=[0.6,0.6]", "pose.yaw_deg=[-25,25]",
+            "pose.pitch_deg=[-10,10]", "lighting.background=color", "hair.facial_styles=[beard]",
+            "head.expression.per_view=true", "render.samples=16", "render.denoise=true"]
+    cfg = resolve("test", sets + ["hair.facial_hair=1"])
+    pool = hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir)
+    spec = next(s for s in (sample_group(cfg, g, head_model, pool.refs) for g in range(40))
+                if s.materials.hair is not None and s.materials.hair.facial is not None)
+    # The second view opens the jaw: the beard must go with it.
+    views = [spec.views[0].model_copy(update={"expression": {}}),
+             spec.views[1].model_copy(update={"expression": {"jawOpen": 0.8}})]
+    spec = spec.model_copy(update={"views": views})
+    shaved = spec.model_copy(update={"materials": spec.materials.model_copy(
+        update={"hair": spec.materials.hair.model_copy(update={"facial": None})})})
+    bearded, bare = (render_group(cfg, s, head_model, pool).views for s in (spec, shaved))
+    posed = posed_heads(spec, head_model)
+    fh = facial_hair(spec, head_model, posed[0])
+    for v, (b, a) in enumerate(zip(bearded, bare)):
+        assert np.array_equal(b.labels.landmarks, a.labels.landmarks)
+        assert not (b.labels.landmarks_visible & ~a.labels.landmarks_visible).any()  # a beard only hides
+        assert b.labels.landmarks_visible[36:48].all() == a.labels.landmarks_visible[36:48].all()  # never the eyes
+        # The beard is drawn where the view's strands project, and the upper face is unchanged.
+        pts = fh.at(head_frame(posed[v].vertices, posed[v])).points[:, -1]
+        uv, _ = project(a.labels.K, a.labels.R, a.labels.t, pts[::20])
+        px = np.clip(np.round(uv).astype(int), 0, 159)
+        diff = np.abs(b.rgb.astype(float) - a.rgb.astype(float)).sum(2)
+        assert (diff[px[:, 1], px[:, 0]] > 30).mean() > 0.5
+        top = int(a.labels.landmarks[36:48, 1].max()) - 2
+        assert diff[:top][a.mask[:top] > 128].mean() < 12
