@@ -97,17 +97,10 @@ def body_axes(head_vertices: np.ndarray, torso: np.ndarray) -> tuple[np.ndarray,
     return g / np.linalg.norm(g), head_vertices[ring].astype(np.float64).mean(0)
 
 
-def build_garment(head_model, style: str, thickness_mm: float) -> GarmentMesh:
-    """The garment of `style` on `head_model` (its TORSO attribute and skin faces)."""
-    torso = head_model.vertex_attributes.get(TORSO)
-    if torso is None:
-        raise ValueError(f"head model '{head_model.name}' has no TORSO attribute: it cannot wear clothes "
-                         "(set clothing.fraction: 0)")
-    depth, azimuth, body = (torso[:, k].astype(np.float64) for k in range(3))
-    # Signed level set, positive on the garment: below the neckline and on the body.
-    f = np.minimum(depth - neckline_cm(style, azimuth * 180.0), 10.0 * (body - BODY_MIN))
-    faces = head_model.faces[head_model.face_parts == PART_SKIN]
-    N = len(torso)
+def level_set_shell(faces: np.ndarray, f: np.ndarray, num_vertices: int) -> tuple[sparse.csr_matrix, np.ndarray, dict]:
+    """The part of the surface `faces` where the per-vertex field `f` >= 0, cut through the triangles
+    that the level set f = 0 crosses: (blend (S, num_vertices): each shell point as a blend of one or
+    two vertices, shell triangles (Fs, 3), {(vertex,) or (vertex, vertex): shell point})."""
     inside = f[faces] >= 0
     rows: list[tuple[int, int, float]] = []  # (shell point, vertex, weight)
     point_of: dict = {}
@@ -140,7 +133,21 @@ def build_garment(head_model, style: str, thickness_mm: float) -> GarmentMesh:
             tris += [[p01, point(v1), point(v2)], [p01, point(v2), p20]]
     shell_faces = np.asarray(tris, np.int64).reshape(-1, 3)
     r, c, w = (np.array(x) for x in zip(*rows)) if rows else (np.zeros(0, int),) * 3
-    blend = sparse.csr_matrix((w.astype(float), (r.astype(int), c.astype(int))), shape=(len(point_of), N))
+    blend = sparse.csr_matrix((w.astype(float), (r.astype(int), c.astype(int))), shape=(len(point_of), num_vertices))
+    return blend, shell_faces, point_of
+
+
+def build_garment(head_model, style: str, thickness_mm: float) -> GarmentMesh:
+    """The garment of `style` on `head_model` (its TORSO attribute and skin faces)."""
+    torso = head_model.vertex_attributes.get(TORSO)
+    if torso is None:
+        raise ValueError(f"head model '{head_model.name}' has no TORSO attribute: it cannot wear clothes "
+                         "(set clothing.fraction: 0)")
+    depth, azimuth, body = (torso[:, k].astype(np.float64) for k in range(3))
+    # Signed level set, positive on the garment: below the neckline and on the body.
+    f = np.minimum(depth - neckline_cm(style, azimuth * 180.0), 10.0 * (body - BODY_MIN))
+    N = len(torso)
+    blend, shell_faces, point_of = level_set_shell(head_model.faces[head_model.face_parts == PART_SKIN], f, N)
 
     # The cut edge: shell edges used once, between two original vertices on the model's own border.
     def edges(tri_array):
