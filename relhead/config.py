@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, SerializeAsAny, field_validator, model_va
 
 from relhead.assets import registry
 from relhead.assets.base import HeadCfg
-from relhead.render.spec import FacialStyle, GarmentStyle, GlassesStyle, HairStyle, Pattern
+from relhead.render.spec import FacialStyle, GarmentStyle, GlassesStyle, HairStyle, HatStyle, Pattern
 from relhead.configbase import (ConfigError, Range, Strict, deep_merge, key_error, load_yaml, resolve_inherit,
                                 validate)
 
@@ -122,7 +122,7 @@ class ClothingCfg(Strict):
 
 class AccessoriesCfg(Strict):
     """Glasses (relhead.render.glasses, laid out on the 68 landmarks: every head model can wear
-    them). Off by default."""
+    them) and hats (relhead.render.hats, on the head model's SCALP attribute). Off by default."""
 
     glasses: float = Field(0.0, ge=0.0, le=1.0, description="share of subjects wearing glasses")
     glasses_styles: tuple[GlassesStyle, ...] = Field(("round", "rectangular", "aviator"), min_length=1)
@@ -130,6 +130,8 @@ class AccessoriesCfg(Strict):
     metal_frames: float = Field(0.4, ge=0.0, le=1.0, description="share of thin metal frames (else acetate)")
     lens_width_mm: Range(30.0, 70.0) = (44.0, 56.0)
     bridge_mm: Range(8.0, 30.0) = (15.0, 21.0)
+    hats: float = Field(0.0, ge=0.0, le=1.0, description="share of subjects wearing a hat")
+    hat_styles: tuple[HatStyle, ...] = Field(("beanie", "cap"), min_length=1)
 
 
 class PoseCfg(Strict):

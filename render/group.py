@@ -16,6 +16,7 @@ from relhead.assets.refs import AssetPool
 from relhead.frames import project
 from relhead.render.garment import GarmentMesh, build_garment, pattern_coordinates
 from relhead.render.glasses import GlassesMesh, build_glasses
+from relhead.render.hats import HatMesh, build_hat, press_hair
 from relhead.render.hair import FacialHair, Strands, grow, grow_facial
 from relhead.render.spec import GroupSpec, ViewSpec
 from relhead.render.views import camera_intrinsics, head_to_camera, neck_rotation, world_to_camera
@@ -101,7 +102,11 @@ def strands(spec: GroupSpec, head_model, first: PosedHead) -> Strands | None:
     hair = spec.materials.hair
     if hair is None or hair.strands is None:
         return None
-    return grow(head_model, _head_frame(first.vertices, first), _head_frame(first.landmarks, first), hair.strands)
+    X = _head_frame(first.vertices, first)
+    s = grow(head_model, X, _head_frame(first.landmarks, first), hair.strands)
+    if spec.hat is not None:  # flattened under the hat
+        s = Strands(points=press_hair(s.points, head_model, X, spec.hat, HAT_ROOM_M - 0.001), radii=s.radii)
+    return s
 
 
 def facial_hair(spec: GroupSpec, head_model, first: PosedHead) -> FacialHair | None:
@@ -120,6 +125,16 @@ def glasses(spec: GroupSpec, head_model, first: PosedHead) -> GlassesMesh | None
                          spec.glasses)
 
 
+HAT_ROOM_M = 0.004  # between the scalp and a hat's inside; strand hair under it is pressed into it
+
+
+def hat_mesh(spec: GroupSpec, head_model, first: PosedHead) -> HatMesh | None:
+    """The group's hat in its head frame, on the first view's scalp (rigid with the skull)."""
+    if spec.hat is None:
+        return None
+    return build_hat(head_model, _head_frame(first.vertices, first), spec.hat, HAT_ROOM_M)
+
+
 @contextmanager
 def _no_clock(stage: str):
     yield
@@ -136,10 +151,11 @@ def render_group(cfg, spec: GroupSpec, head_model, files: AssetPool, clock=_no_c
         head_width = head_model.head_width(spec.head.identity)
         posed = posed_heads(spec, head_model)
         garment = garment_mesh(spec, head_model)
-    with clock("hair strands, glasses"):
+    with clock("hair strands, glasses, hat"):
         hair = strands(spec, head_model, posed[0])
         facial = facial_hair(spec, head_model, posed[0])
         eyewear = glasses(spec, head_model, posed[0])
+        hat = hat_mesh(spec, head_model, posed[0])
     with clock("scene update (group)"):
         scene = process_scene(cfg, head_model)
         photo = spec.lighting.background.image
@@ -147,6 +163,7 @@ def render_group(cfg, spec: GroupSpec, head_model, files: AssetPool, clock=_no_c
         scene.set_lights(spec.lighting.lights, posed[0].T_world_head, spec.lighting.strength)
         scene.set_strands(hair, spec.materials.hair)
         scene.set_glasses(spec.glasses, eyewear)
+        scene.set_hat(spec.hat, hat)
         scene.set_facial_hair(facial.strands if facial else None, spec.materials.hair)
         if garment is None:
             scene.set_garment(None)

@@ -11,7 +11,7 @@ import math
 import bpy
 
 from relhead.assets.base import BROWS, SCALP, SKIN_REGIONS
-from relhead.render.spec import EyeSpec, GarmentSpec, GlassesSpec, HairSpec, MaterialsSpec, MouthSpec, SkinSpec
+from relhead.render.spec import EyeSpec, GarmentSpec, GlassesSpec, HairSpec, HatSpec, MaterialsSpec, MouthSpec, SkinSpec
 
 
 def _principled(name: str):
@@ -264,10 +264,10 @@ def set_head_materials(mats: list, p: MaterialsSpec) -> None:
 CLOTH_COORDS = "cloth_co"  # per-vertex attribute of a garment: fabric coordinates (relhead.render.garment)
 
 
-def build_garment():
+def build_garment(name: str = "garment"):
     """Fabric: the garment's colour, and a pattern (stripes round the body, checks, or a heather
     grain) toward its second colour, chosen per group by weights; a fine weave bump and sheen."""
-    mat, nt, bsdf = _principled("garment")
+    mat, nt, bsdf = _principled(name)
     depth, across, _ = _attribute_xyz(nt, CLOTH_COORDS)
     attr = nt.nodes.new("ShaderNodeAttribute")
     attr.attribute_name = CLOTH_COORDS
@@ -300,7 +300,7 @@ def build_garment():
     return mat
 
 
-def set_garment(mat, p: GarmentSpec) -> None:
+def set_garment(mat, p: GarmentSpec | HatSpec) -> None:
     nodes = mat.node_tree.nodes
     nodes["fabric"].inputs["A"].default_value = (*p.color, 1.0)
     nodes["fabric"].inputs["B"].default_value = (*p.pattern_color, 1.0)

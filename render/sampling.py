@@ -12,7 +12,7 @@ import numpy as np
 
 from relhead.assets.base import SCALP, TORSO
 from relhead.assets.refs import AssetRef
-from relhead.render.spec import (BackgroundSpec, CameraSpec, EffectsSpec, EyeSpec, Euler, FacialHairSpec, GarmentSpec, GlassesSpec, GroupSpec, HairSpec,
+from relhead.render.spec import (BackgroundSpec, CameraSpec, EffectsSpec, EyeSpec, Euler, FacialHairSpec, GarmentSpec, GlassesSpec, GroupSpec, HatSpec, HairSpec,
                                  HeadSpec, LightingSpec, LightSpec, MaterialsSpec, MouthSpec, SkinSpec, StrandsSpec,
                                  ViewSpec)
 
@@ -225,6 +225,26 @@ def sample_glasses(rng: np.random.Generator, cfg) -> GlassesSpec | None:
                        metal=metal, frame_color=frame, frame_roughness=roughness, tinted=tinted, lens_color=lens)
 
 
+def sample_hat(rng: np.random.Generator, cfg) -> HatSpec | None:
+    """A hat for `accessories.hats` of the subjects, else None (config `accessories:`): beanies knit
+    (thick, often striped or heathered), caps in a thin cotton with a brim."""
+    if not rng.random() < cfg.hats:
+        return None
+    style = cfg.hat_styles[int(rng.integers(len(cfg.hat_styles)))]
+
+    def fabric():
+        return _srgb_to_linear(np.clip(_FABRICS[rng.integers(len(_FABRICS))] * rng.uniform(0.8, 1.15, size=3), 0, 1))
+
+    color, second = fabric(), fabric()
+    beanie = style == "beanie"
+    pattern = ("stripes", "heather")[int(rng.integers(2))] if rng.random() < (0.5 if beanie else 0.1) else "solid"
+    return HatSpec(style=style, edge_cm=float(rng.uniform(-0.8, 0.8)), brim_cm=0.0 if beanie else float(rng.uniform(6.0, 8.0)),
+                   thickness_mm=float(rng.uniform(4.0, 8.0) if beanie else rng.uniform(1.5, 3.0)), color=color,
+                   pattern=pattern, pattern_color=second, pattern_scale_cm=float(rng.uniform(1.0, 4.0)),
+                   roughness=float(rng.uniform(0.75, 0.95) if beanie else rng.uniform(0.55, 0.8)),
+                   sheen=float(rng.uniform(0.2, 0.8) if beanie else rng.uniform(0.0, 0.3)))
+
+
 def sample_view(rng: np.random.Generator, cfg, expression: dict[str, float]) -> ViewSpec:
     p, c = cfg.pose, cfg.camera
     yaw, pitch, roll = (float(rng.uniform(*r)) for r in (p.yaw_deg, p.pitch_deg, p.roll_deg))
@@ -292,6 +312,10 @@ def sample_group(cfg, group: int, head_model, hdris: Sequence[AssetRef],
     if garment is not None and TORSO not in head_model.vertex_attributes:
         raise ValueError(f"clothing.fraction > 0 but head model '{head_model.name}' has no TORSO attribute "
                          "(where clothes go): set clothing.fraction: 0")
+    hat = sample_hat(stream(10), cfg.accessories)
+    if hat is not None and SCALP not in head_model.vertex_attributes:
+        raise ValueError(f"accessories.hats > 0 but head model '{head_model.name}' has no SCALP attribute "
+                         "(where hats sit): set accessories.hats: 0")
     return GroupSpec(group=int(group), seed=seed, head=HeadSpec(model=head_model.name, identity=identity),
                      materials=materials, lighting=lighting, render_seed=int(rng.integers(0, 2**31 - 1)),
-                     views=views, garment=garment, glasses=sample_glasses(stream(8), cfg.accessories))
+                     views=views, garment=garment, glasses=sample_glasses(stream(8), cfg.accessories), hat=hat)

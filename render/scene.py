@@ -26,7 +26,7 @@ from PIL import Image
 from relhead.assets.base import PART_EYE
 from relhead.frames import blender_camera_from_opencv, blender_lens_from_K
 from relhead.render import materials, settings
-from relhead.render.spec import EffectsSpec, GarmentSpec, GlassesSpec, GroupSpec, LightingSpec, LightSpec
+from relhead.render.spec import EffectsSpec, GarmentSpec, GlassesSpec, GroupSpec, HatSpec, LightingSpec, LightSpec
 
 EFFECT_GROUPS = ("Chromatic Aberration", "Vignette", "Sensor Noise")  # in the order they apply
 
@@ -87,6 +87,9 @@ class ProcessScene:
         self.facial = None  # the group's facial hair (a Curves object in the head frame, moved per view), or None
         self._facial_occluder = _NO_OCCLUDER
         self._glasses_materials = materials.build_glasses()
+        self._hat_material = materials.build_garment("hat")
+        self.hat = None  # the group's hat (a mesh in the head frame), or None
+        self._hat_occluder = _NO_OCCLUDER
         self.glasses = None  # the group's glasses (a mesh in the head frame), or None
         self._glasses_occluder = _NO_OCCLUDER  # frames, and tinted lenses (head frame)
         self.scene.cycles_curves.shape = "RIBBONS"  # flat strands facing the camera: sub-pixel here anyway
@@ -338,6 +341,27 @@ class ProcessScene:
         c.update_tag()
         self._facial_occluder = occluder_ribbons(strands)
 
+    def set_hat(self, spec: HatSpec | None = None, mesh=None) -> None:
+        """The group's hat (`mesh` a relhead.render.hats.HatMesh, head frame), or none. Views place it
+        rigidly with the skull."""
+        if self.hat is not None:
+            me = self.hat.data
+            bpy.data.objects.remove(self.hat)
+            bpy.data.meshes.remove(me)
+            self.hat, self._hat_occluder = None, _NO_OCCLUDER
+        if spec is None:
+            return
+        me = bpy.data.meshes.new("hat")
+        me.from_pydata(mesh.vertices.tolist(), [], mesh.faces.tolist())
+        me.polygons.foreach_set("use_smooth", np.ones(len(mesh.faces), bool))
+        a = me.attributes.new(materials.CLOTH_COORDS, "FLOAT_VECTOR", "POINT")
+        a.data.foreach_set("vector", mesh.fabric.astype(np.float32).ravel())
+        me.materials.append(self._hat_material)
+        materials.set_garment(self._hat_material, spec)
+        self.hat = bpy.data.objects.new("hat", me)
+        self.scene.collection.objects.link(self.hat)
+        self._hat_occluder = (mesh.vertices, mesh.faces)
+
     def set_glasses(self, spec: GlassesSpec | None = None, mesh=None) -> None:
         """The group's glasses (`mesh` a relhead.render.glasses.GlassesMesh, head frame), or none.
         Views place them rigidly with the skull."""
@@ -377,7 +401,7 @@ class ProcessScene:
             self.garment.data.vertices.foreach_set("co", garment.astype(np.float32).ravel())
             self.garment.data.update()
             self._garment_vertices = garment
-        for rigid in (self.hair, self.glasses, self.facial):  # in the head frame
+        for rigid in (self.hair, self.glasses, self.facial, self.hat):  # in the head frame
             if rigid is not None:
                 rigid.matrix_world = Matrix(T_world_head.tolist())
         self._T_world_head = T_world_head
@@ -436,12 +460,12 @@ class ProcessScene:
 
     def visible(self, points: np.ndarray, camera_center: np.ndarray, eps: float = 8e-3) -> np.ndarray:
         """Whether each world point is unoccluded: nothing (head, garment, the scalp and facial hair's
-        proxies of relhead.render.hair.occluder_ribbons, a glasses frame or tinted lens) lies on its ray from
+        proxies of relhead.render.hair.occluder_ribbons, a glasses frame or tinted lens, a hat) lies on its ray from
         the camera centre more than `eps` in front of it. Eyelid-rim and inner-lip landmarks sit in creases a few mm behind
         the surrounding skin; a head occluding itself does so by centimetres."""
         T = self._T_world_head
         parts = [(self._vertices, self._occluder_faces), (self._garment_vertices, self._garment_faces)]
-        rigid = (self._hair_occluder, self._facial_occluder, self._glasses_occluder)  # head frame
+        rigid = (self._hair_occluder, self._facial_occluder, self._glasses_occluder, self._hat_occluder)  # head frame
         parts += [(v @ T[:3, :3].T + T[:3, 3], f) for v, f in rigid]
         offsets = np.cumsum([0] + [len(v) for v, _ in parts])
         verts = np.concatenate([v for v, _ in parts]).astype(float)

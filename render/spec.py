@@ -180,6 +180,24 @@ class GlassesSpec(Strict):
     lens_color: RGB  # the lenses' transmittance per channel
 
 
+HatStyle = Literal["beanie", "cap"]
+
+
+class HatSpec(Strict):
+    """A hat (config `accessories.hats`; geometry in relhead.render.hats) in a fabric like a garment's."""
+
+    style: HatStyle
+    edge_cm: float  # the edge line's shift up from the style's (cm)
+    brim_cm: float  # a cap's brim; 0 for a beanie
+    thickness_mm: float
+    color: RGB
+    pattern: Pattern
+    pattern_color: RGB
+    pattern_scale_cm: float
+    roughness: float
+    sheen: float
+
+
 class MaterialsSpec(Strict):
     skin: SkinSpec
     eye: EyeSpec
@@ -224,3 +242,4 @@ class GroupSpec(Strict):
     views: list[ViewSpec]
     garment: GarmentSpec | None = None  # None: the bare bust
     glasses: GlassesSpec | None = None  # None: no glasses
+    hat: HatSpec | None = None  # None: no hat

@@ -134,3 +134,94 @@ def test_glasses_render_where_their_geometry_is_and_tinted_lenses_hide_the_eyes(
             box = (slice(y0, y1 + 1), slice(x0, x1 + 1))
             assert tinted.rgb[box].mean() < 0.55 * bare.rgb[box].mean()
             assert clear.rgb[box].mean() > 0.75 * bare.rgb[box].mean()  # a rim shades them a little
+
+
+# ---------------------------------------------------------------- hats
+
+def test_hats_are_off_by_default_and_change_nothing_else(fake_model):
+    _, plain = sampled_specs(FAKE, fake_model, range(16))
+    _, hatted = sampled_specs(FAKE + ["accessories.hats=1"], fake_model, range(16))
+    for a, b in zip(plain, hatted):
+        assert a.hat is None and b.hat is not None
+        assert b.model_copy(update={"hat": None}) == a
+        assert (b.hat.brim_cm > 0) == (b.hat.style == "cap")
+    assert {b.hat.style for b in hatted} == {"beanie", "cap"}
+
+
+def _hat(fake_model, style, sets=()):
+    from relhead.render.group import HAT_ROOM_M, hat_mesh, posed_heads
+
+    _, (spec,) = sampled_specs(FAKE + ["accessories.hats=1", f"accessories.hat_styles=[{style}]", *sets], fake_model, [2])
+    first = posed_heads(spec, fake_model)[0]
+    T = first.T_world_head
+    X = (first.vertices.astype(float) - T[:3, 3]) @ T[:3, :3]
+    return spec, hat_mesh(spec, fake_model, first), X, (first.landmarks - T[:3, 3]) @ T[:3, :3], HAT_ROOM_M
+
+
+@pytest.mark.parametrize("style", ["beanie", "cap"])
+def test_a_hat_covers_the_crown_off_the_scalp_above_the_brows_and_ears(fake_model, style):
+    from relhead.assets.base import SCALP
+    from relhead.render.hats import crown_field
+
+    spec, hat, X, lm, room = _hat(fake_model, style)
+    v = hat.vertices.astype(float)
+    assert np.isfinite(v).all() and hat.faces.max() < len(v) and hat.fabric.shape == v.shape
+    # It stands off the skin by the room left for the hair, and sits above the brows and the ears' tops.
+    skin = np.unique(fake_model.faces[fake_model.face_parts == 0])
+    normals = vertex_normals(X, fake_model.faces)[skin]
+    _, i = cKDTree(X[skin]).query(v)
+    assert (((v - X[skin][i]) * normals[i]).sum(1) > 0.7 * room).all()
+    crown_v = v[np.unique(hat.faces[: hat.crown])]
+    front = crown_v[:, 2] < lm[36:48, 2].max() + 0.02
+    assert front.any() and crown_v[front, 1].max() < lm[36:48, 1].min() - 0.01  # its front well above the eyes
+    ears = fake_model.vertex_attributes[SCALP][:, 2] < 0.5
+    if ears.any():
+        assert (crown_field(fake_model, spec.hat)[ears] < 0).all()
+    # It covers the top of the head: the highest skin vertex is under it.
+    top = X[np.argmin(X[:, 1])]
+    assert np.abs(v[:, :2:2] - top[:2:2]).min() < 0.01 and v[:, 1].min() < top[1]
+    # The crown is a closed solid (inside and outside joined along the edge); a cap adds its brim in front.
+    crown = hat.faces[: hat.crown]
+    edges = np.concatenate([crown[:, [0, 1]], crown[:, [1, 2]], crown[:, [2, 0]]])
+    assert {tuple(e) for e in edges} == {tuple(e) for e in edges[:, ::-1]}
+    assert (hat.crown < len(hat.faces)) == (style == "cap")
+    if style == "cap":
+        brim = v[np.unique(hat.faces[hat.crown:])]
+        assert brim[:, 2].min() < v[np.unique(crown)][:, 2].min() - 0.04  # reaches 4+ cm further forward
+    again = _hat(fake_model, style)[1]
+    assert np.array_equal(hat.vertices, again.vertices) and np.array_equal(hat.faces, again.faces)
+
+
+@pytest.mark.slow
+def test_a_hat_renders_on_the_crown_and_only_hides_landmarks(head_model):
+    from relhead.assets.hdri import hdri_pool
+    from relhead.config import resolve
+    from relhead.frames import project
+    from relhead.render.group import hat_mesh, posed_heads, render_group
+    from relhead.render.sampling import sample_group
+
+    sets = ["views=2", "image.width=160", "image.height=160", "camera.face_fill=[0.5,0.5]", "pose.yaw_deg=[-30,30]",
+            "pose.pitch_deg=[-10,10]", "lighting.background=color", "render.samples=16", "render.denoise=true",
+            "accessories.hat_styles=[beanie]", "hair.strands=1", "hair.styles=[medium]", "hair.strand_count=[6000,6000]"]
+    renders = {}
+    for name, share in (("bare", 0), ("hat", 1)):
+        cfg = resolve("test", sets + [f"accessories.hats={share}"])
+        pool = hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir)
+        spec = sample_group(cfg, 0, head_model, pool.refs)
+        renders[name] = render_group(cfg, spec, head_model, pool).views
+    hat = hat_mesh(spec, head_model, posed_heads(spec, head_model)[0])
+    top = hat.vertices[np.unique(hat.faces[: hat.crown])]
+    top = top[top[:, 1] < np.percentile(top[:, 1], 30)]  # the crown's top
+    for bare, worn in zip(renders["bare"], renders["hat"]):
+        a = bare.labels
+        assert np.array_equal(worn.labels.landmarks, a.landmarks)
+        assert not (worn.labels.landmarks_visible & ~a.landmarks_visible).any()  # a hat only hides
+        uv, depth = project(a.K, a.R, a.t, top)
+        px = np.clip(np.round(uv).astype(int), 0, 159)
+        # The hat's fabric, not hair, where its crown projects: its colour differs from the hair's there.
+        diff = np.abs(worn.rgb.astype(float) - bare.rgb.astype(float)).sum(2)
+        assert (diff[px[:, 1], px[:, 0]] > 30).mean() > 0.5
+        # Below the brows the face is as it was.
+        y0 = int(a.landmarks[36:48, 1].min())
+        face = (slice(y0, int(a.landmarks[:, 1].max())), slice(int(a.landmarks[:, 0].min()), int(a.landmarks[:, 0].max())))
+        assert diff[face].mean() < 12
