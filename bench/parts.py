@@ -20,16 +20,28 @@ from pathlib import Path
 from relhead.config import resolve
 from relhead.datasets.generate import generate
 
-BARE = ["lighting.light_count=[0,0]", "skin.region_tint=[0,0]", "hair.brows=[0,0]", "hair.short_hair=0",
-        "hair.strands=0", "clothing.fraction=0"]
+OFF = {"lights": "lighting.light_count=[0,0]", "tints": "skin.region_tint=[0,0]", "brows": "hair.brows=[0,0]",
+       "short": "hair.short_hair=0", "strands": "hair.strands=0", "facial": "hair.facial_hair=0",
+       "garment": "clothing.fraction=0", "glasses": "accessories.glasses=0", "hats": "accessories.hats=0"}
+BARE = list(OFF.values())
+
+
+def bare_but(*parts: str) -> list[str]:
+    """Every part off but `parts` (which the row then switches on)."""
+    return [v for k, v in OFF.items() if k not in parts]
+
+
 ROWS = {
     "bare: HDRI light, plain skin": BARE,
-    "+ lip/ear/eyelid tints, brows, short hair on every head": BARE[:1] + ["skin.region_tint=[1,1]", "hair.brows=[1,1]",
-                                                                        "hair.short_hair=1"],
-    "+ 1-2 extra lights": BARE[1:] + ["lighting.light_count=[1,2]"],
-    "+ a garment (every head)": BARE[:-1] + ["clothing.fraction=1"],
-    "+ strand hair (every head, 12-20k strands)": BARE[:-2] + BARE[-1:] + ["hair.strands=1"],
-    "+ strand hair, 6-8k strands": BARE[:-2] + BARE[-1:] + ["hair.strands=1", "hair.strand_count=[6000,8000]"],
+    "+ lip/ear/eyelid tints, brows, short hair on every head": bare_but("tints", "brows", "short") + [
+        "skin.region_tint=[1,1]", "hair.brows=[1,1]", "hair.short_hair=1"],
+    "+ 1-2 extra lights": bare_but("lights") + ["lighting.light_count=[1,2]"],
+    "+ a garment (every head)": bare_but("garment") + ["clothing.fraction=1"],
+    "+ strand hair (every head, 12-20k strands)": bare_but("strands") + ["hair.strands=1"],
+    "+ strand hair, 6-8k strands": bare_but("strands") + ["hair.strands=1", "hair.strand_count=[6000,8000]"],
+    "+ facial hair (every adult man, styles mixed)": bare_but("facial") + ["hair.facial_hair=1"],
+    "+ glasses (every head, a quarter tinted)": bare_but("glasses") + ["accessories.glasses=1"],
+    "+ a hat (every head)": bare_but("hats") + ["accessories.hats=1"],
     "+ sensor noise, vignette, CA (every view)": BARE + ["effects.fraction=1"],
     "+ depth of field (every view)": BARE + ["effects.defocus_fraction=1"],
 }

@@ -63,16 +63,7 @@ def grow(head_model, X: np.ndarray, landmarks: np.ndarray, s: StrandsSpec) -> St
     if len(tri) == 0:
         raise ValueError(f"head model '{head_model.name}' has no scalp above a hairline {s.hairline_cm} cm up")
     normals = vertex_normals(X, faces)
-    a, b, c = (X[tri[:, k]] for k in range(3))
-    area = 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1)
-    f = rng.choice(len(tri), size=s.count, p=area / area.sum())
-    u, v = rng.random(s.count), rng.random(s.count)
-    flip = u + v > 1
-    u[flip], v[flip] = 1 - u[flip], 1 - v[flip]
-    bary = np.stack([1 - u - v, u, v], 1)
-    roots = np.einsum("sk,skd->sd", bary, X[tri[f]])
-    rn = np.einsum("sk,skd->sd", bary, normals[tri[f]])
-    rn /= np.linalg.norm(rn, axis=1, keepdims=True)
+    roots, rn, _, _ = _roots(rng, X, normals, tri, s.count)
 
     skull = X[head_model.vertex_attributes[SCALP][:, 0] > -2.0]
     centre = skull.mean(0)
@@ -133,6 +124,21 @@ def grow(head_model, X: np.ndarray, landmarks: np.ndarray, s: StrandsSpec) -> St
     root = 0.5 * REAL_DIAMETER_M * max(1.0, REAL_COUNT / s.count)
     radii = np.linspace(root, root / 3, POINTS)[None].repeat(s.count, 0)
     return Strands(points=pts.astype(np.float32), radii=radii.astype(np.float32))
+
+
+def _roots(rng: np.random.Generator, X: np.ndarray, normals: np.ndarray, tri: np.ndarray, count: int):
+    """`count` points spread by area over the triangles `tri` (T, 3) of the surface X: (roots, unit
+    normals there, their triangles' vertices (count, 3), barycentric weights (count, 3))."""
+    a, b, c = (X[tri[:, k]] for k in range(3))
+    area = 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1)
+    f = rng.choice(len(tri), size=count, p=area / area.sum())
+    u, v = rng.random(count), rng.random(count)
+    flip = u + v > 1
+    u[flip], v[flip] = 1 - u[flip], 1 - v[flip]
+    bary = np.stack([1 - u - v, u, v], 1)
+    roots = np.einsum("sk,skd->sd", bary, X[tri[f]])
+    rn = np.einsum("sk,skd->sd", bary, normals[tri[f]])
+    return roots, rn / np.linalg.norm(rn, axis=1, keepdims=True), tri[f], bary
 
 
 def _unit(d: np.ndarray) -> np.ndarray:
@@ -256,16 +262,7 @@ def grow_facial(head_model, X: np.ndarray, landmarks: np.ndarray, s: FacialHairS
     if len(tri) == 0:
         raise ValueError(f"head model '{head_model.name}': no skin where a {s.style} grows")
     normals = vertex_normals(X, faces)
-    a, b, c = (X[tri[:, k]] for k in range(3))
-    area = 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1)
-    f = rng.choice(len(tri), size=s.count, p=area / area.sum())
-    u, v = rng.random(s.count), rng.random(s.count)
-    flip = u + v > 1
-    u[flip], v[flip] = 1 - u[flip], 1 - v[flip]
-    bary = np.stack([1 - u - v, u, v], 1)
-    roots = np.einsum("sk,skd->sd", bary, X[tri[f]])
-    rn = np.einsum("sk,skd->sd", bary, normals[tri[f]])
-    rn /= np.linalg.norm(rn, axis=1, keepdims=True)
+    roots, rn, root_tri, bary = _roots(rng, X, normals, tri, s.count)
 
     skin = np.unique(skin_faces)
     Xs, Ns = X[skin], normals[skin]
@@ -300,4 +297,4 @@ def grow_facial(head_model, X: np.ndarray, landmarks: np.ndarray, s: FacialHairS
     root = 0.5 * REAL_FACIAL_DIAMETER_M * max(1.0, REAL_FACIAL_COUNT / s.count)
     radii = np.linspace(root, root / 3, POINTS)[None].repeat(s.count, 0)
     return FacialHair(strands=Strands(points=pts.astype(np.float32), radii=radii.astype(np.float32)),
-                      root_vertices=tri[f], root_weights=bary)
+                      root_vertices=root_tri, root_weights=bary)
