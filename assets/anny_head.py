@@ -197,6 +197,8 @@ class AnnyHead:
                              (["mouth_cavity", "tongue"], PART_MOUTH)):
             parts[get_face_segmentation_mask(m, labels).cpu().numpy()] = part
         self.face_parts = parts[keep_f]
+        uv = m.texture_coordinates.cpu().numpy()[m.face_texture_coordinate_indices.cpu().numpy()]  # (F, 3, 2)
+        self.face_uvs = uv[keep_f].astype(np.float32)
 
         # Eye coordinates: each eyeball vertex in its eye bone's frame, scaled to unit radius,
         # with +z out of the pupil. The shader turns the angle to +z into pupil / iris / sclera.

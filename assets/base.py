@@ -100,6 +100,8 @@ class HeadModel(Protocol):
     faces: np.ndarray  # (F, 3) int32 triangles
     face_parts: np.ndarray  # (F,) int8, PART_* labels
     vertex_attributes: dict  # name -> (N, k) float32 arrays rigid with the mesh (eye_coords, SKIN_REGIONS, BROWS, SCALP, TORSO)
+    # Optional: face_uvs, (F, 3, 2) float32 texture coordinates of each face corner on the model's UV
+    # atlas (V up), for skin albedo textures (config skin.albedo_dir). Anny has them.
 
     def sample_identity(self, rng: np.random.Generator, cfg: HeadCfg) -> Identity: ...
 

@@ -57,6 +57,21 @@ class AssetPool:
             raise FileNotFoundError(f"{ref} (sha256 {ref.sha256[:12]}...) is not in this host's pool") from None
 
 
+def folder_pool(folder: str | None, key: str, suffixes: tuple[str, ...], why: str) -> AssetPool:
+    """The files under a user `folder` (recursively) ending in `suffixes`, named by path inside it and
+    content: FileNotFoundError naming the config `key` when there is no folder (`why`: which setting
+    needs one), it is not a folder, or it holds no such file."""
+    if not folder:
+        raise FileNotFoundError(f"{key}: {why}")
+    d = Path(folder).expanduser()
+    if not d.is_dir():
+        raise FileNotFoundError(f"{key}: {d} is not a folder")
+    found = scan_folder(d, "user", suffixes)
+    if not found:
+        raise FileNotFoundError(f"{key}: no {'/'.join(suffixes)} files under {d}")
+    return AssetPool(refs=tuple(r for r, _ in found.values()), files=tuple(p for _, p in found.values()))
+
+
 def scan_folder(folder: Path, source: str, suffixes: tuple[str, ...]) -> dict[str, tuple[AssetRef, Path]]:
     """{name: (ref, file)} of the files under `folder` (recursively) ending in `suffixes`, named by
     their '/'-separated path inside it, in sorted order."""

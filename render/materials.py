@@ -46,7 +46,12 @@ def build_skin():
     mix.data_type = "RGBA"
     mix.blend_type = "MULTIPLY"
     nt.links.new(blotch.outputs["Color"], mix.inputs["B"])
-    colour, roughness = _skin_regions(nt, mix.outputs["Result"])
+    # An albedo texture on the UVs replaces the procedural colour when the group has one (albedo_on = 1).
+    albedo = _node(nt, "ShaderNodeTexImage", "albedo")
+    albedo.interpolation = "Cubic"
+    on = _node(nt, "ShaderNodeValue", "albedo_on")
+    base = _mix(nt, on.outputs[0], mix.outputs["Result"], albedo.outputs["Color"])
+    colour, roughness = _skin_regions(nt, base)
     colour = _brows(nt, colour, coords.outputs["Vector"])
     colour, roughness = _short_hair(nt, colour, roughness, coords.outputs["Vector"])
     nt.links.new(colour, bsdf.inputs["Base Color"])
@@ -189,6 +194,7 @@ def set_skin(mat, p: SkinSpec) -> None:
     nodes["lips"].inputs["B"].default_value = (*(p.lip_color or p.base_color), 1.0)
     nodes["lip_roughness"].inputs["A"].default_value = p.roughness
     nodes["Principled BSDF"].inputs["Subsurface Weight"].default_value = p.subsurface
+    nodes["albedo_on"].outputs[0].default_value = float(p.albedo is not None)  # its image: ProcessScene.set_group
 
 
 def build_eye(attribute: str = "eye_coords"):

@@ -273,10 +273,20 @@ def sample_effects(rng: np.random.Generator, cfg) -> EffectsSpec | None:
     return out
 
 
+def sample_albedo(rng: np.random.Generator, cfg, textures: Sequence[AssetRef]) -> AssetRef | None:
+    """A skin albedo texture for `skin.albedo_fraction` of the subjects, else None."""
+    if not rng.random() < cfg.albedo_fraction:
+        return None
+    if not textures:
+        raise ValueError("skin.albedo_fraction > 0 but no albedo textures were given")
+    return textures[int(rng.integers(len(textures)))]
+
+
 def sample_group(cfg, group: int, head_model, hdris: Sequence[AssetRef],
-                 backgrounds: Sequence[AssetRef] = ()) -> GroupSpec:
+                 backgrounds: Sequence[AssetRef] = (), skin_textures: Sequence[AssetRef] = ()) -> GroupSpec:
     """The scene spec of group `group` of the corpus configured by `cfg`, lit by one of `hdris`
-    (the corpus' HDRI pool, resolved once per corpus), maybe in front of one of `backgrounds`."""
+    (the corpus' HDRI pool, resolved once per corpus), maybe in front of one of `backgrounds` and
+    with its skin's colour from one of `skin_textures`."""
     seed = group_seed(cfg.seed, group)
     rng = np.random.default_rng(seed)
     identity = head_model.sample_identity(rng, cfg.head)
@@ -301,6 +311,12 @@ def sample_group(cfg, group: int, head_model, hdris: Sequence[AssetRef],
     if photo is not None:
         lighting = lighting.model_copy(update={"background": photo})
     skin = sample_skin_regions(stream(4), cfg.skin, materials.skin)
+    albedo = sample_albedo(stream(11), cfg.skin, skin_textures)
+    if albedo is not None:
+        if getattr(head_model, "face_uvs", None) is None:
+            raise ValueError(f"skin.albedo_fraction > 0 but head model '{head_model.name}' has no UVs "
+                             "(face_uvs) to put a texture on: set skin.albedo_fraction: 0")
+        skin = skin.model_copy(update={"albedo": albedo})
     strands = sample_strands(stream(7), cfg.hair)
     if strands is not None and SCALP not in head_model.vertex_attributes:
         raise ValueError(f"hair.strands > 0 but head model '{head_model.name}' has no SCALP attribute "

@@ -23,7 +23,7 @@ from mathutils import Matrix, Vector
 from mathutils.bvhtree import BVHTree
 from PIL import Image
 
-from relhead.assets.base import PART_EYE
+from relhead.assets.base import PART_EYE, PART_SKIN
 from relhead.frames import blender_camera_from_opencv, blender_lens_from_K
 from relhead.render import materials, settings
 from relhead.render.spec import EffectsSpec, GarmentSpec, GlassesSpec, GroupSpec, HatSpec, LightingSpec, LightSpec
@@ -115,6 +115,9 @@ class ProcessScene:
             a = me.attributes.new(name, "FLOAT_VECTOR", "POINT")
             a.data.foreach_set("vector", values.astype(np.float32).ravel())
         me.attributes.new(materials.SKIN_COORDS, "FLOAT_VECTOR", "POINT")
+        uvs = getattr(hm, "face_uvs", None)
+        if uvs is not None:  # per face corner, in the order from_pydata made the loops
+            me.uv_layers.new(name="UVMap").data.foreach_set("uv", uvs.astype(np.float32).ravel())
         for mat in materials.build_head_materials(self.cfg.render.subsurface):
             me.materials.append(mat)  # slot index == part label
         self.head = bpy.data.objects.new("head", me)
@@ -214,8 +217,18 @@ class ProcessScene:
         self.scene.render.filepath = str(Path(self._tmp.name) / "rgb.png")
 
     # ------------------------------------------------------------------ per group
-    def set_group(self, spec: GroupSpec, hdri_file: Path, photo_file: Path | None = None) -> None:
-        materials.set_head_materials(list(self.head.data.materials), spec.materials)
+    def set_group(self, spec: GroupSpec, hdri_file: Path, photo_file: Path | None = None,
+                  albedo_file: Path | None = None) -> None:
+        """The group's materials, world and seed; `photo_file` and `albedo_file` are this host's files
+        of its photo background and skin albedo texture, if it has them."""
+        mats = list(self.head.data.materials)
+        materials.set_head_materials(mats, spec.materials)
+        if (albedo_file is None) != (spec.materials.skin.albedo is None):
+            raise RuntimeError("an albedo file for a spec without a skin texture, or none for one with")
+        if albedo_file is not None:
+            if not self.head.data.uv_layers:
+                raise RuntimeError(f"a skin texture on head model '{self._head_model.name}', which has no UVs")
+            mats[PART_SKIN].node_tree.nodes["albedo"].image = self._image(albedo_file)
         light: LightingSpec = spec.lighting
         nodes = self._world.node_tree.nodes
         nodes["env"].image = self._image(hdri_file)

@@ -82,6 +82,7 @@ class SkinSpec(Strict):
     noise_seed: float
     region_tint: float = 0.0  # strength of the lips, ears and eyelids tints; 0: none
     lip_color: RGB | None = None
+    albedo: AssetRef | None = None  # a texture on the head model's UVs for the skin's colour (skin.albedo_dir)
 
 
 class EyeSpec(Strict):
