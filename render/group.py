@@ -17,7 +17,7 @@ from relhead.frames import project
 from relhead.render.garment import GarmentMesh, build_garment, pattern_coordinates
 from relhead.render.glasses import GlassesMesh, build_glasses
 from relhead.render.hats import HatMesh, build_hat, press_hair
-from relhead.render.hair import FacialHair, Strands, grow, grow_facial
+from relhead.render.hair import FacialHair, Strands, grow, grow_facial, grow_lashes
 from relhead.render.spec import GroupSpec, ViewSpec
 from relhead.render.views import camera_intrinsics, head_to_camera, neck_rotation, world_to_camera
 
@@ -110,11 +110,16 @@ def strands(spec: GroupSpec, head_model, first: PosedHead) -> Strands | None:
 
 
 def facial_hair(spec: GroupSpec, head_model, first: PosedHead) -> FacialHair | None:
-    """The group's facial hair, grown on the first view's face (it then follows the jaw: FacialHair.at)."""
+    """The group's facial hair and eyelashes, grown on the first view's face (they then follow the
+    jaw and the lids: FacialHair.at)."""
     hair = spec.materials.hair
-    if hair is None or hair.facial is None:
+    if hair is None or (hair.facial is None and hair.lash_density == 0):
         return None
-    return grow_facial(head_model, _head_frame(first.vertices, first), _head_frame(first.landmarks, first), hair.facial)
+    X, landmarks = _head_frame(first.vertices, first), _head_frame(first.landmarks, first)
+    parts = [grow_facial(head_model, X, landmarks, hair.facial)] if hair.facial is not None else []
+    if hair.lash_density > 0:
+        parts.append(grow_lashes(head_model, X, landmarks, hair.lash_density, hair.lash_length_mm, hair.lash_seed))
+    return FacialHair.join(parts) if len(parts) > 1 else parts[0]
 
 
 def glasses(spec: GroupSpec, head_model, first: PosedHead) -> GlassesMesh | None:
@@ -165,7 +170,8 @@ def render_group(cfg, spec: GroupSpec, head_model, files: AssetPool, clock=_no_c
         scene.set_strands(hair, spec.materials.hair)
         scene.set_glasses(spec.glasses, eyewear)
         scene.set_hat(spec.hat, hat)
-        scene.set_facial_hair(facial.strands if facial else None, spec.materials.hair)
+        scene.set_facial_hair(facial.strands if facial else None, spec.materials.hair,
+                              facial.lash_mask() if facial else None)
         if garment is None:
             scene.set_garment(None)
         else:

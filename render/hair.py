@@ -206,6 +206,7 @@ class FacialHair:
     strands: Strands
     root_vertices: np.ndarray  # (S, 3) vertex indices
     root_weights: np.ndarray  # (S, 3)
+    lashes: np.ndarray | None = None  # (S,) bool: eyelashes (drawn dark; they hide no landmark); None: none
 
     def at(self, X: np.ndarray) -> Strands:
         """The strands on the head whose vertices are X (N, 3, head frame): each moved with its root."""
@@ -213,6 +214,18 @@ class FacialHair:
         first = self.strands.points[:, 0].astype(np.float64)
         points = self.strands.points + (root - first)[:, None].astype(np.float32)
         return Strands(points=points, radii=self.strands.radii)
+
+    def lash_mask(self) -> np.ndarray:
+        return np.zeros(len(self.root_vertices), bool) if self.lashes is None else self.lashes
+
+    @staticmethod
+    def join(parts: list[FacialHair]) -> FacialHair:
+        return FacialHair(
+            strands=Strands(points=np.concatenate([p.strands.points for p in parts]),
+                            radii=np.concatenate([p.strands.radii for p in parts])),
+            root_vertices=np.concatenate([p.root_vertices for p in parts]),
+            root_weights=np.concatenate([p.root_weights for p in parts]),
+            lashes=np.concatenate([p.lash_mask() for p in parts]))
 
 
 def facial_region(X: np.ndarray, landmarks: np.ndarray, style: str, neck_m: float) -> np.ndarray:
@@ -298,3 +311,61 @@ def grow_facial(head_model, X: np.ndarray, landmarks: np.ndarray, s: FacialHairS
     radii = np.linspace(root, root / 3, POINTS)[None].repeat(s.count, 0)
     return FacialHair(strands=Strands(points=pts.astype(np.float32), radii=radii.astype(np.float32)),
                       root_vertices=root_tri, root_weights=bary)
+
+
+# Eyelashes per eye at full density, along the upper and the lower lid, and their length profile.
+LASHES = (100, 40)
+LASH_DIAMETER_M = 1.5e-4
+
+
+def grow_lashes(head_model, X: np.ndarray, landmarks: np.ndarray, density: float, length_mm: float,
+                seed: int) -> FacialHair:
+    """Eyelashes along both eyes' lid margins (the 68 landmarks' eye contours, head frame): upper lashes
+    out of the eye and curling up, longest past the middle, lower ones shorter and curling down. Each
+    is rooted on the lid's three nearest skin vertices, so lashes follow the lids view by view."""
+    rng = np.random.default_rng(seed)
+    faces = head_model.faces.astype(np.int64)
+    skin = np.unique(faces[head_model.face_parts == PART_SKIN])
+    tree = cKDTree(X[skin])
+    normals = vertex_normals(X, faces)[skin]
+    L = landmarks
+    centre_x = L[27:31, 0].mean()
+    pts, rv, rw = [], [], []
+    for eye in (L[36:42], L[42:48]):
+        # The contour runs corner, upper lid, corner, lower lid; outer corner first, in both eyes.
+        outer_first = np.abs(eye[0, 0] - centre_x) > np.abs(eye[3, 0] - centre_x)
+        upper = eye[[0, 1, 2, 3]] if outer_first else eye[[3, 2, 1, 0]]
+        lower = eye[[0, 5, 4, 3]] if outer_first else eye[[3, 4, 5, 0]]
+        for lid, n_full, up, scale in ((upper, LASHES[0], -1.0, 1.0), (lower, LASHES[1], 1.0, 0.45)):
+            n = max(1, int(round(n_full * density)))
+            seg = np.linalg.norm(np.diff(lid, axis=0), axis=1)
+            s = np.sort(rng.uniform(0.04, 0.96, n)) * seg.sum()  # arc length from the outer corner
+            k = np.minimum(np.searchsorted(np.cumsum(seg), s), len(seg) - 1)
+            t = (s - np.concatenate([[0.0], np.cumsum(seg)])[k]) / seg[k]
+            p = lid[k] + t[:, None] * (lid[k + 1] - lid[k])
+            d, i = tree.query(p, k=3)
+            w = 1.0 / np.maximum(d, 1e-5)
+            w /= w.sum(1, keepdims=True)
+            vids = skin[i]
+            root = np.einsum("sk,skd->sd", w, X[vids])
+            u = s / seg.sum()  # 0 outer corner .. 1 inner
+            length = length_mm / 1000.0 * scale * (0.55 + 0.45 * np.sin(np.pi * np.clip(1.1 * (1 - u) ** 0.8, 0, 1)))
+            length *= rng.uniform(0.85, 1.1, n)
+            out = np.sign(root[:, 0] - centre_x)[:, None] * [1.0, 0.0, 0.0]
+            dirn = _unit(np.array([0.0, 0.2 * up, -1.0]) + 0.35 * (1 - u)[:, None] * out)
+            step = length / (POINTS - 1)
+            strand = np.empty((n, POINTS, 3))
+            strand[:, 0] = root
+            for j in range(1, POINTS):  # out of the eye, curling away from it, kept off the lid
+                dirn = _unit(dirn + 0.08 * up * np.array([0.0, 1.0, 0.0]))
+                p = _push_out(strand[:, j - 1] + step[:, None] * dirn, tree, X[skin], normals, 0.0005, most=step)
+                strand[:, j] = p
+            pts.append(strand)
+            rv.append(vids)
+            rw.append(w)
+    P = np.concatenate(pts)
+    r = 0.5 * LASH_DIAMETER_M
+    radii = np.linspace(r, r / 4, POINTS)[None].repeat(len(P), 0)
+    return FacialHair(strands=Strands(points=P.astype(np.float32), radii=radii.astype(np.float32)),
+                      root_vertices=np.concatenate(rv), root_weights=np.concatenate(rw),
+                      lashes=np.ones(len(P), bool))

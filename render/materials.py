@@ -345,12 +345,18 @@ def set_strand_hair(mat, p: HairSpec) -> None:
 FACIAL_HAIR_ROUGHNESS = 0.4
 
 
-def set_facial_hair(mat, p: HairSpec) -> None:
-    """Facial hair in the subject's hair colour."""
-    bsdf = mat.node_tree.nodes["hair_bsdf"]
-    bsdf.inputs["Melanin"].default_value = p.melanin
-    bsdf.inputs["Melanin Redness"].default_value = p.redness
-    bsdf.inputs["Roughness"].default_value = FACIAL_HAIR_ROUGHNESS
+LASH_MELANIN = 0.85  # eyelashes are dark even on fair-haired people
+
+
+def set_facial_hair(mat, p: HairSpec, lashes=None) -> None:
+    """Facial hair in the subject's hair colour; eyelashes (material `lashes`) as dark or darker."""
+    for m, melanin in ((mat, p.melanin), (lashes, max(p.melanin, LASH_MELANIN))):
+        if m is None:
+            continue
+        bsdf = m.node_tree.nodes["hair_bsdf"]
+        bsdf.inputs["Melanin"].default_value = melanin
+        bsdf.inputs["Melanin Redness"].default_value = p.redness
+        bsdf.inputs["Roughness"].default_value = FACIAL_HAIR_ROUGHNESS
 
 
 def build_glasses() -> tuple:

@@ -138,13 +138,17 @@ def sample_hair(rng: np.random.Generator, cfg, skin: SkinSpec, strands: StrandsS
     lo, hi = cfg.melanin
     melanin = float(np.clip(rng.uniform(lo, hi) + 0.5 * skin.tone * (hi - lo), lo, hi))  # darker skin, darker hair
     redness = float(rng.uniform(*cfg.redness)) * (1.0 - melanin)
-    if brows == 0.0 and not short and strands is None and facial is None:
+    lashes, lash_length, lash_seed = (float(rng.uniform(*cfg.lashes)), float(rng.uniform(*cfg.lash_length_mm)),
+                                      int(rng.integers(0, 2**31 - 1)))
+    if brows == 0.0 and not short and strands is None and facial is None and lashes == 0.0:
         return None
     if strands is not None:  # the scalp under the strands, painted to the strands' hairline
         short, scalp, hairline = True, 1.0, strands.hairline_cm
     return HairSpec(melanin=melanin, redness=redness, color=_srgb_to_linear(np.clip(hair_rgb(melanin, redness), 0, 1)),
                     brow_density=brows, brow_thickness=thickness, scalp_density=scalp if short else 0.0,
-                    hairline_cm=hairline if short else 0.0, strands=strands, facial=facial)
+                    hairline_cm=hairline if short else 0.0, strands=strands, facial=facial,
+                    lash_density=lashes, lash_length_mm=lash_length if lashes > 0 else 0.0,
+                    lash_seed=lash_seed if lashes > 0 else 0)
 
 
 def sample_lights(rng: np.random.Generator, cfg) -> list[LightSpec]:

@@ -84,6 +84,7 @@ class ProcessScene:
         self.hair = None  # the group's strand hair (a Curves object in the head frame), or None
         self._hair_occluder = _NO_OCCLUDER  # its proxy for landmark visibility (head frame)
         self._facial_material = materials.build_strand_hair("facial_hair")
+        self._lash_material = materials.build_strand_hair("eyelashes")
         self.facial = None  # the group's facial hair (a Curves object in the head frame, moved per view), or None
         self._facial_occluder = _NO_OCCLUDER
         self._glasses_materials = materials.build_glasses()
@@ -325,9 +326,13 @@ class ProcessScene:
         self.scene.collection.objects.link(self.hair)
         self._hair_occluder = occluder_ribbons(strands)
 
-    def set_facial_hair(self, strands=None, hair=None) -> None:
-        """The group's facial hair (relhead.render.hair.Strands of its first view, head frame; `hair`
-        its HairSpec), or none. Views move its points with the jaw (set_view's `facial`)."""
+    def set_facial_hair(self, strands=None, hair=None, lashes: np.ndarray | None = None) -> None:
+        """The group's facial hair and eyelashes (relhead.render.hair.Strands of its first view, head
+        frame; `hair` its HairSpec; `lashes` which strands are eyelashes: their own dark material, and
+        they hide no landmark), or none. Views move its points with the jaw and lids (set_view's `facial`)."""
+        if strands is not None and lashes is None:
+            lashes = np.zeros(len(strands.points), bool)
+        self._facial_lashes = lashes
         if self.facial is not None:
             curves = self.facial.data
             bpy.data.objects.remove(self.facial)
@@ -341,18 +346,22 @@ class ProcessScene:
         r = c.attributes.new("radius", "FLOAT", "POINT")
         r.data.foreach_set("value", strands.radii.astype(np.float32).ravel())
         c.materials.append(self._facial_material)
-        materials.set_facial_hair(self._facial_material, hair)
+        c.materials.append(self._lash_material)
+        m = c.attributes.new("material_index", "INT", "CURVE")
+        m.data.foreach_set("value", self._facial_lashes.astype(np.int32))  # slot 1: the lashes
+        materials.set_facial_hair(self._facial_material, hair, self._lash_material)
         self.facial = bpy.data.objects.new("facial_hair", c)
         self.scene.collection.objects.link(self.facial)
         self._move_facial_hair(strands)
 
     def _move_facial_hair(self, strands) -> None:
-        from relhead.render.hair import occluder_ribbons
+        from relhead.render.hair import Strands, occluder_ribbons
 
         c = self.facial.data
         c.attributes["position"].data.foreach_set("vector", strands.points.astype(np.float32).ravel())
         c.update_tag()
-        self._facial_occluder = occluder_ribbons(strands)
+        keep = ~self._facial_lashes  # lashes hide no landmark
+        self._facial_occluder = occluder_ribbons(Strands(points=strands.points[keep], radii=strands.radii[keep]))
 
     def set_hat(self, spec: HatSpec | None = None, mesh=None) -> None:
         """The group's hat (`mesh` a relhead.render.hats.HatMesh, head frame), or none. Views place it

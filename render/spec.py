@@ -144,6 +144,9 @@ class HairSpec(Strict):
     hairline_cm: float = 0.0  # how far the hairline sits above the head model's (receding when > 0)
     strands: StrandsSpec | None = None  # None: no strand hair
     facial: FacialHairSpec | None = None  # None: a shaved face
+    lash_density: float = 0.0  # eyelashes (relhead.render.hair.grow_lashes); 0: none
+    lash_length_mm: float = 0.0  # the longest upper lash
+    lash_seed: int = 0
 
 
 GarmentStyle = Literal["crew", "v-neck", "scoop", "turtleneck"]

@@ -247,3 +247,33 @@ def test_a_beard_renders_where_it_grows_and_follows_an_opening_jaw(head_model):
         assert (diff[px[:, 1], px[:, 0]] > 30).mean() > 0.5
         top = int(a.labels.landmarks[36:48, 1].max()) - 2
         assert diff[:top][a.mask[:top] > 128].mean() < 12
+
+
+def test_eyelashes_line_the_lids_stay_off_the_skin_and_follow_the_lids(fake_model):
+    from relhead.render.group import _head_frame as head_frame
+    from relhead.render.group import facial_hair, posed_heads
+
+    _, (spec,) = sampled_specs(["head.model=fake", "views=2", "hair.lashes=[1,1]"], fake_model, [0])
+    assert spec.materials.hair.facial is None and spec.materials.hair.lash_density == 1.0
+    posed = posed_heads(spec, fake_model)
+    fh = facial_hair(spec, fake_model, posed[0])
+    X, lm = _head_frame(fake_model, spec)
+    p = fh.strands.points.astype(float)
+    assert len(p) == 2 * (100 + 40) and fh.lash_mask().all()
+    # Rooted on the eye contours: each root within 3 mm of its eye's landmark polygon's span, lashes
+    # 2-12 mm long, pointing out of the face (toward -z) more than into it.
+    for eye in (lm[36:42], lm[42:48]):
+        mine = np.linalg.norm(p[:, 0, None, :2] - eye[None, :, :2], axis=2).min(1) < 0.01
+        assert mine.sum() == 140
+    length = np.linalg.norm(np.diff(p, axis=1), axis=2).sum(1)
+    assert (length > 0.002).all() and (length < 0.012).all()
+    assert (p[:, -1, 2] < p[:, 0, 2]).mean() > 0.9
+    # Upper lashes end above their roots, lower ones below.
+    up = p[:, -1, 1] < p[:, 0, 1]
+    assert up.sum() == 200
+    # They follow the lids: moving the head's vertices moves each lash with its root.
+    moved = fh.at(X + [0.0, 0.002, 0.0]).points
+    assert np.allclose(moved - fh.strands.points, [0.0, 0.002, 0.0], atol=1e-6)
+    # Without facial hair or lashes there is nothing to grow.
+    _, (bare,) = sampled_specs(["head.model=fake", "views=2"], fake_model, [0])
+    assert facial_hair(bare, fake_model, posed_heads(bare, fake_model)[0]) is None
