@@ -61,6 +61,9 @@ class AnnyIdentity(Identity):
         """Adults on the male side of Anny's gender phenotype (its blend anchors: 0 male .. 1 female)."""
         return self.age_years >= 16.0 and self.phenotypes.get("gender", 1.0) < 0.5
 
+    def age(self) -> float:
+        return self.age_years
+
 
 def _default_cache_dir() -> str:
     return os.environ.get("ANNY_CACHE_DIR", str(Path.home() / ".cache" / "anny"))

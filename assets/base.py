@@ -75,6 +75,10 @@ class Identity(Strict):
         says; by default every subject)."""
         return True
 
+    def age(self) -> float | None:
+        """The subject's age in years, where the backend models it (`hair.greying` needs it)."""
+        return None
+
 
 @dataclass(frozen=True)
 class PosedHead:

@@ -111,6 +111,8 @@ class HairCfg(Strict):
     facial_hair: float = Field(0.0, ge=0.0, le=1.0,
                                description="share of the subjects who can grow it (Anny: adult men) with facial hair")
     facial_styles: tuple[FacialStyle, ...] = Field(("stubble", "moustache", "goatee", "beard"), min_length=1)
+    greying: float = Field(0.0, ge=0.0, le=1.0,
+                           description="how much hair greys with age (backends that model age); 0: never")
     lashes: Range(0.0, 1.0) = Field((0.0, 0.0), description="eyelash density (1: 100 upper, 40 lower per eye); 0: none")
     lash_length_mm: Range(2.0, 20.0) = Field((7.0, 11.0), description="the longest upper lash")
 

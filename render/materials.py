@@ -318,28 +318,49 @@ def set_garment(mat, p: GarmentSpec | HatSpec) -> None:
     bsdf.inputs["Sheen Weight"].default_value = p.sheen
 
 
+GREY_MELANIN = 0.03  # a white hair
+
+
 def build_strand_hair(name: str = "strand_hair"):
-    """Strands: Cycles' Principled Hair BSDF (Chiang) coloured by melanin and redness."""
+    """Strands: Cycles' Principled Hair BSDF (Chiang) coloured by melanin and redness; a share of
+    them (`grey_share`, picked by each strand's random value) white."""
     mat = bpy.data.materials.new(name)
     nt = mat.node_tree
     for n in list(nt.nodes):
         nt.nodes.remove(n)
-    bsdf = _node(nt, "ShaderNodeBsdfHairPrincipled", "hair_bsdf")
-    bsdf.parametrization = "MELANIN"
-    bsdf.inputs["Radial Roughness"].default_value = 0.3
-    bsdf.inputs["Coat"].default_value = 0.0
-    bsdf.inputs["Random Color"].default_value = 0.1
-    bsdf.inputs["Random Roughness"].default_value = 0.1
+    bsdfs = []
+    for node_name in ("hair_bsdf", "grey_bsdf"):
+        bsdf = _node(nt, "ShaderNodeBsdfHairPrincipled", node_name)
+        bsdf.parametrization = "MELANIN"
+        bsdf.inputs["Radial Roughness"].default_value = 0.3
+        bsdf.inputs["Coat"].default_value = 0.0
+        bsdf.inputs["Random Color"].default_value = 0.1
+        bsdf.inputs["Random Roughness"].default_value = 0.1
+        bsdfs.append(bsdf)
+    bsdfs[1].inputs["Melanin"].default_value = GREY_MELANIN
+    bsdfs[1].inputs["Melanin Redness"].default_value = 0.0
+    info = nt.nodes.new("ShaderNodeHairInfo")
+    share = _node(nt, "ShaderNodeValue", "grey_share")
+    mix = nt.nodes.new("ShaderNodeMixShader")
+    nt.links.new(_math(nt, "LESS_THAN", info.outputs["Random"], share.outputs[0]), mix.inputs["Fac"])
+    nt.links.new(bsdfs[0].outputs["BSDF"], mix.inputs[1])
+    nt.links.new(bsdfs[1].outputs["BSDF"], mix.inputs[2])
     out = nt.nodes.new("ShaderNodeOutputMaterial")
-    nt.links.new(bsdf.outputs["BSDF"], out.inputs["Surface"])
+    nt.links.new(mix.outputs["Shader"], out.inputs["Surface"])
     return mat
 
 
+def _set_hair_bsdf(mat, melanin: float, redness: float, roughness: float, grey: float) -> None:
+    nodes = mat.node_tree.nodes
+    nodes["hair_bsdf"].inputs["Melanin"].default_value = melanin
+    nodes["hair_bsdf"].inputs["Melanin Redness"].default_value = redness
+    for name in ("hair_bsdf", "grey_bsdf"):
+        nodes[name].inputs["Roughness"].default_value = roughness
+    nodes["grey_share"].outputs[0].default_value = grey
+
+
 def set_strand_hair(mat, p: HairSpec) -> None:
-    bsdf = mat.node_tree.nodes["hair_bsdf"]
-    bsdf.inputs["Melanin"].default_value = p.melanin
-    bsdf.inputs["Melanin Redness"].default_value = p.redness
-    bsdf.inputs["Roughness"].default_value = p.strands.roughness
+    _set_hair_bsdf(mat, p.melanin, p.redness, p.strands.roughness, p.grey)
 
 
 FACIAL_HAIR_ROUGHNESS = 0.4
@@ -350,13 +371,9 @@ LASH_MELANIN = 0.85  # eyelashes are dark even on fair-haired people
 
 def set_facial_hair(mat, p: HairSpec, lashes=None) -> None:
     """Facial hair in the subject's hair colour; eyelashes (material `lashes`) as dark or darker."""
-    for m, melanin in ((mat, p.melanin), (lashes, max(p.melanin, LASH_MELANIN))):
-        if m is None:
-            continue
-        bsdf = m.node_tree.nodes["hair_bsdf"]
-        bsdf.inputs["Melanin"].default_value = melanin
-        bsdf.inputs["Melanin Redness"].default_value = p.redness
-        bsdf.inputs["Roughness"].default_value = FACIAL_HAIR_ROUGHNESS
+    _set_hair_bsdf(mat, p.melanin, p.redness, FACIAL_HAIR_ROUGHNESS, p.grey)
+    if lashes is not None:  # lashes grey late: not modelled
+        _set_hair_bsdf(lashes, max(p.melanin, LASH_MELANIN), p.redness, FACIAL_HAIR_ROUGHNESS, 0.0)
 
 
 def build_glasses() -> tuple:

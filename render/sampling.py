@@ -127,11 +127,23 @@ def sample_facial_hair(rng: np.random.Generator, cfg, identity) -> FacialHairSpe
                           frizz_mm=float(rng.uniform(0.2, 1.0)) * min(1.0, length / 10.0))
 
 
+GREY_RGB = np.array([0.78, 0.77, 0.74])  # white hair, sRGB
+
+
+def grey_share(rng: np.random.Generator, greying: float, age: float | None) -> float:
+    """The share of white hairs: none before 30, rising with age to most of them by 70 (per person
+    0.4-1.4x that), scaled by `greying`; none where the backend does not model age."""
+    spread = float(rng.uniform(0.4, 1.4))
+    if age is None or greying == 0.0:
+        return 0.0
+    return float(np.clip(np.clip((age - 30.0) / 40.0, 0.0, 1.0) * spread * greying, 0.0, 0.95))
+
+
 def sample_hair(rng: np.random.Generator, cfg, skin: SkinSpec, strands: StrandsSpec | None = None,
-                facial: FacialHairSpec | None = None) -> HairSpec | None:
+                facial: FacialHairSpec | None = None, age: float | None = None) -> HairSpec | None:
     """Hair colour, brows and short scalp hair (config `hair:`), with `strands` when the subject has
-    strand hair (the scalp under it is painted in the hair colour) and `facial` hair; None when
-    there is no hair."""
+    strand hair (the scalp under it is painted in the hair colour) and `facial` hair, greyed by
+    `age`; None when there is no hair."""
     brows, thickness = float(rng.uniform(*cfg.brows)), float(rng.uniform(*cfg.brow_thickness))
     short = rng.random() < cfg.short_hair
     scalp, hairline = float(rng.uniform(*cfg.short_hair_density)), float(rng.uniform(*cfg.hairline_cm))
@@ -140,11 +152,13 @@ def sample_hair(rng: np.random.Generator, cfg, skin: SkinSpec, strands: StrandsS
     redness = float(rng.uniform(*cfg.redness)) * (1.0 - melanin)
     lashes, lash_length, lash_seed = (float(rng.uniform(*cfg.lashes)), float(rng.uniform(*cfg.lash_length_mm)),
                                       int(rng.integers(0, 2**31 - 1)))
+    grey = grey_share(rng, cfg.greying, age)
+    paint = hair_rgb(melanin, redness) * (1.0 - 0.8 * grey) + GREY_RGB * 0.8 * grey
     if brows == 0.0 and not short and strands is None and facial is None and lashes == 0.0:
         return None
     if strands is not None:  # the scalp under the strands, painted to the strands' hairline
         short, scalp, hairline = True, 1.0, strands.hairline_cm
-    return HairSpec(melanin=melanin, redness=redness, color=_srgb_to_linear(np.clip(hair_rgb(melanin, redness), 0, 1)),
+    return HairSpec(melanin=melanin, redness=redness, color=_srgb_to_linear(np.clip(paint, 0, 1)), grey=grey,
                     brow_density=brows, brow_thickness=thickness, scalp_density=scalp if short else 0.0,
                     hairline_cm=hairline if short else 0.0, strands=strands, facial=facial,
                     lash_density=lashes, lash_length_mm=lash_length if lashes > 0 else 0.0,
@@ -326,8 +340,8 @@ def sample_group(cfg, group: int, head_model, hdris: Sequence[AssetRef],
         raise ValueError(f"hair.strands > 0 but head model '{head_model.name}' has no SCALP attribute "
                          "(where hair grows): set hair.strands: 0")
     facial = sample_facial_hair(stream(9), cfg.hair, identity)
-    materials = materials.model_copy(update={"skin": skin, "hair": sample_hair(stream(5), cfg.hair, skin, strands,
-                                                                                facial)})
+    hair = sample_hair(stream(5), cfg.hair, skin, strands, facial, identity.age())
+    materials = materials.model_copy(update={"skin": skin, "hair": hair})
     garment = sample_garment(stream(6), cfg.clothing)
     if garment is not None and TORSO not in head_model.vertex_attributes:
         raise ValueError(f"clothing.fraction > 0 but head model '{head_model.name}' has no TORSO attribute "

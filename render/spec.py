@@ -147,6 +147,7 @@ class HairSpec(Strict):
     lash_density: float = 0.0  # eyelashes (relhead.render.hair.grow_lashes); 0: none
     lash_length_mm: float = 0.0  # the longest upper lash
     lash_seed: int = 0
+    grey: float = 0.0  # share of white strands (greying with age); painted hair's colour is greyed to match
 
 
 GarmentStyle = Literal["crew", "v-neck", "scoop", "turtleneck"]

@@ -277,3 +277,29 @@ def test_eyelashes_line_the_lids_stay_off_the_skin_and_follow_the_lids(fake_mode
     # Without facial hair or lashes there is nothing to grow.
     _, (bare,) = sampled_specs(["head.model=fake", "views=2"], fake_model, [0])
     assert facial_hair(bare, fake_model, posed_heads(bare, fake_model)[0]) is None
+
+
+def test_hair_greys_with_age_where_the_backend_models_age(fake_model):
+    from relhead.assets.anny_head import AnnyIdentity
+    from relhead.config import resolve
+    from relhead.render.sampling import grey_share, sample_hair
+    from relhead.render.spec import SkinSpec
+
+    cfg = resolve("test", ["hair.brows=[1,1]", "hair.greying=1"]).hair
+    skin = SkinSpec(tone=0.5, base_color=(0.4, 0.3, 0.2), roughness=0.5, subsurface=0.2, blotch_strength=0.1,
+                    noise_seed=1.0)
+    ages = np.linspace(18, 80, 200)
+    greys = np.array([sample_hair(np.random.default_rng(k), cfg, skin, age=a).grey for k, a in enumerate(ages)])
+    assert (greys[ages < 30] == 0).all() and greys[ages > 65].mean() > 0.5 and np.corrcoef(ages, greys)[0, 1] > 0.7
+    # Greying off (the default), or a backend without ages: the same draws, no grey, the same colour.
+    off = resolve("test", ["hair.brows=[1,1]"]).hair
+    for k, a in ((0, 70.0), (1, 50.0)):
+        grey = sample_hair(np.random.default_rng(k), cfg, skin, age=a)
+        plain = sample_hair(np.random.default_rng(k), off, skin, age=a)
+        assert plain.grey == 0 and sample_hair(np.random.default_rng(k), cfg, skin, age=None) == plain
+        assert grey.model_copy(update={"grey": 0.0, "color": plain.color}) == plain
+        assert np.mean(grey.color) > np.mean(plain.color) or plain.melanin < 0.2  # painted hair greys too
+    assert grey_share(np.random.default_rng(0), 1.0, None) == 0.0
+    assert AnnyIdentity(age_years=44.0, phenotypes={}, local_changes={}).age() == 44.0
+    _, specs = sampled_specs(["head.model=fake", "hair.brows=[1,1]", "hair.greying=1"], fake_model, range(4))
+    assert all(s.materials.hair.grey == 0 for s in specs)  # the fake head has no age
