@@ -1,7 +1,7 @@
 """What each realism part costs: seconds per view of the same sampled scenes without and with each
 part, side by side in one run.
 
-    python bench/parts.py [--groups 3] [--views 2] [--size 256] [--pipeline quickstart]
+    python bench/parts.py [--groups 3] [--views 2] [--size 256] [--pipeline quickstart] [--only NAME]
 
 Each row makes a one-shard corpus with the real pipeline twice and reads s/view from the second
 shard record (the first builds the scene and loads the groups' HDRIs). Rows share the pipeline's seed,
@@ -22,7 +22,8 @@ from relhead.datasets.generate import generate
 
 OFF = {"lights": "lighting.light_count=[0,0]", "tints": "skin.region_tint=[0,0]", "brows": "hair.brows=[0,0]",
        "short": "hair.short_hair=0", "strands": "hair.strands=0", "facial": "hair.facial_hair=0",
-       "garment": "clothing.fraction=0", "glasses": "accessories.glasses=0", "hats": "accessories.hats=0"}
+       "garment": "clothing.fraction=0", "glasses": "accessories.glasses=0", "hats": "accessories.hats=0",
+       "lashes": "hair.lashes=[0,0]"}
 BARE = list(OFF.values())
 
 
@@ -42,6 +43,7 @@ ROWS = {
     "+ facial hair (every adult man, styles mixed)": bare_but("facial") + ["hair.facial_hair=1"],
     "+ glasses (every head, a quarter tinted)": bare_but("glasses") + ["accessories.glasses=1"],
     "+ a hat (every head)": bare_but("hats") + ["accessories.hats=1"],
+    "+ eyelashes (every head)": bare_but("lashes") + ["hair.lashes=[1,1]"],
     "+ sensor noise, vignette, CA (every view)": BARE + ["effects.fraction=1"],
     "+ depth of field (every view)": BARE + ["effects.defocus_fraction=1"],
 }
@@ -62,11 +64,15 @@ def main() -> None:
     ap.add_argument("--views", type=int, default=2)
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--pipeline", default="quickstart")
+    ap.add_argument("--only", default=None, help="the bare row and the rows whose name contains this")
     a = ap.parse_args()
     print(f"{platform.node()} {platform.machine()}, {a.pipeline} at {a.size} px, {a.groups} groups x {a.views} views")
     base = None
     print(f"| part | s/view | vs bare |\n|---|---|---|")
     rows = dict(ROWS, **{f"the {a.pipeline} pipeline as shipped": []})
+    if a.only:
+        first = next(iter(rows))
+        rows = {k: v for k, v in rows.items() if k == first or a.only in k}
     for name, sets in rows.items():
         with tempfile.TemporaryDirectory(prefix="relhead-parts-") as tmp:
             s = seconds_per_view(a.pipeline, sets, a.groups, a.views, a.size, Path(tmp))
