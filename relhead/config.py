@@ -111,6 +111,8 @@ class HairCfg(Strict):
     facial_hair: float = Field(0.0, ge=0.0, le=1.0,
                                description="share of the subjects who can grow it (Anny: adult men) with facial hair")
     facial_styles: tuple[FacialStyle, ...] = Field(("stubble", "moustache", "goatee", "beard"), min_length=1)
+    brow_strands: float = Field(0.0, ge=0.0, le=1.0,
+                                description="share of subjects with brows whose brows are also strands (needs BROWS)")
     greying: float = Field(0.0, ge=0.0, le=1.0,
                            description="how much hair greys with age (backends that model age); 0: never")
     lashes: Range(0.0, 1.0) = Field((0.0, 0.0), description="eyelash density (1: 100 upper, 40 lower per eye); 0: none")

@@ -17,7 +17,7 @@ from relhead.frames import project
 from relhead.render.garment import GarmentMesh, build_garment, pattern_coordinates
 from relhead.render.glasses import GlassesMesh, build_glasses
 from relhead.render.hats import HatMesh, build_hat, press_hair
-from relhead.render.hair import FacialHair, Strands, grow, grow_facial, grow_lashes
+from relhead.render.hair import FacialHair, Strands, grow, grow_brows, grow_facial, grow_lashes
 from relhead.render.spec import GroupSpec, ViewSpec
 from relhead.render.views import camera_intrinsics, head_to_camera, neck_rotation, world_to_camera
 
@@ -110,15 +110,17 @@ def strands(spec: GroupSpec, head_model, first: PosedHead) -> Strands | None:
 
 
 def facial_hair(spec: GroupSpec, head_model, first: PosedHead) -> FacialHair | None:
-    """The group's facial hair and eyelashes, grown on the first view's face (they then follow the
-    jaw and the lids: FacialHair.at)."""
+    """The group's facial hair, eyelashes and brow strands, grown on the first view's face (they then
+    follow the jaw, the lids and the brows: FacialHair.at)."""
     hair = spec.materials.hair
-    if hair is None or (hair.facial is None and hair.lash_density == 0):
+    if hair is None or (hair.facial is None and hair.lash_density == 0 and not hair.brow_strands):
         return None
     X, landmarks = _head_frame(first.vertices, first), _head_frame(first.landmarks, first)
     parts = [grow_facial(head_model, X, landmarks, hair.facial)] if hair.facial is not None else []
+    if hair.brow_strands:
+        parts.append(grow_brows(head_model, X, landmarks, hair.brow_density, hair.brow_thickness, hair.face_seed + 1))
     if hair.lash_density > 0:
-        parts.append(grow_lashes(head_model, X, landmarks, hair.lash_density, hair.lash_length_mm, hair.lash_seed))
+        parts.append(grow_lashes(head_model, X, landmarks, hair.lash_density, hair.lash_length_mm, hair.face_seed))
     return FacialHair.join(parts) if len(parts) > 1 else parts[0]
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from relhead.assets.base import PART_SKIN, SCALP
+from relhead.assets.base import BROWS, PART_SKIN, SCALP
 from relhead.render.garment import vertex_normals
 from relhead.render.spec import FacialHairSpec, StrandsSpec
 
@@ -369,3 +369,53 @@ def grow_lashes(head_model, X: np.ndarray, landmarks: np.ndarray, density: float
     return FacialHair(strands=Strands(points=P.astype(np.float32), radii=radii.astype(np.float32)),
                       root_vertices=np.concatenate(rv), root_weights=np.concatenate(rw),
                       lashes=np.ones(len(P), bool))
+
+
+BROW_STRANDS = 900  # both brows at density 1 (real brows: about 250 hairs each, thinner)
+
+
+def grow_brows(head_model, X: np.ndarray, landmarks: np.ndarray, density: float, thickness: float,
+               seed: int) -> FacialHair:
+    """Eyebrows as strands where the head model's BROWS attribute says they grow (within `thickness`
+    of the brow's centre line, between its ends): 4-9 mm hairs lying along the skin, pointing up at
+    the brow's inner end and turning toward its tail, rooted on the brow's triangles so they follow
+    raised brows view by view. The painted brows stay underneath as the skin's shading."""
+    rng = np.random.default_rng(seed)
+    brows = head_model.vertex_attributes.get(BROWS)
+    if brows is None:
+        raise ValueError(f"head model '{head_model.name}' has no BROWS attribute (where brows grow)")
+    faces = head_model.faces.astype(np.int64)
+    skin_faces = faces[head_model.face_parts == PART_SKIN]
+    def inside(b: np.ndarray) -> np.ndarray:
+        return (np.abs(b[..., 0]) < thickness) & (b[..., 1] > -0.02) & (b[..., 1] < 1.02) & (b[..., 2] > 0.5)
+
+    tri = skin_faces[inside(brows[skin_faces]).any(1)]  # triangles that reach into the brows
+    if len(tri) == 0:
+        raise ValueError(f"head model '{head_model.name}': no skin inside its brows")
+    normals = vertex_normals(X, faces)
+    count = max(1, int(round(BROW_STRANDS * density)))
+    # Roots spread over those triangles, kept where the brow attribute interpolates to inside.
+    roots, rn, root_tri, bary = _roots(rng, X, normals, tri, 8 * count)
+    at = np.einsum("sk,skd->sd", bary, brows[root_tri])
+    keep = np.flatnonzero(inside(at))[:count]
+    if len(keep) == 0:
+        raise ValueError(f"head model '{head_model.name}': no skin inside its brows")
+    roots, rn, root_tri, bary, at = roots[keep], rn[keep], root_tri[keep], bary[keep], at[keep]
+    count = len(keep)
+    u = np.clip(at[:, 1], 0.0, 1.0)  # 0 inner end .. 1 tail
+    skin = np.unique(skin_faces)
+    tree = cKDTree(X[skin])
+    toward_tail = np.sign(roots[:, 0] - landmarks[27:31, 0].mean())[:, None] * [1.0, 0.0, 0.0]
+    up = np.array([0.0, -1.0, 0.0])
+    d = _tangent((0.25 + u[:, None]) * toward_tail + (1.0 - u[:, None]) * up + 0.1 * rng.normal(size=(count, 3)), rn)
+    length = rng.uniform(4.0, 9.0, count) * (1.0 - 0.4 * u) / 1000.0
+    step = length / (POINTS - 1)
+    pts = np.empty((count, POINTS, 3))
+    pts[:, 0] = roots
+    for k in range(1, POINTS):  # lying on the skin, bending toward the tail
+        d = _unit(d + 0.1 * toward_tail)
+        pts[:, k] = _push_out(pts[:, k - 1] + step[:, None] * d, tree, X[skin], normals[skin], 0.0003, most=step)
+    r = 0.5 * 1.2e-4
+    radii = np.linspace(r, r / 3, POINTS)[None].repeat(count, 0)
+    return FacialHair(strands=Strands(points=pts.astype(np.float32), radii=radii.astype(np.float32)),
+                      root_vertices=root_tri, root_weights=bary)

@@ -10,7 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
-from relhead.assets.base import SCALP, TORSO
+from relhead.assets.base import BROWS, SCALP, TORSO
 from relhead.assets.refs import AssetRef
 from relhead.render.spec import (BackgroundSpec, CameraSpec, EffectsSpec, EyeSpec, Euler, FacialHairSpec, GarmentSpec, GlassesSpec, GroupSpec, HatSpec, HairSpec,
                                  HeadSpec, LightingSpec, LightSpec, MaterialsSpec, MouthSpec, SkinSpec, StrandsSpec,
@@ -150,9 +150,10 @@ def sample_hair(rng: np.random.Generator, cfg, skin: SkinSpec, strands: StrandsS
     lo, hi = cfg.melanin
     melanin = float(np.clip(rng.uniform(lo, hi) + 0.5 * skin.tone * (hi - lo), lo, hi))  # darker skin, darker hair
     redness = float(rng.uniform(*cfg.redness)) * (1.0 - melanin)
-    lashes, lash_length, lash_seed = (float(rng.uniform(*cfg.lashes)), float(rng.uniform(*cfg.lash_length_mm)),
+    lashes, lash_length, face_seed = (float(rng.uniform(*cfg.lashes)), float(rng.uniform(*cfg.lash_length_mm)),
                                       int(rng.integers(0, 2**31 - 1)))
     grey = grey_share(rng, cfg.greying, age)
+    brow_strands = bool(rng.random() < cfg.brow_strands) and brows > 0.0
     paint = hair_rgb(melanin, redness) * (1.0 - 0.8 * grey) + GREY_RGB * 0.8 * grey
     if brows == 0.0 and not short and strands is None and facial is None and lashes == 0.0:
         return None
@@ -162,7 +163,7 @@ def sample_hair(rng: np.random.Generator, cfg, skin: SkinSpec, strands: StrandsS
                     brow_density=brows, brow_thickness=thickness, scalp_density=scalp if short else 0.0,
                     hairline_cm=hairline if short else 0.0, strands=strands, facial=facial,
                     lash_density=lashes, lash_length_mm=lash_length if lashes > 0 else 0.0,
-                    lash_seed=lash_seed if lashes > 0 else 0)
+                    face_seed=face_seed if lashes > 0 or brow_strands else 0, brow_strands=brow_strands)
 
 
 def sample_lights(rng: np.random.Generator, cfg) -> list[LightSpec]:
@@ -341,6 +342,9 @@ def sample_group(cfg, group: int, head_model, hdris: Sequence[AssetRef],
                          "(where hair grows): set hair.strands: 0")
     facial = sample_facial_hair(stream(9), cfg.hair, identity)
     hair = sample_hair(stream(5), cfg.hair, skin, strands, facial, identity.age())
+    if hair is not None and hair.brow_strands and BROWS not in head_model.vertex_attributes:
+        raise ValueError(f"hair.brow_strands > 0 but head model '{head_model.name}' has no BROWS attribute "
+                         "(where brows grow): set hair.brow_strands: 0")
     materials = materials.model_copy(update={"skin": skin, "hair": hair})
     garment = sample_garment(stream(6), cfg.clothing)
     if garment is not None and TORSO not in head_model.vertex_attributes:

@@ -146,7 +146,8 @@ class HairSpec(Strict):
     facial: FacialHairSpec | None = None  # None: a shaved face
     lash_density: float = 0.0  # eyelashes (relhead.render.hair.grow_lashes); 0: none
     lash_length_mm: float = 0.0  # the longest upper lash
-    lash_seed: int = 0
+    face_seed: int = 0  # of the eyelashes and brow strands
+    brow_strands: bool = False  # brows also drawn as strands (relhead.render.hair.grow_brows)
     grey: float = 0.0  # share of white strands (greying with age); painted hair's colour is greyed to match
 
 

@@ -303,3 +303,44 @@ def test_hair_greys_with_age_where_the_backend_models_age(fake_model):
     assert AnnyIdentity(age_years=44.0, phenotypes={}, local_changes={}).age() == 44.0
     _, specs = sampled_specs(["head.model=fake", "hair.brows=[1,1]", "hair.greying=1"], fake_model, range(4))
     assert all(s.materials.hair.grey == 0 for s in specs)  # the fake head has no age
+
+
+def test_brow_strands_lie_on_the_brows_and_are_off_by_default(fake_model):
+    from relhead.assets.anny_head import brow_coordinates
+    from relhead.assets.base import BROWS
+    from relhead.render.group import facial_hair, posed_heads
+
+    sets = ["head.model=fake", "views=2", "hair.brows=[1,1]"]
+    with pytest.raises(ValueError, match="no BROWS attribute"):  # the fake head has no brows of its own
+        sampled_specs(sets + ["hair.brow_strands=1"], fake_model, range(1))
+
+    _, (first,) = sampled_specs(sets, fake_model, range(1))
+    X0, lm0 = _head_frame(fake_model, first)
+
+    class WithBrows:  # the fake head with brows where Anny's backend would put them
+        name = fake_model.name
+        vertex_attributes = dict(fake_model.vertex_attributes, **{BROWS: brow_coordinates(X0, lm0)})
+
+        def __getattr__(self, key):
+            return getattr(fake_model, key)
+
+    model = WithBrows()
+    _, plain = sampled_specs(sets, model, range(6))
+    _, stranded = sampled_specs(sets + ["hair.brow_strands=1"], model, range(6))
+    for a, b in zip(plain, stranded):
+        assert not a.materials.hair.brow_strands and b.materials.hair.brow_strands
+        same = {"brow_strands": False, "face_seed": a.materials.hair.face_seed}
+        assert b.materials.hair.model_copy(update=same) == a.materials.hair
+    spec = stranded[0]
+    fh = facial_hair(spec, model, posed_heads(spec, model)[0])
+    X, lm = _head_frame(model, spec)
+    p = fh.strands.points.astype(float)
+    brows = model.vertex_attributes[BROWS]
+    w = fh.root_weights
+    assert len(p) == round(900 * spec.materials.hair.brow_density)
+    assert (np.abs(np.einsum("sk,sk->s", w, brows[fh.root_vertices, 0])) < spec.materials.hair.brow_thickness).all()
+    from fake_head import AXES, CENTRE
+
+    r = np.linalg.norm((p.reshape(-1, 3) - CENTRE) / (AXES * [spec.head.identity.width_scale, 1.0, 1.0]), axis=1)
+    assert (r > 0.99).all() and (r < 1.06).all()  # lying along the skin of the fake's skull
+    assert (np.abs(p[:, 0, 1] - lm[17:27, 1].mean()) < 0.02).all()  # at the brows' height
