@@ -68,7 +68,7 @@ def main() -> None:
     a = ap.parse_args()
     print(f"{platform.node()} {platform.machine()}, {a.pipeline} at {a.size} px, {a.groups} groups x {a.views} views")
     base = None
-    print(f"| part | s/view | vs bare |\n|---|---|---|")
+    print("| part | s/view | vs bare |\n|---|---|---|")
     rows = dict(ROWS, **{f"the {a.pipeline} pipeline as shipped": []})
     if a.only:
         first = next(iter(rows))

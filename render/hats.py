@@ -148,7 +148,7 @@ def _brim(outer: np.ndarray, n: np.ndarray, edge: np.ndarray, azimuth_deg: np.nd
     d /= np.linalg.norm(d, axis=1, keepdims=True)
     tip = p + reach[:, None] * d
     up = np.array([0.0, -thick, 0.0])
-    rings = [p, tip, tip + up, p + up]  # top surface p -> tip, rim, underside tip -> p
+    rings = [p, tip, tip + up, p + up]  # one surface out to the tip, the rim, the other `thick` above it, back
     m = len(p)
     v = np.concatenate(rings)
     tris = []

@@ -6,7 +6,7 @@ import pytest
 from scipy.spatial import cKDTree
 
 from relhead.assets.base import SCALP
-from relhead.render.hair import POINTS, grow, occluder_ribbons, scalp_triangles
+from relhead.render.hair import POINTS, occluder_ribbons, scalp_triangles
 from synthetic import sampled_specs
 
 FAKE = ["head.model=fake", "views=2", "hair.strand_count=[2000,2000]"]
@@ -249,8 +249,7 @@ def test_a_beard_renders_where_it_grows_and_follows_an_opening_jaw(head_model):
         assert diff[:top][a.mask[:top] > 128].mean() < 12
 
 
-def test_eyelashes_line_the_lids_stay_off_the_skin_and_follow_the_lids(fake_model):
-    from relhead.render.group import _head_frame as head_frame
+def test_eyelashes_line_the_lids_point_out_of_the_face_and_follow_the_lids(fake_model):
     from relhead.render.group import facial_hair, posed_heads
 
     _, (spec,) = sampled_specs(["head.model=fake", "views=2", "hair.lashes=[1,1]"], fake_model, [0])
