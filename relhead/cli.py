@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -250,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     except (CorpusMismatch, CorruptShard) as exc:
         print(f"relhead: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (`relhead sweep NAME --dry-run | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -214,3 +214,19 @@ def test_preview_sweep_sheet_has_a_row_per_corpus(tmp_path):
     assert img[:, 3 * 160:].max() == 0 and img[:, :3 * 160].std() > 10  # 3 groups, then an empty cell
     assert not np.array_equal(img[:160, :480], img[160:, :480])  # the rows differ along the sweep's axis
     assert main(["preview", str(tmp_path / "sweep" / "not-a-corpus"), "--sweep"]) == 2
+
+
+def test_a_closed_pipe_ends_the_cli_quietly(monkeypatch, tmp_path):
+    """`relhead sweep NAME --dry-run | head -1`: the reader goes away and the CLI stops, no traceback."""
+    import io
+    import os
+    import sys
+
+    from relhead.cli import main
+
+    read, write = os.pipe()
+    os.close(read)  # the reader has gone
+    out = io.TextIOWrapper(os.fdopen(write, "wb"), line_buffering=True)
+    monkeypatch.setattr(sys, "stdout", out)
+    assert main(["sweep", "lights", "--out", str(tmp_path / "never"), "--dry-run"]) == 0
+    assert not (tmp_path / "never").exists()
