@@ -273,6 +273,12 @@ def test_eyelashes_line_the_lids_point_out_of_the_face_and_follow_the_lids(fake_
     # They follow the lids: moving the head's vertices moves each lash with its root.
     moved = fh.at(X + [0.0, 0.002, 0.0]).points
     assert np.allclose(moved - fh.strands.points, [0.0, 0.002, 0.0], atol=1e-6)
+    # Lashes change nothing else of the subject (new draws at the end of the hair stream).
+    _, (browed,) = sampled_specs(["head.model=fake", "views=2", "hair.brows=[1,1]", "hair.lashes=[1,1]"], fake_model, [0])
+    _, (plain,) = sampled_specs(["head.model=fake", "views=2", "hair.brows=[1,1]"], fake_model, [0])
+    lashless = browed.materials.hair.model_copy(update={"lash_density": 0.0, "lash_length_mm": 0.0, "face_seed": 0})
+    assert plain.materials.hair is not None and lashless == plain.materials.hair
+    assert browed.model_copy(update={"materials": plain.materials}) == plain
     # Without facial hair or lashes there is nothing to grow.
     _, (bare,) = sampled_specs(["head.model=fake", "views=2"], fake_model, [0])
     assert facial_hair(bare, fake_model, posed_heads(bare, fake_model)[0]) is None
