@@ -14,11 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial import cKDTree
 
-from relhead.assets.base import PART_SKIN, SCALP
-from relhead.render.garment import vertex_normals
+from relhead.assets.base import SCALP
 from relhead.render.spec import GlassesSpec
+from relhead.render.surface import Skin, join_meshes
 
 GLASSES_STYLES = ("round", "rectangular", "aviator")
 # Outline of a lens: a superellipse |x/a|^n + |y/b|^n = 1 with this exponent (aviators also droop).
@@ -93,23 +92,13 @@ def lens_slab(rim: np.ndarray, thickness_m: float = LENS_M) -> tuple[np.ndarray,
     return v, tris
 
 
-def _clearance(p: np.ndarray, tree: cKDTree, X: np.ndarray, normals: np.ndarray) -> np.ndarray:
-    """Signed distance of points off the skin along the nearest skin vertex's normal."""
-    _, i = tree.query(p)
-    return ((p - X[i]) * normals[i]).sum(1)
-
-
 def build_glasses(head_model, X: np.ndarray, landmarks: np.ndarray, g: GlassesSpec) -> GlassesMesh:
     """The glasses of `g` on the head whose vertices are X (N, 3) and landmarks (68, 3), head frame."""
-    faces = head_model.faces.astype(np.int64)
-    normals = vertex_normals(X, faces)
-    skin = np.unique(faces[head_model.face_parts == PART_SKIN])
-    tree = cKDTree(X[skin])
-    Xs, Ns = X[skin], normals[skin]
+    skin = Skin.of(head_model, X)
     # The head's side, for the temples: skin without the ears where the model marks them.
-    side = skin
+    side = skin.ids
     if SCALP in head_model.vertex_attributes:
-        side = skin[head_model.vertex_attributes[SCALP][skin, 2] > 0.5]
+        side = side[head_model.vertex_attributes[SCALP][side, 2] > 0.5]
     Xside = X[side]
 
     w, h, bridge, r = g.lens_width_mm / 1000, g.lens_height_mm / 1000, g.bridge_mm / 1000, g.rim_mm / 1000
@@ -137,7 +126,7 @@ def build_glasses(head_model, X: np.ndarray, landmarks: np.ndarray, g: GlassesSp
     front = np.concatenate([v for v, _ in parts])
     shift = 0.0
     for _ in range(20):
-        need = (CLEARANCE_M - _clearance(front - [0.0, 0.0, shift], tree, Xs, Ns)).max()
+        need = (CLEARANCE_M - skin.depth(front - [0.0, 0.0, shift])[0]).max()
         if need <= 1e-4:
             break
         shift += need
@@ -161,11 +150,6 @@ def build_glasses(head_model, X: np.ndarray, landmarks: np.ndarray, g: GlassesSp
         parts.append(tube(np.concatenate([hinge[None], path]), 0.8 * r))
 
     lens_parts = [lens_slab(p) for p in rims]
-    verts, tris, lens = [], [], []
-    base = 0
-    for (v, f), is_lens in [(p, False) for p in parts] + [(p, True) for p in lens_parts]:
-        verts.append(v)
-        tris.append(f + base)
-        lens.append(np.full(len(f), is_lens))
-        base += len(v)
-    return GlassesMesh(vertices=np.concatenate(verts), faces=np.concatenate(tris), lens=np.concatenate(lens))
+    vertices, faces = join_meshes(parts + lens_parts)
+    lens = np.concatenate([np.full(len(f), k >= len(parts)) for k, (_, f) in enumerate(parts + lens_parts)])
+    return GlassesMesh(vertices=vertices, faces=faces, lens=lens)

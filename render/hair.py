@@ -24,6 +24,7 @@ from scipy.spatial import cKDTree
 
 from relhead.assets.base import BROWS, PART_SKIN, SCALP
 from relhead.render.garment import vertex_normals
+from relhead.render.surface import Skin
 from relhead.render.spec import FacialHairSpec, StrandsSpec
 
 POINTS = 12  # points per strand
@@ -40,6 +41,12 @@ class Strands:
 
     points: np.ndarray
     radii: np.ndarray
+
+    @classmethod
+    def tapered(cls, points: np.ndarray, root_radius: float, thinning: float) -> Strands:
+        """Strands of `points` whose radius falls linearly from `root_radius` to `thinning` times less."""
+        radii = np.linspace(root_radius, root_radius / thinning, points.shape[1])[None].repeat(len(points), 0)
+        return cls(points=points.astype(np.float32), radii=radii.astype(np.float32))
 
 
 def scalp_triangles(head_model, hairline_cm: float) -> np.ndarray:
@@ -85,9 +92,7 @@ def grow(head_model, X: np.ndarray, landmarks: np.ndarray, s: StrandsSpec) -> St
     # The face stays clear: below the brows and in front of the ears, hair is held outside the jaw line.
     face = (brow_y + 0.005, landmarks[[0, 16], 2].mean(), np.abs(landmarks[:17, 0]).max() + 0.01)
 
-    skin = np.unique(faces[head_model.face_parts == PART_SKIN])  # not the eyeballs inside the head
-    X, normals = X[skin], normals[skin]
-    tree = cKDTree(X)
+    skin = Skin.of(head_model, X, normals)
     pts = np.empty((s.count, POINTS, 3))
     pts[:, 0] = roots
     d = comb
@@ -99,7 +104,7 @@ def grow(head_model, X: np.ndarray, landmarks: np.ndarray, s: StrandsSpec) -> St
         d = (1 - bend) * d + bend * GRAVITY
         d /= np.linalg.norm(d, axis=1, keepdims=True)
         p = pts[:, k - 1] + step[:, None] * d
-        p = _clear_face(_push_out(p, tree, X, normals, lift * min(1.0, 4 * t) + 0.001), face)
+        p = _clear_face(skin.push_out(p, lift * min(1.0, 4 * t) + 0.001), face)
         d = _unit(p - pts[:, k - 1])
         pts[:, k] = p
 
@@ -119,11 +124,9 @@ def grow(head_model, X: np.ndarray, landmarks: np.ndarray, s: StrandsSpec) -> St
         r = (s.curl_radius_mm / 1000.0) * np.clip(arc / 0.01, 0.0, 1.0) * rng.uniform(0.7, 1.3, (s.count, 1))
         pts = pts + r[..., None] * (np.cos(phase)[..., None] * e1 + np.sin(phase)[..., None] * e2)
     pts = pts + rng.normal(0.0, 1.0, pts.shape) * (s.frizz_mm / 1000.0) * t ** 2
-    pts[:, 1:] = _clear_face(_push_out(pts[:, 1:].reshape(-1, 3), tree, X, normals, 0.001), face).reshape(
-        s.count, POINTS - 1, 3)
+    pts[:, 1:] = _clear_face(skin.push_out(pts[:, 1:].reshape(-1, 3), 0.001), face).reshape(s.count, POINTS - 1, 3)
     root = 0.5 * REAL_DIAMETER_M * max(1.0, REAL_COUNT / s.count)
-    radii = np.linspace(root, root / 3, POINTS)[None].repeat(s.count, 0)
-    return Strands(points=pts.astype(np.float32), radii=radii.astype(np.float32))
+    return Strands.tapered(pts, root, 3)
 
 
 def _roots(rng: np.random.Generator, X: np.ndarray, normals: np.ndarray, tri: np.ndarray, count: int):
@@ -143,23 +146,6 @@ def _roots(rng: np.random.Generator, X: np.ndarray, normals: np.ndarray, tri: np
 
 def _unit(d: np.ndarray) -> np.ndarray:
     return d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-9)
-
-
-def _push_out(p: np.ndarray, tree: cKDTree, X: np.ndarray, normals: np.ndarray, clearance,
-              most: float | None = None) -> np.ndarray:
-    """Points moved out along the nearest vertex's normal until they are `clearance` off the skin
-    (a few rounds: a point deep inside may first reach a nearer stretch of skin), by at most `most`
-    a round if given (on a coarse mesh the nearest vertex's plane can lie far off the surface)."""
-    for _ in range(3):
-        _, i = tree.query(p)
-        depth = ((p - X[i]) * normals[i]).sum(1)
-        need = np.maximum(np.asarray(clearance) - depth, 0.0)
-        if most is not None:
-            need = np.minimum(need, most)
-        if not need.any():
-            break
-        p = p + need[:, None] * normals[i]
-    return p
 
 
 def _clear_face(p: np.ndarray, face: tuple[float, float, float]) -> np.ndarray:
@@ -277,9 +263,7 @@ def grow_facial(head_model, X: np.ndarray, landmarks: np.ndarray, s: FacialHairS
     normals = vertex_normals(X, faces)
     roots, rn, root_tri, bary = _roots(rng, X, normals, tri, s.count)
 
-    skin = np.unique(skin_faces)
-    Xs, Ns = X[skin], normals[skin]
-    tree = cKDTree(Xs)
+    skin = Skin.of(head_model, X, normals)
     side = np.sign(roots[:, 0] - landmarks[27:31, 0].mean())[:, None] * [1.0, 0.0, 0.0]
     outward = 0.6 if s.style == "moustache" else 0.15
     d = _tangent(GRAVITY + outward * side + 0.3 * rn, rn)
@@ -296,7 +280,7 @@ def grow_facial(head_model, X: np.ndarray, landmarks: np.ndarray, s: FacialHairS
     for k in range(1, POINTS):
         t = k / (POINTS - 1)
         p = pts[:, k - 1] + step[:, None] * d
-        p = _push_out(p, tree, Xs, Ns, lift * min(1.0, 3 * t) + 0.0003, most=step + lift)
+        p = skin.push_out(p, lift * min(1.0, 3 * t) + 0.0003, most=step + lift)
         d = _unit(0.7 * _unit(p - pts[:, k - 1]) + 0.3 * GRAVITY)
         pts[:, k] = p
     t = np.linspace(0.0, 1.0, POINTS)[None, :, None]
@@ -305,11 +289,9 @@ def grow_facial(head_model, X: np.ndarray, landmarks: np.ndarray, s: FacialHairS
         r = s.curl_radius_mm / 1000.0 * t[..., 0]
         pts = pts + r[..., None] * (np.cos(phase)[..., None] * [1.0, 0.0, 0.0] + np.sin(phase)[..., None] * BACK)
     pts = pts + rng.normal(0.0, 1.0, pts.shape) * (s.frizz_mm / 1000.0) * t ** 2
-    pts[:, 1:] = _push_out(pts[:, 1:].reshape(-1, 3), tree, Xs, Ns, 0.0003,
-                           most=0.001).reshape(s.count, POINTS - 1, 3)
+    pts[:, 1:] = skin.push_out(pts[:, 1:].reshape(-1, 3), 0.0003, most=0.001).reshape(s.count, POINTS - 1, 3)
     root = 0.5 * REAL_FACIAL_DIAMETER_M * max(1.0, REAL_FACIAL_COUNT / s.count)
-    radii = np.linspace(root, root / 3, POINTS)[None].repeat(s.count, 0)
-    return FacialHair(strands=Strands(points=pts.astype(np.float32), radii=radii.astype(np.float32)),
+    return FacialHair(strands=Strands.tapered(pts, root, 3),
                       root_vertices=root_tri, root_weights=bary)
 
 
@@ -324,10 +306,7 @@ def grow_lashes(head_model, X: np.ndarray, landmarks: np.ndarray, density: float
     out of the eye and curling up, longest past the middle, lower ones shorter and curling down. Each
     is rooted on the lid's three nearest skin vertices, so lashes follow the lids view by view."""
     rng = np.random.default_rng(seed)
-    faces = head_model.faces.astype(np.int64)
-    skin = np.unique(faces[head_model.face_parts == PART_SKIN])
-    tree = cKDTree(X[skin])
-    normals = vertex_normals(X, faces)[skin]
+    skin = Skin.of(head_model, X)
     L = landmarks
     centre_x = L[27:31, 0].mean()
     pts, rv, rw = [], [], []
@@ -343,10 +322,10 @@ def grow_lashes(head_model, X: np.ndarray, landmarks: np.ndarray, density: float
             k = np.minimum(np.searchsorted(np.cumsum(seg), s), len(seg) - 1)
             t = (s - np.concatenate([[0.0], np.cumsum(seg)])[k]) / seg[k]
             p = lid[k] + t[:, None] * (lid[k + 1] - lid[k])
-            d, i = tree.query(p, k=3)
+            d, i = skin.tree.query(p, k=3)
             w = 1.0 / np.maximum(d, 1e-5)
             w /= w.sum(1, keepdims=True)
-            vids = skin[i]
+            vids = skin.ids[i]
             root = np.einsum("sk,skd->sd", w, X[vids])
             u = s / seg.sum()  # 0 outer corner .. 1 inner
             length = length_mm / 1000.0 * scale * (0.55 + 0.45 * np.sin(np.pi * np.clip(1.1 * (1 - u) ** 0.8, 0, 1)))
@@ -358,20 +337,18 @@ def grow_lashes(head_model, X: np.ndarray, landmarks: np.ndarray, density: float
             strand[:, 0] = root
             for j in range(1, POINTS):  # out of the eye, curling away from it, kept off the lid
                 dirn = _unit(dirn + 0.08 * up * np.array([0.0, 1.0, 0.0]))
-                p = _push_out(strand[:, j - 1] + step[:, None] * dirn, tree, X[skin], normals, 0.0005, most=step)
-                strand[:, j] = p
+                strand[:, j] = skin.push_out(strand[:, j - 1] + step[:, None] * dirn, 0.0005, most=step)
             pts.append(strand)
             rv.append(vids)
             rw.append(w)
     P = np.concatenate(pts)
-    r = 0.5 * LASH_DIAMETER_M
-    radii = np.linspace(r, r / 4, POINTS)[None].repeat(len(P), 0)
-    return FacialHair(strands=Strands(points=P.astype(np.float32), radii=radii.astype(np.float32)),
+    return FacialHair(strands=Strands.tapered(P, 0.5 * LASH_DIAMETER_M, 4),
                       root_vertices=np.concatenate(rv), root_weights=np.concatenate(rw),
                       lashes=np.ones(len(P), bool))
 
 
 BROW_STRANDS = 900  # both brows at density 1 (real brows: about 250 hairs each, thinner)
+BROW_DIAMETER_M = 1.2e-4
 
 
 def grow_brows(head_model, X: np.ndarray, landmarks: np.ndarray, density: float, thickness: float,
@@ -403,8 +380,7 @@ def grow_brows(head_model, X: np.ndarray, landmarks: np.ndarray, density: float,
     roots, rn, root_tri, bary, at = roots[keep], rn[keep], root_tri[keep], bary[keep], at[keep]
     count = len(keep)
     u = np.clip(at[:, 1], 0.0, 1.0)  # 0 inner end .. 1 tail
-    skin = np.unique(skin_faces)
-    tree = cKDTree(X[skin])
+    skin = Skin.of(head_model, X, normals)
     toward_tail = np.sign(roots[:, 0] - landmarks[27:31, 0].mean())[:, None] * [1.0, 0.0, 0.0]
     up = np.array([0.0, -1.0, 0.0])
     d = _tangent((0.25 + u[:, None]) * toward_tail + (1.0 - u[:, None]) * up + 0.1 * rng.normal(size=(count, 3)), rn)
@@ -414,8 +390,6 @@ def grow_brows(head_model, X: np.ndarray, landmarks: np.ndarray, density: float,
     pts[:, 0] = roots
     for k in range(1, POINTS):  # lying on the skin, bending toward the tail
         d = _unit(d + 0.1 * toward_tail)
-        pts[:, k] = _push_out(pts[:, k - 1] + step[:, None] * d, tree, X[skin], normals[skin], 0.0003, most=step)
-    r = 0.5 * 1.2e-4
-    radii = np.linspace(r, r / 3, POINTS)[None].repeat(count, 0)
-    return FacialHair(strands=Strands(points=pts.astype(np.float32), radii=radii.astype(np.float32)),
+        pts[:, k] = skin.push_out(pts[:, k - 1] + step[:, None] * d, 0.0003, most=step)
+    return FacialHair(strands=Strands.tapered(pts, 0.5 * BROW_DIAMETER_M, 3),
                       root_vertices=root_tri, root_weights=bary)

@@ -14,11 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from relhead.assets.base import PART_SKIN, SCALP
 from relhead.render.garment import level_set_shell, vertex_normals
 from relhead.render.spec import HatSpec
+from relhead.render.surface import Skin
 
 HAT_STYLES = ("beanie", "cap")
 # The edge line's height above the head model's hairline (cm) by azimuth from the front (degrees):
@@ -168,13 +168,10 @@ def under_hat(head_model, h: HatSpec) -> np.ndarray:
 def press_hair(points: np.ndarray, head_model, X: np.ndarray, h: HatSpec, room_m: float) -> np.ndarray:
     """Strand points (..., 3, head frame) under the hat pressed to within `room_m` of the scalp (hair
     flattened by the hat); points below its edge are left as they are, so hair falls out from under it."""
-    skin = np.unique(head_model.faces[head_model.face_parts == PART_SKIN])
-    normals = vertex_normals(X, head_model.faces.astype(np.int64))[skin]
-    tree = cKDTree(X[skin])
-    covered = under_hat(head_model, h)[skin]
+    skin = Skin.of(head_model, X)
+    covered = under_hat(head_model, h)[skin.ids]
     p = points.reshape(-1, 3).astype(np.float64)
-    _, i = tree.query(p)
-    depth = ((p - X[skin][i]) * normals[i]).sum(1)
+    depth, i = skin.depth(p)
     over = covered[i] & (depth > room_m)
-    p[over] -= (depth[over] - room_m)[:, None] * normals[i][over]
+    p[over] -= (depth[over] - room_m)[:, None] * skin.normals[i][over]
     return p.reshape(points.shape).astype(points.dtype)

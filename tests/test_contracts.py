@@ -56,7 +56,7 @@ def test_nothing_imports_against_the_flow():
 
 
 BPY_FREE = ["relhead.config", "relhead.frames", "relhead.cli", "relhead.assets.registry", "relhead.assets.hdri",
-            "relhead.render.spec", "relhead.render.sampling", "relhead.render.garment", "relhead.render.glasses", "relhead.render.hats", "relhead.render.hair", "relhead.render.views", "relhead.render.group",
+            "relhead.render.spec", "relhead.render.sampling", "relhead.render.garment", "relhead.render.glasses", "relhead.render.hats", "relhead.render.surface", "relhead.render.hair", "relhead.render.views", "relhead.render.group",
             "relhead.datasets.sample", "relhead.datasets.shards", "relhead.datasets.pairs",
             "relhead.datasets.manifest", "relhead.datasets.verify", "relhead.datasets.preview",
             "relhead.datasets.generate", "relhead.datasets.sweep", "relhead.datasets.lease", "relhead.train"]
