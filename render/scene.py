@@ -26,6 +26,8 @@ from PIL import Image
 from relhead.assets.base import PART_EYE, PART_SKIN
 from relhead.frames import blender_camera_from_opencv, blender_lens_from_K
 from relhead.render import materials, settings
+from relhead.render.hair import Strands, occluder_ribbons
+from relhead.render.surface import join_meshes
 from relhead.render.spec import EffectsSpec, GarmentSpec, GlassesSpec, GroupSpec, HatSpec, LightingSpec, LightSpec
 
 EFFECT_GROUPS = ("Chromatic Aberration", "Vignette", "Sensor Noise")  # in the order they apply
@@ -95,6 +97,12 @@ class ProcessScene:
         self._glasses_occluder = _NO_OCCLUDER  # frames, and tinted lenses (head frame)
         self.scene.cycles_curves.shape = "RIBBONS"  # flat strands facing the camera: sub-pixel here anyway
 
+    def _add(self, name: str, data):
+        """A new object of `data` (a mesh or curves) in the scene."""
+        ob = bpy.data.objects.new(name, data)
+        self.scene.collection.objects.link(ob)
+        return ob
+
     # ------------------------------------------------------------------ per corpus
     def prepare(self, cfg, head_model) -> None:
         self.cfg = cfg
@@ -105,9 +113,7 @@ class ProcessScene:
 
     def _build_head(self, hm) -> None:
         if self.head is not None:
-            mesh = self.head.data
-            bpy.data.objects.remove(self.head)
-            bpy.data.meshes.remove(mesh)
+            _remove(self.head)
         me = bpy.data.meshes.new("head")
         me.from_pydata(np.zeros((int(hm.faces.max()) + 1, 3)).tolist(), [], hm.faces.tolist())
         me.polygons.foreach_set("material_index", hm.face_parts.astype(np.int32))
@@ -121,8 +127,7 @@ class ProcessScene:
             me.uv_layers.new(name="UVMap").data.foreach_set("uv", uvs.astype(np.float32).ravel())
         for mat in materials.build_head_materials(self.cfg.render.subsurface):
             me.materials.append(mat)  # slot index == part label
-        self.head = bpy.data.objects.new("head", me)
-        self.scene.collection.objects.link(self.head)
+        self.head = self._add("head", me)
         # Occluders for landmark visibility: everything but the eyeballs, which poke slightly
         # through the eyelid rims where the eye landmarks sit.
         self._occluder_faces = hm.faces[hm.face_parts != PART_EYE]
@@ -284,46 +289,27 @@ class ProcessScene:
         """The group's garment (its faces and fabric coordinates, relhead.render.garment), or none.
         Its mesh is made per group (the neckline changes its topology); views move its vertices."""
         if self.garment is not None:
-            mesh = self.garment.data
-            bpy.data.objects.remove(self.garment)
-            bpy.data.meshes.remove(mesh)
+            _remove(self.garment)
             self.garment, self._garment_faces = None, np.zeros((0, 3), int)
         self._garment_vertices = np.zeros((0, 3))
         if spec is None:
             return
-        me = bpy.data.meshes.new("garment")
-        me.from_pydata(np.zeros((len(pattern), 3)).tolist(), [], faces.tolist())
-        me.polygons.foreach_set("use_smooth", np.ones(len(faces), bool))
-        a = me.attributes.new(materials.CLOTH_COORDS, "FLOAT_VECTOR", "POINT")
-        a.data.foreach_set("vector", pattern.astype(np.float32).ravel())
-        me.materials.append(self._garment_material)
+        me = _fabric_mesh("garment", np.zeros((len(pattern), 3)), faces, pattern, self._garment_material)
         materials.set_garment(self._garment_material, spec)
-        self.garment = bpy.data.objects.new("garment", me)
-        self.scene.collection.objects.link(self.garment)
+        self.garment = self._add("garment", me)
         self._garment_faces = np.asarray(faces)
 
     def set_strands(self, strands=None, hair=None) -> None:
         """The group's strand hair (relhead.render.hair.Strands, head frame; `hair` its HairSpec), or none.
         Views place it rigidly with the skull."""
-        from relhead.render.hair import occluder_ribbons
-
         if self.hair is not None:
-            curves = self.hair.data
-            bpy.data.objects.remove(self.hair)
-            bpy.data.hair_curves.remove(curves)
+            _remove(self.hair)
             self.hair, self._hair_occluder = None, _NO_OCCLUDER
         if strands is None:
             return
-        S, P, _ = strands.points.shape
-        c = bpy.data.hair_curves.new("hair")
-        c.add_curves([P] * S)
-        c.attributes["position"].data.foreach_set("vector", strands.points.astype(np.float32).ravel())
-        r = c.attributes.new("radius", "FLOAT", "POINT")
-        r.data.foreach_set("value", strands.radii.astype(np.float32).ravel())
-        c.materials.append(self._hair_material)
+        c = _curves("hair", strands, [self._hair_material])
         materials.set_strand_hair(self._hair_material, hair)
-        self.hair = bpy.data.objects.new("hair", c)
-        self.scene.collection.objects.link(self.hair)
+        self.hair = self._add("hair", c)
         self._hair_occluder = occluder_ribbons(strands)
 
     def set_facial_hair(self, strands=None, hair=None, lashes: np.ndarray | None = None) -> None:
@@ -334,29 +320,18 @@ class ProcessScene:
             lashes = np.zeros(len(strands.points), bool)
         self._facial_lashes = lashes
         if self.facial is not None:
-            curves = self.facial.data
-            bpy.data.objects.remove(self.facial)
-            bpy.data.hair_curves.remove(curves)
+            _remove(self.facial)
             self.facial, self._facial_occluder = None, _NO_OCCLUDER
         if strands is None:
             return
-        S, P, _ = strands.points.shape
-        c = bpy.data.hair_curves.new("facial_hair")
-        c.add_curves([P] * S)
-        r = c.attributes.new("radius", "FLOAT", "POINT")
-        r.data.foreach_set("value", strands.radii.astype(np.float32).ravel())
-        c.materials.append(self._facial_material)
-        c.materials.append(self._lash_material)
+        c = _curves("facial_hair", strands, [self._facial_material, self._lash_material])
         m = c.attributes.new("material_index", "INT", "CURVE")
         m.data.foreach_set("value", self._facial_lashes.astype(np.int32))  # slot 1: the lashes
         materials.set_facial_hair(self._facial_material, hair, self._lash_material)
-        self.facial = bpy.data.objects.new("facial_hair", c)
-        self.scene.collection.objects.link(self.facial)
+        self.facial = self._add("facial_hair", c)
         self._move_facial_hair(strands)
 
     def _move_facial_hair(self, strands) -> None:
-        from relhead.render.hair import Strands, occluder_ribbons
-
         c = self.facial.data
         c.attributes["position"].data.foreach_set("vector", strands.points.astype(np.float32).ravel())
         c.update_tag()
@@ -367,30 +342,20 @@ class ProcessScene:
         """The group's hat (`mesh` a relhead.render.hats.HatMesh, head frame), or none. Views place it
         rigidly with the skull."""
         if self.hat is not None:
-            me = self.hat.data
-            bpy.data.objects.remove(self.hat)
-            bpy.data.meshes.remove(me)
+            _remove(self.hat)
             self.hat, self._hat_occluder = None, _NO_OCCLUDER
         if spec is None:
             return
-        me = bpy.data.meshes.new("hat")
-        me.from_pydata(mesh.vertices.tolist(), [], mesh.faces.tolist())
-        me.polygons.foreach_set("use_smooth", np.ones(len(mesh.faces), bool))
-        a = me.attributes.new(materials.CLOTH_COORDS, "FLOAT_VECTOR", "POINT")
-        a.data.foreach_set("vector", mesh.fabric.astype(np.float32).ravel())
-        me.materials.append(self._hat_material)
+        me = _fabric_mesh("hat", mesh.vertices, mesh.faces, mesh.fabric, self._hat_material)
         materials.set_garment(self._hat_material, spec)
-        self.hat = bpy.data.objects.new("hat", me)
-        self.scene.collection.objects.link(self.hat)
+        self.hat = self._add("hat", me)
         self._hat_occluder = (mesh.vertices, mesh.faces)
 
     def set_glasses(self, spec: GlassesSpec | None = None, mesh=None) -> None:
         """The group's glasses (`mesh` a relhead.render.glasses.GlassesMesh, head frame), or none.
         Views place them rigidly with the skull."""
         if self.glasses is not None:
-            me = self.glasses.data
-            bpy.data.objects.remove(self.glasses)
-            bpy.data.meshes.remove(me)
+            _remove(self.glasses)
             self.glasses, self._glasses_occluder = None, _NO_OCCLUDER
         if spec is None:
             return
@@ -405,8 +370,7 @@ class ProcessScene:
         for mat in self._glasses_materials:
             me.materials.append(mat)
         materials.set_glasses(*self._glasses_materials, spec)
-        self.glasses = bpy.data.objects.new("glasses", me)
-        self.scene.collection.objects.link(self.glasses)
+        self.glasses = self._add("glasses", me)
         # Clear lenses let the eyes be seen; tinted ones hide them.
         self._glasses_occluder = (mesh.vertices, mesh.faces if spec.tinted else mesh.faces[~mesh.lens])
 
@@ -489,9 +453,7 @@ class ProcessScene:
         parts = [(self._vertices, self._occluder_faces), (self._garment_vertices, self._garment_faces)]
         rigid = (self._hair_occluder, self._facial_occluder, self._glasses_occluder, self._hat_occluder)  # head frame
         parts += [(v @ T[:3, :3].T + T[:3, 3], f) for v, f in rigid]
-        offsets = np.cumsum([0] + [len(v) for v, _ in parts])
-        verts = np.concatenate([v for v, _ in parts]).astype(float)
-        faces = np.concatenate([np.asarray(f, int).reshape(-1, 3) + o for (_, f), o in zip(parts, offsets)])
+        verts, faces = join_meshes(parts)
         bvh = BVHTree.FromPolygons(verts.tolist(), faces.tolist())
         c = Vector(camera_center.tolist())
         out = np.zeros(len(points), bool)
@@ -504,6 +466,37 @@ class ProcessScene:
 
 
 _NO_OCCLUDER = (np.zeros((0, 3)), np.zeros((0, 3), int))
+
+
+def _remove(ob) -> None:
+    """A scene object and its data (mesh or curves), gone."""
+    data = ob.data
+    bpy.data.objects.remove(ob)
+    (bpy.data.hair_curves if isinstance(data, bpy.types.Curves) else bpy.data.meshes).remove(data)
+
+
+def _fabric_mesh(name: str, vertices: np.ndarray, faces: np.ndarray, fabric: np.ndarray, material):
+    """A smooth-shaded mesh in `material` with fabric coordinates per vertex (garments and hats)."""
+    me = bpy.data.meshes.new(name)
+    me.from_pydata(np.asarray(vertices).tolist(), [], np.asarray(faces).tolist())
+    me.polygons.foreach_set("use_smooth", np.ones(len(faces), bool))
+    a = me.attributes.new(materials.CLOTH_COORDS, "FLOAT_VECTOR", "POINT")
+    a.data.foreach_set("vector", fabric.astype(np.float32).ravel())
+    me.materials.append(material)
+    return me
+
+
+def _curves(name: str, strands: Strands, mats: list):
+    """Hair curves of `strands` (positions and radii) with material slots `mats`."""
+    S, P, _ = strands.points.shape
+    c = bpy.data.hair_curves.new(name)
+    c.add_curves([P] * S)
+    c.attributes["position"].data.foreach_set("vector", strands.points.astype(np.float32).ravel())
+    r = c.attributes.new("radius", "FLOAT", "POINT")
+    r.data.foreach_set("value", strands.radii.astype(np.float32).ravel())
+    for m in mats:
+        c.materials.append(m)
+    return c
 
 
 def compositor_parts(cfg) -> dict[str, bool]:
