@@ -194,16 +194,17 @@ _FABRICS = np.array([[0.08, 0.08, 0.09], [0.92, 0.92, 0.90], [0.45, 0.46, 0.48],
                      [0.95, 0.75, 0.20], [0.35, 0.20, 0.45], [0.85, 0.45, 0.55], [0.25, 0.55, 0.65]])
 
 
+def _fabric(rng: np.random.Generator) -> tuple[float, ...]:
+    """A fabric colour (linear RGB): one of _FABRICS, varied."""
+    return _srgb_to_linear(np.clip(_FABRICS[rng.integers(len(_FABRICS))] * rng.uniform(0.8, 1.15, size=3), 0, 1))
+
+
 def sample_garment(rng: np.random.Generator, cfg) -> GarmentSpec | None:
     """A garment for `clothing.fraction` of the subjects, else None (config `clothing:`)."""
     if not rng.random() < cfg.fraction:
         return None
-
-    def fabric():
-        return _srgb_to_linear(np.clip(_FABRICS[rng.integers(len(_FABRICS))] * rng.uniform(0.8, 1.15, size=3), 0, 1))
-
     style = cfg.styles[int(rng.integers(len(cfg.styles)))]
-    color, second = fabric(), fabric()
+    color, second = _fabric(rng), _fabric(rng)
     pattern = cfg.patterns[int(rng.integers(len(cfg.patterns)))] if rng.random() < cfg.pattern_fraction else "solid"
     return GarmentSpec(style=style, thickness_mm=float(rng.uniform(*cfg.thickness_mm)), color=color, pattern=pattern,
                        pattern_color=second, pattern_scale_cm=float(np.exp(rng.uniform(np.log(0.6), np.log(5.0)))),
@@ -250,11 +251,7 @@ def sample_hat(rng: np.random.Generator, cfg) -> HatSpec | None:
     if not rng.random() < cfg.hats:
         return None
     style = cfg.hat_styles[int(rng.integers(len(cfg.hat_styles)))]
-
-    def fabric():
-        return _srgb_to_linear(np.clip(_FABRICS[rng.integers(len(_FABRICS))] * rng.uniform(0.8, 1.15, size=3), 0, 1))
-
-    color, second = fabric(), fabric()
+    color, second = _fabric(rng), _fabric(rng)
     beanie = style == "beanie"
     pattern = ("stripes", "heather")[int(rng.integers(2))] if rng.random() < (0.5 if beanie else 0.1) else "solid"
     return HatSpec(style=style, edge_cm=float(rng.uniform(-0.8, 0.8)), brim_cm=0.0 if beanie else float(rng.uniform(6.0, 8.0)),
@@ -301,6 +298,13 @@ def sample_albedo(rng: np.random.Generator, cfg, textures: Sequence[AssetRef]) -
     return textures[int(rng.integers(len(textures)))]
 
 
+def _needs(drawn: bool, head_model, attribute: str, key: str, why: str) -> None:
+    """ValueError naming config `key` when a part it drew needs a vertex attribute the head model lacks."""
+    if drawn and attribute not in head_model.vertex_attributes:
+        raise ValueError(f"{key} > 0 but head model '{head_model.name}' has no {attribute.upper()} attribute "
+                         f"({why}): set {key}: 0")
+
+
 def sample_group(cfg, group: int, head_model, hdris: Sequence[AssetRef],
                  backgrounds: Sequence[AssetRef] = (), skin_textures: Sequence[AssetRef] = ()) -> GroupSpec:
     """The scene spec of group `group` of the corpus configured by `cfg`, lit by one of `hdris`
@@ -337,23 +341,15 @@ def sample_group(cfg, group: int, head_model, hdris: Sequence[AssetRef],
                              "(face_uvs) to put a texture on: set skin.albedo_fraction: 0")
         skin = skin.model_copy(update={"albedo": albedo})
     strands = sample_strands(stream(7), cfg.hair)
-    if strands is not None and SCALP not in head_model.vertex_attributes:
-        raise ValueError(f"hair.strands > 0 but head model '{head_model.name}' has no SCALP attribute "
-                         "(where hair grows): set hair.strands: 0")
+    _needs(strands is not None, head_model, SCALP, "hair.strands", "where hair grows")
     facial = sample_facial_hair(stream(9), cfg.hair, identity)
     hair = sample_hair(stream(5), cfg.hair, skin, strands, facial, identity.age())
-    if hair is not None and hair.brow_strands and BROWS not in head_model.vertex_attributes:
-        raise ValueError(f"hair.brow_strands > 0 but head model '{head_model.name}' has no BROWS attribute "
-                         "(where brows grow): set hair.brow_strands: 0")
+    _needs(hair is not None and hair.brow_strands, head_model, BROWS, "hair.brow_strands", "where brows grow")
     materials = materials.model_copy(update={"skin": skin, "hair": hair})
     garment = sample_garment(stream(6), cfg.clothing)
-    if garment is not None and TORSO not in head_model.vertex_attributes:
-        raise ValueError(f"clothing.fraction > 0 but head model '{head_model.name}' has no TORSO attribute "
-                         "(where clothes go): set clothing.fraction: 0")
+    _needs(garment is not None, head_model, TORSO, "clothing.fraction", "where clothes go")
     hat = sample_hat(stream(10), cfg.accessories)
-    if hat is not None and SCALP not in head_model.vertex_attributes:
-        raise ValueError(f"accessories.hats > 0 but head model '{head_model.name}' has no SCALP attribute "
-                         "(where hats sit): set accessories.hats: 0")
+    _needs(hat is not None, head_model, SCALP, "accessories.hats", "where hats sit")
     return GroupSpec(group=int(group), seed=seed, head=HeadSpec(model=head_model.name, identity=identity),
                      materials=materials, lighting=lighting, render_seed=int(rng.integers(0, 2**31 - 1)),
                      views=views, garment=garment, glasses=sample_glasses(stream(8), cfg.accessories), hat=hat)
