@@ -5,6 +5,7 @@ subjects, differing along the sweep's axes)."""
 
 from __future__ import annotations
 
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -32,20 +33,19 @@ def annotate(img: Image.Image, view: dict, axis_len: float = 0.08) -> Image.Imag
     return img
 
 
+def _tile(group, i: int, tile: int, labels: bool) -> np.ndarray:
+    """View `i` of a group as a `tile`-pixel square, with its ground truth drawn if `labels`."""
+    img = Image.fromarray(group.image(i))
+    img = annotate(img, group.views[i]) if labels else img.convert("RGB")
+    return np.asarray(img.resize((tile, tile), Image.BILINEAR))
+
+
 def contact_sheet(shards: list[Path], out_png: Path, max_groups: int = 8, tile: int = 192, grid: bool = False,
                   labels: bool = True) -> Path:
     """One row per group and one column per view; or, with `grid`, the first view of each group in a
     square grid (a look at the variety of a corpus). `labels` draws the ground truth on each view."""
-    tiles = []
-    for n, g in enumerate(iter_groups(shards)):
-        if n >= max_groups:
-            break
-        row = []
-        for i, v in enumerate(g.views[:1] if grid else g.views):
-            img = Image.fromarray(g.image(i))
-            img = annotate(img, v) if labels else img.convert("RGB")
-            row.append(np.asarray(img.resize((tile, tile), Image.BILINEAR)))
-        tiles.append(np.concatenate(row, 1))
+    tiles = [np.concatenate([_tile(g, i, tile, labels) for i in range(1 if grid else len(g.views))], 1)
+             for g in islice(iter_groups(shards), max_groups)]
     if not tiles:
         raise ValueError("no groups found in the shards")
     if grid:
@@ -64,11 +64,7 @@ def sweep_sheet(corpora: list[tuple[str, list[Path]]], out_png: Path, max_groups
     `max_groups` groups. A sweep's corpora share the base's seed, so each column is one subject."""
     rows = []
     for name, shards in corpora:
-        row = []
-        for n, g in enumerate(iter_groups(shards)):
-            if n >= max_groups:
-                break
-            row.append(np.asarray(Image.fromarray(g.image(0)).convert("RGB").resize((tile, tile), Image.BILINEAR)))
+        row = [_tile(g, 0, tile, labels=False) for g in islice(iter_groups(shards), max_groups)]
         if not row:
             raise ValueError(f"{name}: no groups found in its shards")
         row += [np.zeros_like(row[0])] * (max_groups - len(row))
