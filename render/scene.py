@@ -328,8 +328,7 @@ class ProcessScene:
         m = c.attributes.new("material_index", "INT", "CURVE")
         m.data.foreach_set("value", self._facial_lashes.astype(np.int32))  # slot 1: the lashes
         materials.set_facial_hair(self._facial_material, hair, self._lash_material)
-        self.facial = self._add("facial_hair", c)
-        self._move_facial_hair(strands)
+        self.facial = self._add("facial_hair", c)  # its occluder comes with each view (set_view)
 
     def _move_facial_hair(self, strands) -> None:
         c = self.facial.data
