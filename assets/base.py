@@ -22,7 +22,7 @@ from pydantic import Field
 from relhead.configbase import Range, Strict
 
 # Part labels of faces; the renderer gives each part its material (material slot = part label).
-PART_SKIN, PART_EYE, PART_MOUTH = 0, 1, 2
+PART_SKIN, PART_EYE, PART_MOUTH, PART_TEETH, PART_TONGUE = 0, 1, 2, 3, 4
 # Optional vertex attribute (N, 3) in [0, 1]: how much a vertex is lips, ears, eyelids (skin tints).
 SKIN_REGIONS = "skin_regions"
 # Optional vertex attribute (N, 3): where the eyebrows grow. x: signed height from the brow's centre

@@ -242,29 +242,42 @@ def set_eye(mat, p: EyeSpec) -> None:
         m.inputs["From Max"].default_value = math.cos(math.radians(deg - 1.5))
 
 
-def build_mouth():
-    mat, _, bsdf = _principled("mouth")
-    bsdf.inputs["Roughness"].default_value = 0.4
+def _wet(name: str, roughness: float, subsurface: float, radius: tuple, scale: float):
+    """A glossy, slightly translucent tissue of the mouth (a short subsurface scatter)."""
+    mat, _, bsdf = _principled(name)
+    bsdf.inputs["Roughness"].default_value = roughness
+    bsdf.inputs["Subsurface Weight"].default_value = subsurface
+    bsdf.inputs["Subsurface Radius"].default_value = radius
+    bsdf.inputs["Subsurface Scale"].default_value = scale
     return mat
 
 
-def set_mouth(mat, p: MouthSpec) -> None:
-    mat.node_tree.nodes["Principled BSDF"].inputs["Base Color"].default_value = (*p.base_color, 1.0)
+def build_mouth_materials() -> list:
+    """The mouth's walls, teeth (enamel) and tongue."""
+    return [_wet("mouth", 0.4, 0.0, (1.0, 0.2, 0.1), 0.01), _wet("teeth", 0.25, 0.3, (1.0, 0.8, 0.5), 0.001),
+            _wet("tongue", 0.3, 0.2, (1.0, 0.3, 0.2), 0.002)]
+
+
+def set_mouth(mats: list, p: MouthSpec) -> None:
+    """The mouth's three materials (walls, teeth, tongue); a spec without teeth or tongue colour
+    leaves those as the walls' colour, as they were before they were sampled."""
+    for mat, colour in zip(mats, (p.base_color, p.teeth_color or p.base_color, p.tongue_color or p.base_color)):
+        mat.node_tree.nodes["Principled BSDF"].inputs["Base Color"].default_value = (*colour, 1.0)
 
 
 def build_head_materials(subsurface: str = "random_walk") -> list:
-    """The head's materials in part-label order (skin, eye, mouth); `subsurface` is the skin's
-    scattering method (`random_walk`, or the cheaper `burley`)."""
+    """The head's materials in part-label order (skin, eye, mouth, teeth, tongue); `subsurface` is
+    the skin's scattering method (`random_walk`, or the cheaper `burley`)."""
     skin = build_skin()
     skin.node_tree.nodes["Principled BSDF"].subsurface_method = subsurface.upper()
-    return [skin, build_eye(), build_mouth()]
+    return [skin, build_eye(), *build_mouth_materials()]
 
 
 def set_head_materials(mats: list, p: MaterialsSpec) -> None:
     set_skin(mats[0], p.skin)
     set_hair(mats[0], p.hair)
     set_eye(mats[1], p.eye)
-    set_mouth(mats[2], p.mouth)
+    set_mouth(mats[2:5], p.mouth)
 
 
 CLOTH_COORDS = "cloth_co"  # per-vertex attribute of a garment: fabric coordinates (relhead.render.garment)

@@ -51,6 +51,21 @@ def sample_materials(rng: np.random.Generator) -> MaterialsSpec:
     return MaterialsSpec(skin=skin, eye=eye, mouth=MouthSpec(base_color=_srgb_to_linear([0.35, 0.08, 0.08])))
 
 
+# sRGB teeth from bright white to a yellowed ivory (shade 0 .. 1), and tongues from pale pink to red.
+_TEETH = np.array([[0.93, 0.91, 0.86], [0.78, 0.70, 0.52]])
+_TONGUE = np.array([[0.80, 0.50, 0.50], [0.62, 0.22, 0.24]])
+
+
+def sample_mouth(rng: np.random.Generator, mouth: MouthSpec, age: float | None) -> MouthSpec:
+    """Teeth shade (yellowing more likely with age) and tongue colour."""
+    shade = float(np.clip(rng.beta(2.0, 4.0) + 0.005 * max((age or 30.0) - 30.0, 0.0), 0.0, 1.0))
+    red = float(rng.uniform(0.0, 1.0))
+    teeth = _TEETH[0] * (1 - shade) + _TEETH[1] * shade
+    tongue = _TONGUE[0] * (1 - red) + _TONGUE[1] * red
+    return mouth.model_copy(update={"teeth_color": _srgb_to_linear(teeth * rng.uniform(0.95, 1.02)),
+                                    "tongue_color": _srgb_to_linear(tongue)})
+
+
 def sample_lighting(rng: np.random.Generator, cfg, hdris: Sequence[AssetRef]) -> LightingSpec:
     hdri = hdris[int(rng.integers(len(hdris)))]
     kind = cfg.background
@@ -345,7 +360,8 @@ def sample_group(cfg, group: int, head_model, hdris: Sequence[AssetRef],
     facial = sample_facial_hair(stream(9), cfg.hair, identity)
     hair = sample_hair(stream(5), cfg.hair, skin, strands, facial, identity.age())
     _needs(hair is not None and hair.brow_strands, head_model, BROWS, "hair.brow_strands", "where brows grow")
-    materials = materials.model_copy(update={"skin": skin, "hair": hair})
+    mouth = sample_mouth(stream(12), materials.mouth, identity.age())
+    materials = materials.model_copy(update={"skin": skin, "hair": hair, "mouth": mouth})
     garment = sample_garment(stream(6), cfg.clothing)
     _needs(garment is not None, head_model, TORSO, "clothing.fraction", "where clothes go")
     hat = sample_hat(stream(10), cfg.accessories)

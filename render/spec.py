@@ -92,7 +92,11 @@ class EyeSpec(Strict):
 
 
 class MouthSpec(Strict):
+    """The inside of the mouth: its walls, and the teeth and tongue of head models that have them."""
+
     base_color: RGB
+    teeth_color: RGB | None = None  # None: specs written before teeth were sampled
+    tongue_color: RGB | None = None
 
 
 HairStyle = Literal["short", "medium", "long", "curly"]
