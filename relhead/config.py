@@ -106,7 +106,7 @@ class HairCfg(Strict):
     short_hair_density: Range(0.0, 1.0) = Field((0.7, 1.0), description="its coverage")
     hairline_cm: Range(-3.0, 8.0) = Field((-0.5, 1.5), description="above the model's hairline (> 0: receding)")
     strands: float = Field(0.0, ge=0.0, le=1.0, description="share of subjects with strand hair")
-    styles: tuple[HairStyle, ...] = Field(("short", "medium", "long", "curly"), min_length=1)
+    styles: tuple[HairStyle, ...] = Field(("short", "medium", "long", "curly", "ponytail", "bun"), min_length=1)
     strand_count: Range(100, 200000) = Field((12000, 20000), description="strands per head (whole numbers)")
     facial_hair: float = Field(0.0, ge=0.0, le=1.0,
                                description="share of the subjects who can grow it (Anny: adult men) with facial hair")

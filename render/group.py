@@ -17,7 +17,7 @@ from relhead.frames import project
 from relhead.render.garment import GarmentMesh, build_garment, pattern_coordinates
 from relhead.render.glasses import GlassesMesh, build_glasses
 from relhead.render.hats import HatMesh, build_hat, press_hair
-from relhead.render.hair import FacialHair, Strands, grow, grow_brows, grow_facial, grow_lashes
+from relhead.render.hair import POINTS, TIED, FacialHair, Strands, grow, grow_brows, grow_facial, grow_lashes
 from relhead.render.spec import GroupSpec, ViewSpec
 from relhead.render.views import camera_intrinsics, head_to_camera, neck_rotation, world_to_camera
 
@@ -104,8 +104,11 @@ def strands(spec: GroupSpec, head_model, first: PosedHead) -> Strands | None:
         return None
     X = _head_frame(first.vertices, first)
     s = grow(head_model, X, _head_frame(first.landmarks, first), hair.strands)
-    if spec.hat is not None:  # flattened under the hat
-        s = Strands(points=press_hair(s.points, head_model, X, spec.hat, HAT_ROOM_M - 0.001), radii=s.radii)
+    if spec.hat is not None:  # flattened under the hat; a tied tail or bun comes out through it, as through a cap's back
+        n = POINTS // 2 if hair.strands.style in TIED else POINTS
+        points = s.points.copy()
+        points[:, :n] = press_hair(points[:, :n], head_model, X, spec.hat, HAT_ROOM_M - 0.002)
+        s = Strands(points=points, radii=s.radii)
     return s
 
 

@@ -33,6 +33,7 @@ POINTS = 12  # points per strand
 REAL_COUNT, REAL_DIAMETER_M = 100_000, 8e-5
 GRAVITY = np.array([0.0, 1.0, 0.0])  # head frame: y points down
 BACK = np.array([0.0, 0.0, 1.0])  # z points into the head, i.e. toward the back
+TIED = ("ponytail", "bun")  # styles whose hair is gathered at the back of the head
 
 
 @dataclass(frozen=True)
@@ -74,39 +75,12 @@ def grow(head_model, X: np.ndarray, landmarks: np.ndarray, s: StrandsSpec) -> St
 
     skull = X[head_model.vertex_attributes[SCALP][:, 0] > -2.0]
     centre = skull.mean(0)
-    crown = np.array([centre[0] + s.parting_cm / 100.0, skull[:, 1].min(), centre[2] + 0.02])
-    # Combed direction: away from the crown (a fringe falls forward) or swept back, then down.
-    radial = roots - crown
-    comb = _tangent(s.fringe * radial / np.linalg.norm(radial, axis=1, keepdims=True)
-                    + (1 - s.fringe) * (BACK + 0.6 * GRAVITY), rn)
-    length = s.length_cm / 100.0 * rng.uniform(0.8, 1.1, s.count)
-    # Hair in front of the ears' line stops at the brows, so a fringe never covers the eyes.
-    brow_y = landmarks[17:27, 1].min()
-    # (Hair combed forward reaches the forehead over the top of the head: its path is about the way
-    # forward to the brows' depth plus the way down to them.)
-    forward = (roots[:, 2] < centre[2] - 0.02) | (comb[:, 2] < -0.2)
-    reach = np.maximum(brow_y - 0.01 - roots[:, 1], 0.0) + np.maximum(roots[:, 2] - landmarks[17:27, 2].mean(), 0.0)
-    length = np.where(forward, np.minimum(length, np.maximum(reach, 0.01)), length)
-    lift = (s.volume_mm / 1000.0) * rng.random(s.count) ** 0.5 + 0.0015  # layers of hair over the scalp
-
-    # The face stays clear: below the brows and in front of the ears, hair is held outside the jaw line.
-    face = (brow_y + 0.005, landmarks[[0, 16], 2].mean(), np.abs(landmarks[:17, 0]).max() + 0.01)
-
     skin = Skin.of(head_model, X, normals)
-    pts = np.empty((s.count, POINTS, 3))
-    pts[:, 0] = roots
-    d = comb
-    step = length / (POINTS - 1)
-    for k in range(1, POINTS):
-        t = k / (POINTS - 1)
-        # Along the combed direction at first, then increasingly down (more for long hair).
-        bend = np.clip(t * (length / 0.12), 0.0, 1.0)[:, None] * 0.85
-        d = (1 - bend) * d + bend * GRAVITY
-        d /= np.linalg.norm(d, axis=1, keepdims=True)
-        p = pts[:, k - 1] + step[:, None] * d
-        p = _clear_face(skin.push_out(p, lift * min(1.0, 4 * t) + 0.001), face)
-        d = _unit(p - pts[:, k - 1])
-        pts[:, k] = p
+    if s.style in TIED:
+        pts = _tied(rng, s, skin, roots, centre, skull)
+    else:
+        pts = _loose(rng, s, skin, roots, rn, centre, skull, landmarks)
+    face = _face_box(landmarks)
 
     # Clumps: each strand's tip is drawn toward the nearest of some guide strands (by root).
     guides = rng.choice(s.count, size=max(1, s.count // 40), replace=False)
@@ -127,6 +101,108 @@ def grow(head_model, X: np.ndarray, landmarks: np.ndarray, s: StrandsSpec) -> St
     pts[:, 1:] = _clear_face(skin.push_out(pts[:, 1:].reshape(-1, 3), 0.001), face).reshape(s.count, POINTS - 1, 3)
     root = 0.5 * REAL_DIAMETER_M * max(1.0, REAL_COUNT / s.count)
     return Strands.tapered(pts, root, 3)
+
+
+def _face_box(landmarks: np.ndarray) -> tuple[float, float, float]:
+    """The face stays clear: below the brows and in front of the ears, hair is held outside the jaw line."""
+    return landmarks[17:27, 1].min() + 0.005, landmarks[[0, 16], 2].mean(), np.abs(landmarks[:17, 0]).max() + 0.01
+
+
+def _loose(rng, s: StrandsSpec, skin: Skin, roots, rn, centre, skull, landmarks) -> np.ndarray:
+    """(S, POINTS, 3) hair worn loose: combed from the crown or back, falling under gravity."""
+    crown = np.array([centre[0] + s.parting_cm / 100.0, skull[:, 1].min(), centre[2] + 0.02])
+    # Combed direction: away from the crown (a fringe falls forward) or swept back, then down.
+    radial = roots - crown
+    comb = _tangent(s.fringe * radial / np.linalg.norm(radial, axis=1, keepdims=True)
+                    + (1 - s.fringe) * (BACK + 0.6 * GRAVITY), rn)
+    length = s.length_cm / 100.0 * rng.uniform(0.8, 1.1, s.count)
+    # Hair in front of the ears' line stops at the brows, so a fringe never covers the eyes.
+    brow_y = landmarks[17:27, 1].min()
+    # (Hair combed forward reaches the forehead over the top of the head: its path is about the way
+    # forward to the brows' depth plus the way down to them.)
+    forward = (roots[:, 2] < centre[2] - 0.02) | (comb[:, 2] < -0.2)
+    reach = np.maximum(brow_y - 0.01 - roots[:, 1], 0.0) + np.maximum(roots[:, 2] - landmarks[17:27, 2].mean(), 0.0)
+    length = np.where(forward, np.minimum(length, np.maximum(reach, 0.01)), length)
+    lift = (s.volume_mm / 1000.0) * rng.random(s.count) ** 0.5 + 0.0015  # layers of hair over the scalp
+
+    face = _face_box(landmarks)
+    pts = np.empty((s.count, POINTS, 3))
+    pts[:, 0] = roots
+    d = comb
+    step = length / (POINTS - 1)
+    for k in range(1, POINTS):
+        t = k / (POINTS - 1)
+        # Along the combed direction at first, then increasingly down (more for long hair).
+        bend = np.clip(t * (length / 0.12), 0.0, 1.0)[:, None] * 0.85
+        d = (1 - bend) * d + bend * GRAVITY
+        d /= np.linalg.norm(d, axis=1, keepdims=True)
+        p = pts[:, k - 1] + step[:, None] * d
+        p = _clear_face(skin.push_out(p, lift * min(1.0, 4 * t) + 0.001), face)
+        d = _unit(p - pts[:, k - 1])
+        pts[:, k] = p
+    return pts
+
+
+def _tied(rng, s: StrandsSpec, skin: Skin, roots, centre, skull) -> np.ndarray:
+    """(S, POINTS, 3) hair tied back: the first half of each strand lies on the scalp along an arc
+    from its root to a tie at the back of the head (`s.tie_height`: 0 at the nape, 1 high on the
+    crown's back), pressed within `s.volume_mm`; the second half is a ponytail that leaves the tie
+    backward and falls, widening, or a bun wound round a ball behind the tie."""
+    n = len(roots)
+    # A centre to arc about: the skull's middle, between its top and its widest level.
+    c = np.array([centre[0], 0.5 * (skull[:, 1].min() + centre[1]) + 0.02, centre[2]])
+    a = np.radians(-35.0 + 85.0 * s.tie_height)  # the tie's elevation behind the skull
+    toward = np.cos(a) * BACK - np.sin(a) * GRAVITY
+    on_ray = skin.points[np.argmax(((skin.points - c) @ toward) - 4.0 * np.linalg.norm(
+        np.cross(skin.points - c, toward), axis=1))]  # the skin point furthest along the ray, near it
+    tie = c + ((on_ray - c) @ toward + 0.004) * toward
+    # Every strand reaches the tie at its own spot on a small disc across the tail.
+    e1 = _unit(np.cross(toward, GRAVITY)[None])[0]
+    e2 = np.cross(toward, e1)
+    r, phi = 0.007 * np.sqrt(rng.random(n)), rng.uniform(0, 2 * np.pi, n)
+    spot = r[:, None] * (np.cos(phi)[:, None] * e1 + np.sin(phi)[:, None] * e2)
+    half = POINTS // 2
+    pts = np.empty((n, POINTS, 3))
+    u0, r0 = _unit(roots - c), np.linalg.norm(roots - c, axis=1)
+    u1 = _unit(tie + spot - c)
+    r1 = np.linalg.norm(tie + spot - c, axis=1)
+    lift = (s.volume_mm / 1000.0) * rng.random(n) ** 0.5 + 0.0015
+    # Over the top: from the root up to a waypoint above the middle of the way, then down to the tie
+    # (a straight chord from a hairline in front to a tie at the nape would pass near the centre).
+    mid = _unit(u0 + u1 - GRAVITY)
+    for k in range(half):
+        t = k / (half - 1)
+        a, b, w = (u0, mid, 2 * t) if t < 0.5 else (mid, u1, 2 * t - 1)
+        u = _unit((1 - w) * a + w * b)
+        p = c + u * ((1 - t) * r0 + t * r1)[:, None]
+        for _ in range(3 if k else 0):  # onto the scalp, `lift` off it: pulled in or pushed out
+            depth, i = skin.depth(p)
+            p = p + ((lift * min(1.0, 3 * t) + 0.001) - depth)[:, None] * skin.normals[i]
+        pts[:, k] = p
+    pts[:, half - 1] = tie + spot
+    on_scalp = np.linalg.norm(np.diff(pts[:, :half], axis=1), axis=2).sum(1)
+    rest = POINTS - half
+    if s.style == "ponytail":
+        length = np.maximum(s.length_cm / 100.0 * rng.uniform(0.85, 1.05, n) - on_scalp, 0.05)
+        step = length / rest
+        d = np.repeat(_unit((toward + 0.3 * GRAVITY)[None]), n, 0)
+        for k in range(half, POINTS):
+            t = (k - half + 1) / rest
+            d = _unit(d + 0.9 * GRAVITY)
+            p = pts[:, k - 1] + step[:, None] * d + 0.5 * spot * (1.0 / rest)  # widening down the tail
+            pts[:, k] = skin.push_out(p, 0.004 + 0.01 * t)
+    else:  # a bun: each strand winds once round a ball resting on the tie
+        radius = float(np.clip(0.012 + 0.05 * s.length_cm / 100.0, 0.02, 0.035))
+        ball = tie + radius * toward
+        start = tie + spot - ball
+        axis = _unit(np.cross(start, rng.normal(size=(n, 3))))
+        sweep = rng.uniform(1.2, 1.8, n) * np.pi
+        for k in range(half, POINTS):
+            th = sweep * (k - half + 1) / rest
+            rot = (np.cos(th)[:, None] * start + np.sin(th)[:, None] * np.cross(axis, start)
+                   + (1 - np.cos(th))[:, None] * (axis * start).sum(1, keepdims=True) * axis)
+            pts[:, k] = ball + rot * rng.uniform(0.8, 1.0, (n, 1))
+    return pts
 
 
 def _roots(rng: np.random.Generator, X: np.ndarray, normals: np.ndarray, tri: np.ndarray, count: int):

@@ -171,7 +171,10 @@ def press_hair(points: np.ndarray, head_model, X: np.ndarray, h: HatSpec, room_m
     skin = Skin.of(head_model, X)
     covered = under_hat(head_model, h)[skin.ids]
     p = points.reshape(-1, 3).astype(np.float64)
-    depth, i = skin.depth(p)
-    over = covered[i] & (depth > room_m)
-    p[over] -= (depth[over] - room_m)[:, None] * skin.normals[i][over]
+    for _ in range(3):  # a pressed point may find a nearer stretch of scalp, whose plane lies higher
+        depth, i = skin.depth(p)
+        over = covered[i] & (depth > room_m)
+        if not over.any():
+            break
+        p[over] -= (depth[over] - room_m)[:, None] * skin.normals[i][over]
     return p.reshape(points.shape).astype(points.dtype)

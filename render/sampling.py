@@ -107,7 +107,10 @@ def hair_rgb(melanin: float, redness: float) -> np.ndarray:
 _STYLES = {"short": ((3.0, 7.0), (0.0, 0.0), (1.0, 1.0), (2.0, 6.0), (0.0, 1.0)),
            "medium": ((9.0, 18.0), (0.0, 0.0), (1.0, 1.0), (3.0, 10.0), (0.0, 1.5)),
            "long": ((22.0, 40.0), (0.0, 0.0), (1.0, 1.0), (3.0, 10.0), (0.0, 1.5)),
-           "curly": ((6.0, 20.0), (2.5, 6.0), (0.8, 2.0), (6.0, 15.0), (1.0, 3.0))}
+           "curly": ((6.0, 20.0), (2.5, 6.0), (0.8, 2.0), (6.0, 15.0), (1.0, 3.0)),
+           # Tied back: pressed to the scalp up to the tie, the length is the whole strand's.
+           "ponytail": ((30.0, 50.0), (0.0, 0.0), (1.0, 1.0), (1.0, 3.0), (0.0, 1.0)),
+           "bun": ((30.0, 50.0), (0.0, 0.0), (1.0, 1.0), (1.0, 3.0), (0.0, 1.0))}
 
 
 def sample_strands(rng: np.random.Generator, cfg) -> StrandsSpec | None:
@@ -117,11 +120,14 @@ def sample_strands(rng: np.random.Generator, cfg) -> StrandsSpec | None:
     style = cfg.styles[int(rng.integers(len(cfg.styles)))]
     length, curl, period, volume, frizz = (float(rng.uniform(*r)) for r in _STYLES[style])
     lo, hi = (int(x) for x in cfg.strand_count)
-    return StrandsSpec(style=style, seed=int(rng.integers(0, 2**31 - 1)), count=int(rng.integers(lo, hi + 1)),
+    spec = StrandsSpec(style=style, seed=int(rng.integers(0, 2**31 - 1)), count=int(rng.integers(lo, hi + 1)),
                        length_cm=length, hairline_cm=float(rng.uniform(*cfg.hairline_cm)),
                        fringe=float(rng.uniform(0.0, 1.0)), parting_cm=float(rng.uniform(-3.0, 3.0)),
                        volume_mm=volume, clump=float(rng.uniform(0.2, 0.7)), frizz_mm=frizz, curl_radius_mm=curl,
                        curl_period_cm=period, roughness=float(rng.uniform(0.25, 0.45)))
+    if style in ("ponytail", "bun"):
+        spec = spec.model_copy(update={"tie_height": float(rng.uniform(0.0, 1.0))})
+    return spec
 
 
 # Facial hair by style: strands, length (mm), how far below the jaw line it reaches (mm).

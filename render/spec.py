@@ -99,7 +99,7 @@ class MouthSpec(Strict):
     tongue_color: RGB | None = None
 
 
-HairStyle = Literal["short", "medium", "long", "curly"]
+HairStyle = Literal["short", "medium", "long", "curly", "ponytail", "bun"]
 
 
 class StrandsSpec(Strict):
@@ -118,6 +118,7 @@ class StrandsSpec(Strict):
     curl_radius_mm: float  # 0: straight
     curl_period_cm: float
     roughness: float  # the Principled Hair BSDF's
+    tie_height: float | None = None  # ponytail and bun: where the hair is tied, 0 at the nape .. 1 high at the back
 
 
 FacialStyle = Literal["stubble", "moustache", "goatee", "beard"]

@@ -192,6 +192,26 @@ def test_a_hat_covers_the_crown_off_the_scalp_above_the_brows_and_ears(fake_mode
     assert np.array_equal(hat.vertices, again.vertices) and np.array_equal(hat.faces, again.faces)
 
 
+@pytest.mark.parametrize("hair", ["medium", "ponytail", "bun"])
+def test_hair_under_a_hat_is_pressed_inside_it_and_a_tied_tail_comes_out(fake_model, hair):
+    from relhead.render.group import posed_heads, strands
+    from relhead.render.hair import POINTS
+    from relhead.render.hats import under_hat
+    from relhead.render.surface import Skin
+
+    spec, hat, X, lm, room = _hat(fake_model, "beanie", ["hair.strands=1", f"hair.styles=[{hair}]",
+                                                          "hair.strand_count=[2000,2000]"])
+    s = strands(spec, fake_model, posed_heads(spec, fake_model)[0])
+    skin = Skin.of(fake_model, X)
+    covered = under_hat(fake_model, spec.hat)[skin.ids]
+    scalp_part = s.points[:, : POINTS // 2 if hair != "medium" else POINTS].reshape(-1, 3).astype(float)
+    depth, i = skin.depth(scalp_part)
+    assert covered[i].mean() > 0.3 and depth[covered[i]].max() < room  # under the hat: inside it
+    if hair != "medium":  # the tail or bun stands out of it, behind the head
+        tail = s.points[:, POINTS // 2:].reshape(-1, 3).astype(float)
+        assert np.median(skin.depth(tail)[0]) > room and np.median(tail[:, 2]) > lm[[0, 16], 2].mean()
+
+
 @pytest.mark.slow
 def test_a_hat_renders_on_the_crown_and_only_hides_landmarks(head_model):
     from relhead.assets.hdri import hdri_pool

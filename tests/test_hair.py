@@ -57,7 +57,7 @@ def _head_frame(fake_model, spec):
     return (p.vertices.astype(float) - T[:3, 3]) @ T[:3, :3], (p.landmarks - T[:3, 3]) @ T[:3, :3]
 
 
-@pytest.mark.parametrize("style", ["short", "medium", "long", "curly"])
+@pytest.mark.parametrize("style", ["short", "medium", "long", "curly", "ponytail", "bun"])
 def test_strands_root_on_the_scalp_stay_off_the_skin_and_out_of_the_face(fake_model, style):
     spec, s = _grown(fake_model, style)
     X, lm = _head_frame(fake_model, spec)
@@ -101,6 +101,38 @@ def test_styles_differ_as_named_and_growth_is_deterministic(fake_model):
     assert wiggle(curly.points) > wiggle(short.points)
     v, t = occluder_ribbons(long, every=10)
     assert t.max() < len(v) and len(t) == 2 * 2 * (POINTS - 1) * len(long.points[::10])
+
+
+def test_tied_hair_lies_on_the_scalp_meets_at_the_back_and_hangs_or_winds_there(fake_model):
+    from relhead.render.hair import TIED
+
+    for style in TIED:
+        spec, s = _grown(fake_model, style)
+        X, lm = _head_frame(fake_model, spec)
+        p = s.points.astype(float)
+        half = POINTS // 2
+        # Up to the tie each strand lies on the scalp (pressed within the style's volume, plus clumping).
+        from relhead.render.surface import Skin
+
+        depth, _ = Skin.of(fake_model, X).depth(p[:, 1:half - 1].reshape(-1, 3))
+        assert np.percentile(depth, 2) > 0.0 and np.percentile(depth, 98) < 0.001 + spec.materials.hair.strands.volume_mm / 1000 + 0.004
+        # Every strand reaches the tie: a bundle a few cm across, behind the ears.
+        tie = p[:, half - 1]
+        assert np.percentile(np.linalg.norm(tie - np.median(tie, 0), axis=1), 95) < 0.02
+        assert np.median(tie[:, 2]) > lm[[0, 16], 2].mean() + 0.03 and abs(np.median(tie[:, 0]) - lm[27:31, 0].mean()) < 0.01
+        tips = p[:, -1]
+        if style == "ponytail":  # the tail falls below the tie, behind the head
+            assert np.median(tips[:, 1] - tie[:, 1]) > 0.1 and (tips[:, 2] > lm[[0, 16], 2].mean()).mean() > 0.95
+        else:  # the bun is a ball behind the tie
+            centre = p[:, half:].reshape(-1, 3).mean(0)
+            assert np.linalg.norm(p[:, half:] - centre, axis=2).max() < 0.05 and centre[2] > np.median(tie[:, 2])
+    # Heights vary with tie_height: a high ponytail's tie sits higher than a low one's.
+    ties = []
+    for g in range(12):
+        spec, s = _grown(fake_model, "ponytail", g)
+        ties.append((spec.materials.hair.strands.tie_height, np.median(s.points[:, POINTS // 2 - 1, 1])))
+    h, y = np.array(ties).T
+    assert np.corrcoef(h, y)[0, 1] < -0.8  # y points down
 
 
 @pytest.mark.slow
