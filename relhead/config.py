@@ -124,7 +124,7 @@ class ClothingCfg(Strict):
     attribute, which Anny has). Off by default: the bare bust, cut below the neck."""
 
     fraction: float = Field(0.0, ge=0.0, le=1.0, description="share of subjects wearing a garment")
-    styles: tuple[GarmentStyle, ...] = Field(("crew", "v-neck", "scoop", "turtleneck"), min_length=1)
+    styles: tuple[GarmentStyle, ...] = Field(("crew", "v-neck", "scoop", "turtleneck", "collared", "hoodie"), min_length=1)
     pattern_fraction: float = Field(0.4, ge=0.0, le=1.0, description="share of garments with a pattern")
     patterns: tuple[Pattern, ...] = Field(("stripes", "checks", "heather"), min_length=1)
     thickness_mm: Range(0.5, 30.0) = Field((2.0, 6.0), description="fabric's distance off the skin")

@@ -18,7 +18,7 @@ from scipy import sparse
 
 from relhead.assets.base import PART_SKIN, TORSO
 
-GARMENT_STYLES = ("crew", "v-neck", "scoop", "turtleneck")
+GARMENT_STYLES = ("crew", "v-neck", "scoop", "turtleneck", "collared", "hoodie")
 PATTERNS = ("solid", "stripes", "checks", "heather")
 
 # Neckline depth below the neck's base (cm) by azimuth from the throat (degrees): front, side, back.
@@ -28,8 +28,10 @@ NECKLINE_CM = {
     "scoop": (7.0, 5.0, 1.5, -0.5, -1.0),
     "turtleneck": (-4.0, -4.0, -4.5, -5.0, -5.0),
     "v-neck": (2.5, 1.5, 0.0, -1.0, -1.5),  # plus the V below
+    "collared": (2.5, 1.5, 0.0, -1.0, -1.5),  # plus a shallow V where the collar opens
+    "hoodie": (2.0, 1.0, 0.0, -1.0, -1.5),
 }
-V_DEPTH_CM, V_HALF_WIDTH_DEG = 6.0, 25.0
+V_DEPTH_CM, V_HALF_WIDTH_DEG = {"v-neck": 6.0, "collared": 3.5}, 25.0
 BODY_MIN = 0.45  # the garment covers vertices at least this much body (TORSO z): never the chin or jaw
 SKIRT_M = (0.02, 0.35)  # the skirt's two rings, along the body's down direction
 SKIRT_FLARE = 0.25  # outward (horizontal) share of the skirt's direction
@@ -38,9 +40,33 @@ SKIRT_FLARE = 0.25  # outward (horizontal) share of the skirt's direction
 def neckline_cm(style: str, azimuth_deg: np.ndarray) -> np.ndarray:
     a = np.abs(azimuth_deg)
     depth = np.interp(a, NECKLINE_AZIMUTH_DEG, NECKLINE_CM[style])
-    if style == "v-neck":
-        depth = depth + V_DEPTH_CM * np.clip(1.0 - a / V_HALF_WIDTH_DEG, 0.0, 1.0)
+    if style in V_DEPTH_CM:
+        depth = depth + V_DEPTH_CM[style] * np.clip(1.0 - a / V_HALF_WIDTH_DEG, 0.0, 1.0)
     return depth
+
+
+@dataclass(frozen=True)
+class Flap:
+    """A band of fabric attached along the neckline: it stands `stand_cm` up the neck, folds over and
+    lies back down over the garment for `fall_cm` from the neckline, bulging `puff_cm` off it at
+    mid-fall; all three by azimuth (degrees from the throat) on `span_deg` only. A shirt's collar, or
+    a hoodie's hood lying gathered behind the neck."""
+
+    span_deg: tuple[float, float]  # |azimuth| range the band covers
+    stand_cm: tuple[float, float]  # at the ends of the span, interpolated by |azimuth|
+    fall_cm: tuple[float, float]
+    puff_cm: tuple[float, float]
+
+
+FLAPS = {
+    # A collar: open at the throat, its points longest in front, standing 2.5 cm round the neck.
+    "collared": Flap(span_deg=(10.0, 180.0), stand_cm=(2.0, 2.8), fall_cm=(6.0, 3.8), puff_cm=(0.3, 0.3)),
+    # A hood down: a gathered roll over the shoulders and the upper back.
+    "hoodie": Flap(span_deg=(40.0, 180.0), stand_cm=(1.0, 3.0), fall_cm=(4.0, 9.0), puff_cm=(1.0, 3.5)),
+}
+FLAP_COLUMNS_DEG = 4.0  # the band's column spacing round the neck
+FLAP_FOLD_M = 0.003  # the fold's thickness, between its standing and its falling leaf
+FALL_ROWS = 5
 
 
 def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -64,10 +90,14 @@ class GarmentMesh:
     thickness_m: float
     head_faces: np.ndarray  # the head model's faces (for its vertex normals)
     torso: np.ndarray  # (N, 3) the model's TORSO attribute (the body's down direction is its depth's gradient)
+    flap: Flap | None = None  # a collar or hood along the neckline
+    flap_columns: np.ndarray | None = None  # (C,) shell points on the neckline it hangs from, in order
+    flap_azimuth: np.ndarray | None = None  # (C,) their |azimuth| in degrees
 
     @property
     def num_vertices(self) -> int:
-        return self.blend.shape[0] + len(SKIRT_M) * len(self.edge)
+        flap = 0 if self.flap_columns is None else len(self.flap_columns) * (4 + FALL_ROWS)
+        return self.blend.shape[0] + len(SKIRT_M) * len(self.edge) + flap
 
     def vertices(self, head_vertices: np.ndarray) -> np.ndarray:
         """(num_vertices, 3) garment vertices on these posed head-model vertices (same frame)."""
@@ -83,7 +113,71 @@ class GarmentMesh:
         d = down + SKIRT_FLARE * radial
         d /= np.linalg.norm(d, axis=1, keepdims=True)
         rings = [base + L * d for L in SKIRT_M]
-        return np.concatenate([shell, *rings]).astype(np.float32)
+        parts = [shell, *rings]
+        if self.flap is not None:
+            body = _OffSurface(head_vertices.astype(np.float64), n)
+            parts.append(self._flap_vertices(shell, nn, down, axis_point, body))
+        return np.concatenate(parts).astype(np.float32)
+
+    def _flap_vertices(self, shell: np.ndarray, nn: np.ndarray, down: np.ndarray, axis_point: np.ndarray,
+                       body: "_OffSurface") -> np.ndarray:
+        """(rows * C, 3) the flap's vertices, row after row: up the neck from the neckline (the standing
+        leaf), over the fold, then down over the garment, walked along it away from the neck's base;
+        every row kept off the body by the fabric's thickness (and the fold's)."""
+        f, a = self.flap, self.flap_azimuth
+        lerp = lambda ends: np.interp(a, f.span_deg, ends) / 100.0  # noqa: E731
+        stand, fall, puff = lerp(f.stand_cm), lerp(f.fall_cm), lerp(f.puff_cm)
+        P0 = shell[self.flap_columns]
+        n0 = nn[self.flap_columns] / np.maximum(np.linalg.norm(nn[self.flap_columns], axis=1, keepdims=True), 1e-12)
+        up = -down
+        th = self.thickness_m
+        rows = [P0] + [body.keep_off(P0 + (stand * k / 2)[:, None] * up, th) for k in (1, 2)]  # the standing leaf
+        rows.append(body.keep_off(rows[2] + FLAP_FOLD_M * n0, th + FLAP_FOLD_M))  # over the fold
+        rows.append(body.keep_off(rows[1] + 1.5 * FLAP_FOLD_M * n0, th + 1.5 * FLAP_FOLD_M))  # falling, down the stand
+        # Then down over the garment: each step away from the neck's base, back onto the shell, off it
+        # by the fold and the puff.
+        tree = _shell_tree(shell)
+        p = P0 + 1.5 * FLAP_FOLD_M * n0
+        for k in range(1, FALL_ROWS):
+            t = k / (FALL_ROWS - 1)
+            away = p - axis_point
+            i = tree.query(p)[1]
+            n = nn[i] / np.maximum(np.linalg.norm(nn[i], axis=1, keepdims=True), 1e-12)
+            away -= (away * n).sum(1, keepdims=True) * n
+            p = p + (fall / (FALL_ROWS - 1))[:, None] * away / np.maximum(np.linalg.norm(away, axis=1, keepdims=True), 1e-9)
+            for _ in range(2):  # back onto the shell, off it by the fold and the bulge
+                i = tree.query(p)[1]
+                n = nn[i] / np.maximum(np.linalg.norm(nn[i], axis=1, keepdims=True), 1e-12)
+                off = 1.5 * FLAP_FOLD_M + puff * np.sin(np.pi * min(t, 0.999) ** 0.8)
+                p = p - (((p - shell[i]) * n).sum(1) - off)[:, None] * n
+            p = body.keep_off(p, th + 1.5 * FLAP_FOLD_M)
+            rows.append(p)
+        return np.concatenate(rows)
+
+
+class _OffSurface:
+    """A posed body's vertices and normals, to keep points off it."""
+
+    def __init__(self, vertices: np.ndarray, normals: np.ndarray):
+        from scipy.spatial import cKDTree
+
+        self.v, self.n, self.tree = vertices, normals, cKDTree(vertices)
+
+    def keep_off(self, p: np.ndarray, clearance: float) -> np.ndarray:
+        """Points moved out along the nearest vertex's normal until `clearance` off the body."""
+        for _ in range(3):
+            i = self.tree.query(p)[1]
+            need = np.maximum(clearance - ((p - self.v[i]) * self.n[i]).sum(1), 0.0)
+            if not need.any():
+                break
+            p = p + need[:, None] * self.n[i]
+        return p
+
+
+def _shell_tree(shell: np.ndarray):
+    from scipy.spatial import cKDTree
+
+    return cKDTree(shell)
 
 
 def body_axes(head_vertices: np.ndarray, torso: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -173,9 +267,44 @@ def build_garment(head_model, style: str, thickness_mm: float) -> GarmentMesh:
         for (a0, b0), (a1, b1) in zip(rings[:-1], rings[1:]):
             skirt += [[b0, a0, a1], [b0, a1, b1]]
     all_faces = np.concatenate([shell_faces, np.asarray(skirt, np.int64).reshape(-1, 3)])
+    flap = FLAPS.get(style)
+    columns = azimuth_deg = None
+    if flap is not None:
+        columns, azimuth_deg = _neckline_columns(point_of, torso, flap)
+        base = S + len(SKIRT_M) * B
+        all_faces = np.concatenate([all_faces, base + _grid_faces(4 + FALL_ROWS, len(columns))])
     return GarmentMesh(blend=blend, shell_faces=shell_faces, edge=edge, faces=all_faces,
                        thickness_m=thickness_mm / 1000.0, head_faces=head_model.faces.astype(np.int64),
-                       torso=torso)
+                       torso=torso, flap=flap, flap_columns=columns, flap_azimuth=azimuth_deg)
+
+
+def _neckline_columns(point_of: dict, torso: np.ndarray, flap: Flap) -> tuple[np.ndarray, np.ndarray]:
+    """The shell points on the neckline (cut between a vertex above it and one below) where a flap's
+    columns hang, one per FLAP_COLUMNS_DEG of azimuth over its span, in order round the neck from the
+    subject's right through the back to the left (through the front, when the span includes it);
+    and their |azimuth| in degrees."""
+    ids, az = [], []
+    for key, i in point_of.items():
+        if len(key) == 2 and torso[list(key), 2].min() >= BODY_MIN:  # the neckline, not the body-weight cut
+            ids.append(i)
+            rad = np.radians(torso[list(key), 1] * 180.0)
+            az.append(np.degrees(np.arctan2(np.sin(rad).sum(), np.cos(rad).sum())))  # across +-180 too
+    ids, az = np.asarray(ids), np.asarray(az)
+    # Unwrapped so the band runs through the back (|azimuth| 180) without a seam.
+    unwrapped = np.where(az < 0, az + 360.0, az)
+    lo, hi = flap.span_deg
+    centres = np.arange(lo, 360.0 - lo + 1e-6, FLAP_COLUMNS_DEG)
+    pick = [int(np.argmin(np.abs(unwrapped - c))) for c in centres]
+    columns = ids[pick]
+    return columns, np.minimum(unwrapped[pick], 360.0 - unwrapped[pick])
+
+
+def _grid_faces(rows: int, cols: int) -> np.ndarray:
+    """Triangles of a rows x cols grid of vertices stored row after row (an open band)."""
+    r, c = np.meshgrid(np.arange(rows - 1), np.arange(cols - 1), indexing="ij")
+    a = (r * cols + c).ravel()
+    b, d, e = a + 1, a + cols, a + cols + 1
+    return np.concatenate([np.stack([a, b, e], 1), np.stack([a, e, d], 1)])
 
 
 def pattern_coordinates(vertices: np.ndarray, mesh: GarmentMesh, head_vertices: np.ndarray) -> np.ndarray:

@@ -156,7 +156,7 @@ class HairSpec(Strict):
     grey: float = 0.0  # share of white strands (greying with age); painted hair's colour is greyed to match
 
 
-GarmentStyle = Literal["crew", "v-neck", "scoop", "turtleneck"]
+GarmentStyle = Literal["crew", "v-neck", "scoop", "turtleneck", "collared", "hoodie"]
 Pattern = Literal["solid", "stripes", "checks", "heather"]
 
 

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from relhead.assets.base import TORSO
-from relhead.render.garment import BODY_MIN, SKIRT_M, build_garment, neckline_cm, vertex_normals
+from relhead.render.garment import BODY_MIN, GARMENT_STYLES, SKIRT_M, build_garment, neckline_cm, vertex_normals
 from synthetic import sampled_specs
 
 FAKE = ["head.model=fake", "views=2"]
-STYLES = ("crew", "v-neck", "scoop", "turtleneck")
+STYLES = GARMENT_STYLES
 
 
 def test_clothing_is_off_by_default_and_changes_nothing_else(fake_model):
@@ -94,7 +94,7 @@ def test_the_garment_follows_the_posed_body(fake_model):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("style", ["crew", "turtleneck"])
+@pytest.mark.parametrize("style", ["crew", "turtleneck", "collared", "hoodie"])
 def test_a_garment_renders_below_the_chin_and_leaves_the_face_and_labels_alone(head_model, style):
     from relhead.assets.hdri import hdri_pool
     from relhead.config import resolve
@@ -120,3 +120,38 @@ def test_a_garment_renders_below_the_chin_and_leaves_the_face_and_labels_alone(h
         assert d[:brows].mean() < 2.0 and d[chin + 8:].mean() > 10 * max(d[:brows].mean(), 0.5)
         # The skirt carries the subject to the bottom of the frame: no cut edge above it.
         assert dressed.mask[-1].mean() > 100 and (dressed.mask[chin + 8:] > 128).mean() > (bare.mask[chin + 8:] > 128).mean()
+
+
+@pytest.mark.parametrize("style", ["collared", "hoodie"])
+def test_a_collar_or_hood_stands_up_the_neck_and_folds_over_off_the_garment(fake_model, style):
+    from relhead.render.garment import FALL_ROWS, FLAPS
+    from relhead.render.surface import Skin
+
+    g = build_garment(fake_model, style, thickness_mm=3.0)
+    V = fake_model.rest  # head frame: y points down
+    P = g.vertices(V)
+    S, B = g.blend.shape[0], len(g.edge)
+    rows = P[S + len(SKIRT_M) * B:].reshape(4 + FALL_ROWS, -1, 3).astype(float)
+    assert len(P) == g.num_vertices and g.faces.max() < len(P) and rows.shape[1] > 20
+    # Nothing of it inside the body, or the garment under it.
+    depth, _ = Skin.of(fake_model, V).depth(rows.reshape(-1, 3))
+    assert depth.min() > 0.002
+    # It stands up the neck: the standing leaf's top is 1-3 cm above where it starts, on the neckline.
+    rise = rows[0, :, 1] - rows[2, :, 1]
+    assert 0.009 < rise.min() and rise.max() < 0.031
+    neckline = np.flatnonzero(np.diff(g.blend.indptr) == 2)
+    assert np.linalg.norm(rows[0][:, None] - P[neckline][None], axis=2).min(1).max() < 1e-6
+    # Then it lies back down, away from the neck, outside the garment.
+    gap = depth.reshape(rows.shape[:2])[-3]  # mid-fall, off the skin
+    mid = gap[np.argsort(np.abs(rows[-3, :, 0]))[: len(gap) // 4]]  # in the middle: the back (and for a collar the front)
+    neck = P[neckline].mean(0)
+    away = np.linalg.norm(rows[-1] - neck, axis=1) - np.linalg.norm(rows[0] - neck, axis=1)
+    assert (away > 0.01).all()
+    throat = P[neckline][np.argmin(P[neckline][:, 2])]
+    if style == "collared":  # a collar lies flat, and is open at the throat
+        assert gap.max() < 0.003 + 0.01
+        assert np.linalg.norm(rows - throat, axis=2).min() > 0.005
+    else:  # a hood is a roll, thickest at the back, and leaves the front open
+        assert mid.min() > 0.015
+        assert np.linalg.norm(rows - throat, axis=2).min() > 0.02
+    assert set(FLAPS) <= set(GARMENT_STYLES)
