@@ -48,6 +48,11 @@ class AnnyCfg(HeadCfg):
     age_years: Range(1.0, 90.0) = (18.0, 75.0)
     local_change_scale: float = Field(0.6, ge=0.0, le=1.0)
     local_change_fraction: float = Field(0.5, ge=0.0, le=1.0)
+    teeth: bool = Field(True, description="MakeHuman's helper teeth in the mouth, and the tongue a material of its "
+                                          "own; false: the mouth's inside is one material, as before relhead had teeth")
+
+    def build_settings(self) -> dict:
+        return {"teeth": self.teeth}
 
 
 class AnnyIdentity(Identity):
@@ -162,9 +167,9 @@ class AnnyHead:
 
     @classmethod
     def from_config(cls, cfg: AnnyCfg) -> "AnnyHead":
-        return cls()
+        return cls(teeth=cfg.teeth)
 
-    def __init__(self, dtype: str = "float64", landmarks_file: str | Path | None = None):
+    def __init__(self, dtype: str = "float64", landmarks_file: str | Path | None = None, teeth: bool = True):
         import torch
         import warp  # anny's skinning kernels; its start-up banner would be printed by every worker
         import anny
@@ -202,7 +207,7 @@ class AnnyHead:
         faces = m.faces.cpu().numpy().astype(np.int64)
         attached = np.zeros(len(V), bool)
         attached[faces.ravel()] = True
-        teeth = _teeth_faces()  # triangles on full-mesh vertices, upper then lower
+        teeth = _teeth_faces() if teeth else np.zeros((0, 3), np.int64)  # on full-mesh vertices
         attached[teeth.ravel()] = True
 
         # --- crop: head, neck and upper shoulders, no arms --------------------------------
@@ -218,7 +223,7 @@ class AnnyHead:
 
         parts = np.full(len(faces), PART_SKIN, np.int8)
         for labels, part in ((["eye_front.L", "eye_back.L", "eye_front.R", "eye_back.R"], PART_EYE),
-                             (["mouth_cavity"], PART_MOUTH), (["tongue"], PART_TONGUE)):
+                             (["mouth_cavity"], PART_MOUTH), (["tongue"], PART_TONGUE if len(teeth) else PART_MOUTH)):
             parts[get_face_segmentation_mask(m, labels).cpu().numpy()] = part
         self.face_parts = np.concatenate([parts[keep_f], np.full(len(teeth), PART_TEETH, np.int8)])
         uv = m.texture_coordinates.cpu().numpy()[m.face_texture_coordinate_indices.cpu().numpy()]  # (F, 3, 2)

@@ -44,6 +44,10 @@ ROWS = {
     "+ glasses (every head, a quarter tinted)": bare_but("glasses") + ["accessories.glasses=1"],
     "+ a hat (every head)": bare_but("hats") + ["accessories.hats=1"],
     "+ eyelashes (every head)": bare_but("lashes") + ["hair.lashes=[1,1]"],
+    "+ collared shirts and hoodies (every head)": bare_but("garment") + ["clothing.fraction=1",
+                                                                          "clothing.styles=[collared,hoodie]"],
+    "+ tied-back hair (every head, ponytail or bun)": bare_but("strands") + ["hair.strands=1", "hair.styles=[ponytail,bun]"],
+    "+ MPFB's enhanced skin node tree": BARE + ["render.skin_shader=mpfb"],
     "+ sensor noise, vignette, CA (every view)": BARE + ["effects.fraction=1"],
     "+ depth of field (every view)": BARE + ["effects.defocus_fraction=1"],
 }

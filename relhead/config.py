@@ -64,6 +64,8 @@ class RenderCfg(Strict):
     diffuse_bounces: int = Field(3, ge=0, le=1024)
     glossy_bounces: int = Field(3, ge=0, le=1024)
     subsurface: Literal["random_walk", "burley"] = "random_walk"
+    skin_shader: Literal["relhead", "mpfb"] = Field(
+        "relhead", description="relhead's skin shader, or MPFB's enhanced skin node tree (pores and SSS map on the UVs; needs face_uvs)")
     env_map_resolution: int = Field(2048, ge=0, le=16384, description="world importance map; 0: Blender's automatic")
     view_transform: Literal["AgX", "Filmic", "Standard"] = "AgX"
     threads: int = Field(0, ge=0, le=1024, description="0: all cores; an execution detail, not data")

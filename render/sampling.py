@@ -361,6 +361,9 @@ def sample_group(cfg, group: int, head_model, hdris: Sequence[AssetRef],
             raise ValueError(f"skin.albedo_fraction > 0 but head model '{head_model.name}' has no UVs "
                              "(face_uvs) to put a texture on: set skin.albedo_fraction: 0")
         skin = skin.model_copy(update={"albedo": albedo})
+    if cfg.render.skin_shader == "mpfb" and getattr(head_model, "face_uvs", None) is None:
+        raise ValueError(f"render.skin_shader: mpfb lays MPFB's pores and SSS map on UVs, and head model "
+                         f"'{head_model.name}' has none (face_uvs): set render.skin_shader: relhead")
     strands = sample_strands(stream(7), cfg.hair)
     _needs(strands is not None, head_model, SCALP, "hair.strands", "where hair grows")
     facial = sample_facial_hair(stream(9), cfg.hair, identity)

@@ -125,7 +125,7 @@ class ProcessScene:
         uvs = getattr(hm, "face_uvs", None)
         if uvs is not None:  # per face corner, in the order from_pydata made the loops
             me.uv_layers.new(name="UVMap").data.foreach_set("uv", uvs.astype(np.float32).ravel())
-        for mat in materials.build_head_materials(self.cfg.render.subsurface):
+        for mat in materials.build_head_materials(self.cfg.render.subsurface, self.cfg.render.skin_shader):
             me.materials.append(mat)  # slot index == part label
         self.head = self._add("head", me)
         # Occluders for landmark visibility: everything but the eyeballs, which poke slightly
