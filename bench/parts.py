@@ -50,6 +50,7 @@ ROWS = {
     "+ MPFB's enhanced skin node tree": BARE + ["render.skin_shader=mpfb"],
     "+ sensor noise, vignette, CA (every view)": BARE + ["effects.fraction=1"],
     "+ depth of field (every view)": BARE + ["effects.defocus_fraction=1"],
+    "+ motion blur (every view)": BARE + ["effects.motion_blur_fraction=1"],
 }
 
 

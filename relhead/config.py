@@ -201,8 +201,9 @@ class LightingCfg(Strict):
 
 class EffectsCfg(Strict):
     """Camera effects per view: Blender's bundled compositing groups (sensor noise, vignette,
-    chromatic aberration) on the image, and depth of field in Cycles. Off by default; the mask and
-    the ground truth never change with them (depth of field blurs the mask's edge like the image's)."""
+    chromatic aberration) on the image, and depth of field and camera-shake motion blur in Cycles.
+    Off by default; the ground truth never changes with them (the ground truth is the pose at the
+    middle of the exposure; depth of field and motion blur blur the mask's edge like the image's)."""
 
     fraction: float = Field(0.0, ge=0.0, le=1.0, description="share of views with sensor noise, vignette and CA")
     sensor_noise: Range(0.0, 1.0) = Field((0.02, 0.2), description="luminance noise (chroma noise is half)")
@@ -210,6 +211,8 @@ class EffectsCfg(Strict):
     chromatic_aberration: Range(0.0, 1.0) = Field((0.0, 0.3), description="chromatic aberration factor")
     defocus_fraction: float = Field(0.0, ge=0.0, le=1.0, description="share of views with depth of field")
     f_number: Range(0.5, 64.0) = Field((1.4, 8.0), description="aperture, focused on the head's origin")
+    motion_blur_fraction: float = Field(0.0, ge=0.0, le=1.0, description="share of views with camera-shake motion blur")
+    motion_blur_px: Range(0.0, 64.0) = Field((1.0, 6.0), description="how far the image moves over the exposure (pixels)")
 
 
 class PairsCfg(Strict):

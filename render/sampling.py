@@ -310,6 +310,14 @@ def sample_effects(rng: np.random.Generator, cfg) -> EffectsSpec | None:
     return out
 
 
+def sample_motion_blur(rng: np.random.Generator, cfg, effects: EffectsSpec | None) -> EffectsSpec | None:
+    """One view's effects with camera-shake motion blur for `effects.motion_blur_fraction` of views."""
+    if not rng.random() < cfg.motion_blur_fraction:
+        return effects
+    return (effects or EffectsSpec()).model_copy(update={"motion_blur_px": float(rng.uniform(*cfg.motion_blur_px)),
+                                                        "motion_blur_deg": float(rng.uniform(0.0, 180.0))})
+
+
 def sample_albedo(rng: np.random.Generator, cfg, textures: Sequence[AssetRef]) -> AssetRef | None:
     """A skin albedo texture for `skin.albedo_fraction` of the subjects, else None."""
     if not rng.random() < cfg.albedo_fraction:
@@ -350,6 +358,8 @@ def sample_group(cfg, group: int, head_model, hdris: Sequence[AssetRef],
 
     fx = stream(1)
     views = [v.model_copy(update={"effects": sample_effects(fx, cfg.effects)}) for v in views]
+    shake = stream(13)
+    views = [v.model_copy(update={"effects": sample_motion_blur(shake, cfg.effects, v.effects)}) for v in views]
     lighting = lighting.model_copy(update={"lights": sample_lights(stream(2), cfg.lighting)})
     photo = sample_photo(stream(3), cfg.lighting, backgrounds)
     if photo is not None:

@@ -403,6 +403,8 @@ class ProcessScene:
     def set_effects(self, fx: EffectsSpec | None, focus_m: float) -> None:
         """The view's camera effects; depth of field focuses at `focus_m` along the optical axis."""
         fx = fx or EffectsSpec()
+        self.scene.frame_current = fx.noise_seed if fx.sensor_noise else 1
+        self._shake(fx)
         dof = self.camera.data.dof
         dof.use_dof = fx.f_number > 0
         if dof.use_dof:
@@ -421,7 +423,32 @@ class ProcessScene:
         n["Vignette"].inputs["Factor"].default_value = fx.vignette
         n["Sensor Noise"].inputs["Luminance Noise"].default_value = fx.sensor_noise
         n["Sensor Noise"].inputs["Chroma Noise"].default_value = fx.sensor_noise / 2
-        self.scene.frame_current = fx.noise_seed if fx.sensor_noise else 1
+
+    def _shake(self, fx: EffectsSpec) -> None:
+        """No camera animation left from another view; motion blur on for this one if it has it."""
+        self.camera.animation_data_clear()
+        r = self.scene.render
+        r.use_motion_blur = fx.motion_blur_px > 0
+        if r.use_motion_blur:  # keys around the frame this view renders
+            r.motion_blur_shutter, r.motion_blur_position = 1.0, "CENTER"  # the keys' frame +-1/2
+            bpy.context.preferences.edit.keyframe_new_interpolation_type = "LINEAR"  # a steady turn
+            self._shake_keys(fx)
+
+    def _shake_keys(self, fx: EffectsSpec) -> None:
+        """Camera shake over one frame's exposure, centred on the frame: the camera turns about its own
+        centre so that the image moves `motion_blur_px` along `motion_blur_deg`, from -1/2 to +1/2."""
+        cam = self.camera
+        f_px = cam.data.lens / cam.data.sensor_width * max(self.W, self.H)
+        angle = fx.motion_blur_px / f_px
+        phi = math.radians(fx.motion_blur_deg)
+        axis = (math.sin(phi), math.cos(phi), 0.0)  # camera-local (x right, y up): image y points down
+        M = cam.matrix_world.copy()
+        frame = self.scene.frame_current
+        for sign in (-1.0, 1.0):
+            cam.matrix_world = M @ Matrix.Rotation(sign * angle / 2, 4, axis)
+            for path in ("location", "rotation_euler"):
+                cam.keyframe_insert(path, frame=frame + sign * 0.5)
+        cam.matrix_world = M
 
     def render(self) -> tuple[np.ndarray, np.ndarray]:
         """Render the current view: (H, W, 3) uint8 RGB and (H, W) uint8 alpha mask."""

@@ -46,6 +46,8 @@ class EffectsSpec(Strict):
     vignette: float = 0.0
     chromatic_aberration: float = 0.0
     f_number: float = 0.0  # depth of field at this aperture, focused on the head's origin; 0: none
+    motion_blur_px: float = 0.0  # camera shake over the exposure: the image moves this far (pixels, centred)
+    motion_blur_deg: float = 0.0  # its direction in the image, from +x toward +y (down)
 
 
 class ViewSpec(Strict):

@@ -36,6 +36,15 @@ def sampled_specs(sets: list[str], model, groups=range(12)):
     return cfg, [sample_group(cfg, g, model, refs) for g in groups]
 
 
+def render_setup(sets: list[str], model, group: int = 0):
+    """(config, HDRI pool, spec of `group`) of the `test` pipeline with `sets`, ready for render_group."""
+    from relhead.config import resolve
+
+    cfg = resolve("test", sets)
+    pool = hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir)
+    return cfg, pool, sample_group(cfg, group, model, pool.refs)
+
+
 def splat(K, R, t, X_head, colours, bg, W: int, H: int) -> tuple[np.ndarray, np.ndarray]:
     """(H, W, 3) uint8 image and (H, W) uint8 mask of points X_head (N, 3) posed by (R, t): each
     point a small disc of its colour, the nearest point winning each pixel."""

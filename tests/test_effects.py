@@ -8,7 +8,7 @@ from relhead.assets.hdri import hdri_pool
 from relhead.config import ConfigError, resolve
 from relhead.render.sampling import sample_group
 from relhead.render.spec import EffectsSpec, GroupSpec
-from synthetic import sampled_specs
+from synthetic import render_setup, sampled_specs
 
 FAKE = ["head.model=fake", "views=4"]
 
@@ -40,6 +40,23 @@ def test_switching_effects_on_changes_nothing_else(fake_model):
         if e is not None and e.f_number:
             assert cfg.effects.f_number[0] <= e.f_number <= cfg.effects.f_number[1]
     assert on == specs(["effects.fraction=0.5", "effects.defocus_fraction=0.5"], fake_model)[1]
+
+
+def test_motion_blur_is_its_own_stream_and_changes_nothing_else(fake_model):
+    _, base = specs(["effects.fraction=0.5", "effects.defocus_fraction=0.5"], fake_model)
+    cfg, on = specs(["effects.fraction=0.5", "effects.defocus_fraction=0.5", "effects.motion_blur_fraction=0.5"], fake_model)
+    blurred = 0
+    for a, b in zip(base, on):
+        for va, vb in zip(a.views, b.views):
+            e = vb.effects
+            if e is not None and e.motion_blur_px:
+                blurred += 1
+                assert cfg.effects.motion_blur_px[0] <= e.motion_blur_px <= cfg.effects.motion_blur_px[1]
+                assert 0 <= e.motion_blur_deg <= 180
+                e = e.model_copy(update={"motion_blur_px": 0.0, "motion_blur_deg": 0.0})
+                e = None if e == EffectsSpec() else e
+            assert e == va.effects and vb.model_copy(update={"effects": None}) == va.model_copy(update={"effects": None})
+    assert 10 < blurred < 38  # about half of 48 views
 
 
 @pytest.mark.parametrize("sets, message", [
@@ -96,3 +113,33 @@ def test_effects_touch_the_image_only(fake_model):
         soft = lambda m: ((m > 20) & (m < 235)).sum()  # noqa: E731
         assert soft(b.mask) > soft(p.mask)
         assert abs(int((b.mask >= 128).sum()) - int((p.mask >= 128).sum())) < 0.1 * (p.mask >= 128).sum()
+
+
+@pytest.mark.slow
+def test_motion_blur_smears_along_its_direction_and_keeps_the_ground_truth(head_model):
+    from relhead.render.group import render_group
+
+    cfg, pool, spec = render_setup(["views=2", "image.width=128", "image.height=128", "camera.face_fill=[0.6,0.6]",
+                                    "lighting.background=color", "render.samples=8", "render.denoise=true"], head_model)
+
+    def render(px, deg):
+        views = [v.model_copy(update={"effects": EffectsSpec(motion_blur_px=px, motion_blur_deg=deg) if px else None})
+                 for v in spec.views]
+        return render_group(cfg, spec.model_copy(update={"views": views}), head_model, pool).views
+
+    def energy(img, axis):  # mean squared difference of neighbours along x (axis 1) or y (axis 0)
+        y = img.astype(float).mean(2)
+        return (np.diff(y, axis=axis) ** 2).mean()
+
+    sharp, across, down = render(0, 0), render(12, 0), render(12, 90)
+    for s, h, v in zip(sharp, across, down):
+        assert np.array_equal(s.labels.landmarks, h.labels.landmarks) and np.array_equal(s.labels.R, v.labels.R)
+        # Blur along x takes away detail along x far more than along y; blur along y the other way.
+        assert energy(h.rgb, 1) / energy(s.rgb, 1) < 0.75 * energy(h.rgb, 0) / energy(s.rgb, 0)
+        assert energy(v.rgb, 0) / energy(s.rgb, 0) < 0.75 * energy(v.rgb, 1) / energy(s.rgb, 1)
+        # Centred on the pose of the labels: the mask's centroid stays put.
+        c = lambda m: np.argwhere(m >= 128).mean(0)  # noqa: E731
+        assert np.abs(c(h.mask) - c(s.mask)).max() < 1.5 and np.abs(c(v.mask) - c(s.mask)).max() < 1.5
+    # The camera is left without keys for the next view without blur: the sharp render repeats.
+    again = render(0, 0)
+    assert all(np.array_equal(a.rgb, b.rgb) for a, b in zip(again, sharp))

@@ -8,7 +8,7 @@ import pytest
 from relhead.assets.base import PART_MOUTH, PART_TEETH, PART_TONGUE
 from relhead.render.sampling import sample_mouth
 from relhead.render.spec import MouthSpec
-from synthetic import sampled_specs
+from synthetic import render_setup, sampled_specs
 
 
 def _teeth_colours(age, n=200):
@@ -71,15 +71,11 @@ def _anny_cfg():
 
 @pytest.mark.slow
 def test_teeth_render_inside_the_open_mouth_and_nowhere_else(head_model):
-    from relhead.assets.hdri import hdri_pool
-    from relhead.config import resolve
     from relhead.render.group import render_group
-    from relhead.render.sampling import sample_group
 
-    cfg = resolve("test", ["views=2", "image.width=128", "image.height=128", "camera.face_fill=[0.8,0.8]",
-                           "pose.yaw_deg=[-10,10]", "pose.pitch_deg=[-15,-5]", "lighting.background=color"])
-    pool = hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir)
-    spec = sample_group(cfg, 0, head_model, pool.refs)
+    cfg, pool, spec = render_setup(["views=2", "image.width=128", "image.height=128", "camera.face_fill=[0.8,0.8]",
+                                    "pose.yaw_deg=[-10,10]", "pose.pitch_deg=[-15,-5]", "lighting.background=color"],
+                                   head_model)
     spec = spec.model_copy(update={"views": [v.model_copy(update={"expression": {"jawOpen": 0.7}}) for v in spec.views]})
     renders = []
     for teeth in ((0.9, 0.9, 0.9), (0.0, 0.0, 0.0)):
