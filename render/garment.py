@@ -231,15 +231,23 @@ def level_set_shell(faces: np.ndarray, f: np.ndarray, num_vertices: int) -> tupl
     return blend, shell_faces, point_of
 
 
+def garment_field(torso: np.ndarray, style: str) -> np.ndarray:
+    """(N,) signed level set on the TORSO attribute, positive on the garment: below the neckline and
+    on the body. The neckline stays 1.5 cm above the bust's cut in front (a deep V would open onto
+    the inside of the skirt)."""
+    depth, azimuth, body = (torso[:, k].astype(np.float64) for k in range(3))
+    front = (np.abs(azimuth) < 15.0 / 180.0) & (body > BODY_MIN)
+    lowest = depth[front].max() - 1.5 if front.any() else np.inf
+    return np.minimum(depth - np.minimum(neckline_cm(style, azimuth * 180.0), lowest), 10.0 * (body - BODY_MIN))
+
+
 def build_garment(head_model, style: str, thickness_mm: float) -> GarmentMesh:
     """The garment of `style` on `head_model` (its TORSO attribute and skin faces)."""
     torso = head_model.vertex_attributes.get(TORSO)
     if torso is None:
         raise ValueError(f"head model '{head_model.name}' has no TORSO attribute: it cannot wear clothes "
                          "(set clothing.fraction: 0)")
-    depth, azimuth, body = (torso[:, k].astype(np.float64) for k in range(3))
-    # Signed level set, positive on the garment: below the neckline and on the body.
-    f = np.minimum(depth - neckline_cm(style, azimuth * 180.0), 10.0 * (body - BODY_MIN))
+    f = garment_field(torso, style)
     N = len(torso)
     blend, shell_faces, point_of = level_set_shell(head_model.faces[head_model.face_parts == PART_SKIN], f, N)
 

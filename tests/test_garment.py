@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from relhead.assets.base import TORSO
-from relhead.render.garment import BODY_MIN, GARMENT_STYLES, SKIRT_M, build_garment, neckline_cm, vertex_normals
+from relhead.render.garment import (BODY_MIN, GARMENT_STYLES, SKIRT_M, build_garment, garment_field, neckline_cm,
+                                    vertex_normals)
 from synthetic import sampled_specs
 
 FAKE = ["head.model=fake", "views=2"]
@@ -45,7 +46,12 @@ def test_a_head_model_without_a_torso_cannot_be_dressed(fake_model):
 def test_the_shell_is_cut_at_the_neckline_and_stands_off_the_skin(fake_model, style):
     g = build_garment(fake_model, style, thickness_mm=4.0)
     torso = fake_model.vertex_attributes[TORSO].astype(float)
-    f = np.minimum(torso[:, 0] - neckline_cm(style, torso[:, 1] * 180.0), 10.0 * (torso[:, 2] - BODY_MIN))
+    f = garment_field(torso, style)
+    # The field is the neckline's depth below the neck's base, but never within 1.5 cm of the bust's
+    # cut in front, and never on the head.
+    front = (np.abs(torso[:, 1]) < 15 / 180) & (torso[:, 2] > BODY_MIN)
+    wanted = np.minimum(neckline_cm(style, torso[:, 1] * 180.0), torso[front, 0].max() - 1.5)
+    assert np.allclose(f, np.minimum(torso[:, 0] - wanted, 10.0 * (torso[:, 2] - BODY_MIN)))
     level = g.blend @ f  # the level set at each shell point: on or above the neckline, never the head
     assert level.min() > -1e-9
     # Points made by the cut lie exactly on it, and the cut runs all the way round (a closed loop).
