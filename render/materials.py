@@ -434,8 +434,7 @@ def set_facial_hair(mat, p: HairSpec, lashes=None) -> None:
 def build_glasses() -> tuple:
     """The frame (metal or glossy acetate) and tinted lenses: thin glass as a transparent BSDF in
     the lens colour (light crosses both faces of the slab relhead.render.glasses builds, shadows
-    too), mixed by Fresnel with a sharp reflection. Clear lenses are not drawn (see
-    ProcessScene.set_glasses)."""
+    too), mixed by Fresnel with a sharp reflection; and clear lenses (:func:`_clear_lens`)."""
     frame, _, _ = _principled("glasses_frame")
     lens = bpy.data.materials.new("glasses_lens")
     nt = lens.node_tree
@@ -452,10 +451,58 @@ def build_glasses() -> tuple:
     nt.links.new(gloss.outputs["BSDF"], mix.inputs[2])
     out = nt.nodes.new("ShaderNodeOutputMaterial")
     nt.links.new(mix.outputs["Shader"], out.inputs["Surface"])
-    return frame, lens
+    return frame, lens, _clear_lens()
 
 
-def set_glasses(frame, lens, p: GlassesSpec) -> None:
+LENS_COATING = 0.35  # most clear lenses are anti-reflection coated: a share of bare glass' Fresnel reflection
+
+
+def _clear_lens():
+    """A clear lens: fully transparent, plus, for camera rays, the environment's reflection weighted
+    by Fresnel as an emission: the HDRI that lights the group (its image, rotation and strength are
+    copied from the world per group, ProcessScene.set_group) looked up along the reflected ray.
+    Deterministic, so no noise: a reflecting BSDF mixed into a transparent one is sampled stochastically
+    and leaves the skin behind the lens grainy at these sample counts. It reflects the world only (not
+    the face or the extra lights), and every other ray passes it untouched, so it lights nothing."""
+    mat = bpy.data.materials.new("glasses_clear_lens")
+    mat.cycles.emission_sampling = "NONE"  # not a light: only camera rays see the emission
+    nt = mat.node_tree
+    for n in list(nt.nodes):
+        nt.nodes.remove(n)
+    fresnel = nt.nodes.new("ShaderNodeFresnel")
+    fresnel.inputs["IOR"].default_value = 1.5
+    path = nt.nodes.new("ShaderNodeLightPath")
+    coords = nt.nodes.new("ShaderNodeTexCoord")
+    mapping = _node(nt, "ShaderNodeMapping", "lens_mapping")
+    nt.links.new(coords.outputs["Reflection"], mapping.inputs["Vector"])
+    env = _node(nt, "ShaderNodeTexEnvironment", "lens_env")
+    nt.links.new(mapping.outputs["Vector"], env.inputs["Vector"])
+    strength = _node(nt, "ShaderNodeValue", "lens_strength").outputs[0]
+    weight = _math(nt, "MULTIPLY", _math(nt, "MULTIPLY", fresnel.outputs["Fac"], path.outputs["Is Camera Ray"]),
+                   _math(nt, "MULTIPLY", strength, LENS_COATING))
+    scale = nt.nodes.new("ShaderNodeVectorMath")
+    scale.operation = "SCALE"
+    nt.links.new(env.outputs["Color"], scale.inputs["Vector"])
+    nt.links.new(weight, scale.inputs["Scale"])
+    glow = nt.nodes.new("ShaderNodeEmission")
+    nt.links.new(scale.outputs["Vector"], glow.inputs["Color"])
+    add = nt.nodes.new("ShaderNodeAddShader")
+    nt.links.new(nt.nodes.new("ShaderNodeBsdfTransparent").outputs["BSDF"], add.inputs[0])
+    nt.links.new(glow.outputs["Emission"], add.inputs[1])
+    out = nt.nodes.new("ShaderNodeOutputMaterial")
+    nt.links.new(add.outputs["Shader"], out.inputs["Surface"])
+    return mat
+
+
+def set_clear_lens(mat, image, rotation, strength: float) -> None:
+    """The world's HDRI, rotation and strength, for the clear lens' reflection."""
+    nodes = mat.node_tree.nodes
+    nodes["lens_env"].image = image
+    nodes["lens_mapping"].inputs["Rotation"].default_value = rotation
+    nodes["lens_strength"].outputs[0].default_value = strength
+
+
+def set_glasses(frame, lens, clear_lens, p: GlassesSpec) -> None:
     bsdf = frame.node_tree.nodes["Principled BSDF"]
     bsdf.inputs["Base Color"].default_value = (*p.frame_color, 1.0)
     bsdf.inputs["Metallic"].default_value = 1.0 if p.metal else 0.0

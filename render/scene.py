@@ -240,6 +240,8 @@ class ProcessScene:
         nodes["env"].image = self._image(hdri_file)
         nodes["mapping"].inputs["Rotation"].default_value = (0.0, 0.0, math.radians(light.rotation_deg))
         nodes["Background"].inputs["Strength"].default_value = light.strength
+        materials.set_clear_lens(self._glasses_materials[2], nodes["env"].image,
+                                 nodes["mapping"].inputs["Rotation"].default_value, light.strength)
         plain = light.background.type == "color"
         nodes["use_color"].inputs[1].default_value = 1.0 if plain else 0.0
         colour = [c / max(light.strength, 1e-6) for c in light.background.color] if plain else [0.0] * 3
@@ -358,14 +360,11 @@ class ProcessScene:
             self.glasses, self._glasses_occluder = None, _NO_OCCLUDER
         if spec is None:
             return
-        # Clear lenses are left out: a 98% transparent surface changes little but costs noise here
-        # (with Cycles' random-walk subsurface, skin seen through a transparent surface renders darker
-        # and grainy at these sample counts, and a reflecting one defeats the denoiser).
-        keep = np.ones(len(mesh.faces), bool) if spec.tinted else ~mesh.lens
         me = bpy.data.meshes.new("glasses")
-        me.from_pydata(mesh.vertices.tolist(), [], mesh.faces[keep].tolist())
-        me.polygons.foreach_set("material_index", mesh.lens[keep].astype(np.int32))  # 0 frame, 1 lens
-        me.polygons.foreach_set("use_smooth", ~mesh.lens[keep])
+        me.from_pydata(mesh.vertices.tolist(), [], mesh.faces.tolist())
+        slot = np.where(mesh.lens, 1 if spec.tinted else 2, 0)  # 0 frame, 1 tinted lens, 2 clear lens
+        me.polygons.foreach_set("material_index", slot.astype(np.int32))
+        me.polygons.foreach_set("use_smooth", ~mesh.lens)
         for mat in self._glasses_materials:
             me.materials.append(mat)
         materials.set_glasses(*self._glasses_materials, spec)

@@ -136,6 +136,36 @@ def test_glasses_render_where_their_geometry_is_and_tinted_lenses_hide_the_eyes(
             assert clear.rgb[box].mean() > 0.75 * bare.rgb[box].mean()  # a rim shades them a little
 
 
+@pytest.mark.slow
+def test_clear_lenses_add_a_reflection_on_the_lens_and_nothing_elsewhere(head_model, monkeypatch):
+    """A clear lens reflects the world as an emission along the reflected ray, which costs no noise:
+    against the same lens with no reflection (and no denoiser to spread a change), it adds light
+    inside the rims and leaves every other pixel as it was, byte for byte."""
+    import relhead.render.materials as materials
+    from relhead.frames import project
+    from relhead.render.group import glasses, posed_heads, render_group
+    from synthetic import render_setup
+
+    cfg, pool, spec = render_setup(["views=2", "image.width=160", "image.height=160", "camera.face_fill=[0.6,0.6]",
+                                    "pose.yaw_deg=[-30,30]", "render.samples=8", "render.denoise=false",
+                                    "accessories.glasses=1", "accessories.sunglasses=0"], head_model, group=1)
+    with_reflection = render_group(cfg, spec, head_model, pool).views
+    real = materials.set_clear_lens
+    monkeypatch.setattr(materials, "set_clear_lens", lambda mat, image, rotation, strength: real(mat, image, rotation, 0.0))
+    without = render_group(cfg, spec, head_model, pool).views
+    mesh = glasses(spec, head_model, posed_heads(spec, head_model)[0])
+    lens_points = mesh.vertices[np.unique(mesh.faces[mesh.lens])]
+    for a, b in zip(with_reflection, without):
+        d = a.rgb.astype(float).sum(2) - b.rgb.astype(float).sum(2)
+        uv, _ = project(a.labels.K, a.labels.R, a.labels.t, lens_points)
+        (x0, y0), (x1, y1) = np.floor(uv.min(0)).astype(int) - 1, np.ceil(uv.max(0)).astype(int) + 2
+        inside = np.zeros(d.shape, bool)
+        inside[max(y0, 0):y1, max(x0, 0):x1] = True
+        assert d[inside].mean() > 1.0 and d.min() >= -3  # brighter (up to 8-bit rounding), never darker
+        assert not d[~inside].any()  # nothing else changes
+        assert np.array_equal(a.mask, b.mask)
+
+
 # ---------------------------------------------------------------- hats
 
 def test_hats_are_off_by_default_and_change_nothing_else(fake_model):
