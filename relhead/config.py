@@ -86,6 +86,8 @@ class SkinCfg(Strict):
     a backend without them renders plain skin), and albedo textures from a user folder on the head
     model's UVs (a backend without UVs cannot take them)."""
 
+    tone: Range(0.0, 1.0) = Field((0.0, 1.0), description="skin tone on relhead's scale, 0 very light .. 1 very dark, "
+                                                          "drawn uniformly (README: skin tone)")
     region_tint: Range(0.0, 1.0) = Field((0.0, 0.0), description="strength of the lips/ears/eyelids tints")
     lip_redness: Range(0.0, 1.0) = Field((0.3, 0.7), description="how much redder and darker lips are than skin")
     albedo_fraction: float = Field(0.0, ge=0.0, le=1.0,

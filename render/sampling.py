@@ -29,15 +29,17 @@ def _srgb_to_linear(c) -> tuple[float, ...]:
     return tuple(float(x) for x in lin.round(5))
 
 
-# sRGB skin tones from light to dark, interpolated by a sampled melanin-like parameter.
+# sRGB skin tones from very light to very dark (about Fitzpatrick I to VI), interpolated linearly by
+# the sampled tone (0 .. 1, uniform over config skin.tone), then each channel scaled by 0.93-1.07.
 _SKIN_TONES = np.array([[0.96, 0.80, 0.69], [0.87, 0.67, 0.55], [0.76, 0.55, 0.41],
                         [0.60, 0.41, 0.29], [0.43, 0.28, 0.19], [0.26, 0.16, 0.11]])
 _IRIS_COLOURS = np.array([[0.25, 0.13, 0.05], [0.12, 0.07, 0.03], [0.33, 0.45, 0.60],
                           [0.35, 0.42, 0.25], [0.45, 0.33, 0.17], [0.45, 0.50, 0.55]])
 
 
-def sample_materials(rng: np.random.Generator) -> MaterialsSpec:
-    tone = float(rng.uniform(0.0, 1.0))
+def sample_materials(rng: np.random.Generator, cfg) -> MaterialsSpec:
+    """Skin (tone drawn uniformly over config `skin.tone` of the scale _SKIN_TONES spans), eyes, mouth."""
+    tone = float(rng.uniform(*cfg.tone))
     x = tone * (len(_SKIN_TONES) - 1)
     i = min(int(x), len(_SKIN_TONES) - 2)
     rgb = _SKIN_TONES[i] * (1 - (x - i)) + _SKIN_TONES[i + 1] * (x - i)
@@ -342,7 +344,7 @@ def sample_group(cfg, group: int, head_model, hdris: Sequence[AssetRef],
     seed = group_seed(cfg.seed, group)
     rng = np.random.default_rng(seed)
     identity = head_model.sample_identity(rng, cfg.head)
-    materials = sample_materials(rng)
+    materials = sample_materials(rng, cfg.skin)
     lighting = sample_lighting(rng, cfg.lighting, hdris)
     shared = head_model.sample_expression(rng, cfg.head)
     views = []

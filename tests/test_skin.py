@@ -119,3 +119,14 @@ def test_anny_scalp_is_above_the_face_and_off_the_ears(head_model):
     assert (sc[top, 0] > 3).all() and (sc[top, 2] > 0.99).all()
     ears = head_model.vertex_attributes[SKIN_REGIONS][:, 1] > 0.5
     assert (sc[ears, 2] < 0.5).all()
+
+
+def test_skin_tone_is_drawn_over_its_range_light_to_dark(fake_model):
+    _, light = sampled_specs(FAKE + ["skin.tone=[0,0.1]"], fake_model, range(8))
+    _, dark = sampled_specs(FAKE + ["skin.tone=[0.9,1]"], fake_model, range(8))
+    _, default = sampled_specs(FAKE, fake_model, range(40))
+    assert all(s.materials.skin.tone <= 0.1 for s in light) and all(s.materials.skin.tone >= 0.9 for s in dark)
+    lum = lambda specs: np.array([np.mean(s.materials.skin.base_color) for s in specs])  # noqa: E731
+    assert lum(dark).max() < 0.1 < 0.4 < lum(light).min()  # linear RGB
+    tones = np.array([s.materials.skin.tone for s in default])
+    assert tones.min() < 0.15 and tones.max() > 0.85  # the default spans the whole scale
