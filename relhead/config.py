@@ -90,6 +90,8 @@ class SkinCfg(Strict):
                                                           "drawn uniformly (README: skin tone)")
     region_tint: Range(0.0, 1.0) = Field((0.0, 0.0), description="strength of the lips/ears/eyelids tints")
     lip_redness: Range(0.0, 1.0) = Field((0.3, 0.7), description="how much redder and darker lips are than skin")
+    specular: Range(0.0, 1.0) = Field((0.5, 0.5), description="specular IOR level of the skin (0.5: as is; "
+                                                             "higher: oilier, lower: matte)")
     albedo_fraction: float = Field(0.0, ge=0.0, le=1.0,
                                    description="share of subjects whose skin colour is a texture from albedo_dir")
     albedo_dir: str | None = Field(None, description="a folder of your own albedo textures on the head model's UVs "

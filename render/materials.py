@@ -231,8 +231,11 @@ def set_skin(mat, p: SkinSpec) -> None:
     nodes["lip_roughness"].inputs["A"].default_value = p.roughness
     if MPFB_SKIN in nodes:  # MPFB's SSS map is about 0.3 on the face: its strength scales the group's weight
         nodes[MPFB_SKIN].inputs["SSS strength"].default_value = p.subsurface / MPFB_SSS_MAP
+        bsdf = nodes[MPFB_SKIN].node_tree.nodes["Principled BSDF"]
     else:
-        nodes["Principled BSDF"].inputs["Subsurface Weight"].default_value = p.subsurface
+        bsdf = nodes["Principled BSDF"]
+        bsdf.inputs["Subsurface Weight"].default_value = p.subsurface
+    bsdf.inputs["Specular IOR Level"].default_value = p.specular
     nodes["albedo_on"].outputs[0].default_value = float(p.albedo is not None)  # its image: ProcessScene.set_group
 
 

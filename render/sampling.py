@@ -80,9 +80,11 @@ def sample_lighting(rng: np.random.Generator, cfg, hdris: Sequence[AssetRef]) ->
 
 
 def sample_skin_regions(rng: np.random.Generator, cfg, skin: SkinSpec) -> SkinSpec:
-    """Lip colour and the strength of the region tints (config `skin:`); unchanged when off."""
+    """Lip colour and the strength of the region tints (config `skin:`; unchanged when off), and the
+    skin's specular level."""
     tint = float(rng.uniform(*cfg.region_tint))
     redness = float(rng.uniform(*cfg.lip_redness))
+    skin = skin.model_copy(update={"specular": float(rng.uniform(*cfg.specular))})  # drawn last in this stream
     if tint == 0.0:
         return skin
     # Lips: the skin's colour pulled toward a deep red (linear RGB), more for `redness`.

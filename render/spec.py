@@ -85,6 +85,7 @@ class SkinSpec(Strict):
     region_tint: float = 0.0  # strength of the lips, ears and eyelids tints; 0: none
     lip_color: RGB | None = None
     albedo: AssetRef | None = None  # a texture on the head model's UVs for the skin's colour (skin.albedo_dir)
+    specular: float = 0.5  # the Principled BSDF's specular IOR level (0.5: skin's IOR as is)
 
 
 class EyeSpec(Strict):

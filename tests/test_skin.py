@@ -130,3 +130,14 @@ def test_skin_tone_is_drawn_over_its_range_light_to_dark(fake_model):
     assert lum(dark).max() < 0.1 < 0.4 < lum(light).min()  # linear RGB
     tones = np.array([s.materials.skin.tone for s in default])
     assert tones.min() < 0.15 and tones.max() > 0.85  # the default spans the whole scale
+
+
+def test_skin_specular_is_drawn_in_its_range_and_changes_nothing_else(fake_model):
+    _, plain = sampled_specs(FAKE, fake_model, range(12))
+    _, shiny = sampled_specs(FAKE + ["skin.specular=[0.2,0.8]"], fake_model, range(12))
+    values = [s.materials.skin.specular for s in shiny]
+    assert all(s.materials.skin.specular == 0.5 for s in plain) and all(0.2 <= v <= 0.8 for v in values)
+    assert len(set(values)) == 12
+    for a, b in zip(plain, shiny):
+        skin = b.materials.skin.model_copy(update={"specular": 0.5})
+        assert b.model_copy(update={"materials": b.materials.model_copy(update={"skin": skin})}) == a
