@@ -17,6 +17,7 @@ import numpy as np
 from scipy import sparse
 
 from relhead.assets.base import PART_SKIN, TORSO
+from relhead.render.surface import Skin, vertex_normals
 
 GARMENT_STYLES = ("crew", "v-neck", "scoop", "turtleneck", "collared", "hoodie")
 PATTERNS = ("solid", "stripes", "checks", "heather")
@@ -69,16 +70,6 @@ FLAP_FOLD_M = 0.003  # the fold's thickness, between its standing and its fallin
 FALL_ROWS = 5
 
 
-def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Area-weighted unit vertex normals."""
-    v = vertices.astype(np.float64)
-    fn = np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]])
-    n = np.zeros_like(v)
-    for k in range(3):
-        np.add.at(n, faces[:, k], fn)
-    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
-
-
 @dataclass(frozen=True)
 class GarmentMesh:
     """A garment's fixed topology and how to place it on a posed body (:meth:`vertices`)."""
@@ -115,69 +106,37 @@ class GarmentMesh:
         rings = [base + L * d for L in SKIRT_M]
         parts = [shell, *rings]
         if self.flap is not None:
-            body = _OffSurface(head_vertices.astype(np.float64), n)
-            parts.append(self._flap_vertices(shell, nn, down, axis_point, body))
+            unit = nn / np.maximum(np.linalg.norm(nn, axis=1, keepdims=True), 1e-12)
+            parts.append(self._flap_vertices(Skin.over(shell, unit), down, axis_point,
+                                             Skin.over(head_vertices.astype(np.float64), n)))
         return np.concatenate(parts).astype(np.float32)
 
-    def _flap_vertices(self, shell: np.ndarray, nn: np.ndarray, down: np.ndarray, axis_point: np.ndarray,
-                       body: "_OffSurface") -> np.ndarray:
+    def _flap_vertices(self, shell: Skin, down: np.ndarray, axis_point: np.ndarray, body: Skin) -> np.ndarray:
         """(rows * C, 3) the flap's vertices, row after row: up the neck from the neckline (the standing
-        leaf), over the fold, then down over the garment, walked along it away from the neck's base;
-        every row kept off the body by the fabric's thickness (and the fold's)."""
+        leaf), over the fold, then down over the garment's `shell`, walked along it away from the neck's
+        base; every row kept off the `body` by the fabric's thickness (and the fold's)."""
         f, a = self.flap, self.flap_azimuth
         lerp = lambda ends: np.interp(a, f.span_deg, ends) / 100.0  # noqa: E731
         stand, fall, puff = lerp(f.stand_cm), lerp(f.fall_cm), lerp(f.puff_cm)
-        P0 = shell[self.flap_columns]
-        n0 = nn[self.flap_columns] / np.maximum(np.linalg.norm(nn[self.flap_columns], axis=1, keepdims=True), 1e-12)
+        P0, n0 = shell.points[self.flap_columns], shell.normals[self.flap_columns]
         up = -down
         th = self.thickness_m
-        rows = [P0] + [body.keep_off(P0 + (stand * k / 2)[:, None] * up, th) for k in (1, 2)]  # the standing leaf
-        rows.append(body.keep_off(rows[2] + FLAP_FOLD_M * n0, th + FLAP_FOLD_M))  # over the fold
-        rows.append(body.keep_off(rows[1] + 1.5 * FLAP_FOLD_M * n0, th + 1.5 * FLAP_FOLD_M))  # falling, down the stand
+        rows = [P0] + [body.push_out(P0 + (stand * k / 2)[:, None] * up, th) for k in (1, 2)]  # the standing leaf
+        rows.append(body.push_out(rows[2] + FLAP_FOLD_M * n0, th + FLAP_FOLD_M))  # over the fold
+        rows.append(body.push_out(rows[1] + 1.5 * FLAP_FOLD_M * n0, th + 1.5 * FLAP_FOLD_M))  # falling, down the stand
         # Then down over the garment: each step away from the neck's base, back onto the shell, off it
         # by the fold and the puff.
-        tree = _shell_tree(shell)
         p = P0 + 1.5 * FLAP_FOLD_M * n0
         for k in range(1, FALL_ROWS):
             t = k / (FALL_ROWS - 1)
             away = p - axis_point
-            i = tree.query(p)[1]
-            n = nn[i] / np.maximum(np.linalg.norm(nn[i], axis=1, keepdims=True), 1e-12)
+            n = shell.normals[shell.depth(p)[1]]
             away -= (away * n).sum(1, keepdims=True) * n
             p = p + (fall / (FALL_ROWS - 1))[:, None] * away / np.maximum(np.linalg.norm(away, axis=1, keepdims=True), 1e-9)
-            for _ in range(2):  # back onto the shell, off it by the fold and the bulge
-                i = tree.query(p)[1]
-                n = nn[i] / np.maximum(np.linalg.norm(nn[i], axis=1, keepdims=True), 1e-12)
-                off = 1.5 * FLAP_FOLD_M + puff * np.sin(np.pi * min(t, 0.999) ** 0.8)
-                p = p - (((p - shell[i]) * n).sum(1) - off)[:, None] * n
-            p = body.keep_off(p, th + 1.5 * FLAP_FOLD_M)
+            p = shell.settle(p, 1.5 * FLAP_FOLD_M + puff * np.sin(np.pi * min(t, 0.999) ** 0.8), rounds=2)
+            p = body.push_out(p, th + 1.5 * FLAP_FOLD_M)
             rows.append(p)
         return np.concatenate(rows)
-
-
-class _OffSurface:
-    """A posed body's vertices and normals, to keep points off it."""
-
-    def __init__(self, vertices: np.ndarray, normals: np.ndarray):
-        from scipy.spatial import cKDTree
-
-        self.v, self.n, self.tree = vertices, normals, cKDTree(vertices)
-
-    def keep_off(self, p: np.ndarray, clearance: float) -> np.ndarray:
-        """Points moved out along the nearest vertex's normal until `clearance` off the body."""
-        for _ in range(3):
-            i = self.tree.query(p)[1]
-            need = np.maximum(clearance - ((p - self.v[i]) * self.n[i]).sum(1), 0.0)
-            if not need.any():
-                break
-            p = p + need[:, None] * self.n[i]
-        return p
-
-
-def _shell_tree(shell: np.ndarray):
-    from scipy.spatial import cKDTree
-
-    return cKDTree(shell)
 
 
 def body_axes(head_vertices: np.ndarray, torso: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -23,8 +23,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from relhead.assets.base import BROWS, PART_SKIN, SCALP
-from relhead.render.garment import vertex_normals
-from relhead.render.surface import Skin
+from relhead.render.surface import Skin, vertex_normals
 from relhead.render.spec import FacialHairSpec, StrandsSpec
 
 POINTS = 12  # points per strand
@@ -175,10 +174,7 @@ def _tied(rng, s: StrandsSpec, skin: Skin, roots, centre, skull) -> np.ndarray:
         a, b, w = (u0, mid, 2 * t) if t < 0.5 else (mid, u1, 2 * t - 1)
         u = _unit((1 - w) * a + w * b)
         p = c + u * ((1 - t) * r0 + t * r1)[:, None]
-        for _ in range(3 if k else 0):  # onto the scalp, `lift` off it: pulled in or pushed out
-            depth, i = skin.depth(p)
-            p = p + ((lift * min(1.0, 3 * t) + 0.001) - depth)[:, None] * skin.normals[i]
-        pts[:, k] = p
+        pts[:, k] = skin.settle(p, lift * min(1.0, 3 * t) + 0.001, rounds=3 if k else 0)  # onto the scalp, `lift` off it
     pts[:, half - 1] = tie + spot
     on_scalp = np.linalg.norm(np.diff(pts[:, :half], axis=1), axis=2).sum(1)
     rest = POINTS - half

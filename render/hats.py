@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from relhead.assets.base import PART_SKIN, SCALP
-from relhead.render.garment import level_set_shell, vertex_normals
+from relhead.render.garment import level_set_shell
 from relhead.render.spec import HatSpec
-from relhead.render.surface import Skin
+from relhead.render.surface import Skin, vertex_normals
 
 HAT_STYLES = ("beanie", "cap")
 # The edge line's height above the head model's hairline (cm) by azimuth from the front (degrees):

@@ -1,5 +1,6 @@
-"""The head's skin as a surface that the scene parts keep off (hair, glasses, hats), and joining
-parts into one mesh; bpy-free.
+"""Surfaces that the scene parts lie on or keep off (the head's skin for hair, glasses and hats; the
+body and the garment's shell for collars and hoods), vertex normals, and joining parts into one
+mesh; bpy-free.
 
 Distances to the skin are taken along the nearest skin vertex's normal: cheap, and close to the
 true distance for points a few millimetres off a mesh as fine as Anny's.
@@ -13,7 +14,16 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from relhead.assets.base import PART_SKIN
-from relhead.render.garment import vertex_normals
+
+
+def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Area-weighted unit vertex normals."""
+    v = vertices.astype(np.float64)
+    fn = np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]])
+    n = np.zeros_like(v)
+    for k in range(3):
+        np.add.at(n, faces[:, k], fn)
+    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
 
 
 @dataclass(frozen=True)
@@ -35,6 +45,11 @@ class Skin:
         normals = vertex_normals(X, faces) if normals is None else normals
         return cls(ids=ids, points=X[ids], normals=normals[ids], tree=cKDTree(X[ids]))
 
+    @classmethod
+    def over(cls, points: np.ndarray, normals: np.ndarray) -> Skin:
+        """A surface of all of `points` (M, 3) with their unit `normals` (a body, a garment's shell)."""
+        return cls(ids=np.arange(len(points)), points=points, normals=normals, tree=cKDTree(points))
+
     def depth(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(signed distance of points p (M, 3) off the skin along the nearest skin vertex's normal,
         the index of that vertex among the skin's)."""
@@ -53,6 +68,15 @@ class Skin:
             if not need.any():
                 break
             p = p + need[:, None] * self.normals[i]
+        return p
+
+
+    def settle(self, p: np.ndarray, offset, rounds: int) -> np.ndarray:
+        """Points moved along the nearest vertex's normal, in or out, to `offset` off the surface,
+        `rounds` times (each round may find a nearer vertex)."""
+        for _ in range(rounds):
+            depth, i = self.depth(p)
+            p = p + (np.asarray(offset) - depth)[:, None] * self.normals[i]
         return p
 
 

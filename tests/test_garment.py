@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from relhead.assets.base import TORSO
-from relhead.render.garment import (BODY_MIN, GARMENT_STYLES, SKIRT_M, build_garment, garment_field, neckline_cm,
-                                    vertex_normals)
+from relhead.render.garment import BODY_MIN, GARMENT_STYLES, SKIRT_M, build_garment, garment_field, neckline_cm
+from relhead.render.surface import vertex_normals
 from synthetic import sampled_specs
 
 FAKE = ["head.model=fake", "views=2"]

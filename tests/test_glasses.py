@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 
-from relhead.render.garment import vertex_normals
+from relhead.render.surface import vertex_normals
 from synthetic import sampled_specs
 
 FAKE = ["head.model=fake", "views=2"]
