@@ -301,12 +301,17 @@ class ProcessScene:
         self.garment = self._add("garment", me)
         self._garment_faces = np.asarray(faces)
 
+    def _drop(self, part: str) -> None:
+        """Remove the group's rigid or facial part `part` (hair, facial, hat, glasses) and its occluder."""
+        if getattr(self, part) is not None:
+            _remove(getattr(self, part))
+            setattr(self, part, None)
+            setattr(self, f"_{part}_occluder", _NO_OCCLUDER)
+
     def set_strands(self, strands=None, hair=None) -> None:
         """The group's strand hair (relhead.render.hair.Strands, head frame; `hair` its HairSpec), or none.
         Views place it rigidly with the skull."""
-        if self.hair is not None:
-            _remove(self.hair)
-            self.hair, self._hair_occluder = None, _NO_OCCLUDER
+        self._drop("hair")
         if strands is None:
             return
         c = _curves("hair", strands, [self._hair_material])
@@ -321,9 +326,7 @@ class ProcessScene:
         if strands is not None and lashes is None:
             lashes = np.zeros(len(strands.points), bool)
         self._facial_lashes = lashes
-        if self.facial is not None:
-            _remove(self.facial)
-            self.facial, self._facial_occluder = None, _NO_OCCLUDER
+        self._drop("facial")
         if strands is None:
             return
         c = _curves("facial_hair", strands, [self._facial_material, self._lash_material])
@@ -342,9 +345,7 @@ class ProcessScene:
     def set_hat(self, spec: HatSpec | None = None, mesh=None) -> None:
         """The group's hat (`mesh` a relhead.render.hats.HatMesh, head frame), or none. Views place it
         rigidly with the skull."""
-        if self.hat is not None:
-            _remove(self.hat)
-            self.hat, self._hat_occluder = None, _NO_OCCLUDER
+        self._drop("hat")
         if spec is None:
             return
         me = _fabric_mesh("hat", mesh.vertices, mesh.faces, mesh.fabric, self._hat_material)
@@ -355,9 +356,7 @@ class ProcessScene:
     def set_glasses(self, spec: GlassesSpec | None = None, mesh=None) -> None:
         """The group's glasses (`mesh` a relhead.render.glasses.GlassesMesh, head frame), or none.
         Views place them rigidly with the skull."""
-        if self.glasses is not None:
-            _remove(self.glasses)
-            self.glasses, self._glasses_occluder = None, _NO_OCCLUDER
+        self._drop("glasses")
         if spec is None:
             return
         me = bpy.data.meshes.new("glasses")
