@@ -23,6 +23,14 @@ def _principled(name: str):
     return mat, nt, bsdf
 
 
+def _empty(name: str):
+    """A new material without nodes, and its node tree (for shaders the Principled BSDF is not)."""
+    mat = bpy.data.materials.new(name)
+    for n in list(mat.node_tree.nodes):
+        mat.node_tree.nodes.remove(n)
+    return mat, mat.node_tree
+
+
 def _node(nt, kind: str, name: str):
     node = nt.nodes.new(kind)
     node.name = name
@@ -103,6 +111,12 @@ def _mpfb_skin(nt, colour, roughness) -> None:
     for key in ("Pore scale", "Pore strength"):
         nt.links.new(_mix(nt, lip_weight, body[key], lips[key], data_type="FLOAT"), node.inputs[key])
     nt.links.new(node.outputs["shaderOutput"], nt.nodes["Material Output"].inputs["Surface"])
+
+
+def _skin_bsdf(mat):
+    """The skin's Principled BSDF: its own, or the one inside MPFB's group."""
+    nodes = mat.node_tree.nodes
+    return nodes[MPFB_SKIN].node_tree.nodes["Principled BSDF"] if MPFB_SKIN in nodes else nodes["Principled BSDF"]
 
 
 def _math(nt, op: str, a, b=None, c=None, clamp: bool = False):
@@ -231,11 +245,9 @@ def set_skin(mat, p: SkinSpec) -> None:
     nodes["lip_roughness"].inputs["A"].default_value = p.roughness
     if MPFB_SKIN in nodes:  # MPFB's SSS map is about 0.3 on the face: its strength scales the group's weight
         nodes[MPFB_SKIN].inputs["SSS strength"].default_value = p.subsurface / MPFB_SSS_MAP
-        bsdf = nodes[MPFB_SKIN].node_tree.nodes["Principled BSDF"]
     else:
-        bsdf = nodes["Principled BSDF"]
-        bsdf.inputs["Subsurface Weight"].default_value = p.subsurface
-    bsdf.inputs["Specular IOR Level"].default_value = p.specular
+        nodes["Principled BSDF"].inputs["Subsurface Weight"].default_value = p.subsurface
+    _skin_bsdf(mat).inputs["Specular IOR Level"].default_value = p.specular
     nodes["albedo_on"].outputs[0].default_value = float(p.albedo is not None)  # its image: ProcessScene.set_group
 
 
@@ -312,9 +324,7 @@ def build_head_materials(subsurface: str = "random_walk", skin_shader: str = "re
     the skin's scattering method (`random_walk`, or the cheaper `burley`); `skin_shader` relhead's
     or MPFB's (config render.skin_shader)."""
     skin = build_skin(skin_shader)
-    nodes = skin.node_tree.nodes
-    bsdf = nodes[MPFB_SKIN].node_tree.nodes["Principled BSDF"] if MPFB_SKIN in nodes else nodes["Principled BSDF"]
-    bsdf.subsurface_method = subsurface.upper()
+    _skin_bsdf(skin).subsurface_method = subsurface.upper()
     return [skin, build_eye(), *build_mouth_materials()]
 
 
@@ -382,10 +392,7 @@ GREY_MELANIN = 0.03  # a white hair
 def build_strand_hair(name: str = "strand_hair"):
     """Strands: Cycles' Principled Hair BSDF (Chiang) coloured by melanin and redness; a share of
     them (`grey_share`, picked by each strand's random value) white."""
-    mat = bpy.data.materials.new(name)
-    nt = mat.node_tree
-    for n in list(nt.nodes):
-        nt.nodes.remove(n)
+    mat, nt = _empty(name)
     bsdfs = []
     for node_name in ("hair_bsdf", "grey_bsdf"):
         bsdf = _node(nt, "ShaderNodeBsdfHairPrincipled", node_name)
@@ -439,10 +446,7 @@ def build_glasses() -> tuple:
     the lens colour (light crosses both faces of the slab relhead.render.glasses builds, shadows
     too), mixed by Fresnel with a sharp reflection; and clear lenses (:func:`_clear_lens`)."""
     frame, _, _ = _principled("glasses_frame")
-    lens = bpy.data.materials.new("glasses_lens")
-    nt = lens.node_tree
-    for n in list(nt.nodes):
-        nt.nodes.remove(n)
+    lens, nt = _empty("glasses_lens")
     fresnel = nt.nodes.new("ShaderNodeFresnel")
     fresnel.inputs["IOR"].default_value = 1.5
     clear = _node(nt, "ShaderNodeBsdfTransparent", "lens_transmittance")
@@ -467,11 +471,8 @@ def _clear_lens():
     Deterministic, so no noise: a reflecting BSDF mixed into a transparent one is sampled stochastically
     and leaves the skin behind the lens grainy at these sample counts. It reflects the world only (not
     the face or the extra lights), and every other ray passes it untouched, so it lights nothing."""
-    mat = bpy.data.materials.new("glasses_clear_lens")
+    mat, nt = _empty("glasses_clear_lens")
     mat.cycles.emission_sampling = "NONE"  # not a light: only camera rays see the emission
-    nt = mat.node_tree
-    for n in list(nt.nodes):
-        nt.nodes.remove(n)
     fresnel = nt.nodes.new("ShaderNodeFresnel")
     fresnel.inputs["IOR"].default_value = 1.5
     path = nt.nodes.new("ShaderNodeLightPath")
