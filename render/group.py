@@ -17,8 +17,8 @@ from relhead.frames import project
 from relhead.render.garment import GarmentMesh, build_garment, pattern_coordinates
 from relhead.render.glasses import GlassesMesh, build_glasses
 from relhead.render.hats import HatMesh, build_hat, press_hair
-from relhead.render.hair import POINTS, TIED, FacialHair, Strands, grow, grow_brows, grow_facial, grow_lashes
-from relhead.render.spec import GroupSpec, ViewSpec
+from relhead.render.hair import POINTS, FacialHair, Strands, grow, grow_brows, grow_facial, grow_lashes
+from relhead.render.spec import TIED, GroupSpec, ViewSpec
 from relhead.render.views import camera_intrinsics, head_to_camera, neck_rotation, world_to_camera
 
 

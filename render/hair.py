@@ -24,7 +24,7 @@ from scipy.spatial import cKDTree
 
 from relhead.assets.base import BROWS, PART_SKIN, SCALP
 from relhead.render.surface import Skin, vertex_normals
-from relhead.render.spec import FacialHairSpec, StrandsSpec
+from relhead.render.spec import TIED, FacialHairSpec, StrandsSpec
 
 POINTS = 12  # points per strand
 # A head has about 100,000 hairs of about 0.08 mm; relhead draws fewer, thicker in proportion, so the
@@ -32,7 +32,6 @@ POINTS = 12  # points per strand
 REAL_COUNT, REAL_DIAMETER_M = 100_000, 8e-5
 GRAVITY = np.array([0.0, 1.0, 0.0])  # head frame: y points down
 BACK = np.array([0.0, 0.0, 1.0])  # z points into the head, i.e. toward the back
-TIED = ("ponytail", "bun")  # styles whose hair is gathered at the back of the head
 
 
 @dataclass(frozen=True)

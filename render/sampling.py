@@ -14,7 +14,7 @@ from relhead.assets.base import BROWS, SCALP, TORSO
 from relhead.assets.refs import AssetRef
 from relhead.render.spec import (BackgroundSpec, CameraSpec, EffectsSpec, EyeSpec, Euler, FacialHairSpec, GarmentSpec, GlassesSpec, GroupSpec, HatSpec, HairSpec,
                                  HeadSpec, LightingSpec, LightSpec, MaterialsSpec, MouthSpec, SkinSpec, StrandsSpec,
-                                 ViewSpec)
+                                 TIED, ViewSpec)
 
 
 def group_seed(corpus_seed: int, group: int) -> int:
@@ -129,7 +129,7 @@ def sample_strands(rng: np.random.Generator, cfg) -> StrandsSpec | None:
                        fringe=float(rng.uniform(0.0, 1.0)), parting_cm=float(rng.uniform(-3.0, 3.0)),
                        volume_mm=volume, clump=float(rng.uniform(0.2, 0.7)), frizz_mm=frizz, curl_radius_mm=curl,
                        curl_period_cm=period, roughness=float(rng.uniform(0.25, 0.45)))
-    if style in ("ponytail", "bun"):
+    if style in TIED:
         spec = spec.model_copy(update={"tie_height": float(rng.uniform(0.0, 1.0))})
     return spec
 

@@ -103,6 +103,7 @@ class MouthSpec(Strict):
 
 
 HairStyle = Literal["short", "medium", "long", "curly", "ponytail", "bun"]
+TIED = ("ponytail", "bun")  # styles whose hair is gathered at the back of the head (StrandsSpec.tie_height)
 
 
 class StrandsSpec(Strict):
