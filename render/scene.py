@@ -425,11 +425,8 @@ class ProcessScene:
     def _shake(self, fx: EffectsSpec) -> None:
         """No camera animation left from another view; motion blur on for this one if it has it."""
         self.camera.animation_data_clear()
-        r = self.scene.render
-        r.use_motion_blur = fx.motion_blur_px > 0
-        if r.use_motion_blur:  # keys around the frame this view renders
-            r.motion_blur_shutter, r.motion_blur_position = 1.0, "CENTER"  # the keys' frame +-1/2
-            bpy.context.preferences.edit.keyframe_new_interpolation_type = "LINEAR"  # a steady turn
+        self.scene.render.use_motion_blur = fx.motion_blur_px > 0
+        if fx.motion_blur_px > 0:  # keys around the frame this view renders
             self._shake_keys(fx)
 
     def _shake_keys(self, fx: EffectsSpec) -> None:
@@ -442,6 +439,7 @@ class ProcessScene:
         axis = (math.sin(phi), math.cos(phi), 0.0)  # camera-local (x right, y up): image y points down
         M = cam.matrix_world.copy()
         frame = self.scene.frame_current
+        bpy.context.preferences.edit.keyframe_new_interpolation_type = "LINEAR"  # a steady turn
         for sign in (-1.0, 1.0):
             cam.matrix_world = M @ Matrix.Rotation(sign * angle / 2, 4, axis)
             for path in ("location", "rotation_euler"):

@@ -26,6 +26,9 @@ def apply(scene, render_cfg, image_cfg) -> None:
     r.pixel_aspect_x = r.pixel_aspect_y = 1.0
     r.film_transparent = True  # alpha = subject; the background is composited from the environment pass
     r.use_persistent_data = True  # keep shaders, images and the BVH between renders of the process' scene
+    # Motion blur (per view, when a view has it): the camera's keys sit half a frame either side of
+    # the rendered frame (ProcessScene._shake_keys), so the shutter spans one frame, centred on it.
+    r.motion_blur_shutter, r.motion_blur_position = 1.0, "CENTER"
     set_threads(scene, render_cfg.threads)
     scene.view_settings.view_transform = render_cfg.view_transform
     scene.view_settings.look = "None"
