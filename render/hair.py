@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.spatial import cKDTree
+from scipy.spatial.transform import Rotation
 
 from relhead.assets.base import BROWS, PART_SKIN, SCALP
 from relhead.render.surface import Skin, vertex_normals
@@ -162,13 +163,12 @@ def _tied(rng, s: StrandsSpec, skin: Skin, roots, centre, skull) -> np.ndarray:
     half = POINTS // 2
     pts = np.empty((n, POINTS, 3))
     u0, r0 = _unit(roots - c), np.linalg.norm(roots - c, axis=1)
-    u1 = _unit(tie + spot - c)
-    r1 = np.linalg.norm(tie + spot - c, axis=1)
+    u1, r1 = _unit(tie + spot - c), np.linalg.norm(tie + spot - c, axis=1)
     lift = (s.volume_mm / 1000.0) * rng.random(n) ** 0.5 + 0.0015
     # Over the top: from the root up to a waypoint above the middle of the way, then down to the tie
     # (a straight chord from a hairline in front to a tie at the nape would pass near the centre).
     mid = _unit(u0 + u1 - GRAVITY)
-    for k in range(half):
+    for k in range(half - 1):  # the last point is the tie
         t = k / (half - 1)
         a, b, w = (u0, mid, 2 * t) if t < 0.5 else (mid, u1, 2 * t - 1)
         u = _unit((1 - w) * a + w * b)
@@ -193,10 +193,8 @@ def _tied(rng, s: StrandsSpec, skin: Skin, roots, centre, skull) -> np.ndarray:
         axis = _unit(np.cross(start, rng.normal(size=(n, 3))))
         sweep = rng.uniform(1.2, 1.8, n) * np.pi
         for k in range(half, POINTS):
-            th = sweep * (k - half + 1) / rest
-            rot = (np.cos(th)[:, None] * start + np.sin(th)[:, None] * np.cross(axis, start)
-                   + (1 - np.cos(th))[:, None] * (axis * start).sum(1, keepdims=True) * axis)
-            pts[:, k] = ball + rot * rng.uniform(0.8, 1.0, (n, 1))
+            turned = Rotation.from_rotvec(axis * (sweep * (k - half + 1) / rest)[:, None]).apply(start)
+            pts[:, k] = ball + turned * rng.uniform(0.8, 1.0, (n, 1))
     return pts
 
 
