@@ -143,7 +143,7 @@ def cmd_eval(args) -> int:
 
     if args.batch is not None and args.batch < 1:
         raise ConfigError(f"--batch {args.batch}: must be >= 1")
-    evaluate_run(args.checkpoint, args.data or None, args.out, batch=args.batch, device=args.device)
+    evaluate_run(args.checkpoint, args.data or None, args.out, batch=args.batch, device=args.device, split=args.split)
     return 0
 
 
@@ -208,7 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, metavar="RUN", help="run folder (new, or an existing one with --resume)")
     t.add_argument("--training", default=None, help="a name from the trainings: section of pipelines.yaml "
                    "(default small-cpu)")
-    t.add_argument("--model", choices=["small", "vggt-1b"], default=None, help="model preset (model.preset)")
+    t.add_argument("--model", choices=["small", "cnn", "vggt-1b"], default=None,
+                   help="model preset (model.preset; cnn: the plain-CNN baseline)")
     t.add_argument("--mode", choices=["relative", "absolute"], default=None)
     t.add_argument("--init", default=None, metavar="PATH", help="checkpoint (.pt/.pth/.safetensors) to start from")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -216,12 +217,15 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true", help="continue RUN from its checkpoint with its config")
     t.add_argument("--config", default=None, help="pipelines file holding trainings: (default as for render)")
     t.set_defaults(func=cmd_train)
-    e = sub.add_parser("eval", help="errors of a run's checkpoint on held-out groups (JSON and a table)")
+    e = sub.add_parser("eval", help="errors of a run's checkpoint on held-out or unseen groups (JSON and a table)")
     e.add_argument("--checkpoint", required=True, metavar="RUN", help="a training run folder")
     e.add_argument("--data", action="append", default=[], metavar="CORPUS",
                    help="corpus folder (repeatable; default: the run's)")
     e.add_argument("--out", default=None, metavar="FILE", help="JSON file (default RUN/eval.json)")
     e.add_argument("--batch", type=int, default=None, help="pairs per forward pass (default: the run's batch)")
+    e.add_argument("--split", choices=["auto", "held-out", "all"], default="auto",
+                   help="groups evaluated: auto (default) the held-out groups of a corpus the run trained on and "
+                        "every group of any other; held-out or all for every corpus")
     e.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     e.set_defaults(func=cmd_eval)
     r = sub.add_parser("predict", help="relative head pose between two images (JSON on stdout)")

@@ -41,6 +41,31 @@ def relative_transform(R_a, t_a, R_q, t_q) -> tuple[np.ndarray, np.ndarray]:
     return R_rel, t_rel
 
 
+# The 68 iBUG/300W landmarks of a left-right mirrored face: landmark i of the mirror image is landmark
+# IBUG68_MIRROR[i] of the face (jaw, brows, nose bridge, nostrils, eyes, outer and inner lips).
+IBUG68_MIRROR = (tuple(range(16, -1, -1)) + tuple(range(26, 16, -1)) + (27, 28, 29, 30) + (35, 34, 33, 32, 31)
+                 + (45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40)
+                 + (54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55) + (64, 63, 62, 61, 60, 67, 66, 65))
+
+
+def mirror_pose(R, t) -> tuple[np.ndarray, np.ndarray]:
+    """The pose of a left-right mirrored image: with F = diag(-1, 1, 1) the camera's x flips and the
+    mirrored head's frame is F times the head's (again x toward image right when frontal), so
+    R' = F R F and t' = F t (still a rotation; the eye-midpoint origin is its own mirror image).
+    The mirrored picture's intrinsics are :func:`mirror_intrinsics`. Batched (..., 3, 3), (..., 3)."""
+    F = np.array([-1.0, 1.0, 1.0])
+    R, t = np.asarray(R, float), np.asarray(t, float)
+    return R * F[:, None] * F[None, :], t * F
+
+
+def mirror_intrinsics(K, W: float) -> np.ndarray:
+    """K of a W-pixel-wide image mirrored left-right (pixel u -> W - u): the principal point moves to
+    W - cx; with :func:`mirror_pose` every point projects to its mirror image."""
+    K = np.array(K, float)
+    K[..., 0, 2] = W - K[..., 0, 2]
+    return K
+
+
 def geodesic_deg(R1, R2) -> float:
     """Angle of the rotation R1 R2^T, degrees."""
     c = (np.trace(np.asarray(R1, float) @ np.asarray(R2, float).T) - 1.0) / 2.0

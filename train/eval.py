@@ -128,15 +128,22 @@ def format_table(section: dict, title: str) -> str:
 
 
 def evaluate_run(run: str | Path, data: list[str] | None = None, out: str | Path | None = None,
-                 batch: int | None = None, device: str = "auto") -> dict:
-    """`relhead eval`: a run's latest checkpoint on the held-out groups of `data` (default: the corpora
-    it was trained on); writes JSON to `out` (default RUN/eval.json) and prints the tables."""
+                 batch: int | None = None, device: str = "auto", split: str = "auto") -> dict:
+    """`relhead eval`: a run's latest checkpoint on `data` (default: the corpora it was trained on);
+    writes JSON to `out` (default RUN/eval.json) and prints the tables. `split`: which groups of a
+    corpus are evaluated: `auto` the held-out ones of a corpus the run trained on and all of any
+    other, `held-out` or `all` for every corpus."""
+    import dataclasses
+
     from relhead.configbase import ConfigError
     from relhead.train.data import open_corpora
     from relhead.train.train import read_run_config, resolve_device, load_run
 
     _, trained_on = read_run_config(run)
-    corpora = open_corpora(data or trained_on)
+    seen = {Path(p).resolve() for p in trained_on}
+    corpora = [dataclasses.replace(c, held_out_only=split == "held-out" or (split == "auto" and
+                                                                            c.path.resolve() in seen))
+               for c in open_corpora(data or trained_on)]
     cfg, model = load_run(run, "cpu")
     if device != "auto":
         cfg = cfg.model_copy(update={"device": device})
@@ -145,12 +152,15 @@ def evaluate_run(run: str | Path, data: list[str] | None = None, out: str | Path
     res = evaluate(model, cfg, corpora, dev, bf16, batch=batch)
     if res["pairs"] == 0:
         raise ConfigError(f"no held-out groups in {', '.join(c.name for c in corpora)} "
-                          f"(data.holdout_every {cfg.data.holdout_every}: group ids g % k == k - 1)")
+                          f"(data.holdout_every {cfg.data.holdout_every}: group ids g % k == k - 1; "
+                          f"--split all evaluates every group)")
     res = {"run": str(run), "data": [str(c.path) for c in corpora], "holdout_every": cfg.data.holdout_every,
+           "groups_evaluated": {c.name: "held-out" if c.held_out_only else "all" for c in corpora},
            "definitions": __doc__.split("Every number", 1)[1].strip(), **res}
     out = Path(out) if out else Path(run) / "eval.json"
     out.write_text(json.dumps(res, indent=1))
-    print(f"{run}: {cfg.mode} model, {res['pairs']} held-out pairs in {res['groups']} groups -> {out}")
+    which = ", ".join(f"{k}: {v}" for k, v in res["groups_evaluated"].items())
+    print(f"{run}: {cfg.mode} model, {res['pairs']} pairs in {res['groups']} groups ({which}) -> {out}")
     print(format_table(res["relative"], "relative"))
     print(format_table(res["query"], "query (abs)"))
     return res

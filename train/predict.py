@@ -62,7 +62,7 @@ class Predictor:
         if box is None:
             return _resize_whole(rgb, size)
         box = check_box(box, W, H, name)
-        return crop_image(rgb, *square_crop(box, W, H, self.cfg.data.crop.eval_margin), size)
+        return crop_image(rgb, *square_crop(box, W, H, *self.cfg.data.crop.centre()), size)
 
     def predict(self, anchor: np.ndarray, query: np.ndarray, anchor_box=None, query_box=None,
                 anchor_pose=None) -> dict:

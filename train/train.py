@@ -29,14 +29,14 @@ from relhead.configbase import ConfigError, Strict, key_error, load_yaml, resolv
 from relhead.train import lora as lora_mod
 from relhead.train.data import DataCfg, open_corpora, split_counts, train_loader
 from relhead.train.losses import LossCfg, pose_loss
-from relhead.train.model import ModelConfig, RelPoseModel, load_checkpoint, model_config
+from relhead.train.model import ModelConfig, RelPoseModel, load_checkpoint, make_net, model_config
 
 CHECKPOINT, CONFIG, METRICS = "checkpoint", "config.json", "metrics.jsonl"
 
 
 # ------------------------------------------------------------------------------------------- config
 class ModelCfg(Strict):
-    preset: Literal["small", "vggt-1b"] = "small"
+    preset: Literal["small", "cnn", "vggt-1b"] = "small"
     overrides: dict[str, int | float | str | bool] = {}  # fields of relhead.train.model.ModelConfig
     grad_checkpointing: bool = False
 
@@ -102,6 +102,9 @@ class TrainConfig(Strict):
             mcfg = model_config(self.model.preset, **self.model.overrides)
         except TypeError as exc:
             raise key_error("training", ("model", "overrides"), str(exc), self.model.overrides) from None
+        if self.loss.landmarks and mcfg.landmarks != 68:
+            raise key_error("training", ("loss", "landmarks"), "needs a model with a landmark head of the 68 iBUG "
+                            f"points (model.overrides landmarks: 68), not {mcfg.landmarks}", self.loss.landmarks)
         size = self.data.size or mcfg.img_size
         if size % mcfg.patch_size:
             raise key_error("training", ("data", "size"), f"must be a multiple of the patch size {mcfg.patch_size}",
@@ -134,9 +137,9 @@ def resolve_training(name: str = "small-cpu", overrides: list[str] | None = None
 def empty_model(cfg: TrainConfig, weights_follow: bool) -> RelPoseModel:
     """The model, randomly initialised, or when a checkpoint will fill every weight (`weights_follow`)
     and the model is large, built on the meta device (no memory, no init time)."""
-    big = cfg.model.preset != "small"
+    big = cfg.model.preset == "vggt-1b"
     with torch.device("meta") if weights_follow and big else contextlib.nullcontext():
-        return RelPoseModel(cfg.net_config())
+        return make_net(cfg.net_config())
 
 
 def build_model(cfg: TrainConfig, log=print) -> torch.nn.Module:
@@ -166,6 +169,8 @@ def read_run_config(run: str | Path) -> tuple[dict, list[str]]:
     if not path.is_file():
         raise ConfigError(f"{run}: not a training run (no {CONFIG})")
     doc = json.loads(path.read_text())
+    # relhead <= 0.2 had a separate, 1.7x tighter evaluation crop; it is now the training crops' centre
+    doc["config"].get("data", {}).get("crop", {}).pop("eval_margin", None)
     return doc["config"], doc["data"]
 
 
@@ -407,8 +412,12 @@ def train(cfg: TrainConfig, data: list[str], out: str | Path, resume: bool = Fal
             images = batch["images"].to(device, non_blocking=True)
             target = batch["targets"].to(device, non_blocking=True)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                preds = model(images)
-            loss, parts = pose_loss(preds, target, cfg.loss)
+                if cfg.loss.landmarks:
+                    preds, aux = model(images, with_aux=True)
+                    landmarks = (aux["landmarks"], batch["landmarks"].to(device, non_blocking=True))
+                else:
+                    preds, landmarks = model(images), None
+            loss, parts = pose_loss(preds, target, cfg.loss, landmarks)
             (loss / cfg.optim.accum).backward()
             pairs_since += images.shape[0]
         grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.optim.clip if cfg.optim.clip > 0 else float("inf"))
