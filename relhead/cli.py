@@ -110,7 +110,9 @@ def cmd_preview(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from relhead.train.train import read_run_config, resolve_training, train
+    from relhead.train.config import TrainConfig, resolve_training
+    from relhead.train.runs import read_run_config
+    from relhead.train.train import train
     from relhead.configbase import validate
 
     values = {k: v for k, v in (("model.preset", args.model), ("mode", args.mode),
@@ -121,8 +123,6 @@ def cmd_train(args) -> int:
         if args.training:
             raise ConfigError("--training and --resume exclude each other: a resumed run keeps its config "
                               "(change keys with --set)")
-        from relhead.train.train import TrainConfig
-
         try:
             raw, data = read_run_config(args.out)
         except ConfigError as exc:
@@ -134,7 +134,14 @@ def cmd_train(args) -> int:
         data = args.data
     if not data:
         raise ConfigError("--data: give at least one corpus folder")
-    train(cfg, data, args.out, resume=args.resume)
+    if args.until is not None and args.until < 1:
+        raise ConfigError(f"--until {args.until}: must be a step >= 1")
+    from relhead.train.train import Interrupted
+
+    try:
+        train(cfg, data, args.out, resume=args.resume, until=args.until)
+    except Interrupted as exc:  # the checkpoint is written and the log says how to go on
+        return 128 + exc.signum
     return 0
 
 
@@ -215,6 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a training key (repeatable), e.g. steps=2000")
     t.add_argument("--resume", action="store_true", help="continue RUN from its checkpoint with its config")
+    t.add_argument("--until", type=int, default=None, metavar="STEP",
+                   help="stop after this step with a checkpoint (the schedule still spans `steps`); --resume goes on")
     t.add_argument("--config", default=None, help="pipelines file holding trainings: (default as for render)")
     t.set_defaults(func=cmd_train)
     e = sub.add_parser("eval", help="errors of a run's checkpoint on held-out or unseen groups (JSON and a table)")
@@ -242,8 +251,26 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+LIST_OPTIONS = ("--anchor-pose", "--anchor-box", "--query-box")  # comma-separated numbers, maybe negative
+
+
+def _attach_lists(argv: list[str]) -> list[str]:
+    """`--anchor-pose -34,-30,-12` as `--anchor-pose=-34,-30,-12`: argparse takes a value that starts with
+    '-' (and is not one plain negative number) for an option."""
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] in LIST_OPTIONS and i + 1 < len(argv) and argv[i + 1].startswith("-") \
+                and not argv[i + 1].startswith("--"):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_attach_lists(sys.argv[1:] if argv is None else list(argv)))
     from relhead.datasets.manifest import CorpusMismatch
     from relhead.datasets.shards import CorruptShard
 

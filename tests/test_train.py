@@ -304,7 +304,7 @@ def test_train_eval_predict_end_to_end(corpus, tmp_path, capsys):
     rows = [r for r in _metrics(run) if "loss" in r]
     assert [r["step"] for r in rows] == list(range(1, 26))
     # the loss fell: step 1 logged the initial model's loss on the first batch; the trained model's on it
-    from relhead.train.train import load_run
+    from relhead.train.runs import load_run
 
     cfg, model = load_run(run)
     first_batch = next(iter(D.train_loader(D.open_corpora([corpus]), cfg.data, cfg.size, cfg.mode, cfg.seed)))
@@ -452,7 +452,7 @@ def test_a_corrupt_shard_fails_or_is_skipped_as_configured(corpus, tmp_path, cap
     (["--training", "nope"], "training 'nope' not found; known: cnn-cpu, small-cpu, vggt-1b-lora"),
     (["--init", "/no/such.pt"], "--init /no/such.pt: no such file"),
     (["--resume"], "--resume:"),
-    (["--set", "data.workers=9"], "data.workers: 9 loader workers need at least"),
+    (["--set", "data.workers=9"], "data.workers: 9 loader workers in 1 process(es) need at least"),
     (["--set", "data.holdout_every=2", "--data", "/nope"], "--data /nope: not a corpus folder"),
 ])
 def test_bad_training_configs_are_one_line_exit_2_nothing_written(corpus, tmp_path, capsys, args, expect):

@@ -86,7 +86,7 @@ print("ok", sorted(m for m in sys.modules if m.split(".")[0] in ("bpy", "mathuti
 
 def test_overfitting_one_batch_drives_the_loss_near_zero(corpus):
     """Our loss on a real batch of pose-carrying crops (test_model.py overfits random targets)."""
-    from relhead.train.train import build_model
+    from relhead.train.runs import build_model
 
     cfg = resolve_training("small-cpu", TINY + ["data.augment.enabled=false"])
     batch = _take(iter(D.TrainPairs(D.open_corpora([corpus]), cfg.data, 42, "relative", seed=0)), 1)[0]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -110,8 +111,14 @@ class Corpus:
     held_out_only: bool = True  # evaluation reads only its held-out groups (a corpus the run trained on)
 
 
-def open_corpora(paths: list[str | Path]) -> list[Corpus]:
-    """Corpus folders (each with manifest.json) -> their done shards; ConfigError when one is not."""
+def open_corpora(paths: list[str | Path], check: bool = False, on_corrupt: str = "raise") -> list[Corpus]:
+    """Corpus folders (each with manifest.json) -> their done shards; ConfigError when one is not. With
+    `check`, every shard's size and sha256 are compared with the manifest first (what the reader checks
+    before it reads a shard, with the same message): a corrupt shard raises CorruptShard, or with
+    `on_corrupt="skip"` is left out with a warning, before training has written anything."""
+    from relhead.datasets.manifest import file_problem
+    from relhead.datasets.shards import CorruptShard
+
     if not paths:
         raise ConfigError("--data: give at least one corpus folder")
     out, names = [], set()
@@ -120,6 +127,14 @@ def open_corpora(paths: list[str | Path]) -> list[Corpus]:
         if manifest is None:
             raise ConfigError(f"--data {p}: not a corpus folder (no manifest.json)")
         done = [e for _, e in sorted(manifest["shards"].items(), key=lambda kv: int(kv[0])) if e["status"] == "done"]
+        if check:
+            for e in list(done):
+                problem = file_problem(p / e["file"], e)
+                if problem and on_corrupt == "raise":
+                    raise CorruptShard(f"{p / e['file']}: {problem}")
+                if problem:
+                    warnings.warn(f"skipping corrupt shard {p / e['file']}: {problem}", stacklevel=2)
+                    done.remove(e)
         if not done:
             raise ConfigError(f"--data {p}: no finished shards")
         name = p.resolve().name
@@ -335,7 +350,15 @@ def train_loader(corpora, cfg: DataCfg, size: int, mode: str, seed: int, skip_ba
     """Endless batches of training pairs; `skip_batches`: batches this rank already consumed."""
     ds = TrainPairs(corpora, cfg, size, mode, seed, skip_batches)
     return torch.utils.data.DataLoader(ds, batch_size=None, num_workers=cfg.workers, pin_memory=pin_memory,
-                                       prefetch_factor=2 if cfg.workers else None)
+                                       prefetch_factor=2 if cfg.workers else None, worker_init_fn=_leave_signals)
+
+
+def _leave_signals(worker: int) -> None:
+    """A loader worker ignores SIGINT and SIGTERM: the training process stops it when it stops."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def eval_items(corpora: list[Corpus], cfg: DataCfg, size: int) -> Iterator[dict]:

@@ -15,6 +15,8 @@ Sections:
   R_rel_pred t_a + t_rel_pred with the anchor's TRUE pose (as `relhead predict --anchor-pose` does and
   as the BIWI relative protocol compares; its rot_deg equals the relative one, its Euler errors do
   not); absolute twin: its own prediction of the query frame alone.
+- `identity`: the trivial baseline on the same pairs, R_rel = I and t_rel = 0 (no motion): its
+  rot_deg is the pairs' own angle.
 Rows: `overall`, `easy`, `hard` (the pair's tags: pairs.json's where the pair is recorded, else the
 corpus' thresholds), and `query_angle` bins of the query's angle from frontal (geodesic of its R
 from the identity): 0-15, 15-30, 30-45, 45-60, 60+ degrees.
@@ -91,7 +93,7 @@ def evaluate(model, cfg, corpora, device, bf16: bool = False, limit: int | None 
     """Errors of `model` (trained as `cfg`) on the held-out pairs of `corpora` (the first `limit`)."""
     was_training = model.training
     model.eval()
-    rel_rows, query_rows, per_pair = [], [], []
+    rel_rows, query_rows, identity_rows, per_pair = [], [], [], []
     for b in eval_batches(corpora, cfg.data, cfg.size, batch or cfg.data.batch, limit):
         pred = predict_poses(model, b["images"], cfg.mode, device, bf16)
         for i, m in enumerate(b["meta"]):
@@ -107,11 +109,13 @@ def evaluate(model, cfg, corpora, device, bf16: bool = False, limit: int | None 
             query = pose_errors(R_q, t_q, m["R_q"], m["t_q"])
             rel_rows.append({**rel, **common})
             query_rows.append({**query, **common})
+            identity_rows.append({**pose_errors(np.eye(3), np.zeros(3), R_rel, t_rel), **common})
             per_pair.append({"key": m["key"], "anchor": m["anchor"], "query": m["query"],
                              "angle_deg": m["angle_deg"], "rot_deg": rel["rot_deg"], "t_m": rel["t_m"]})
     model.train(was_training)
     return {"mode": cfg.mode, "pairs": len(rel_rows), "groups": len({p["key"] for p in per_pair}),
-            "relative": table(rel_rows), "query": table(query_rows), "per_pair": per_pair}
+            "relative": table(rel_rows), "query": table(query_rows), "identity": table(identity_rows),
+            "per_pair": per_pair}
 
 
 def format_table(section: dict, title: str) -> str:
@@ -137,7 +141,7 @@ def evaluate_run(run: str | Path, data: list[str] | None = None, out: str | Path
 
     from relhead.configbase import ConfigError
     from relhead.train.data import open_corpora
-    from relhead.train.train import read_run_config, resolve_device, load_run
+    from relhead.train.runs import load_run, read_run_config, resolve_device
 
     _, trained_on = read_run_config(run)
     seen = {Path(p).resolve() for p in trained_on}
@@ -163,4 +167,5 @@ def evaluate_run(run: str | Path, data: list[str] | None = None, out: str | Path
     print(f"{run}: {cfg.mode} model, {res['pairs']} pairs in {res['groups']} groups ({which}) -> {out}")
     print(format_table(res["relative"], "relative"))
     print(format_table(res["query"], "query (abs)"))
+    print(format_table(res["identity"], "identity"))
     return res

@@ -493,18 +493,25 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
     """Tensors of a local `.safetensors` or `.pt`/`.pth` file (a bare state dict, or one under
     "model" or "state_dict"); a DDP "module." prefix is dropped."""
     path = Path(path)
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        sd = load_file(path)
-    elif path.suffix in (".pt", ".pth"):
-        sd = torch.load(path, map_location="cpu", weights_only=True)
-        for key in ("model", "state_dict"):
-            if isinstance(sd, dict) and isinstance(sd.get(key), dict):
-                sd = sd[key]
-                break
-    else:
+    if path.suffix not in (".safetensors", ".pt", ".pth"):
         raise ValueError(f"{path}: expected a .safetensors, .pt or .pth checkpoint")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            sd = load_file(path)
+        else:
+            sd = torch.load(path, map_location="cpu", weights_only=True)
+            for key in ("model", "state_dict"):
+                if isinstance(sd, dict) and isinstance(sd.get(key), dict):
+                    sd = sd[key]
+                    break
+    except Exception as exc:  # safetensors', pickle's and zipfile's errors: a file that is not a checkpoint
+        detail = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise ValueError(f"cannot read {path.name} as a {path.suffix} checkpoint ({type(exc).__name__}"
+                         f"{': ' + detail if detail else ''})") from None
+    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise ValueError(f"{path.name} holds no state dict of tensors")
     if sd and all(k.startswith("module.") for k in sd):
         sd = {k[len("module.") :]: v for k, v in sd.items()}
     return sd
