@@ -111,7 +111,9 @@ def evaluate(model, cfg, corpora, device, bf16: bool = False, limit: int | None 
             query_rows.append({**query, **common})
             identity_rows.append({**pose_errors(np.eye(3), np.zeros(3), R_rel, t_rel), **common})
             per_pair.append({"key": m["key"], "anchor": m["anchor"], "query": m["query"],
-                             "angle_deg": m["angle_deg"], "rot_deg": rel["rot_deg"], "t_m": rel["t_m"]})
+                             "angle_deg": m["angle_deg"], "query_angle_deg": m["query_angle_deg"], "tags": m["tags"],
+                             "rot_deg": rel["rot_deg"], "t_m": rel["t_m"],
+                             "R_rel_pred": np.round(pred["R_rel"][i], 6).tolist()})
     model.train(was_training)
     return {"mode": cfg.mode, "pairs": len(rel_rows), "groups": len({p["key"] for p in per_pair}),
             "relative": table(rel_rows), "query": table(query_rows), "identity": table(identity_rows),

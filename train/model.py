@@ -74,7 +74,13 @@ def model_config(name: str, **overrides) -> ModelConfig:
 
 def rope_tables(pos: Tensor, head_dim: int, freq: float) -> tuple[Tensor, Tensor]:
     """cos and sin tables (N, head_dim) of 2D rotary embedding for integer (row, col) positions
-    (N, 2): the first half of each head's channels turns with the row, the second with the column."""
+    (N, 2): the first half of each head's channels turns with the row, the second with the column.
+
+    The angles are always float32. Upstream VGGT casts them to the tokens' dtype before cos/sin; on
+    CUDA (where VGGT was trained and is finetuned) its tokens reach RoPE straight out of the q/k
+    LayerNorm, which autocast runs in float32, so it computes float32 angles too and this is the same
+    function. Only under CPU bf16 autocast, where LayerNorm stays bf16, would upstream quantise angles
+    of up to ~37 rad to bf16 (steps of 0.25 rad): a position error we do not copy."""
     d = head_dim // 2
     inv_freq = freq ** (-torch.arange(0, d, 2, dtype=torch.float32, device=pos.device) / d)
     angles = pos.float()[..., None] * inv_freq  # (N, 2, d/2)
