@@ -42,8 +42,11 @@ FACTOR = 0.709
 THRESHOLDS = (0.6, 0.7, 0.7)
 
 # relhead face box from an MTCNN box (x0, y0, x1, y1), w = x1 - x0, h = y1 - y0: centre
-# (cx + CX * w, cy + CY * h), size (SX * w, SY * h). Measured by bench/realism.py (see bench/README.md).
-BOX_MAP = {"cx": 0.0, "cy": 0.0, "sx": 1.0, "sy": 1.0}
+# (cx + CX * w, cy + CY * h), size (SX * w, SY * h). Medians over the 24 views of 32 where MTCNN found the
+# face, `python bench/realism.py` (quickstart, every part on, yaw +-90; bench/README.md, 2026-12-02):
+# the landmark box is about as wide as MTCNN's, three quarters as tall and centred 12% of its height
+# lower (MTCNN's box reaches up the forehead, the 68 landmarks start at the brows).
+BOX_MAP = {"cx": 0.016, "cy": 0.120, "sx": 0.936, "sy": 0.744}
 
 
 @dataclass(frozen=True)
