@@ -375,7 +375,8 @@ def test_rendered_sequence_in_biwi_layout_with_mtcnn(rendered, tiny_run, tmp_pat
     truth = {"01": [(rgb, R) for rgb, R, _, _ in views]}
     oracle = Oracle(truth)
     res = evaluate_biwi(root, oracle)
-    print("BIWI layout, rendered:", json.dumps({k: res[k] for k in ("frames", "undetected", "detected", "all")}))
+    with capsys.disabled():
+        print("\nBIWI layout, rendered:", json.dumps({k: res[k] for k in ("frames", "undetected", "detected", "all")}))
     assert res["frames"] == 6 and res["detected"]["n"] >= 2  # the anchor and at least two queries found
     assert res["detected"]["mae"] < 1e-3 and res["detected"]["geodesic"] < 1e-3
     pitch = evaluate_biwi(root, Oracle(truth, left=Rx(-5.0)))["detected"]
@@ -388,7 +389,8 @@ def test_rendered_sequence_in_biwi_layout_with_mtcnn(rendered, tiny_run, tmp_pat
     boxes = {r["frame"]: r for r in rows}
     mapped = np.mean([_iou(boxes[n]["box"], views[n][3]) for n in boxes])
     raw = np.mean([_iou(boxes[n]["mtcnn_box"], views[n][3]) for n in boxes])
-    print(f"IoU with the true face box: mapped {mapped:.3f}, MTCNN's {raw:.3f}")
+    with capsys.disabled():
+        print(f"IoU with the true face box: mapped {mapped:.3f}, MTCNN's {raw:.3f}")
     assert mapped > 0.7 and mapped > raw
     # the command line, with a (toy) trained model
     out = tmp_path / "e.json"
