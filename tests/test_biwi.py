@@ -399,3 +399,42 @@ def test_rendered_sequence_in_biwi_layout_with_mtcnn(rendered, tiny_run, tmp_pat
     assert saved["frames"] == 6 and saved["undetected"] == res["undetected"]
     assert saved["detected"]["n"] == res["detected"]["n"] and 0 <= saved["detected"]["mae"] <= 180
     assert "anchor is the first frame" in saved["protocol"] and "BIWI" in capsys.readouterr().out
+
+
+def test_mtcnn_equals_facenet_pytorchs_own_cascade(tmp_path):
+    """facenet-pytorch's detect_face run itself (in a subprocess, with a stand-in torchvision whose
+    batched_nms is relhead's nms: its real torchvision does not install beside this torch) gives
+    relhead's boxes, probabilities and landmarks on real photos."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("skimage.data")
+    script = """
+import sys, types, torch, numpy as np
+torch.set_num_threads(1)
+from relhead.train.detect import nms, MTCNN
+mods = {n: types.ModuleType(n) for n in ("torchvision", "torchvision.ops", "torchvision.ops.boxes",
+                                          "torchvision.transforms", "torchvision.transforms.functional")}
+def batched_nms(b, s, idx, thr):
+    keep = [torch.nonzero(idx == c).flatten() for c in idx.unique()]
+    keep = torch.cat([m[nms(b[m], s[m], thr)] for m in keep]) if keep else torch.zeros(0, dtype=torch.long)
+    return keep[torch.argsort(s[keep], descending=True)]
+mods["torchvision.ops.boxes"].batched_nms = batched_nms
+sys.modules.update(mods)
+from facenet_pytorch import MTCNN as Reference
+import skimage.data as d
+from PIL import Image
+ref, ours = Reference(device="cpu"), MTCNN()
+for name in ("astronaut", "camera"):
+    img = getattr(d, name)()
+    img = np.asarray(Image.fromarray(img if img.ndim == 3 else np.stack([img] * 3, -1)).reduce(2))
+    boxes, probs, points = ref.detect(img, landmarks=True)
+    faces = ours.detect(img)
+    assert len(faces) == len(boxes) >= 1, (name, len(faces), boxes)
+    for f, b, p, lm in zip(faces, boxes, probs, points):
+        assert np.abs(np.array(f.box) - np.array(b, float)).max() < 1e-3, (name, f.box, b)
+        assert abs(f.prob - float(p)) < 1e-5 and np.abs(f.landmarks - np.array(lm, float)).max() < 1e-3
+print("same")
+"""
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout.strip().endswith("same"), r.stderr[-2000:]
