@@ -150,6 +150,13 @@ def cmd_eval(args) -> int:
 
     if args.batch is not None and args.batch < 1:
         raise ConfigError(f"--batch {args.batch}: must be >= 1")
+    if args.biwi:  # BIWI: real recordings, the relative protocol (train/biwi.py)
+        if args.data:
+            raise ConfigError("--biwi and --data exclude each other (one evaluation at a time)")
+        from relhead.train.biwi import evaluate_biwi_run
+
+        evaluate_biwi_run(args.checkpoint, args.biwi, args.out, device=args.device)
+        return 0
     evaluate_run(args.checkpoint, args.data or None, args.out, batch=args.batch, device=args.device, split=args.split)
     return 0
 
@@ -157,17 +164,18 @@ def cmd_eval(args) -> int:
 def cmd_predict(args) -> int:
     import json
 
-    from relhead.train.predict import Predictor, check_box, parse_numbers, read_rgb
+    from relhead.train.detect import resolve_box
+    from relhead.train.predict import Predictor, parse_numbers, read_rgb
 
     anchor, query = read_rgb(args.anchor, "--anchor"), read_rgb(args.query, "--query")
-    boxes = [parse_numbers(b, 4, name, "40,30,200,210") for b, name in
-             ((args.anchor_box, "--anchor-box"), (args.query_box, "--query-box"))]
-    for box, img, name in ((boxes[0], anchor, "--anchor-box"), (boxes[1], query, "--query-box")):
-        if box is not None:
-            check_box(box, img.shape[1], img.shape[0], name)
     pose = parse_numbers(args.anchor_pose, 3, "--anchor-pose", "10,-5,0")
+    # a face box per image: given, `full` (the image is the crop), or MTCNN's (train/detect.py)
+    (a_box, a_info), (q_box, q_info) = (resolve_box(img, text, opt, path) for img, text, opt, path in (
+        (anchor, args.anchor_box, "--anchor-box", f"--anchor {args.anchor}"),
+        (query, args.query_box, "--query-box", f"--query {args.query}")))
     predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device)
-    out = predictor.predict(anchor, query, boxes[0], boxes[1], pose)
+    out = predictor.predict(anchor, query, a_box, q_box, pose)
+    out["boxes"] = {"anchor": a_info, "query": q_info}
     print(json.dumps(out, indent=1))
     return 0
 
@@ -236,14 +244,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="groups evaluated: auto (default) the held-out groups of a corpus the run trained on and "
                         "every group of any other; held-out or all for every corpus")
     e.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    e.add_argument("--biwi", default=None, metavar="DIR", help="evaluate on a BIWI Kinect Head Pose copy instead "
+                   "(faces_0/NN/ layout; MTCNN crops, first frame the anchor; JSON default RUN/eval_biwi.json)")
     e.set_defaults(func=cmd_eval)
     r = sub.add_parser("predict", help="relative head pose between two images (JSON on stdout)")
     r.add_argument("--checkpoint", required=True, metavar="RUN", help="a training run folder")
     r.add_argument("--anchor", required=True, metavar="IMG")
     r.add_argument("--query", required=True, metavar="IMG")
     r.add_argument("--anchor-box", default=None, metavar="x0,y0,x1,y1",
-                   help="face box (default: the image is the face crop)")
-    r.add_argument("--query-box", default=None, metavar="x0,y0,x1,y1")
+                   help="face box (default: MTCNN's, mapped to relhead's landmark box; `full`: the image is the face crop)")
+    r.add_argument("--query-box", default=None, metavar="x0,y0,x1,y1", help="as --anchor-box")
     r.add_argument("--anchor-pose", default=None, metavar="yaw,pitch,roll",
                    help="the anchor's absolute pose in degrees: adds the query's absolute pose")
     r.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
@@ -271,6 +281,7 @@ def _attach_lists(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(_attach_lists(sys.argv[1:] if argv is None else list(argv)))
+    from relhead.datasets.biwi import BiwiError
     from relhead.datasets.manifest import CorpusMismatch
     from relhead.datasets.shards import CorruptShard
 
@@ -279,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"relhead: config error: {exc}", file=sys.stderr)
         return 2
-    except (CorpusMismatch, CorruptShard) as exc:
+    except (CorpusMismatch, CorruptShard, BiwiError) as exc:
         print(f"relhead: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # the reader went away (`relhead sweep NAME --dry-run | head`): stop quietly

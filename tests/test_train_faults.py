@@ -113,7 +113,7 @@ def test_corrupt_or_mismatched_weights_are_one_line(run, corpus, tmp_path, capsy
     weights.write_bytes(weights.read_bytes()[:100])
     img = tmp_path / "a.png"
     Image.fromarray(np.zeros((48, 48, 3), np.uint8)).save(img)
-    predict = ["predict", "--anchor", str(img), "--query", str(img)]
+    predict = ["predict", "--anchor", str(img), "--query", str(img), "--anchor-box", "full", "--query-box", "full"]
     for cmd in (["eval", "--checkpoint", str(broken), "--out", str(tmp_path / "e.json")],
                 predict + ["--checkpoint", str(broken)]):
         assert main(cmd) == 2
@@ -188,14 +188,15 @@ def test_predict_takes_negative_angles_and_refuses_nan_and_tiny_images(run, tmp_
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(img)
     base = ["predict", "--checkpoint", str(run), "--anchor", str(img), "--query", str(img)]
     capsys.readouterr()
-    assert main(base + ["--anchor-pose", "-34,-30,-12", "--anchor-box", "8,8,40,40"]) == 0
+    assert main(base + ["--anchor-pose", "-34,-30,-12", "--anchor-box", "8,8,40,40", "--query-box", "full"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert "query" in out
-    assert main(base + ["--anchor-pose", "nan,0,0"]) == 2
+    assert main(base + ["--anchor-pose", "nan,0,0", "--anchor-box", "full", "--query-box", "full"]) == 2
     one_line(capsys, "--anchor-pose", "finite")
     tiny = tmp_path / "tiny.png"
     Image.fromarray(np.zeros((1, 1, 3), np.uint8)).save(tiny)
-    assert main(["predict", "--checkpoint", str(run), "--anchor", str(tiny), "--query", str(img)]) == 2
+    assert main(["predict", "--checkpoint", str(run), "--anchor", str(tiny), "--query", str(img),
+                 "--anchor-box", "full", "--query-box", "full"]) == 2
     one_line(capsys, "anchor image: 1x1 px is too small", "at least 12 px")
-    assert main(base + ["--query-box", "30,30,32,32"]) == 2
+    assert main(base + ["--anchor-box", "full", "--query-box", "30,30,32,32"]) == 2
     one_line(capsys, "query box 30,30,32,32: its crop is 4 px, too small", "at least 12 px")

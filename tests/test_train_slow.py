@@ -75,7 +75,7 @@ from relhead.cli import main
 assert main(["train", "--data", {str(corpus)!r}, "--out", {str(run)!r}, *{sets!r}]) == 0
 assert main(["eval", "--checkpoint", {str(run)!r}, "--out", {str(tmp_path / "e.json")!r}]) == 0
 assert main(["predict", "--checkpoint", {str(run)!r}, "--anchor", {str(tmp_path / "a.png")!r},
-             "--query", {str(tmp_path / "q.png")!r}]) == 0
+             "--query", {str(tmp_path / "q.png")!r}, "--anchor-box", "full", "--query-box", "full"]) == 0
 print("ok", sorted(m for m in sys.modules if m.split(".")[0] in ("bpy", "mathutils", "bmesh") and sys.modules[m]))
 """
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
