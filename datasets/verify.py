@@ -1,7 +1,8 @@
 """Verify a corpus: files against the manifest, and every group's ground truth against its ranges.
 
 Problems are lines `<shard file>: <problem>` (or `manifest.json: ...`); the training reader raises
-the same lines for hash problems (both call manifest.file_problem).
+the same lines for hash problems (both call manifest.file_problem) and for members that are not
+regular files (shards.member_problem).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from PIL import Image
 from relhead.datasets.lease import lease_path
 from relhead.datasets.manifest import MANIFEST, file_problem, read_manifest, read_record, record_path, shard_groups, shard_name
 from relhead.datasets.sample import Group
-from relhead.datasets.shards import CorruptShard, group_key, partials, read_shard
+from relhead.datasets.shards import CorruptShard, group_key, member_problem, partials, read_shard
 from relhead.frames import geodesic_deg, matrix_to_euler
 
 TOL = 1e-6  # metadata is float64 JSON; anything looser than this is a bug, not rounding
@@ -113,7 +114,7 @@ def check_shard(path: Path, cfg, manifest: dict, deep: bool = True) -> list[str]
         return ["missing (the manifest lists it as done)"]
     if rec is None or rec["entry"] != entry:
         return [f"{record_path(path.parent, index).name} is missing or disagrees with the manifest"]
-    problem = file_problem(path, entry)
+    problem = file_problem(path, entry) or member_problem(path)
     if problem:
         return [problem]
     if not deep:
