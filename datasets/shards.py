@@ -40,14 +40,22 @@ class ShardWriter:
             self._tar.addfile(info, io.BytesIO(files[name]))
 
     def close(self) -> None:
-        self._tar.close()
-        with open(self.tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(self.tmp, self.path)
+        try:
+            self._tar.close()
+            with open(self.tmp, "rb") as f:
+                os.fsync(f.fileno())
+            os.replace(self.tmp, self.path)
+        except BaseException:  # the last blocks did not fit (a full disk): no partial file stays
+            self.tmp.unlink(missing_ok=True)
+            raise
 
     def abort(self) -> None:
-        self._tar.close()
-        self.tmp.unlink(missing_ok=True)
+        try:
+            self._tar.close()  # writes the end-of-archive blocks, which fail again on a full disk
+        except OSError:
+            pass
+        finally:
+            self.tmp.unlink(missing_ok=True)
 
     def __enter__(self):
         return self

@@ -16,7 +16,7 @@ from PIL import Image
 from relhead.datasets.lease import lease_path
 from relhead.datasets.manifest import MANIFEST, file_problem, read_manifest, read_record, record_path, shard_groups, shard_name
 from relhead.datasets.sample import Group
-from relhead.datasets.shards import CorruptShard, group_key, member_problem, partials, read_shard
+from relhead.datasets.shards import CorruptShard, group_key, member_problem, read_shard
 from relhead.frames import geodesic_deg, matrix_to_euler
 
 TOL = 1e-6  # metadata is float64 JSON; anything looser than this is a bug, not rounding
@@ -151,13 +151,14 @@ def verify_corpus(corpus: str | Path, deep: bool = True, progress: bool = True) 
     for i in tqdm(range(cfg.shards), desc="verify", unit="shard", disable=not progress):
         path = corpus / shard_name(i)
         problems += [f"{path.name}: {p}" for p in check_shard(path, cfg, manifest, deep)]
-        left = partials(path)
-        if left:
-            warns.append(f"{path.name}: temporary file(s) {[p.name for p in left]} left by an unfinished run")
         if lease_path(path).exists():
             warns.append(f"{path.name}: a run holds (or held, and died) its lease {lease_path(path).name}")
         rec = read_record(corpus, i)
         if rec and rec["stats"].get("versions", {}).get("bpy") != manifest["versions"].get("bpy"):
             warns.append(f"{path.name}: made with bpy {rec['stats']['versions'].get('bpy')}, "
                          f"the manifest says {manifest['versions'].get('bpy')}")
+    left = sorted(p.name for p in corpus.glob(".*") if ".tmp-" in p.name or ".partial-" in p.name)
+    if left:
+        warns.append(f"temporary file(s) {', '.join(left)} left by a run that stopped early (killed, or a full disk); "
+                     "rendering into this corpus again removes them")
     return problems, warns
