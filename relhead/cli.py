@@ -25,14 +25,11 @@ def _shard_range(text: str | None, total: int) -> range | None:
 
 
 def _check_assets(cfg) -> None:
-    """The HDRIs, background photos and head backend's files exist (a ConfigError naming the key when
-    not)."""
-    from relhead.datasets.generate import corpus_assets
+    """The HDRIs, background photos, skin textures and head backend's files exist and can be read (a
+    ConfigError naming the key and the file when not), before anything is written."""
+    from relhead.datasets.generate import check_assets
 
-    try:
-        corpus_assets(cfg)
-    except FileNotFoundError as exc:
-        raise ConfigError(str(exc)) from None
+    check_assets(cfg)
 
 
 def _check_parallel(args) -> None:
@@ -87,6 +84,24 @@ def cmd_verify(args) -> int:
     return 1 if problems else 0
 
 
+def _check_image_out(out: Path, given: bool) -> None:
+    """The sheet can be written at `out` (its folder made if missing): a ConfigError naming what is
+    wrong when not, with nothing written. A default path in a folder that cannot be written (a
+    read-only corpus) asks for --out."""
+    from PIL import Image
+
+    from relhead.datasets.generate import write_problem
+
+    if out.suffix.lower() not in Image.registered_extensions():
+        raise ConfigError(f"--out {out}: not an image file name (e.g. sheet.png or sheet.jpg)")
+    problem = write_problem(out.parent)
+    if problem and given:
+        raise ConfigError(f"--out {out}: cannot create or write there ({problem})")
+    if problem:
+        raise ConfigError(f"{out.parent}: cannot write {out.name} there ({problem}); "
+                          f"give --out FILE in a folder you can write")
+
+
 def cmd_preview(args) -> int:
     from relhead.datasets.preview import contact_sheet, sweep_sheet
 
@@ -97,6 +112,7 @@ def cmd_preview(args) -> int:
         if not corpora:
             raise ConfigError(f"{root}: no corpus folders (with shard-*.tar files) here")
         out = Path(args.out) if args.out else root / "sweep.png"
+        _check_image_out(out, bool(args.out))
         sweep_sheet(corpora, out, max_groups=args.groups)
         print(out)
         return 0
@@ -104,6 +120,7 @@ def cmd_preview(args) -> int:
     if not shards:
         raise ConfigError(f"{root}: no shard-*.tar files here or one folder below")
     out = Path(args.out) if args.out else (shards[0].parent / "preview.png")
+    _check_image_out(out, bool(args.out))
     contact_sheet(shards, out, max_groups=args.groups, grid=args.grid, labels=not args.plain)
     print(out)
     return 0
@@ -282,6 +299,7 @@ def _attach_lists(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(_attach_lists(sys.argv[1:] if argv is None else list(argv)))
     from relhead.datasets.biwi import BiwiError
+    from relhead.datasets.generate import DISK_FULL, DiskFull
     from relhead.datasets.manifest import CorpusMismatch
     from relhead.datasets.shards import CorruptShard
 
@@ -293,9 +311,17 @@ def main(argv: list[str] | None = None) -> int:
     except (CorpusMismatch, CorruptShard, BiwiError) as exc:
         print(f"relhead: {exc}", file=sys.stderr)
         return 2
+    except DiskFull as exc:  # not bad input: the same command goes on once there is space
+        print(f"relhead: {exc}", file=sys.stderr)
+        return 1
     except BrokenPipeError:  # the reader went away (`relhead sweep NAME --dry-run | head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:
+        if exc.errno not in DISK_FULL:
+            raise
+        print(f"relhead: disk full ({exc.strerror}){f' writing {exc.filename}' if exc.filename else ''}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

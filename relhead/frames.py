@@ -1,4 +1,4 @@
-"""Frames and conventions: the one module that owns them (docs/design.md, "Frames and conventions").
+"""Frames and conventions: the one module that owns them (see docs/design.md, "Frames and conventions").
 
 Camera frame: OpenCV (x right, y down, z forward). Head frame: rigid with the skull, origin at the
 midpoint of the two eyeball centres, x toward image right / y down / z from the face into the head
