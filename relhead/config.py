@@ -101,7 +101,7 @@ class SkinCfg(Strict):
 class HairCfg(Strict):
     """Hair colour, eyebrows and short scalp hair, painted on the skin where the head model says they
     grow (Anny: a band below its brow landmarks, a hairline around its skull; a backend without
-    BROWS / SCALP renders none), scalp hair as strands (relhead.render.hair; needs SCALP), and facial
+    BROWS / SCALP renders none), scalp hair as strands (relhead.render.parts.hair; needs SCALP), and facial
     hair as strands (laid out on the 68 landmarks)."""
 
     brows: Range(0.0, 1.0) = Field((0.0, 0.0), description="eyebrow density; 0: none")
@@ -126,7 +126,7 @@ class HairCfg(Strict):
 
 
 class ClothingCfg(Strict):
-    """A garment over the shoulders and bust (relhead.render.garment; needs the head model's TORSO
+    """A garment over the shoulders and bust (relhead.render.parts.garment; needs the head model's TORSO
     attribute, which Anny has). Off by default: the bare bust, cut below the neck."""
 
     fraction: float = Field(0.0, ge=0.0, le=1.0, description="share of subjects wearing a garment")
@@ -138,8 +138,8 @@ class ClothingCfg(Strict):
 
 
 class AccessoriesCfg(Strict):
-    """Glasses (relhead.render.glasses, laid out on the 68 landmarks: every head model can wear
-    them) and hats (relhead.render.hats, on the head model's SCALP attribute). Off by default."""
+    """Glasses (relhead.render.parts.glasses, laid out on the 68 landmarks: every head model can wear
+    them) and hats (relhead.render.parts.hats, on the head model's SCALP attribute). Off by default."""
 
     glasses: float = Field(0.0, ge=0.0, le=1.0, description="share of subjects wearing glasses")
     glasses_styles: tuple[GlassesStyle, ...] = Field(("round", "rectangular", "aviator"), min_length=1)

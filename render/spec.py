@@ -107,7 +107,7 @@ TIED = ("ponytail", "bun")  # styles whose hair is gathered at the back of the h
 
 
 class StrandsSpec(Strict):
-    """Scalp hair as strands (config `hair.strands`; grown by relhead.render.hair from `seed`)."""
+    """Scalp hair as strands (config `hair.strands`; grown by relhead.render.parts.hair from `seed`)."""
 
     style: HairStyle
     seed: int
@@ -129,7 +129,7 @@ FacialStyle = Literal["stubble", "moustache", "goatee", "beard"]
 
 
 class FacialHairSpec(Strict):
-    """Facial hair as strands (config `hair.facial_hair`; grown by relhead.render.hair from `seed`)."""
+    """Facial hair as strands (config `hair.facial_hair`; grown by relhead.render.parts.hair from `seed`)."""
 
     style: FacialStyle
     seed: int
@@ -153,10 +153,10 @@ class HairSpec(Strict):
     hairline_cm: float = 0.0  # how far the hairline sits above the head model's (receding when > 0)
     strands: StrandsSpec | None = None  # None: no strand hair
     facial: FacialHairSpec | None = None  # None: a shaved face
-    lash_density: float = 0.0  # eyelashes (relhead.render.hair.grow_lashes); 0: none
+    lash_density: float = 0.0  # eyelashes (relhead.render.parts.hair.grow_lashes); 0: none
     lash_length_mm: float = 0.0  # the longest upper lash
     face_seed: int = 0  # of the eyelashes and brow strands
-    brow_strands: bool = False  # brows also drawn as strands (relhead.render.hair.grow_brows)
+    brow_strands: bool = False  # brows also drawn as strands (relhead.render.parts.hair.grow_brows)
     grey: float = 0.0  # share of white strands (greying with age); painted hair's colour is greyed to match
 
 
@@ -165,7 +165,7 @@ Pattern = Literal["solid", "stripes", "checks", "heather"]
 
 
 class GarmentSpec(Strict):
-    """A garment over the shoulders and bust (config `clothing:`; geometry in relhead.render.garment)."""
+    """A garment over the shoulders and bust (config `clothing:`; geometry in relhead.render.parts.garment)."""
 
     style: GarmentStyle
     thickness_mm: float  # how far the fabric stands off the skin
@@ -181,7 +181,7 @@ GlassesStyle = Literal["round", "rectangular", "aviator"]
 
 
 class GlassesSpec(Strict):
-    """Glasses (config `accessories:`; geometry in relhead.render.glasses)."""
+    """Glasses (config `accessories:`; geometry in relhead.render.parts.glasses)."""
 
     style: GlassesStyle
     lens_width_mm: float
@@ -199,7 +199,7 @@ HatStyle = Literal["beanie", "cap"]
 
 
 class HatSpec(Strict):
-    """A hat (config `accessories.hats`; geometry in relhead.render.hats) in a fabric like a garment's."""
+    """A hat (config `accessories.hats`; geometry in relhead.render.parts.hats) in a fabric like a garment's."""
 
     style: HatStyle
     edge_cm: float  # the edge line's shift up from the style's (cm)

@@ -37,7 +37,9 @@ def test_only_render_imports_blender():
 def test_blender_modules_are_few_and_known():
     users = sorted(f.relative_to(ROOT).as_posix() for f in code_files()
                    if {m.split(".")[0] for m in imports_of(f)} & BLENDER_MODULES)
-    assert users == ["render/materials.py", "render/mpfb_nodes.py", "render/scene.py", "render/settings.py"]
+    assert users == [f"render/blender/{m}.py" for m in ("camera", "compositor", "garment", "glasses", "hair", "head",
+                                                          "lights", "mpfb_nodes", "nodes", "part", "scene", "settings",
+                                                          "world")]
 
 
 def test_nothing_imports_against_the_flow():
@@ -56,7 +58,7 @@ def test_nothing_imports_against_the_flow():
 
 
 BPY_FREE = ["relhead.config", "relhead.frames", "relhead.cli", "relhead.assets.registry", "relhead.assets.hdri",
-            "relhead.render.spec", "relhead.render.sampling", "relhead.render.garment", "relhead.render.glasses", "relhead.render.hats", "relhead.render.surface", "relhead.render.hair", "relhead.render.views", "relhead.render.group",
+            "relhead.render.spec", "relhead.render.sampling", "relhead.render.parts.garment", "relhead.render.parts.glasses", "relhead.render.parts.hats", "relhead.render.parts.surface", "relhead.render.parts.hair", "relhead.render.views", "relhead.render.labels", "relhead.render.group",
             "relhead.datasets.sample", "relhead.datasets.shards", "relhead.datasets.pairs",
             "relhead.datasets.manifest", "relhead.datasets.verify", "relhead.datasets.preview",
             "relhead.datasets.generate", "relhead.datasets.sweep", "relhead.datasets.lease", "relhead.train"]

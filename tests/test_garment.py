@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from relhead.assets.base import TORSO
-from relhead.render.garment import BODY_MIN, GARMENT_STYLES, SKIRT_M, build_garment, garment_field, neckline_cm
-from relhead.render.surface import vertex_normals
+from relhead.render.parts.garment import BODY_MIN, GARMENT_STYLES, SKIRT_M, build_garment, garment_field, neckline_cm
+from relhead.render.parts.surface import vertex_normals
 from synthetic import sampled_specs
 
 FAKE = ["head.model=fake", "views=2"]
@@ -89,7 +89,8 @@ def test_the_skirt_continues_the_cut_edge_downward_and_the_mesh_has_no_other_bor
 
 
 def test_the_garment_follows_the_posed_body(fake_model):
-    from relhead.render.group import garment_mesh, posed_heads
+    from relhead.render.group import posed_heads
+    from relhead.render.parts.garment import garment_mesh
 
     _, (spec,) = sampled_specs(FAKE + ["clothing.fraction=1", "clothing.styles=[turtleneck]"], fake_model, [3])
     g = garment_mesh(spec, fake_model)
@@ -130,8 +131,8 @@ def test_a_garment_renders_below_the_chin_and_leaves_the_face_and_labels_alone(h
 
 @pytest.mark.parametrize("style", ["collared", "hoodie"])
 def test_a_collar_or_hood_stands_up_the_neck_and_folds_over_off_the_garment(fake_model, style):
-    from relhead.render.garment import FALL_ROWS, FLAPS
-    from relhead.render.surface import Skin
+    from relhead.render.parts.garment import FALL_ROWS, FLAPS
+    from relhead.render.parts.surface import Skin
 
     g = build_garment(fake_model, style, thickness_mm=3.0)
     V = fake_model.rest  # head frame: y points down
