@@ -15,6 +15,7 @@ from pydantic import SerializeAsAny, field_validator
 from relhead.assets import registry
 from relhead.assets.base import Identity
 from relhead.assets.refs import AssetRef
+from relhead.config import FacialStyle, GarmentStyle, GlassesStyle, HairStyle, HatStyle, Pattern
 from relhead.configbase import Strict
 
 SPEC_FORMAT = "relhead-spec/1"
@@ -102,7 +103,6 @@ class MouthSpec(Strict):
     tongue_color: RGB | None = None
 
 
-HairStyle = Literal["short", "medium", "long", "curly", "ponytail", "bun"]
 TIED = ("ponytail", "bun")  # styles whose hair is gathered at the back of the head (StrandsSpec.tie_height)
 
 
@@ -123,9 +123,6 @@ class StrandsSpec(Strict):
     curl_period_cm: float
     roughness: float  # the Principled Hair BSDF's
     tie_height: float | None = None  # ponytail and bun: where the hair is tied, 0 at the nape .. 1 high at the back
-
-
-FacialStyle = Literal["stubble", "moustache", "goatee", "beard"]
 
 
 class FacialHairSpec(Strict):
@@ -160,10 +157,6 @@ class HairSpec(Strict):
     grey: float = 0.0  # share of white strands (greying with age); painted hair's colour is greyed to match
 
 
-GarmentStyle = Literal["crew", "v-neck", "scoop", "turtleneck", "collared", "hoodie"]
-Pattern = Literal["solid", "stripes", "checks", "heather"]
-
-
 class GarmentSpec(Strict):
     """A garment over the shoulders and bust (config `clothing:`; geometry in relhead.render.parts.garment)."""
 
@@ -175,9 +168,6 @@ class GarmentSpec(Strict):
     pattern_scale_cm: float  # stripe and check period, heather grain
     roughness: float
     sheen: float
-
-
-GlassesStyle = Literal["round", "rectangular", "aviator"]
 
 
 class GlassesSpec(Strict):
@@ -193,9 +183,6 @@ class GlassesSpec(Strict):
     frame_roughness: float
     tinted: bool  # sunglasses: their lenses hide the eyes' landmarks
     lens_color: RGB  # the lenses' transmittance per channel
-
-
-HatStyle = Literal["beanie", "cap"]
 
 
 class HatSpec(Strict):

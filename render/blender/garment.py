@@ -6,11 +6,13 @@ vertices follow the body view by view. Hats wear the same fabric (relhead.render
 from __future__ import annotations
 
 import math
+from typing import get_args
 
 import bpy
 import numpy as np
 
 from relhead.assets.base import PosedHead
+from relhead.config import Pattern
 from relhead.render.blender.nodes import attribute_xyz, math_node, mix_node, named_node, principled, ramp_node
 from relhead.render.blender.part import Part, remove
 from relhead.render.parts.garment import GarmentMesh, group_garment
@@ -68,6 +70,7 @@ def fabric_mesh(name: str, vertices: np.ndarray, faces: np.ndarray, fabric: np.n
     return me
 
 
+PATTERNS = get_args(Pattern)[1:]  # stripes, checks, heather: each a weight in the fabric (solid: none)
 CLOTH_COORDS = "cloth_co"  # per-vertex attribute of a garment: fabric coordinates (relhead.render.parts.garment)
 
 
@@ -92,7 +95,7 @@ def build_fabric(name: str = "garment"):
     nt.links.new(cell.outputs["Vector"], grain.inputs["Vector"])
     grain.inputs["Scale"].default_value = 12.0
     heather = ramp_node(nt, grain.outputs["Fac"], 0.4, 0.6)
-    w = [named_node(nt, "ShaderNodeValue", f"pattern_{n}").outputs[0] for n in ("stripes", "checks", "heather")]
+    w = [named_node(nt, "ShaderNodeValue", f"pattern_{n}").outputs[0] for n in PATTERNS]
     fac = math_node(nt, "MULTIPLY_ADD", stripes, w[0], math_node(nt, "MULTIPLY_ADD", checker.outputs["Fac"], w[1],
                                                           math_node(nt, "MULTIPLY", heather, w[2])))
     nt.links.new(mix_node(nt, fac, name="fabric"), bsdf.inputs["Base Color"])  # A, B: set_fabric
@@ -112,7 +115,7 @@ def set_fabric(mat, p: GarmentSpec | HatSpec) -> None:
     nodes["fabric"].inputs["A"].default_value = (*p.color, 1.0)
     nodes["fabric"].inputs["B"].default_value = (*p.pattern_color, 1.0)
     nodes["cycles_per_m"].outputs[0].default_value = 2.0 * math.pi / (p.pattern_scale_cm / 100.0)
-    for name in ("stripes", "checks", "heather"):
+    for name in PATTERNS:
         nodes[f"pattern_{name}"].outputs[0].default_value = float(p.pattern == name)
     bsdf = nodes["Principled BSDF"]
     bsdf.inputs["Roughness"].default_value = p.roughness

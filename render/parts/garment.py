@@ -20,9 +20,6 @@ from relhead.assets.base import PART_SKIN, TORSO, PosedHead
 from relhead.render.parts.surface import Skin, vertex_normals
 from relhead.render.spec import GroupSpec
 
-GARMENT_STYLES = ("crew", "v-neck", "scoop", "turtleneck", "collared", "hoodie")
-PATTERNS = ("solid", "stripes", "checks", "heather")
-
 # Neckline depth below the neck's base (cm) by azimuth from the throat (degrees): front, side, back.
 NECKLINE_AZIMUTH_DEG = (0.0, 45.0, 90.0, 135.0, 180.0)
 NECKLINE_CM = {

@@ -19,7 +19,6 @@ from relhead.assets.base import SCALP, PosedHead
 from relhead.render.parts.surface import Skin, head_frame, join_meshes
 from relhead.render.spec import GlassesSpec, GroupSpec
 
-GLASSES_STYLES = ("round", "rectangular", "aviator")
 # Outline of a lens: a superellipse |x/a|^n + |y/b|^n = 1 with this exponent (aviators also droop).
 SUPERELLIPSE = {"round": 2.0, "rectangular": 5.0, "aviator": 2.4}
 RIM_POINTS, SIDES = 48, 8  # points around a rim, sides of a tube's cross-section

@@ -20,7 +20,6 @@ from relhead.render.parts.garment import level_set_shell
 from relhead.render.parts.surface import Skin, head_frame, vertex_normals
 from relhead.render.spec import GroupSpec, HatSpec
 
-HAT_STYLES = ("beanie", "cap")
 # The edge line's height above the head model's hairline (cm) by azimuth from the front (degrees):
 # a beanie comes down over the forehead and the tops of the ears; a cap sits higher at the sides.
 EDGE_AZIMUTH_DEG = (0.0, 45.0, 90.0, 135.0, 180.0)
