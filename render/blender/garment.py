@@ -96,8 +96,8 @@ def build_fabric(name: str = "garment"):
     grain.inputs["Scale"].default_value = 12.0
     heather = ramp_node(nt, grain.outputs["Fac"], 0.4, 0.6)
     w = [named_node(nt, "ShaderNodeValue", f"pattern_{n}").outputs[0] for n in PATTERNS]
-    fac = math_node(nt, "MULTIPLY_ADD", stripes, w[0], math_node(nt, "MULTIPLY_ADD", checker.outputs["Fac"], w[1],
-                                                          math_node(nt, "MULTIPLY", heather, w[2])))
+    fac = math_node(nt, "MULTIPLY_ADD", stripes, w[0],
+                    math_node(nt, "MULTIPLY_ADD", checker.outputs["Fac"], w[1], math_node(nt, "MULTIPLY", heather, w[2])))
     nt.links.new(mix_node(nt, fac, name="fabric"), bsdf.inputs["Base Color"])  # A, B: set_fabric
     weave = nt.nodes.new("ShaderNodeTexNoise")
     weave.inputs["Scale"].default_value = 1500.0
