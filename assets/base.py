@@ -32,7 +32,7 @@ BROWS = "brows"
 # Optional vertex attribute (N, 3): where scalp hair grows. x: height above the hairline in cm
 # (negative below it), y: azimuth around the head / 180 degrees (0 front, +-1 back), z: 0 on the ears.
 SCALP = "scalp"
-# Optional vertex attribute (N, 3): where clothes can be worn (relhead.render.garment). x: depth below
+# Optional vertex attribute (N, 3): where clothes can be worn (relhead.render.parts.garment). x: depth below
 # the neck's base in cm (negative up the neck), y: azimuth around the neck / 180 degrees (0 front,
 # +-1 back), z: how much a vertex belongs to the body rather than the head (1 torso and neck, 0 head),
 # smooth. A backend without it cannot dress its subjects.

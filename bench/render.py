@@ -90,7 +90,7 @@ def as_published(on: bool = True):
     group (factory reset and rebuild), no persistent data, Blender's automatic world importance map."""
     import bpy
 
-    from relhead.render import scene as sc
+    from relhead.render.blender import scene as sc
 
     original = sc.process_scene
 
@@ -166,8 +166,9 @@ def cycles_breakdown(base: list[str], groups: range, hm, pool) -> dict:
     (differences of steady-state seconds per view)."""
     import bpy
 
-    from relhead.render.group import label_view, posed_heads
-    from relhead.render.scene import process_scene
+    from relhead.render.blender.scene import process_scene
+    from relhead.render.group import posed_heads
+    from relhead.render.labels import label_view
 
     def per_view(sets, compositing=True):
         cfg = resolve("paper", base + ["render.preset=default", *sets])
@@ -177,11 +178,12 @@ def cycles_breakdown(base: list[str], groups: range, hm, pool) -> dict:
         seconds, n = 0.0, 0
         for g in groups:
             spec = sample_group(cfg, g, hm, pool.refs)
-            scene.set_group(spec, pool.path(spec.lighting.hdri))
+            posed = posed_heads(spec, hm)
+            scene.set_group(spec, pool, posed[0])  # no geometry: the head alone, without the parts
             width = hm.head_width(spec.head.identity)
-            for v, p in zip(spec.views, posed_heads(spec, hm)):
+            for v, p in zip(spec.views, posed):
                 lab = label_view(v, p, width, cfg.image.width, cfg.image.height)
-                scene.set_view(p.vertices, p.T_world_head, lab.K, lab.R_w2c, lab.t_w2c)
+                scene.set_view(p, lab)
                 t = time.perf_counter()
                 scene.render_still()
                 seconds, n = seconds + time.perf_counter() - t, n + 1

@@ -22,7 +22,7 @@ from PIL import Image
 
 from relhead.datasets.pairs import choose_pairs
 from relhead.frames import matrix_to_euler
-from relhead.render.group import RenderedGroup
+from relhead.render.labels import RenderedGroup
 from relhead.render.spec import GroupSpec
 
 SAMPLE_FORMAT = "relhead-sample/2"

@@ -12,19 +12,27 @@ import hashlib
 import itertools
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, Field, SerializeAsAny, field_validator, model_validator
 
 from relhead.assets import registry
 from relhead.assets.base import HeadCfg
-from relhead.render.spec import FacialStyle, GarmentStyle, GlassesStyle, HairStyle, HatStyle, Pattern
 from relhead.configbase import (ConfigError, Range, Strict, deep_merge, key_error, load_yaml, resolve_inherit,
                                 validate)
 
 PIPELINES_FILE = Path(__file__).resolve().parent / "pipelines.yaml"  # installed with the package
 
 __all__ = ["ConfigError", "PipelineConfig", "resolve", "resolve_sweep", "default_pipelines_file"]
+
+# The scene parts' style names, written once: a pipeline chooses among them here, and the scene spec
+# (relhead.render.spec) records the chosen one with the same types.
+HairStyle = Literal["short", "medium", "long", "curly", "ponytail", "bun"]
+FacialStyle = Literal["stubble", "moustache", "goatee", "beard"]
+GarmentStyle = Literal["crew", "v-neck", "scoop", "turtleneck", "collared", "hoodie"]
+Pattern = Literal["solid", "stripes", "checks", "heather"]  # of garments and hats; solid: none
+GlassesStyle = Literal["round", "rectangular", "aviator"]
+HatStyle = Literal["beanie", "cap"]
 
 
 class ImageCfg(Strict):
@@ -101,7 +109,7 @@ class SkinCfg(Strict):
 class HairCfg(Strict):
     """Hair colour, eyebrows and short scalp hair, painted on the skin where the head model says they
     grow (Anny: a band below its brow landmarks, a hairline around its skull; a backend without
-    BROWS / SCALP renders none), scalp hair as strands (relhead.render.hair; needs SCALP), and facial
+    BROWS / SCALP renders none), scalp hair as strands (relhead.render.parts.hair; needs SCALP), and facial
     hair as strands (laid out on the 68 landmarks)."""
 
     brows: Range(0.0, 1.0) = Field((0.0, 0.0), description="eyebrow density; 0: none")
@@ -112,11 +120,11 @@ class HairCfg(Strict):
     short_hair_density: Range(0.0, 1.0) = Field((0.7, 1.0), description="its coverage")
     hairline_cm: Range(-3.0, 8.0) = Field((-0.5, 1.5), description="above the model's hairline (> 0: receding)")
     strands: float = Field(0.0, ge=0.0, le=1.0, description="share of subjects with strand hair")
-    styles: tuple[HairStyle, ...] = Field(("short", "medium", "long", "curly", "ponytail", "bun"), min_length=1)
+    styles: tuple[HairStyle, ...] = Field(get_args(HairStyle), min_length=1)
     strand_count: Range(100, 200000) = Field((12000, 20000), description="strands per head (whole numbers)")
     facial_hair: float = Field(0.0, ge=0.0, le=1.0,
                                description="share of the subjects who can grow it (Anny: adult men) with facial hair")
-    facial_styles: tuple[FacialStyle, ...] = Field(("stubble", "moustache", "goatee", "beard"), min_length=1)
+    facial_styles: tuple[FacialStyle, ...] = Field(get_args(FacialStyle), min_length=1)
     brow_strands: float = Field(0.0, ge=0.0, le=1.0,
                                 description="share of subjects with brows whose brows are also strands (needs BROWS)")
     greying: float = Field(0.0, ge=0.0, le=1.0,
@@ -126,29 +134,29 @@ class HairCfg(Strict):
 
 
 class ClothingCfg(Strict):
-    """A garment over the shoulders and bust (relhead.render.garment; needs the head model's TORSO
+    """A garment over the shoulders and bust (relhead.render.parts.garment; needs the head model's TORSO
     attribute, which Anny has). Off by default: the bare bust, cut below the neck."""
 
     fraction: float = Field(0.0, ge=0.0, le=1.0, description="share of subjects wearing a garment")
-    styles: tuple[GarmentStyle, ...] = Field(("crew", "v-neck", "scoop", "turtleneck", "collared", "hoodie"), min_length=1)
+    styles: tuple[GarmentStyle, ...] = Field(get_args(GarmentStyle), min_length=1)
     pattern_fraction: float = Field(0.4, ge=0.0, le=1.0, description="share of garments with a pattern")
-    patterns: tuple[Pattern, ...] = Field(("stripes", "checks", "heather"), min_length=1)
+    patterns: tuple[Pattern, ...] = Field(get_args(Pattern)[1:], min_length=1)  # all but solid
     thickness_mm: Range(0.5, 30.0) = Field((2.0, 6.0), description="fabric's distance off the skin")
     roughness: Range(0.0, 1.0) = (0.55, 0.95)
 
 
 class AccessoriesCfg(Strict):
-    """Glasses (relhead.render.glasses, laid out on the 68 landmarks: every head model can wear
-    them) and hats (relhead.render.hats, on the head model's SCALP attribute). Off by default."""
+    """Glasses (relhead.render.parts.glasses, laid out on the 68 landmarks: every head model can wear
+    them) and hats (relhead.render.parts.hats, on the head model's SCALP attribute). Off by default."""
 
     glasses: float = Field(0.0, ge=0.0, le=1.0, description="share of subjects wearing glasses")
-    glasses_styles: tuple[GlassesStyle, ...] = Field(("round", "rectangular", "aviator"), min_length=1)
+    glasses_styles: tuple[GlassesStyle, ...] = Field(get_args(GlassesStyle), min_length=1)
     sunglasses: float = Field(0.25, ge=0.0, le=1.0, description="share of glasses with tinted lenses")
     metal_frames: float = Field(0.4, ge=0.0, le=1.0, description="share of thin metal frames (else acetate)")
     lens_width_mm: Range(30.0, 70.0) = (44.0, 56.0)
     bridge_mm: Range(8.0, 30.0) = (15.0, 21.0)
     hats: float = Field(0.0, ge=0.0, le=1.0, description="share of subjects wearing a hat")
-    hat_styles: tuple[HatStyle, ...] = Field(("beanie", "cap"), min_length=1)
+    hat_styles: tuple[HatStyle, ...] = Field(get_args(HatStyle), min_length=1)
 
 
 class PoseCfg(Strict):

@@ -1,6 +1,12 @@
-"""Blender side: sampling of a scene (numpy), views, render settings, scene building, outputs.
+"""From a config to rendered, labelled views, in three layers by what they depend on:
 
-Only render.scene, render.materials and render.settings import bpy; the rest is plain numpy.
+- the typed scene spec (spec.py), its sampling (sampling.py), the view geometry (views.py) and the
+  labels (labels.py): plain data and numpy;
+- parts/: the scene parts' geometry (hair, garments, hats, glasses, the surfaces they keep off):
+  numpy and scipy;
+- blender/: the Blender scene that draws them; the only folder that imports bpy.
+
+group.py renders one group through them (it imports blender/ only when called).
 """
 
 import sys as _sys

@@ -15,6 +15,7 @@ from pydantic import SerializeAsAny, field_validator
 from relhead.assets import registry
 from relhead.assets.base import Identity
 from relhead.assets.refs import AssetRef
+from relhead.config import FacialStyle, GarmentStyle, GlassesStyle, HairStyle, HatStyle, Pattern
 from relhead.configbase import Strict
 
 SPEC_FORMAT = "relhead-spec/1"
@@ -102,12 +103,11 @@ class MouthSpec(Strict):
     tongue_color: RGB | None = None
 
 
-HairStyle = Literal["short", "medium", "long", "curly", "ponytail", "bun"]
 TIED = ("ponytail", "bun")  # styles whose hair is gathered at the back of the head (StrandsSpec.tie_height)
 
 
 class StrandsSpec(Strict):
-    """Scalp hair as strands (config `hair.strands`; grown by relhead.render.hair from `seed`)."""
+    """Scalp hair as strands (config `hair.strands`; grown by relhead.render.parts.hair from `seed`)."""
 
     style: HairStyle
     seed: int
@@ -125,11 +125,8 @@ class StrandsSpec(Strict):
     tie_height: float | None = None  # ponytail and bun: where the hair is tied, 0 at the nape .. 1 high at the back
 
 
-FacialStyle = Literal["stubble", "moustache", "goatee", "beard"]
-
-
 class FacialHairSpec(Strict):
-    """Facial hair as strands (config `hair.facial_hair`; grown by relhead.render.hair from `seed`)."""
+    """Facial hair as strands (config `hair.facial_hair`; grown by relhead.render.parts.hair from `seed`)."""
 
     style: FacialStyle
     seed: int
@@ -153,19 +150,15 @@ class HairSpec(Strict):
     hairline_cm: float = 0.0  # how far the hairline sits above the head model's (receding when > 0)
     strands: StrandsSpec | None = None  # None: no strand hair
     facial: FacialHairSpec | None = None  # None: a shaved face
-    lash_density: float = 0.0  # eyelashes (relhead.render.hair.grow_lashes); 0: none
+    lash_density: float = 0.0  # eyelashes (relhead.render.parts.hair.grow_lashes); 0: none
     lash_length_mm: float = 0.0  # the longest upper lash
     face_seed: int = 0  # of the eyelashes and brow strands
-    brow_strands: bool = False  # brows also drawn as strands (relhead.render.hair.grow_brows)
+    brow_strands: bool = False  # brows also drawn as strands (relhead.render.parts.hair.grow_brows)
     grey: float = 0.0  # share of white strands (greying with age); painted hair's colour is greyed to match
 
 
-GarmentStyle = Literal["crew", "v-neck", "scoop", "turtleneck", "collared", "hoodie"]
-Pattern = Literal["solid", "stripes", "checks", "heather"]
-
-
 class GarmentSpec(Strict):
-    """A garment over the shoulders and bust (config `clothing:`; geometry in relhead.render.garment)."""
+    """A garment over the shoulders and bust (config `clothing:`; geometry in relhead.render.parts.garment)."""
 
     style: GarmentStyle
     thickness_mm: float  # how far the fabric stands off the skin
@@ -177,11 +170,8 @@ class GarmentSpec(Strict):
     sheen: float
 
 
-GlassesStyle = Literal["round", "rectangular", "aviator"]
-
-
 class GlassesSpec(Strict):
-    """Glasses (config `accessories:`; geometry in relhead.render.glasses)."""
+    """Glasses (config `accessories:`; geometry in relhead.render.parts.glasses)."""
 
     style: GlassesStyle
     lens_width_mm: float
@@ -195,11 +185,8 @@ class GlassesSpec(Strict):
     lens_color: RGB  # the lenses' transmittance per channel
 
 
-HatStyle = Literal["beanie", "cap"]
-
-
 class HatSpec(Strict):
-    """A hat (config `accessories.hats`; geometry in relhead.render.hats) in a fabric like a garment's."""
+    """A hat (config `accessories.hats`; geometry in relhead.render.parts.hats) in a fabric like a garment's."""
 
     style: HatStyle
     edge_cm: float  # the edge line's shift up from the style's (cm)

@@ -19,7 +19,8 @@ from relhead.datasets.manifest import (done_entry, open_corpus, refresh_manifest
 from relhead.datasets.sample import pack
 from relhead.datasets.shards import ShardWriter, group_key
 from relhead.frames import project
-from relhead.render.group import RenderedGroup, RenderedView, label_view, posed_heads
+from relhead.render.group import posed_heads
+from relhead.render.labels import RenderedGroup, RenderedView, label_view
 from relhead.render.sampling import sample_group
 
 # head-frame extent mapped to [0, 1] per colour channel (x, y, z -> r, g, b)

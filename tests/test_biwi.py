@@ -13,6 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
+import configs
 from relhead.frames import (biwi_euler, biwi_euler_to_matrix, depth_to_rgb, relative_rgb_to_depth,
                                  rgb_to_depth)
 from relhead.cli import main
@@ -23,13 +24,7 @@ from relhead.train.biwi import evaluate_biwi
 from relhead.train.detect import BOX_MAP, Face, nms, to_face_box
 from synthetic import synthetic_group
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small convolutions and toy models: one intra-op thread is faster, and steady when the cores are busy."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # rgb.cal extrinsics of a real BIWI sequence (the values quoted in the dataset's public card)
@@ -300,17 +295,12 @@ def test_mtcnn_finds_the_face_in_a_real_photo_and_none_in_a_cat(mtcnn):
 
 # ---------------------------------------------------------------------------- relhead predict, eval
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    from synthetic import synthetic_corpus
-
-    tmp = tmp_path_factory.mktemp("biwirun")
-    corpus = synthetic_corpus(resolve("test", ["head.model=fake", "shards=1", "groups_per_shard=2", "views=2",
-                                               "image.width=64", "image.height=64"]), tmp / "fake")
-    from test_train import TINY
-
-    sets = TINY + ["steps=2", "data.batch=2", "data.shuffle_buffer=4", "data.holdout_every=10"]
-    assert main(["train", "--data", str(corpus), "--out", str(tmp / "run")] + sum((["--set", s] for s in sets), [])) == 0
-    return tmp / "run"
+def tiny_run(tmp_path_factory, train_corpus):
+    """A toy model trained for 2 steps: something `relhead predict` can load."""
+    run = tmp_path_factory.mktemp("biwirun") / "run"
+    sets = configs.TINY_TRAINING + ["steps=2", "data.batch=2", "data.shuffle_buffer=4"]
+    assert main(["train", "--data", str(train_corpus), "--out", str(run)] + sum((["--set", s] for s in sets), [])) == 0
+    return run
 
 
 def test_predict_uses_mtcnn_without_a_box_and_refuses_a_faceless_image(tiny_run, tmp_path, capsys):
@@ -346,7 +336,7 @@ def _iou(a, b) -> float:
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory):
+def biwi_sequence(tmp_path_factory):
     """One Anny head rendered by relhead in 6 views with the same intrinsics, written as BIWI sequence 01."""
     from relhead.datasets.generate import generate
     from relhead.datasets.shards import iter_groups
@@ -370,8 +360,8 @@ def rendered(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_rendered_sequence_in_biwi_layout_with_mtcnn(rendered, tiny_run, tmp_path, capsys):
-    root, views = rendered
+def test_rendered_sequence_in_biwi_layout_with_mtcnn(biwi_sequence, tiny_run, tmp_path, capsys):
+    root, views = biwi_sequence
     truth = {"01": [(rgb, R) for rgb, R, _, _ in views]}
     oracle = Oracle(truth)
     res = evaluate_biwi(root, oracle)

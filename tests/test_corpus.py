@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from relhead.cli import main
+import configs
 from relhead.config import resolve
 from relhead.datasets.generate import generate
 from relhead.datasets.manifest import read_manifest, read_record
@@ -19,22 +19,6 @@ from relhead.datasets.shards import partials
 from relhead.datasets.verify import verify_corpus
 
 pytestmark = pytest.mark.slow
-
-# 2 shards x 2 groups x 2 views at 160 px, Cycles 4 samples: about 10 s per corpus.
-SMALL = ["shards=2", "groups_per_shard=2", "views=2"]
-
-
-@pytest.fixture(scope="module")
-def small_cfg():
-    return resolve("test", SMALL)
-
-
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory, small_cfg):
-    """The corpus made by one process, uninterrupted."""
-    out = tmp_path_factory.mktemp("ref") / "test"
-    generate(small_cfg, out)
-    return out
 
 
 def corpus_files(out: Path) -> dict:
@@ -47,36 +31,36 @@ def corpus_files(out: Path) -> dict:
     }
 
 
-def test_reference_verifies(reference, small_cfg):
-    problems, warns = verify_corpus(reference, progress=False)
+def test_reference_verifies(small_corpus, small_cfg):
+    problems, warns = verify_corpus(small_corpus, progress=False)
     assert problems == [] and warns == []
-    m = read_manifest(reference)
+    m = read_manifest(small_corpus)
     assert [e["status"] for e in m["shards"].values()] == ["done", "done"]
     assert m["shards"]["1"]["groups"] == [2, 4] and m["shards"]["1"]["views"] == 4
 
 
-def test_two_workers_make_the_same_corpus(reference, small_cfg, tmp_path):
+def test_two_workers_make_the_same_corpus(small_corpus, small_cfg, tmp_path):
     out = tmp_path / "test"
     generate(small_cfg, out, workers=2)
-    assert corpus_files(out) == corpus_files(reference)
+    assert corpus_files(out) == corpus_files(small_corpus)
     pids = {read_record(out, i)["stats"]["pid"] for i in range(2)}
     assert os.getpid() not in pids  # the shards really were made in worker processes
 
 
-def test_dask_cluster_makes_the_same_corpus(reference, small_cfg, tmp_path):
+def test_dask_cluster_makes_the_same_corpus(small_corpus, small_cfg, tmp_path):
     distributed = pytest.importorskip("dask.distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster:
         out = tmp_path / "test"
         generate(small_cfg, out, scheduler=cluster.scheduler_address)
-    assert corpus_files(out) == corpus_files(reference)
+    assert corpus_files(out) == corpus_files(small_corpus)
 
 
-def test_sigkill_mid_shard_then_resume(reference, small_cfg, tmp_path):
+def test_sigkill_mid_shard_then_resume(small_corpus, small_cfg, tmp_path):
     """Kill `relhead render` while shard 1 is half written; re-running the same command finishes
     the corpus, equal to the uninterrupted one, with no partial file left."""
     cmd = [sys.executable, "-m", "relhead.cli", "render", "--pipeline", "test", "--out", str(tmp_path)]
-    cmd += [a for s in SMALL for a in ("--set", s)]
+    cmd += [a for s in configs.SMALL for a in ("--set", s)]
     out = tmp_path / "test"
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy())
     deadline = time.time() + 300
@@ -95,7 +79,7 @@ def test_sigkill_mid_shard_then_resume(reference, small_cfg, tmp_path):
     assert read_manifest(out)["shards"]["1"]["status"] == "todo"
     assert subprocess.run(cmd, capture_output=True).returncode == 0
     assert not list(out.glob(".*partial*"))
-    assert corpus_files(out) == corpus_files(reference)
+    assert corpus_files(out) == corpus_files(small_corpus)
 
 
 def test_a_shard_leased_by_a_live_run_elsewhere_is_left_alone(tmp_path):

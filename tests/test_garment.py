@@ -2,16 +2,19 @@
 mm off the skin, with a skirt that carries the bust's cut edge out of the frame; sampled on its own
 stream, off unless a pipeline asks."""
 
+from typing import get_args
+
 import numpy as np
 import pytest
 
 from relhead.assets.base import TORSO
-from relhead.render.garment import BODY_MIN, GARMENT_STYLES, SKIRT_M, build_garment, garment_field, neckline_cm
-from relhead.render.surface import vertex_normals
+from relhead.config import GarmentStyle
+from relhead.render.parts.garment import BODY_MIN, SKIRT_M, build_garment, garment_field, neckline_cm
+from relhead.render.parts.surface import vertex_normals
 from synthetic import sampled_specs
 
 FAKE = ["head.model=fake", "views=2"]
-STYLES = GARMENT_STYLES
+STYLES = get_args(GarmentStyle)
 
 
 def test_clothing_is_off_by_default_and_changes_nothing_else(fake_model):
@@ -89,7 +92,8 @@ def test_the_skirt_continues_the_cut_edge_downward_and_the_mesh_has_no_other_bor
 
 
 def test_the_garment_follows_the_posed_body(fake_model):
-    from relhead.render.group import garment_mesh, posed_heads
+    from relhead.render.group import posed_heads
+    from relhead.render.parts.garment import garment_mesh
 
     _, (spec,) = sampled_specs(FAKE + ["clothing.fraction=1", "clothing.styles=[turtleneck]"], fake_model, [3])
     g = garment_mesh(spec, fake_model)
@@ -130,8 +134,8 @@ def test_a_garment_renders_below_the_chin_and_leaves_the_face_and_labels_alone(h
 
 @pytest.mark.parametrize("style", ["collared", "hoodie"])
 def test_a_collar_or_hood_stands_up_the_neck_and_folds_over_off_the_garment(fake_model, style):
-    from relhead.render.garment import FALL_ROWS, FLAPS
-    from relhead.render.surface import Skin
+    from relhead.render.parts.garment import FALL_ROWS, FLAPS
+    from relhead.render.parts.surface import Skin
 
     g = build_garment(fake_model, style, thickness_mm=3.0)
     V = fake_model.rest  # head frame: y points down
@@ -160,4 +164,4 @@ def test_a_collar_or_hood_stands_up_the_neck_and_folds_over_off_the_garment(fake
     else:  # a hood is a roll, thickest at the back, and leaves the front open
         assert mid.min() > 0.015
         assert np.linalg.norm(rows - throat, axis=2).min() > 0.02
-    assert set(FLAPS) <= set(GARMENT_STYLES)
+    assert set(FLAPS) <= set(STYLES)

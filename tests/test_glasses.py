@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 
-from relhead.render.surface import vertex_normals
+from relhead.render.parts.surface import vertex_normals
 from synthetic import sampled_specs
 
 FAKE = ["head.model=fake", "views=2"]
@@ -29,13 +29,14 @@ def test_glasses_are_off_by_default_and_change_nothing_else(fake_model):
 
 
 def _fitted(fake_model, group, sets=()):
-    from relhead.render.group import glasses, posed_heads
+    from relhead.render.group import posed_heads
+    from relhead.render.parts.glasses import group_glasses
 
     _, (spec,) = sampled_specs(FAKE + ["accessories.glasses=1", *sets], fake_model, [group])
     first = posed_heads(spec, fake_model)[0]
     T = first.T_world_head
     X = (first.vertices.astype(float) - T[:3, 3]) @ T[:3, :3]
-    return spec, glasses(spec, fake_model, first), X, (first.landmarks - T[:3, 3]) @ T[:3, :3]
+    return spec, group_glasses(spec, fake_model, first), X, (first.landmarks - T[:3, 3]) @ T[:3, :3]
 
 
 @pytest.mark.parametrize("style", ["round", "rectangular", "aviator"])
@@ -99,7 +100,8 @@ def test_glasses_render_where_their_geometry_is_and_tinted_lenses_hide_the_eyes(
     from relhead.assets.hdri import hdri_pool
     from relhead.config import resolve
     from relhead.frames import project
-    from relhead.render.group import glasses, posed_heads, render_group
+    from relhead.render.group import posed_heads, render_group
+    from relhead.render.parts.glasses import group_glasses
     from relhead.render.sampling import sample_group
 
     sets = ["views=2", "image.width=160", "image.height=160", "camera.face_fill=[0.6,0.6]", "pose.yaw_deg=[-20,20]",
@@ -113,7 +115,7 @@ def test_glasses_render_where_their_geometry_is_and_tinted_lenses_hide_the_eyes(
         pool = hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir)
         specs[name] = sample_group(cfg, 1, head_model, pool.refs)
         renders[name] = render_group(cfg, specs[name], head_model, pool).views
-    mesh = glasses(specs["clear"], head_model, posed_heads(specs["clear"], head_model)[0])
+    mesh = group_glasses(specs["clear"], head_model, posed_heads(specs["clear"], head_model)[0])
     front = mesh.vertices[np.unique(mesh.faces[~mesh.lens])]
     front = front[front[:, 2] < mesh.vertices[:, 2].min() + 0.01]  # the rims and bridge
     for bare, clear, tinted in zip(renders["bare"], renders["clear"], renders["tinted"]):
@@ -141,19 +143,20 @@ def test_clear_lenses_add_a_reflection_on_the_lens_and_nothing_elsewhere(head_mo
     """A clear lens reflects the world as an emission along the reflected ray, which costs no noise:
     against the same lens with no reflection (and no denoiser to spread a change), it adds light
     inside the rims and leaves every other pixel as it was, byte for byte."""
-    import relhead.render.materials as materials
+    import relhead.render.blender.glasses as glasses_blender
     from relhead.frames import project
-    from relhead.render.group import glasses, posed_heads, render_group
+    from relhead.render.group import posed_heads, render_group
+    from relhead.render.parts.glasses import group_glasses
     from synthetic import render_setup
 
     cfg, pool, spec = render_setup(["views=2", "image.width=160", "image.height=160", "camera.face_fill=[0.6,0.6]",
                                     "pose.yaw_deg=[-30,30]", "render.samples=8", "render.denoise=false",
                                     "accessories.glasses=1", "accessories.sunglasses=0"], head_model, group=1)
     with_reflection = render_group(cfg, spec, head_model, pool).views
-    real = materials.set_clear_lens
-    monkeypatch.setattr(materials, "set_clear_lens", lambda mat, image, rotation, strength: real(mat, image, rotation, 0.0))
+    real = glasses_blender.set_clear_lens
+    monkeypatch.setattr(glasses_blender, "set_clear_lens", lambda mat, image, rotation, strength: real(mat, image, rotation, 0.0))
     without = render_group(cfg, spec, head_model, pool).views
-    mesh = glasses(spec, head_model, posed_heads(spec, head_model)[0])
+    mesh = group_glasses(spec, head_model, posed_heads(spec, head_model)[0])
     lens_points = mesh.vertices[np.unique(mesh.faces[mesh.lens])]
     for a, b in zip(with_reflection, without):
         d = a.rgb.astype(float).sum(2) - b.rgb.astype(float).sum(2)
@@ -179,19 +182,20 @@ def test_hats_are_off_by_default_and_change_nothing_else(fake_model):
 
 
 def _hat(fake_model, style, sets=()):
-    from relhead.render.group import HAT_ROOM_M, hat_mesh, posed_heads
+    from relhead.render.group import posed_heads
+    from relhead.render.parts.hats import HAT_ROOM_M, group_hat
 
     _, (spec,) = sampled_specs(FAKE + ["accessories.hats=1", f"accessories.hat_styles=[{style}]", *sets], fake_model, [2])
     first = posed_heads(spec, fake_model)[0]
     T = first.T_world_head
     X = (first.vertices.astype(float) - T[:3, 3]) @ T[:3, :3]
-    return spec, hat_mesh(spec, fake_model, first), X, (first.landmarks - T[:3, 3]) @ T[:3, :3], HAT_ROOM_M
+    return spec, group_hat(spec, fake_model, first), X, (first.landmarks - T[:3, 3]) @ T[:3, :3], HAT_ROOM_M
 
 
 @pytest.mark.parametrize("style", ["beanie", "cap"])
 def test_a_hat_covers_the_crown_off_the_scalp_above_the_brows_and_ears(fake_model, style):
     from relhead.assets.base import SCALP
-    from relhead.render.hats import crown_field
+    from relhead.render.parts.hats import crown_field
 
     spec, hat, X, lm, room = _hat(fake_model, style)
     v = hat.vertices.astype(float)
@@ -224,14 +228,15 @@ def test_a_hat_covers_the_crown_off_the_scalp_above_the_brows_and_ears(fake_mode
 
 @pytest.mark.parametrize("hair", ["medium", "ponytail", "bun"])
 def test_hair_under_a_hat_is_pressed_inside_it_and_a_tied_tail_comes_out(fake_model, hair):
-    from relhead.render.group import posed_heads, strands
-    from relhead.render.hair import POINTS
-    from relhead.render.hats import under_hat
-    from relhead.render.surface import Skin
+    from relhead.render.group import posed_heads
+    from relhead.render.parts.hair import group_strands
+    from relhead.render.parts.hair import POINTS
+    from relhead.render.parts.hats import under_hat
+    from relhead.render.parts.surface import Skin
 
     spec, hat, X, lm, room = _hat(fake_model, "beanie", ["hair.strands=1", f"hair.styles=[{hair}]",
                                                           "hair.strand_count=[2000,2000]"])
-    s = strands(spec, fake_model, posed_heads(spec, fake_model)[0])
+    s = group_strands(spec, fake_model, posed_heads(spec, fake_model)[0])
     skin = Skin.of(fake_model, X)
     covered = under_hat(fake_model, spec.hat)[skin.ids]
     scalp_part = s.points[:, : POINTS // 2 if hair != "medium" else POINTS].reshape(-1, 3).astype(float)
@@ -247,7 +252,8 @@ def test_a_hat_renders_on_the_crown_and_only_hides_landmarks(head_model):
     from relhead.assets.hdri import hdri_pool
     from relhead.config import resolve
     from relhead.frames import project
-    from relhead.render.group import hat_mesh, posed_heads, render_group
+    from relhead.render.group import posed_heads, render_group
+    from relhead.render.parts.hats import group_hat
     from relhead.render.sampling import sample_group
 
     sets = ["views=2", "image.width=160", "image.height=160", "camera.face_fill=[0.5,0.5]", "pose.yaw_deg=[-30,30]",
@@ -259,7 +265,7 @@ def test_a_hat_renders_on_the_crown_and_only_hides_landmarks(head_model):
         pool = hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir)
         spec = sample_group(cfg, 0, head_model, pool.refs)
         renders[name] = render_group(cfg, spec, head_model, pool).views
-    hat = hat_mesh(spec, head_model, posed_heads(spec, head_model)[0])
+    hat = group_hat(spec, head_model, posed_heads(spec, head_model)[0])
     top = hat.vertices[np.unique(hat.faces[: hat.crown])]
     top = top[top[:, 1] < np.percentile(top[:, 1], 30)]  # the crown's top
     for bare, worn in zip(renders["bare"], renders["hat"]):

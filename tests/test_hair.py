@@ -6,7 +6,7 @@ import pytest
 from scipy.spatial import cKDTree
 
 from relhead.assets.base import SCALP
-from relhead.render.hair import POINTS, occluder_ribbons, scalp_triangles
+from relhead.render.parts.hair import POINTS, occluder_ribbons, scalp_triangles
 from synthetic import sampled_specs
 
 FAKE = ["head.model=fake", "views=2", "hair.strand_count=[2000,2000]"]
@@ -42,10 +42,11 @@ def test_a_head_model_without_a_scalp_cannot_grow_hair(fake_model):
 
 
 def _grown(fake_model, style, group=0):
-    from relhead.render.group import posed_heads, strands
+    from relhead.render.group import posed_heads
+    from relhead.render.parts.hair import group_strands
 
     _, (spec,) = sampled_specs(FAKE + ["hair.strands=1", f"hair.styles=[{style}]"], fake_model, [group])
-    return spec, strands(spec, fake_model, posed_heads(spec, fake_model)[0])
+    return spec, group_strands(spec, fake_model, posed_heads(spec, fake_model)[0])
 
 
 def _head_frame(fake_model, spec):
@@ -104,7 +105,7 @@ def test_styles_differ_as_named_and_growth_is_deterministic(fake_model):
 
 
 def test_tied_hair_lies_on_the_scalp_meets_at_the_back_and_hangs_or_winds_there(fake_model):
-    from relhead.render.hair import TIED
+    from relhead.render.parts.hair import TIED
 
     for style in TIED:
         spec, s = _grown(fake_model, style)
@@ -112,7 +113,7 @@ def test_tied_hair_lies_on_the_scalp_meets_at_the_back_and_hangs_or_winds_there(
         p = s.points.astype(float)
         half = POINTS // 2
         # Up to the tie each strand lies on the scalp (pressed within the style's volume, plus clumping).
-        from relhead.render.surface import Skin
+        from relhead.render.parts.surface import Skin
 
         depth, _ = Skin.of(fake_model, X).depth(p[:, 1:half - 1].reshape(-1, 3))
         assert np.percentile(depth, 2) > 0.0 and np.percentile(depth, 98) < 0.001 + spec.materials.hair.strands.volume_mm / 1000 + 0.004
@@ -168,11 +169,12 @@ FACIAL = ["head.model=fake", "views=2", "hair.facial_hair=1"]
 
 
 def _facial(fake_model, style, group=0, sets=()):
-    from relhead.render.group import facial_hair, posed_heads
+    from relhead.render.group import posed_heads
+    from relhead.render.parts.hair import group_facial_hair
 
     _, (spec,) = sampled_specs(FACIAL + [f"hair.facial_styles=[{style}]", *sets], fake_model, [group])
     posed = posed_heads(spec, fake_model)
-    return spec, posed, facial_hair(spec, fake_model, posed[0])
+    return spec, posed, group_facial_hair(spec, fake_model, posed[0])
 
 
 def test_facial_hair_is_off_by_default_changes_nothing_else_and_only_for_who_grows_it(fake_model):
@@ -227,7 +229,7 @@ def test_facial_hair_follows_the_jaw_and_is_deterministic(fake_model):
     spec, posed, fh = _facial(fake_model, "beard")
     _, _, again = _facial(fake_model, "beard")
     assert np.array_equal(fh.strands.points, again.strands.points)
-    from relhead.render.group import _head_frame as head_frame
+    from relhead.render.parts.surface import head_frame
 
     X0 = head_frame(posed[0].vertices, posed[0])
     assert np.allclose(fh.at(X0).points, fh.strands.points, atol=1e-6)  # the first view: as grown
@@ -247,8 +249,9 @@ def test_a_beard_renders_where_it_grows_and_follows_an_opening_jaw(head_model):
     from relhead.assets.hdri import hdri_pool
     from relhead.config import resolve
     from relhead.frames import project
-    from relhead.render.group import _head_frame as head_frame
-    from relhead.render.group import facial_hair, posed_heads, render_group
+    from relhead.render.parts.surface import head_frame
+    from relhead.render.group import posed_heads, render_group
+    from relhead.render.parts.hair import group_facial_hair
     from relhead.render.sampling import sample_group
 
     sets = ["views=2", "image.width=160", "image.height=160", "camera.face_fill=[0.6,0.6]", "pose.yaw_deg=[-25,25]",
@@ -266,7 +269,7 @@ def test_a_beard_renders_where_it_grows_and_follows_an_opening_jaw(head_model):
         update={"hair": spec.materials.hair.model_copy(update={"facial": None})})})
     bearded, bare = (render_group(cfg, s, head_model, pool).views for s in (spec, shaved))
     posed = posed_heads(spec, head_model)
-    fh = facial_hair(spec, head_model, posed[0])
+    fh = group_facial_hair(spec, head_model, posed[0])
     for v, (b, a) in enumerate(zip(bearded, bare)):
         assert np.array_equal(b.labels.landmarks, a.labels.landmarks)
         assert not (b.labels.landmarks_visible & ~a.labels.landmarks_visible).any()  # a beard only hides
@@ -282,12 +285,13 @@ def test_a_beard_renders_where_it_grows_and_follows_an_opening_jaw(head_model):
 
 
 def test_eyelashes_line_the_lids_point_out_of_the_face_and_follow_the_lids(fake_model):
-    from relhead.render.group import facial_hair, posed_heads
+    from relhead.render.group import posed_heads
+    from relhead.render.parts.hair import group_facial_hair
 
     _, (spec,) = sampled_specs(["head.model=fake", "views=2", "hair.lashes=[1,1]"], fake_model, [0])
     assert spec.materials.hair.facial is None and spec.materials.hair.lash_density == 1.0
     posed = posed_heads(spec, fake_model)
-    fh = facial_hair(spec, fake_model, posed[0])
+    fh = group_facial_hair(spec, fake_model, posed[0])
     X, lm = _head_frame(fake_model, spec)
     p = fh.strands.points.astype(float)
     assert len(p) == 2 * (100 + 40) and fh.lash_mask().all()
@@ -313,7 +317,7 @@ def test_eyelashes_line_the_lids_point_out_of_the_face_and_follow_the_lids(fake_
     assert browed.model_copy(update={"materials": plain.materials}) == plain
     # Without facial hair or lashes there is nothing to grow.
     _, (bare,) = sampled_specs(["head.model=fake", "views=2"], fake_model, [0])
-    assert facial_hair(bare, fake_model, posed_heads(bare, fake_model)[0]) is None
+    assert group_facial_hair(bare, fake_model, posed_heads(bare, fake_model)[0]) is None
 
 
 def test_hair_greys_with_age_where_the_backend_models_age(fake_model):
@@ -345,7 +349,8 @@ def test_hair_greys_with_age_where_the_backend_models_age(fake_model):
 def test_brow_strands_lie_on_the_brows_and_are_off_by_default(fake_model):
     from relhead.assets.anny_head import brow_coordinates
     from relhead.assets.base import BROWS
-    from relhead.render.group import facial_hair, posed_heads
+    from relhead.render.group import posed_heads
+    from relhead.render.parts.hair import group_facial_hair
 
     sets = ["head.model=fake", "views=2", "hair.brows=[1,1]"]
     with pytest.raises(ValueError, match="no BROWS attribute"):  # the fake head has no brows of its own
@@ -369,7 +374,7 @@ def test_brow_strands_lie_on_the_brows_and_are_off_by_default(fake_model):
         same = {"brow_strands": False, "face_seed": a.materials.hair.face_seed}
         assert b.materials.hair.model_copy(update=same) == a.materials.hair
     spec = stranded[0]
-    fh = facial_hair(spec, model, posed_heads(spec, model)[0])
+    fh = group_facial_hair(spec, model, posed_heads(spec, model)[0])
     X, lm = _head_frame(model, spec)
     p = fh.strands.points.astype(float)
     brows = model.vertex_attributes[BROWS]

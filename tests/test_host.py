@@ -21,9 +21,8 @@ import pytest
 TESTS = Path(__file__).resolve().parent
 SETS = ["head.model=fake", "shards=2", "groups_per_shard=2", "views=2", "image.width=64", "image.height=64"]
 # The `relhead` command line with Blender's render of a group replaced by the synthetic splatter.
-RELHEAD = f"""
+RELHEAD = """
 import sys
-sys.path.insert(0, {str(TESTS)!r})
 import fake_head; fake_head.register()
 import synthetic
 import relhead.render.group
@@ -49,7 +48,8 @@ def relhead_cmd(tmp_path: Path, *args: str) -> str:
     """A shell command running `relhead ARGS` (synthetic renders)."""
     script = tmp_path / "relhead_splat.py"
     script.write_text(RELHEAD)
-    return shlex.join([sys.executable, str(script), *map(str, args)])
+    path = os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH")) if p)  # fake_head, synthetic
+    return shlex.join(["env", f"PYTHONPATH={path}", sys.executable, str(script), *map(str, args)])
 
 
 def in_namespace(tmp_path: Path, steps: str) -> None:

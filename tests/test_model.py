@@ -15,13 +15,7 @@ from relhead.train.model import RelPoseModel, load_checkpoint, model_config
 REFERENCE_KEYS = Path(__file__).resolve().parent / "reference" / "vggt1b_keys.tsv"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Toy models are all overhead: one intra-op thread is faster, and steady when the cores are busy."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_dino_config():

@@ -11,7 +11,7 @@ from synthetic import sampled_specs
 
 
 def test_the_group_is_the_json_tree_with_the_missing_images_left_out():
-    from relhead.render.mpfb_nodes import build_group, mpfb_dir
+    from relhead.render.blender.mpfb_nodes import build_group, mpfb_dir
 
     spec = next(iter(json.loads((mpfb_dir() / "node_trees" / "enhanced_skin.json").read_text())["groups"].values()))
     sss = str(mpfb_dir() / "textures" / "sss.png")

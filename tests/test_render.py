@@ -15,33 +15,13 @@ from relhead.config import resolve
 from relhead.datasets.generate import CorpusMismatch, generate
 from relhead.datasets.manifest import read_manifest, sha256_file
 from relhead.datasets.sample import pack
-from relhead.datasets.shards import iter_groups, iter_pairs
+from relhead.datasets.shards import iter_pairs
 from relhead.datasets.verify import verify_corpus
 from relhead.frames import project
 from relhead.render.group import posed_heads, render_group
 from relhead.render.sampling import sample_group
 
 pytestmark = pytest.mark.slow
-
-
-def make(cfg, out):
-    generate(cfg, out, log=lambda *_: None)
-    return out, list(iter_groups(sorted(out.glob("shard-*.tar"))))
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory, test_cfg, head_model):
-    return make(test_cfg, tmp_path_factory.mktemp("corpus") / "test")
-
-
-@pytest.fixture(scope="module")
-def fake_cfg():
-    return resolve("test", ["head.model=fake", "groups_per_shard=2", "views=3"])
-
-
-@pytest.fixture(scope="module")
-def fake_corpus(tmp_path_factory, fake_cfg):
-    return make(fake_cfg, tmp_path_factory.mktemp("fake") / "test")
 
 
 def silhouette(K, R, t, X_head, faces, W, H, ss=4):
@@ -69,8 +49,8 @@ def mask_ious(groups, hm):
     return ious
 
 
-def test_corpus_layout(corpus, test_cfg):
-    out, groups = corpus
+def test_corpus_layout(rendered, test_cfg):
+    out, groups = rendered
     assert len(groups) == test_cfg.num_groups
     g = groups[0]
     assert g.key == "000000000" and g.meta["format"] == "relhead-sample/2"
@@ -85,20 +65,20 @@ def test_corpus_layout(corpus, test_cfg):
     assert spec.head.model == "anny" and spec.head.identity.phenotypes and len(spec.views) == test_cfg.views
 
 
-def test_mask_is_the_projected_mesh(corpus, head_model):
-    assert min(mask_ious(corpus[1], head_model)) >= 0.98
+def test_mask_is_the_projected_mesh(rendered, head_model):
+    assert min(mask_ious(rendered[1], head_model)) >= 0.98
 
 
-def test_fake_backend_renders_through_the_real_pipeline(fake_corpus, fake_model):
+def test_fake_backend_renders_through_the_real_pipeline(fake_rendered, fake_model):
     """A backend registered from outside the package, with barycentric landmarks, renders a corpus
     that verifies and whose masks are its projected mesh."""
-    out, groups = fake_corpus
+    out, groups = fake_rendered
     assert verify_corpus(out, progress=False) == ([], [])
     assert min(mask_ious(groups, fake_model)) >= 0.98
     assert groups[0].spec().head.model == "fake"
 
 
-@pytest.mark.parametrize("which", ["corpus", "fake_corpus"])
+@pytest.mark.parametrize("which", ["rendered", "fake_rendered"])
 def test_visible_landmarks_fall_inside_the_mask(which, request):
     _, groups = request.getfixturevalue(which)
     n_visible = 0
@@ -113,8 +93,8 @@ def test_visible_landmarks_fall_inside_the_mask(which, request):
     assert n_visible > 0
 
 
-def test_pairs_carry_anchor_to_query(corpus, test_cfg):
-    _, groups = corpus
+def test_pairs_carry_anchor_to_query(rendered, test_cfg):
+    _, groups = rendered
     n = test_cfg.views
     for g in groups:
         assert g.pairs["policy"]["policy"] == "all" and len(g.pairs["pairs"]) == n * (n - 1)
@@ -127,9 +107,9 @@ def test_pairs_carry_anchor_to_query(corpus, test_cfg):
             assert ("easy" in p["tags"]) == (p["angle_deg"] <= test_cfg.pairs.easy_max_deg)
 
 
-def test_same_seed_same_sample(corpus, test_cfg, head_model):
+def test_same_seed_same_sample(rendered, test_cfg, head_model):
     """Re-rendering group 1 from its stored spec gives the same sample bytes."""
-    _, groups = corpus
+    _, groups = rendered
     pool = hdri_pool(test_cfg.lighting.hdris, test_cfg.lighting.hdri_dir)
     spec = groups[1].spec()
     assert spec == sample_group(test_cfg, 1, head_model, pool.refs)
@@ -138,8 +118,8 @@ def test_same_seed_same_sample(corpus, test_cfg, head_model):
     assert again["view0.png"] == groups[1].files["view0.png"]
 
 
-def test_manifest_resume_and_mismatch(corpus, test_cfg):
-    out, _ = corpus
+def test_manifest_resume_and_mismatch(rendered, test_cfg):
+    out, _ = rendered
     m = read_manifest(out)
     assert m["config_hash"] == test_cfg.hash() and m["seed"] == test_cfg.seed
     assert {"relhead", "bpy", "anny", "torch"} <= set(m["versions"])
@@ -153,8 +133,8 @@ def test_manifest_resume_and_mismatch(corpus, test_cfg):
         generate(test_cfg.model_copy(update={"seed": 99}), out)
 
 
-def test_reader_expands_groups_to_pairs(corpus, test_cfg):
-    out, _ = corpus
+def test_reader_expands_groups_to_pairs(rendered, test_cfg):
+    out, _ = rendered
     pairs = list(iter_pairs(sorted(out.glob("shard-*.tar"))))
     assert len(pairs) == test_cfg.num_groups * test_cfg.views * (test_cfg.views - 1)
     p = pairs[0]
@@ -163,10 +143,10 @@ def test_reader_expands_groups_to_pairs(corpus, test_cfg):
     assert np.asarray(p["R_rel"]).shape == (3, 3)
 
 
-def test_preview_contact_sheet(corpus, tmp_path):
+def test_preview_contact_sheet(rendered, tmp_path):
     from relhead.cli import main
 
-    out, _ = corpus
+    out, _ = rendered
     png = tmp_path / "sheet.png"
     assert main(["preview", str(out), "--out", str(png)]) == 0
     img = Image.open(png)
@@ -221,6 +201,7 @@ def test_landmark_visibility_follows_the_pose(head_model):
 def test_a_corpus_does_not_depend_on_what_the_process_rendered_before(tmp_path):
     """The process' scene is reused: corpus B rendered after corpus A (other samples, denoiser,
     subsurface method and backgrounds) in one process has the bytes of B made by a fresh process."""
+    import os
     import subprocess
     import sys
     from pathlib import Path
@@ -230,9 +211,9 @@ def test_a_corpus_does_not_depend_on_what_the_process_rendered_before(tmp_path):
     generate(resolve("test", ["head.model=fake", "views=2", "image.width=64", "image.height=64", "render.samples=2",
                               "render.denoise=true", "lighting.background=color"]), tmp_path / "a", log=lambda *_: None)
     generate(resolve("test", b_sets), tmp_path / "b", log=lambda *_: None)
-    tests = Path(__file__).parent
-    script = (f"import sys; sys.path.insert(0, {str(tests)!r}); import fake_head; fake_head.register()\n"
+    script = ("import fake_head; fake_head.register()\n"
               "from relhead.config import resolve; from relhead.datasets.generate import generate\n"
               f"generate(resolve('test', {b_sets!r}), {str(tmp_path / 'fresh')!r}, log=lambda *_: None)\n")
-    subprocess.run([sys.executable, "-c", script], check=True, capture_output=True)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}  # fake_head, as pytest finds it
+    subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, env=env)
     assert (tmp_path / "b" / "shard-000000.tar").read_bytes() == (tmp_path / "fresh" / "shard-000000.tar").read_bytes()

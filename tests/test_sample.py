@@ -12,32 +12,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import configs
 from relhead.cli import main
-from relhead.config import resolve
 from relhead.datasets.manifest import read_manifest, refresh_manifest, sha256_file
 from relhead.datasets.sample import SAMPLE_FORMAT, pack, unpack
 from relhead.datasets.shards import CorruptShard, iter_groups, iter_pairs
 from relhead.datasets.verify import verify_corpus
 from relhead.frames import matrix_to_euler
 from relhead.render.spec import GroupSpec
-from synthetic import synthetic_corpus, synthetic_group
+from synthetic import synthetic_group
 
-FAKE = ["head.model=fake", "shards=2", "groups_per_shard=2", "views=3", "image.width=64", "image.height=64"]
-
-
-@pytest.fixture(scope="module")
-def cfg():
-    return resolve("test", FAKE)
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory, cfg):
-    return synthetic_corpus(cfg, tmp_path_factory.mktemp("synthetic") / "test")
-
-
-def test_pack_unpack_round_trip(cfg):
-    rendered = synthetic_group(cfg, 3)
-    files = pack(rendered, cfg)
+def test_pack_unpack_round_trip(synthetic_cfg):
+    rendered = synthetic_group(synthetic_cfg, 3)
+    files = pack(rendered, synthetic_cfg)
     assert sorted(files) == ["meta.json", "pairs.json", "view0.mask.png", "view0.png", "view1.mask.png",
                              "view1.png", "view2.mask.png", "view2.png"]
     g = unpack("000000003", files)
@@ -59,19 +46,19 @@ def test_unpack_names_an_old_or_foreign_sample():
         unpack("000000001", old)
 
 
-def test_meta_holds_the_whole_spec_and_no_host_path(corpus):
-    g = next(iter_groups(sorted(corpus.glob("shard-*.tar"))))
+def test_meta_holds_the_whole_spec_and_no_host_path(synthetic_dir):
+    g = next(iter_groups(sorted(synthetic_dir.glob("shard-*.tar"))))
     spec = GroupSpec.model_validate(g.meta["spec"])
     assert spec.lighting.hdri.source == "bundled" and len(spec.lighting.hdri.sha256) == 64
-    text = json.dumps(g.meta) + (corpus / "manifest.json").read_text()
-    assert "/" + "site-packages" not in text and str(corpus.parent) not in text
+    text = json.dumps(g.meta) + (synthetic_dir / "manifest.json").read_text()
+    assert "/" + "site-packages" not in text and str(synthetic_dir.parent) not in text
 
 
-def test_synthetic_corpus_verifies_and_reads(corpus, cfg):
-    problems, warns = verify_corpus(corpus, progress=False)
+def test_synthetic_corpus_verifies_and_reads(synthetic_dir, synthetic_cfg):
+    problems, warns = verify_corpus(synthetic_dir, progress=False)
     assert problems == [] and warns == []
-    pairs = list(iter_pairs(sorted(corpus.glob("shard-*.tar"))))
-    assert len(pairs) == cfg.num_groups * cfg.views * (cfg.views - 1)
+    pairs = list(iter_pairs(sorted(synthetic_dir.glob("shard-*.tar"))))
+    assert len(pairs) == synthetic_cfg.num_groups * synthetic_cfg.views * (synthetic_cfg.views - 1)
 
 
 def _damaged_copy(corpus, tmp_path):
@@ -80,8 +67,8 @@ def _damaged_copy(corpus, tmp_path):
     return out
 
 
-def test_verify_names_a_truncated_shard_and_the_reader_fails_the_same_way(corpus, tmp_path, capsys):
-    out = _damaged_copy(corpus, tmp_path)
+def test_verify_names_a_truncated_shard_and_the_reader_fails_the_same_way(synthetic_dir, tmp_path, capsys):
+    out = _damaged_copy(synthetic_dir, tmp_path)
     shard = out / "shard-000001.tar"
     shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
     assert main(["verify", str(out)]) == 1
@@ -95,8 +82,8 @@ def test_verify_names_a_truncated_shard_and_the_reader_fails_the_same_way(corpus
     assert keys == ["000000000", "000000001"] and "shard-000001.tar" in str(caught[0].message)
 
 
-def test_verify_names_an_altered_shard(corpus, tmp_path, capsys):
-    out = _damaged_copy(corpus, tmp_path)
+def test_verify_names_an_altered_shard(synthetic_dir, tmp_path, capsys):
+    out = _damaged_copy(synthetic_dir, tmp_path)
     shard = out / "shard-000000.tar"
     data = bytearray(shard.read_bytes())
     data[3000] ^= 0xFF  # same size, one byte changed
@@ -105,9 +92,9 @@ def test_verify_names_an_altered_shard(corpus, tmp_path, capsys):
     assert "shard-000000.tar: sha256" in capsys.readouterr().err
 
 
-def test_reader_without_manifest_names_a_broken_tar(corpus, tmp_path):
+def test_reader_without_manifest_names_a_broken_tar(synthetic_dir, tmp_path):
     shard = tmp_path / "shard-000000.tar"
-    src = (corpus / "shard-000000.tar").read_bytes()
+    src = (synthetic_dir / "shard-000000.tar").read_bytes()
     shard.write_bytes(src[: len(src) // 3])
     with pytest.raises(CorruptShard, match=r"shard-000000\.tar: unreadable"):
         list(iter_groups([shard]))
@@ -152,10 +139,10 @@ def _add_member(out, info: tarfile.TarInfo):
 @pytest.mark.parametrize("kind, link, said", [(tarfile.SYMTYPE, "/etc/passwd", "a symbolic link to /etc/passwd"),
                                                (tarfile.LNKTYPE, "000000000.view0.png",
                                                 "a hard link to 000000000.view0.png")])
-def test_a_link_in_a_shard_is_corrupt_for_verify_preview_and_the_reader(corpus, tmp_path, capsys, kind, link, said):
+def test_a_link_in_a_shard_is_corrupt_for_verify_preview_and_the_reader(synthetic_dir, tmp_path, capsys, kind, link, said):
     """relhead writes only regular files; webdataset's reader passes over links silently, so a shard
     holding one (its hash re-recorded) fails verify, quick or deep, and the reader, with one message."""
-    out = _damaged_copy(corpus, tmp_path)
+    out = _damaged_copy(synthetic_dir, tmp_path)
     info = tarfile.TarInfo("000000001.view3.png")
     info.type, info.linkname = kind, link
     _add_member(out, info)
@@ -174,10 +161,10 @@ def test_a_link_in_a_shard_is_corrupt_for_verify_preview_and_the_reader(corpus, 
     assert problem in err and err.count("\n") == 1 and not png.exists()
 
 
-def test_verify_checks_the_ground_truth_not_just_hashes(corpus, tmp_path, capsys):
+def test_verify_checks_the_ground_truth_not_just_hashes(synthetic_dir, tmp_path, capsys):
     """A shard whose hash is re-recorded after its metadata was broken still fails: R not a
     rotation, a pair whose R_rel no longer matches the views, a spec that is not a spec."""
-    out = _damaged_copy(corpus, tmp_path)
+    out = _damaged_copy(synthetic_dir, tmp_path)
 
     def edit(meta):
         meta["views"][1]["R"] = (2 * np.asarray(meta["views"][1]["R"])).tolist()
@@ -196,19 +183,20 @@ def test_verify_refuses_a_folder_without_manifest(tmp_path, capsys):
     assert "manifest.json: missing" in capsys.readouterr().err
 
 
-def test_manifest_records_the_config_as_data(corpus, cfg):
-    m = read_manifest(corpus)
-    assert m["format"] == "relhead-corpus/2" and m["config_hash"] == cfg.hash()
+def test_manifest_records_the_config_as_data(synthetic_dir, synthetic_cfg):
+    m = read_manifest(synthetic_dir)
+    assert m["format"] == "relhead-corpus/2" and m["config_hash"] == synthetic_cfg.hash()
     assert m["config"]["lighting"]["hdri_dir"] is None and m["config"]["render"]["threads"] == 0
     assert [a["name"] for a in m["assets"]["hdris"]] == sorted(a["name"] for a in m["assets"]["hdris"])
 
 
-def test_a_corpus_from_before_a_key_existed_still_verifies_and_is_not_resumed(corpus, tmp_path, capsys):
+def test_a_corpus_from_before_a_key_existed_still_verifies_and_is_not_resumed(synthetic_dir, synthetic_cfg, tmp_path,
+                                                                          capsys):
     """A manifest written before `effects:` and the extra-light keys existed keeps its hash (taken
     over the config as written), and its config loads with them off, which is what it rendered."""
     from relhead.config import PipelineConfig, config_hash
 
-    out = _damaged_copy(corpus, tmp_path)
+    out = _damaged_copy(synthetic_dir, tmp_path)
     m = json.loads((out / "manifest.json").read_text())
     old = m["config"]
     old.pop("effects")
@@ -219,21 +207,21 @@ def test_a_corpus_from_before_a_key_existed_still_verifies_and_is_not_resumed(co
     cfg = PipelineConfig.model_validate(old)
     assert cfg.effects.fraction == 0 and cfg.effects.defocus_fraction == 0 and cfg.lighting.light_count == (0, 0)
     # Rendering into it with this version is refused: its samples would differ (new spec fields).
-    sets = [a for kv in FAKE for a in ("--set", kv)]
+    sets = [a for kv in configs.SYNTHETIC for a in ("--set", kv)]
     assert main(["render", "--pipeline", "test", "--out", str(tmp_path), *sets]) == 2
-    assert f"holds a corpus of another config (hash {m['config_hash']}, this one {resolve('test', FAKE).hash()})" \
+    assert f"holds a corpus of another config (hash {m['config_hash']}, this one {synthetic_cfg.hash()})" \
         in capsys.readouterr().err
-    assert m["config_hash"] == config_hash({**old, "name": "x"}) != resolve("test", FAKE).hash()
+    assert m["config_hash"] == config_hash({**old, "name": "x"}) != synthetic_cfg.hash()
 
 
-def test_preview_grid_of_first_views(corpus, tmp_path):
+def test_preview_grid_of_first_views(synthetic_dir, tmp_path):
     png = tmp_path / "grid.png"
-    assert main(["preview", str(corpus), "--out", str(png), "--groups", "3", "--grid", "--plain"]) == 0
+    assert main(["preview", str(synthetic_dir), "--out", str(png), "--groups", "3", "--grid", "--plain"]) == 0
     img = np.asarray(Image.open(png))
     assert img.shape == (2 * 192, 2 * 192, 3)  # 3 groups in a 2 x 2 grid, the last cell empty
     assert img[:192, :192].std() > 5 and img[192:, 192:].max() == 0
     rows = tmp_path / "rows.png"
-    assert main(["preview", str(corpus), "--out", str(rows), "--groups", "2"]) == 0
+    assert main(["preview", str(synthetic_dir), "--out", str(rows), "--groups", "2"]) == 0
     assert np.asarray(Image.open(rows)).shape == (2 * 192, 3 * 192, 3)  # 2 groups x 3 views, labelled
 
 

@@ -5,38 +5,31 @@ import shutil
 
 import pytest
 
+import configs
 from relhead.assets import registry
 from relhead.assets.hdri import bundled_hdri_dir, hdri_pool
 from relhead.config import ConfigError, resolve
 from relhead.render.sampling import sample_group
 from relhead.render.spec import GroupSpec
 
-FAKE = ["head.model=fake", "views=4", "head.expression.per_view=true"]
-
-
-@pytest.fixture(scope="module")
-def cfg():
-    return resolve("test", FAKE)
-
-
 def refs(cfg):
     return hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir).refs
 
 
-def test_spec_json_round_trip_is_exact(cfg, fake_model):
+def test_spec_json_round_trip_is_exact(spec_cfg, fake_model):
     for g in range(5):
-        spec = sample_group(cfg, g, fake_model, refs(cfg))
+        spec = sample_group(spec_cfg, g, fake_model, refs(spec_cfg))
         text = spec.model_dump_json()
         again = GroupSpec.model_validate_json(text)
         assert again == spec and again.model_dump_json() == text
         assert type(again.head.identity).__name__ == "FakeIdentity"
 
 
-def test_spec_is_deterministic_and_seeded_per_group(cfg, fake_model):
-    a = sample_group(cfg, 2, fake_model, refs(cfg))
-    assert a == sample_group(cfg, 2, fake_model, refs(cfg))
-    assert a != sample_group(cfg, 3, fake_model, refs(cfg))
-    assert a != sample_group(cfg.model_copy(update={"seed": cfg.seed + 1}), 2, fake_model, refs(cfg))
+def test_spec_is_deterministic_and_seeded_per_group(spec_cfg, fake_model):
+    a = sample_group(spec_cfg, 2, fake_model, refs(spec_cfg))
+    assert a == sample_group(spec_cfg, 2, fake_model, refs(spec_cfg))
+    assert a != sample_group(spec_cfg, 3, fake_model, refs(spec_cfg))
+    assert a != sample_group(spec_cfg.model_copy(update={"seed": spec_cfg.seed + 1}), 2, fake_model, refs(spec_cfg))
     assert len({json.dumps(v.expression) for v in a.views}) > 1  # per_view expressions
 
 
@@ -46,12 +39,12 @@ def test_user_hdris_at_two_paths_give_the_same_spec(tmp_path, fake_model):
         shutil.copytree(bundled_hdri_dir(), tmp_path / d / "skies")
     specs = []
     for d in ("a", "b"):
-        c = resolve("test", FAKE + ["lighting.hdris=user", f"lighting.hdri_dir={tmp_path / d}"])
+        c = resolve("test", configs.SPEC + ["lighting.hdris=user", f"lighting.hdri_dir={tmp_path / d}"])
         specs.append(sample_group(c, 0, fake_model, refs(c)).model_dump_json())
     assert specs[0] == specs[1]
     assert '"source":"user","name":"skies/' in specs[0] and str(tmp_path) not in specs[0]
-    ca = resolve("test", FAKE + [f"lighting.hdri_dir={tmp_path / 'a'}"])
-    cb = resolve("test", FAKE + [f"lighting.hdri_dir={tmp_path / 'b'}"])
+    ca = resolve("test", configs.SPEC + [f"lighting.hdri_dir={tmp_path / 'a'}"])
+    cb = resolve("test", configs.SPEC + [f"lighting.hdri_dir={tmp_path / 'b'}"])
     assert ca.hash() == cb.hash() and ca.portable_dict() == cb.portable_dict()
 
 
@@ -89,8 +82,8 @@ def test_registry_caches_per_build_settings():
     assert a is b and a is not c and len(c.faces) > len(a.faces)
 
 
-def test_a_spec_of_an_unknown_backend_is_refused(cfg, fake_model):
-    d = sample_group(cfg, 0, fake_model, refs(cfg)).model_dump(mode="json")
+def test_a_spec_of_an_unknown_backend_is_refused(spec_cfg, fake_model):
+    d = sample_group(spec_cfg, 0, fake_model, refs(spec_cfg)).model_dump(mode="json")
     d["head"]["model"] = "nobody"
     with pytest.raises(ValueError, match="unknown head-model backend 'nobody'"):
         GroupSpec.model_validate(d)
@@ -100,13 +93,13 @@ def test_a_spec_of_an_unknown_backend_is_refused(cfg, fake_model):
         GroupSpec.model_validate(d)
 
 
-def test_fake_landmarks_are_barycentric_on_the_posed_surface(cfg, fake_model):
+def test_fake_landmarks_are_barycentric_on_the_posed_surface(spec_cfg, fake_model):
     """Landmarks follow the surface under expression and pose (the FLAME-style path)."""
     import numpy as np
 
     from relhead.render.group import posed_heads
 
-    spec = sample_group(cfg, 1, fake_model, refs(cfg))
+    spec = sample_group(spec_cfg, 1, fake_model, refs(spec_cfg))
     for p in posed_heads(spec, fake_model):
         tri = p.vertices[fake_model.faces[fake_model.landmark_faces]].astype(float)
         assert np.allclose(np.einsum("lk,lkd->ld", fake_model.landmark_bary, tri), p.landmarks)

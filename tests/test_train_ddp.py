@@ -9,17 +9,11 @@ import sys
 
 import pytest
 
-from relhead.config import resolve
+import configs
 from relhead.train import data as D
-from synthetic import synthetic_corpus
-from test_train import CORPUS, TINY, tiny
+from training import tiny
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    return synthetic_corpus(resolve("test", CORPUS), tmp_path_factory.mktemp("ddp") / "fake")
 
 
 def torchrun(*args, nproc=2):
@@ -36,17 +30,17 @@ def losses(run):
             if "loss" in r]
 
 
-def test_each_rank_reads_its_own_share_of_the_groups(corpus):
-    corpora = D.open_corpora([corpus])
+def test_each_rank_reads_its_own_share_of_the_groups(train_corpus):
+    corpora = D.open_corpora([train_corpus])
     ds = D.TrainPairs(corpora, tiny().data, 48, "relative", seed=0)
     mine = [{d.group.meta["group"] for d, _ in zip(ds.draws(slot, 2), range(2))} for slot in (0, 1)]
     assert mine[0].isdisjoint(mine[1]) and mine[0] | mine[1] == {0, 1, 3, 4}
 
 
-def test_two_processes_train_one_model_and_resume_across_a_restart(corpus, tmp_path):
-    sets = sum((["--set", s] for s in TINY + ["steps=4", "checkpoint_every=2"]), [])
+def test_two_processes_train_one_model_and_resume_across_a_restart(train_corpus, tmp_path):
+    sets = sum((["--set", s] for s in configs.TINY_TRAINING + ["steps=4", "checkpoint_every=2"]), [])
     straight = tmp_path / "straight"
-    torchrun("--data", str(corpus), "--out", str(straight), *sets)
+    torchrun("--data", str(train_corpus), "--out", str(straight), *sets)
     log = (straight / "log.txt").read_text()
     assert log.count("done: step 4") == 1 and "batch 4x1 x 2 processes" in log
     assert "weights identical in all 2 processes" in log
@@ -57,7 +51,7 @@ def test_two_processes_train_one_model_and_resume_across_a_restart(corpus, tmp_p
     assert len(torch.load(straight / "checkpoint" / "state.pt", weights_only=True)["rng"]) == 2
 
     cut = tmp_path / "cut"
-    torchrun("--data", str(corpus), "--out", str(cut), "--until", "2", *sets)
+    torchrun("--data", str(train_corpus), "--out", str(cut), "--until", "2", *sets)
     assert [s for s, _ in losses(cut)] == [1, 2]
     torchrun("--out", str(cut), "--resume")
     assert "resumed at step 2" in (cut / "log.txt").read_text()

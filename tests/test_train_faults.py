@@ -18,23 +18,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import configs
 from relhead.cli import main
-from relhead.config import resolve
-from synthetic import synthetic_corpus
-from test_train import CORPUS, TINY
 
-SETS = sum((["--set", s] for s in TINY), [])
+SETS = sum((["--set", s] for s in configs.TINY_TRAINING), [])
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    return synthetic_corpus(resolve("test", CORPUS), tmp_path_factory.mktemp("faults") / "fake")
-
-
-@pytest.fixture(scope="module")
-def run(corpus, tmp_path_factory):
+def run(train_corpus, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "run"
-    assert main(["train", "--data", str(corpus), "--out", str(out), "--set", "steps=2", *SETS]) == 0
+    assert main(["train", "--data", str(train_corpus), "--out", str(out), "--set", "steps=2", *SETS]) == 0
     return out
 
 
@@ -60,9 +53,9 @@ def rewrite_manifest_entry(corpus, shard):
 
 # ---------------------------------------------------------------------------------- failed starts
 @pytest.mark.parametrize("damage", ["truncated", "byte-flipped"])
-def test_a_corrupt_shard_stops_training_before_anything_is_written(corpus, tmp_path, capsys, damage):
+def test_a_corrupt_shard_stops_training_before_anything_is_written(train_corpus, tmp_path, capsys, damage):
     bad = tmp_path / "fake"
-    shutil.copytree(corpus, bad)
+    shutil.copytree(train_corpus, bad)
     shard = bad / "shard-000001.tar"
     data = bytearray(shard.read_bytes())
     if damage == "truncated":
@@ -76,11 +69,11 @@ def test_a_corrupt_shard_stops_training_before_anything_is_written(corpus, tmp_p
     assert not out.exists()
 
 
-def test_a_shard_that_breaks_while_training_leaves_a_run_that_resume_accepts(corpus, tmp_path, capsys):
+def test_a_shard_that_breaks_while_training_leaves_a_run_that_resume_accepts(train_corpus, tmp_path, capsys):
     """A shard whose hash is right but whose content is not (a member named ../x) fails only when it is
     read, after the run folder exists: then --resume starts the run again from step 0."""
     bad = tmp_path / "fake"
-    shutil.copytree(corpus, bad)
+    shutil.copytree(train_corpus, bad)
     shard = bad / "shard-000001.tar"
     good = shard.read_bytes()
     with tarfile.open(fileobj=io.BytesIO(good)) as src, tarfile.open(shard, "w") as dst:
@@ -106,7 +99,7 @@ def test_a_shard_that_breaks_while_training_leaves_a_run_that_resume_accepts(cor
 
 
 # ------------------------------------------------------------------------------ weights that don't fit
-def test_corrupt_or_mismatched_weights_are_one_line(run, corpus, tmp_path, capsys):
+def test_corrupt_or_mismatched_weights_are_one_line(run, train_corpus, tmp_path, capsys):
     broken = tmp_path / "broken"
     shutil.copytree(run, broken)
     weights = broken / "checkpoint" / "model.safetensors"
@@ -119,7 +112,7 @@ def test_corrupt_or_mismatched_weights_are_one_line(run, corpus, tmp_path, capsy
         assert main(cmd) == 2
         one_line(capsys, "model.safetensors", "cannot read")
     assert not (tmp_path / "e.json").exists()
-    assert main(["train", "--data", str(corpus), "--out", str(tmp_path / "r"), "--init", str(weights),
+    assert main(["train", "--data", str(train_corpus), "--out", str(tmp_path / "r"), "--init", str(weights),
                  "--set", "finetune=full", *SETS]) == 2
     one_line(capsys, "--init", "model.safetensors")
     assert not (tmp_path / "r").exists()
@@ -157,9 +150,9 @@ def test_resume_of_a_finished_run_says_so_and_changes_nothing(run, tmp_path, cap
 
 # ---------------------------------------------------------------------------------------- signals
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_stops_training_with_a_checkpoint_and_resume_goes_on(corpus, tmp_path, sig):
+def test_a_signal_stops_training_with_a_checkpoint_and_resume_goes_on(train_corpus, tmp_path, sig):
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "relhead.cli", "train", "--data", str(corpus), "--out", str(out),
+    cmd = [sys.executable, "-m", "relhead.cli", "train", "--data", str(train_corpus), "--out", str(out),
            "--set", "steps=100000", "--set", "checkpoint_every=0", *SETS]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})

@@ -8,9 +8,10 @@ Every number is a mean over the pairs of its row (`rot_med_deg` a median), with 
   R_pred and R_true (the BIWI/300W-LP decomposition), wrapped into [0, 180]; `ypr_deg` their mean;
 - `t_m`: Euclidean distance of t_pred and t_true, metres.
 Sections:
-- `relative`: the relative transform of the query w.r.t. the anchor (R_rel, t_rel of docs/design.md). The
-  relative model predicts it directly; the absolute twin's is derived from its two single-frame
-  predictions, R_rel = R_q R_a^T and t_rel = t_q - R_rel t_a, so both models are compared like with like.
+- `relative`: the relative transform of the query w.r.t. the anchor (R_rel, t_rel of docs/design.md,
+  "Frames and conventions"). The relative model predicts it directly; the absolute twin's is derived
+  from its two single-frame predictions, R_rel = R_q R_a^T and t_rel = t_q - R_rel t_a, so both models
+  are compared like with like.
 - `query`: the query's absolute head pose in its camera. Relative model: R_rel_pred R_a and
   R_rel_pred t_a + t_rel_pred with the anchor's TRUE pose (as `relhead predict --anchor-pose` does and
   as the BIWI relative protocol compares; its rot_deg equals the relative one, its Euler errors do

@@ -15,11 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from relhead.assets.base import SCALP
-from relhead.render.spec import GlassesSpec
-from relhead.render.surface import Skin, join_meshes
+from relhead.assets.base import SCALP, PosedHead
+from relhead.render.parts.surface import Skin, head_frame, join_meshes
+from relhead.render.spec import GlassesSpec, GroupSpec
 
-GLASSES_STYLES = ("round", "rectangular", "aviator")
 # Outline of a lens: a superellipse |x/a|^n + |y/b|^n = 1 with this exponent (aviators also droop).
 SUPERELLIPSE = {"round": 2.0, "rectangular": 5.0, "aviator": 2.4}
 RIM_POINTS, SIDES = 48, 8  # points around a rim, sides of a tube's cross-section
@@ -153,3 +152,11 @@ def build_glasses(head_model, X: np.ndarray, landmarks: np.ndarray, g: GlassesSp
     vertices, faces = join_meshes(parts + lens_parts)
     lens = np.concatenate([np.full(len(f), k >= len(parts)) for k, (_, f) in enumerate(parts + lens_parts)])
     return GlassesMesh(vertices=vertices, faces=faces, lens=lens)
+
+
+def group_glasses(spec: GroupSpec, head_model, first: PosedHead) -> GlassesMesh | None:
+    """The group's glasses in its head frame, fitted to the first view's head (rigid with the skull)."""
+    if spec.glasses is None:
+        return None
+    return build_glasses(head_model, head_frame(first.vertices, first), head_frame(first.landmarks, first),
+                         spec.glasses)

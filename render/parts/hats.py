@@ -15,12 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from relhead.assets.base import PART_SKIN, SCALP
-from relhead.render.garment import level_set_shell
-from relhead.render.spec import HatSpec
-from relhead.render.surface import Skin, vertex_normals
+from relhead.assets.base import PART_SKIN, SCALP, PosedHead
+from relhead.render.parts.garment import level_set_shell
+from relhead.render.parts.surface import Skin, head_frame, vertex_normals
+from relhead.render.spec import GroupSpec, HatSpec
 
-HAT_STYLES = ("beanie", "cap")
 # The edge line's height above the head model's hairline (cm) by azimuth from the front (degrees):
 # a beanie comes down over the forehead and the tops of the ears; a cap sits higher at the sides.
 EDGE_AZIMUTH_DEG = (0.0, 45.0, 90.0, 135.0, 180.0)
@@ -178,3 +177,13 @@ def press_hair(points: np.ndarray, head_model, X: np.ndarray, h: HatSpec, room_m
             break
         p[over] -= (depth[over] - room_m)[:, None] * skin.normals[i][over]
     return p.reshape(points.shape).astype(points.dtype)
+
+
+HAT_ROOM_M = 0.004  # between the scalp and a hat's inside; strand hair under it is pressed into it
+
+
+def group_hat(spec: GroupSpec, head_model, first: PosedHead) -> HatMesh | None:
+    """The group's hat in its head frame, on the first view's scalp (rigid with the skull)."""
+    if spec.hat is None:
+        return None
+    return build_hat(head_model, head_frame(first.vertices, first), spec.hat, HAT_ROOM_M)

@@ -16,11 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from relhead.assets.base import PART_SKIN, TORSO
-from relhead.render.surface import Skin, vertex_normals
-
-GARMENT_STYLES = ("crew", "v-neck", "scoop", "turtleneck", "collared", "hoodie")
-PATTERNS = ("solid", "stripes", "checks", "heather")
+from relhead.assets.base import PART_SKIN, TORSO, PosedHead
+from relhead.render.parts.surface import Skin, vertex_normals
+from relhead.render.spec import GroupSpec
 
 # Neckline depth below the neck's base (cm) by azimuth from the throat (degrees): front, side, back.
 NECKLINE_AZIMUTH_DEG = (0.0, 45.0, 90.0, 135.0, 180.0)
@@ -283,3 +281,28 @@ def pattern_coordinates(vertices: np.ndarray, mesh: GarmentMesh, head_vertices: 
     front = np.cross(side, down)
     rel = vertices.astype(np.float64) - centre
     return np.stack([rel @ down, rel @ side, rel @ front], 1).astype(np.float32)
+
+
+_GARMENTS: dict = {}  # (head model id, style, thickness) -> GarmentMesh, for the process
+
+
+def garment_mesh(spec: GroupSpec, head_model) -> GarmentMesh | None:
+    """The group's garment geometry (its topology depends on the model and style only: cached)."""
+    g = spec.garment
+    if g is None:
+        return None
+    key = (id(head_model), g.style, g.thickness_mm)
+    if key not in _GARMENTS:
+        if len(_GARMENTS) > 64:
+            _GARMENTS.clear()
+        _GARMENTS[key] = build_garment(head_model, g.style, g.thickness_mm)
+    return _GARMENTS[key]
+
+
+def group_garment(spec: GroupSpec, head_model, first: PosedHead) -> tuple[GarmentMesh, np.ndarray] | None:
+    """The group's garment mesh and its fabric coordinates (on the first view's body), or None.
+    Its vertices follow the body view by view (GarmentMesh.vertices)."""
+    mesh = garment_mesh(spec, head_model)
+    if mesh is None:
+        return None
+    return mesh, pattern_coordinates(mesh.vertices(first.vertices), mesh, first.vertices)

@@ -23,9 +23,10 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.spatial.transform import Rotation
 
-from relhead.assets.base import BROWS, PART_SKIN, SCALP
-from relhead.render.surface import Skin, vertex_normals
-from relhead.render.spec import TIED, FacialHairSpec, StrandsSpec
+from relhead.assets.base import BROWS, PART_SKIN, SCALP, PosedHead
+from relhead.render.parts.hats import HAT_ROOM_M, press_hair
+from relhead.render.parts.surface import Skin, head_frame, vertex_normals
+from relhead.render.spec import TIED, FacialHairSpec, GroupSpec, StrandsSpec
 
 POINTS = 12  # points per strand
 # A head has about 100,000 hairs of about 0.08 mm; relhead draws fewer, thicker in proportion, so the
@@ -462,3 +463,33 @@ def grow_brows(head_model, X: np.ndarray, landmarks: np.ndarray, density: float,
         pts[:, k] = skin.push_out(pts[:, k - 1] + step[:, None] * d, 0.0003, most=step)
     return FacialHair(strands=Strands.tapered(pts, 0.5 * BROW_DIAMETER_M, 3),
                       root_vertices=root_tri, root_weights=bary)
+
+
+def group_strands(spec: GroupSpec, head_model, first: PosedHead) -> Strands | None:
+    """The group's strand hair in its head frame, grown on the first view's head (rigid scalp)."""
+    hair = spec.materials.hair
+    if hair is None or hair.strands is None:
+        return None
+    X = head_frame(first.vertices, first)
+    s = grow(head_model, X, head_frame(first.landmarks, first), hair.strands)
+    if spec.hat is not None:  # flattened under the hat; a tied tail or bun comes out through it, as through a cap's back
+        n = POINTS // 2 if hair.strands.style in TIED else POINTS
+        points = s.points.copy()
+        points[:, :n] = press_hair(points[:, :n], head_model, X, spec.hat, HAT_ROOM_M - 0.002)
+        s = Strands(points=points, radii=s.radii)
+    return s
+
+
+def group_facial_hair(spec: GroupSpec, head_model, first: PosedHead) -> FacialHair | None:
+    """The group's facial hair, eyelashes and brow strands, grown on the first view's face (they then
+    follow the jaw, the lids and the brows: FacialHair.at)."""
+    hair = spec.materials.hair
+    if hair is None or (hair.facial is None and hair.lash_density == 0 and not hair.brow_strands):
+        return None
+    X, landmarks = head_frame(first.vertices, first), head_frame(first.landmarks, first)
+    parts = [grow_facial(head_model, X, landmarks, hair.facial)] if hair.facial is not None else []
+    if hair.brow_strands:
+        parts.append(grow_brows(head_model, X, landmarks, hair.brow_density, hair.brow_thickness, hair.face_seed + 1))
+    if hair.lash_density > 0:
+        parts.append(grow_lashes(head_model, X, landmarks, hair.lash_density, hair.lash_length_mm, hair.face_seed))
+    return FacialHair.join(parts) if len(parts) > 1 else parts[0]

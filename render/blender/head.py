@@ -1,0 +1,64 @@
+"""The head in Blender: the head model's mesh with a material slot per part label (skin, eyes,
+mouth, teeth, tongue: relhead.render.blender.materials), its per-vertex attributes and UVs; per
+group its materials take the spec's values, per view its vertices move to the posed head."""
+
+from __future__ import annotations
+
+import bpy
+import numpy as np
+
+from relhead.assets.base import PART_EYE, PART_SKIN, PosedHead
+from relhead.render.blender import materials
+from relhead.render.blender.part import remove
+from relhead.render.parts.surface import head_frame
+from relhead.render.spec import MaterialsSpec
+
+
+class Head:
+    """The mesh of one head model in `scene`; `subsurface` and `skin_shader` as in config `render:`."""
+
+    def __init__(self, scene, hm, subsurface: str, skin_shader: str) -> None:
+        self.model_name = hm.name
+        me = bpy.data.meshes.new("head")
+        me.from_pydata(np.zeros((int(hm.faces.max()) + 1, 3)).tolist(), [], hm.faces.tolist())
+        me.polygons.foreach_set("material_index", hm.face_parts.astype(np.int32))
+        me.polygons.foreach_set("use_smooth", np.ones(len(hm.faces), bool))
+        for name, values in hm.vertex_attributes.items():
+            a = me.attributes.new(name, "FLOAT_VECTOR", "POINT")
+            a.data.foreach_set("vector", values.astype(np.float32).ravel())
+        me.attributes.new(materials.SKIN_COORDS, "FLOAT_VECTOR", "POINT")
+        uvs = getattr(hm, "face_uvs", None)
+        if uvs is not None:  # per face corner, in the order from_pydata made the loops
+            me.uv_layers.new(name="UVMap").data.foreach_set("uv", uvs.astype(np.float32).ravel())
+        for mat in materials.build_head_materials(subsurface, skin_shader):
+            me.materials.append(mat)  # slot index == part label
+        self.object = bpy.data.objects.new("head", me)
+        scene.collection.objects.link(self.object)
+        # Occluders for landmark visibility: everything but the eyeballs, which poke slightly
+        # through the eyelid rims where the eye landmarks sit.
+        self._occluder_faces = hm.faces[hm.face_parts != PART_EYE]
+
+    def remove(self) -> None:
+        remove(self.object)
+
+    def set_group(self, p: MaterialsSpec, albedo=None) -> None:
+        """The group's materials; `albedo` the loaded image of its skin texture, if it has one."""
+        mats = list(self.object.data.materials)
+        materials.set_head_materials(mats, p)
+        if albedo is not None:
+            if not self.object.data.uv_layers:
+                raise RuntimeError(f"a skin texture on head model '{self.model_name}', which has no UVs")
+            mats[PART_SKIN].node_tree.nodes["albedo"].image = albedo
+
+    def set_view(self, posed: PosedHead) -> None:
+        """The posed head's vertices, and their head-frame coordinates, which keep textures on the skin."""
+        me = self.object.data
+        me.vertices.foreach_set("co", posed.vertices.astype(np.float32).ravel())
+        me.attributes[materials.SKIN_COORDS].data.foreach_set(
+            "vector", head_frame(posed.vertices, posed).astype(np.float32).ravel())
+        me.update()
+        self._vertices = posed.vertices
+
+    def occluder(self) -> tuple[np.ndarray, np.ndarray]:
+        """What of the head hides landmarks (world frame, the current view)."""
+        return self._vertices, self._occluder_faces

@@ -1,0 +1,77 @@
+"""Shader-node helpers shared by the scene's materials: a material with a Principled BSDF or with
+no nodes, and Math, Map Range, Mix and attribute nodes wired to sockets or set to values."""
+
+from __future__ import annotations
+
+import bpy
+
+
+def principled(name: str):
+    mat = bpy.data.materials.new(name)
+    nt = mat.node_tree
+    bsdf = nt.nodes.get("Principled BSDF") or nt.nodes.new("ShaderNodeBsdfPrincipled")
+    out = nt.nodes.get("Material Output") or nt.nodes.new("ShaderNodeOutputMaterial")
+    nt.links.new(bsdf.outputs["BSDF"], out.inputs["Surface"])
+    return mat, nt, bsdf
+
+
+def empty_material(name: str):
+    """A new material without nodes, and its node tree (for shaders the Principled BSDF is not)."""
+    mat = bpy.data.materials.new(name)
+    for n in list(mat.node_tree.nodes):
+        mat.node_tree.nodes.remove(n)
+    return mat, mat.node_tree
+
+
+def named_node(nt, kind: str, name: str):
+    node = nt.nodes.new(kind)
+    node.name = name
+    return node
+
+
+def math_node(nt, op: str, a, b=None, c=None, clamp: bool = False):
+    """A Math node on sockets or numbers; its output socket."""
+    m = nt.nodes.new("ShaderNodeMath")
+    m.operation, m.use_clamp = op, clamp
+    for i, x in enumerate((a, b, c)):
+        if x is None:
+            continue
+        if isinstance(x, (int, float)):
+            m.inputs[i].default_value = x
+        else:
+            nt.links.new(x, m.inputs[i])
+    return m.outputs["Value"]
+
+
+def ramp_node(nt, value, lo: float, hi: float, name: str | None = None):
+    """0 at `lo`, 1 at `hi`, clamped (smoothstep between)."""
+    m = nt.nodes.new("ShaderNodeMapRange")
+    if name:
+        m.name = name
+    m.interpolation_type = "SMOOTHSTEP"
+    m.inputs["From Min"].default_value, m.inputs["From Max"].default_value = lo, hi
+    nt.links.new(value, m.inputs["Value"])
+    return m.outputs["Result"]
+
+
+def mix_node(nt, factor, a=None, b=None, name: str | None = None, data_type: str = "RGBA", blend: str = "MIX"):
+    """A Mix node from `a` toward `b` by `factor`; `a` and `b` are sockets, values, or None for a
+    setter to fill in per group."""
+    m = named_node(nt, "ShaderNodeMix", name) if name else nt.nodes.new("ShaderNodeMix")
+    m.data_type, m.blend_type = data_type, blend
+    nt.links.new(factor, m.inputs["Factor"])
+    for key, x in (("A", a), ("B", b)):
+        if isinstance(x, (int, float, tuple)):
+            m.inputs[key].default_value = x
+        elif x is not None:
+            nt.links.new(x, m.inputs[key])
+    return m.outputs["Result"]
+
+
+def attribute_xyz(nt, name: str):
+    """The x, y, z sockets of a per-vertex vector attribute (all 0 where the mesh has none)."""
+    attr = nt.nodes.new("ShaderNodeAttribute")
+    attr.attribute_name = name
+    sep = nt.nodes.new("ShaderNodeSeparateXYZ")
+    nt.links.new(attr.outputs["Vector"], sep.inputs["Vector"])
+    return sep.outputs["X"], sep.outputs["Y"], sep.outputs["Z"]

@@ -1,0 +1,173 @@
+"""The process' Blender scene: the camera, the world, the compositor, the head and the scene parts;
+one per process and render settings.
+
+Groups change values in place (materials, world, seed) and remake only the parts' objects; views
+move the head's vertices, the parts and the camera, so nothing else is rebuilt between renders and
+Cycles' persistent data keeps its shaders, images and BVH. The scene parts are the classes in
+PARTS, each drawing its bpy-free geometry (relhead.render.parts) in the order listed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import bpy
+import numpy as np
+from mathutils import Vector
+from mathutils.bvhtree import BVHTree
+
+from relhead.assets.base import PosedHead
+from relhead.assets.refs import AssetPool
+from relhead.render.blender import settings
+from relhead.render.blender.camera import Camera
+from relhead.render.blender.compositor import Compositor, compositor_parts
+from relhead.render.blender.garment import GarmentPart
+from relhead.render.blender.glasses import GlassesPart
+from relhead.render.blender.hair import FacialHairPart, ScalpHairPart
+from relhead.render.blender.hat import HatPart
+from relhead.render.blender.head import Head
+from relhead.render.blender.lights import LightsPart
+from relhead.render.blender.world import World
+from relhead.render.labels import ViewLabels
+from relhead.render.parts.surface import join_meshes
+from relhead.render.spec import EffectsSpec, GroupSpec
+
+# The scene parts, made per group in this order.
+PARTS = (LightsPart, ScalpHairPart, GlassesPart, HatPart, FacialHairPart, GarmentPart)
+
+
+@contextmanager
+def _quiet_stdout():
+    """Blender prints a 'Saved: ...' line per render to the C stdout; keep it off the progress bar."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+class ProcessScene:
+    """The process' Blender scene for one set of render settings, reused across groups and corpora:
+    the head is rebuilt when the head model changes, and per group only values and the parts'
+    objects change."""
+
+    MAX_IMAGES = 4  # images kept loaded (HDRIs, photos, skin textures: each its full image in memory)
+
+    def __init__(self, cfg):
+        bpy.ops.wm.read_factory_settings(use_empty=True)
+        self.scene = bpy.context.scene
+        self.camera = Camera(self.scene)
+        self.world = World(self.scene)
+        self._images: dict[str, object] = {}  # path -> bpy image, least recently used first
+        settings.apply(self.scene, cfg.render, cfg.image)
+        self.compositor = Compositor(self.scene, **compositor_parts(cfg))
+        self._head_model = None
+        self.head: Head | None = None
+        self.parts = [part(self.scene, self.world) for part in PARTS]
+        self.scene.cycles_curves.shape = "RIBBONS"  # flat strands facing the camera: sub-pixel here anyway
+
+    # ------------------------------------------------------------------ per corpus
+    def prepare(self, cfg, head_model) -> None:
+        self.cfg = cfg
+        self.W, self.H = cfg.image.width, cfg.image.height
+        if head_model is not self._head_model:
+            if self.head is not None:
+                self.head.remove()
+            self.head = Head(self.scene, head_model, cfg.render.subsurface, cfg.render.skin_shader)
+            self._head_model = head_model
+
+    def _image(self, path: Path):
+        key = str(path)
+        img = self._images.pop(key, None) or bpy.data.images.load(key)
+        self._images[key] = img
+        while len(self._images) > self.MAX_IMAGES:
+            bpy.data.images.remove(self._images.pop(next(iter(self._images))))
+        return img
+
+    # ------------------------------------------------------------------ per group
+    def set_group(self, spec: GroupSpec, files: AssetPool, first: PosedHead, geometry: dict | None = None) -> None:
+        """The group's materials, world, seed and parts: `files` holds this host's files of the assets
+        the spec names, `first` is its first view's posed head, and `geometry` the parts' geometry
+        by part name (Part.geometry; a part missing there is left out)."""
+        albedo, photo = spec.materials.skin.albedo, spec.lighting.background.image
+        self.head.set_group(spec.materials, self._image(files.path(albedo)) if albedo else None)
+        self.world.set_group(spec.lighting, self._image(files.path(spec.lighting.hdri)))
+        settings.set_seed(self.scene, spec.render_seed)
+        self.compositor.set_photo(self._image(files.path(photo)) if photo else None)
+        for part in self.parts:
+            part.set_group(spec, (geometry or {}).get(part.name), first)
+
+    # ------------------------------------------------------------------ per view
+    def set_view(self, posed: PosedHead, labels: ViewLabels) -> None:
+        """Pose the head and the parts, and place the camera where the view's labels put it."""
+        self.head.set_view(posed)
+        for part in self.parts:
+            part.set_view(posed)
+        self._T_world_head = posed.T_world_head
+        self.camera.set_view(labels.K, labels.R_w2c, labels.t_w2c, self.W, self.H, self.cfg.camera.sensor_mm)
+
+    def set_effects(self, fx: EffectsSpec | None, focus_m: float) -> None:
+        """The view's camera effects; depth of field focuses at `focus_m` along the optical axis."""
+        fx = fx or EffectsSpec()
+        self.scene.frame_current = fx.noise_seed if fx.sensor_noise else 1
+        self.camera.set_effects(fx, focus_m, self.W, self.H)
+        self.compositor.set_effects(fx)
+
+    def render(self) -> tuple[np.ndarray, np.ndarray]:
+        """Render the current view: (H, W, 3) uint8 RGB and (H, W) uint8 alpha mask."""
+        self.render_still()
+        return self.read_back()
+
+    def render_still(self) -> None:
+        with _quiet_stdout():
+            bpy.ops.render.render(write_still=True)
+
+    def read_back(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.compositor.read_back()
+
+    def close(self) -> None:
+        self.compositor.close()
+
+    def visible(self, points: np.ndarray, camera_center: np.ndarray, eps: float = 8e-3) -> np.ndarray:
+        """Whether each world point is unoccluded: nothing (the head, or a part's occluder: the garment,
+        the scalp and facial hair's proxies of relhead.render.parts.hair.occluder_ribbons, a glasses
+        frame or tinted lens, a hat) lies on its ray from the camera centre more than `eps` in front
+        of it. Eyelid-rim and inner-lip landmarks sit in creases a few mm behind the surrounding skin;
+        a head occluding itself does so by centimetres."""
+        parts = [self.head.occluder()] + [part.occluder(self._T_world_head) for part in self.parts]
+        verts, faces = join_meshes(parts)
+        bvh = BVHTree.FromPolygons(verts.tolist(), faces.tolist())
+        c = Vector(camera_center.tolist())
+        out = np.zeros(len(points), bool)
+        for i, p in enumerate(points):
+            d = Vector(p.tolist()) - c
+            dist = d.length
+            hit, _, _, hit_dist = bvh.ray_cast(c, d.normalized(), dist + 1.0)
+            out[i] = hit is None or hit_dist >= dist - eps
+        return out
+
+
+_SCENE: tuple[str, ProcessScene] | None = None
+
+
+def process_scene(cfg, head_model) -> ProcessScene:
+    """The process' scene, prepared for `cfg` and `head_model`. Other render or image settings get
+    a fresh scene: Cycles' persistent data does not reliably take up settings changed between
+    renders of an unchanged scene, and the pixels must depend on the config alone."""
+    global _SCENE
+    key = cfg.render.model_dump_json(exclude={"threads"}) + cfg.image.model_dump_json() + str(compositor_parts(cfg))
+    if _SCENE is None or _SCENE[0] != key:
+        if _SCENE is not None:
+            _SCENE[1].close()
+        _SCENE = (key, ProcessScene(cfg))
+    scene = _SCENE[1]
+    settings.set_threads(scene.scene, cfg.render.threads)
+    scene.prepare(cfg, head_model)
+    return scene

@@ -1,0 +1,61 @@
+"""The ground truth of a rendered group: the label types a renderer returns and the sample module
+packs (:class:`RenderedGroup`), and the labels of one view computed from geometry alone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from relhead.assets.base import PosedHead
+from relhead.frames import project
+from relhead.render.spec import GroupSpec, ViewSpec
+from relhead.render.views import camera_intrinsics, head_to_camera, world_to_camera
+
+
+@dataclass(frozen=True)
+class ViewLabels:
+    """The ground truth of one view (OpenCV camera, metres, pixels; see relhead.frames)."""
+
+    K: np.ndarray  # (3, 3)
+    R: np.ndarray  # (3, 3) head -> camera
+    t: np.ndarray  # (3,)
+    landmarks: np.ndarray  # (68, 2) pixels, iBUG-68 order
+    landmarks_visible: np.ndarray  # (68,) bool: inside the image and not occluded
+    face_box: np.ndarray  # (4,) x0, y0, x1, y1: tight box of the landmarks, clipped to the image
+    R_w2c: np.ndarray  # (3, 3) the camera in the model's world frame
+    t_w2c: np.ndarray  # (3,)
+
+
+@dataclass(frozen=True)
+class RenderedView:
+    rgb: np.ndarray  # (H, W, 3) uint8
+    mask: np.ndarray  # (H, W) uint8 subject alpha
+    labels: ViewLabels
+
+
+@dataclass(frozen=True)
+class RenderedGroup:
+    spec: GroupSpec
+    head_width_m: float  # ear-to-ear width at rest, which framed the cameras
+    views: list[RenderedView]
+
+
+def face_box(landmarks: np.ndarray, W: int, H: int) -> np.ndarray:
+    """Tight box [x0, y0, x1, y1] around the landmarks, clipped to the image."""
+    lo = np.clip(landmarks.min(0), 0, [W, H])
+    hi = np.clip(landmarks.max(0), 0, [W, H])
+    return np.array([lo[0], lo[1], hi[0], hi[1]], float)
+
+
+def label_view(view: ViewSpec, posed: PosedHead, head_width: float, W: int, H: int) -> ViewLabels:
+    """The ground truth of one view from geometry alone; `landmarks_visible` here means inside the
+    image (the renderer adds occlusion)."""
+    K = camera_intrinsics(view.camera, W, H)
+    R, t = head_to_camera(view, K, head_width, W)
+    T = posed.T_world_head
+    R_w2c, t_w2c = world_to_camera(R, t, T)
+    uv, _ = project(K, R, t, (posed.landmarks - T[:3, 3]) @ T[:3, :3])
+    inside = (uv[:, 0] >= 0) & (uv[:, 0] < W) & (uv[:, 1] >= 0) & (uv[:, 1] < H)
+    return ViewLabels(K=K, R=R, t=t, landmarks=uv, landmarks_visible=inside, face_box=face_box(uv, W, H),
+                      R_w2c=R_w2c, t_w2c=t_w2c)
