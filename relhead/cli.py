@@ -143,7 +143,10 @@ def cmd_eval(args) -> int:
 
     if args.batch is not None and args.batch < 1:
         raise ConfigError(f"--batch {args.batch}: must be >= 1")
-    evaluate_run(args.checkpoint, args.data or None, args.out, batch=args.batch, device=args.device)
+    if args.known_every < 1:
+        raise ConfigError(f"--known-every {args.known_every}: must be >= 1")
+    evaluate_run(args.checkpoint, args.data or None, args.out, batch=args.batch, device=args.device,
+                 known_every=args.known_every)
     return 0
 
 
@@ -223,6 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", default=None, metavar="FILE", help="JSON file (default RUN/eval.json)")
     e.add_argument("--batch", type=int, default=None, help="pairs per forward pass (default: the run's batch)")
     e.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    e.add_argument("--known-every", type=int, default=10, metavar="K",
+                   help="temporal clips: the anchor policies nearest and fused know every K-th frame's pose")
     e.set_defaults(func=cmd_eval)
     r = sub.add_parser("predict", help="relative head pose between two images (JSON on stdout)")
     r.add_argument("--checkpoint", required=True, metavar="RUN", help="a training run folder")
