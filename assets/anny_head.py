@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
 from scipy.spatial.transform import Rotation
+from tqdm import tqdm
 
 from typing import Literal
 
@@ -24,6 +26,7 @@ from relhead.assets.base import (BROWS, PART_EYE, PART_MOUTH, PART_SKIN, PART_TE
                                  sample_sparse_expression)
 from relhead.configbase import Range
 from relhead.frames import euler_to_matrix
+from relhead.quiet import NO_GPU_DRIVER, without_lines
 
 LANDMARKS_FILE = Path(__file__).resolve().parent / "landmarks" / "anny_ibug68.json"
 REGIONS = ("lips", "ears", "eyelids")  # the skin regions of SKIN_REGIONS, in its x, y, z
@@ -86,6 +89,22 @@ def _teeth_faces() -> np.ndarray:
 
 def _default_cache_dir() -> str:
     return os.environ.get("ANNY_CACHE_DIR", str(Path.home() / ".cache" / "anny"))
+
+
+# Measured: anny 0.6.2, an empty ANNY_CACHE_DIR, `nice -n 19` on a 2-core machine busy with other jobs.
+CACHE_BUILD_TIME = "3.5 minutes on a busy 2-core machine"
+# The files anny writes into its cache folder for its data version (anny.models.model_data.cache_builder):
+# the model data, its compact form and the loaded data, each under a hash of its build arguments.
+CACHE_FILES = ("build_model_data", "build_compact_model_data", "load_data")
+
+
+def cache_is_built(cache_dir: Path) -> bool:
+    """Whether Anny's model cache in `cache_dir` holds its built files for the installed anny (loading
+    them takes seconds; building them, minutes)."""
+    from anny.models.model_data import CURRENT_DATA_VERSION
+
+    folder = Path(cache_dir) / f"v{CURRENT_DATA_VERSION}"
+    return all(any(folder.glob(f"{name}_*.safetensors")) for name in CACHE_FILES)
 
 
 def _region_weights(uv: np.ndarray, faces: np.ndarray, num_vertices: int) -> np.ndarray:
@@ -175,10 +194,16 @@ class AnnyHead:
         import anny
 
         warp.config.log_level = warp.LOG_WARNING
+        with without_lines(NO_GPU_DRIVER):  # relhead poses Anny on the CPU: warp's "no CUDA driver" is noise
+            warp.init()
         from anny.face_segmentation import get_face_segmentation_mask
         from anny.shape_distribution import MorphologicalAgeMapping
 
-        anny.paths.set_anny_cache_path(_default_cache_dir())
+        cache = Path(_default_cache_dir())
+        anny.paths.set_anny_cache_path(cache)
+        if not cache_is_built(cache):  # else the progress bar would sit at 0 for minutes without a word
+            tqdm.write(f"relhead: building Anny's model cache in {cache}; this happens once and takes a few "
+                       f"minutes ({CACHE_BUILD_TIME})", file=sys.stderr)
         self._torch = torch
         self._dtype = getattr(torch, dtype)
         # The full MakeHuman topology keeps the helper vertices that no face uses (teeth among

@@ -43,6 +43,38 @@ def file_ref(path: str | Path, source: str = "user", name: str | None = None) ->
     return AssetRef(source=source, name=name or p.name, sha256=_sha256(str(p.resolve()), st.st_size, st.st_mtime_ns))
 
 
+# The first bytes of the float image formats Pillow cannot open (HDRIs, EXR textures).
+_SIGNATURES = {".exr": (b"\x76\x2f\x31\x01",), ".hdr": (b"#?RADIANCE", b"#?RGBE")}
+
+
+def image_problem(path: str | Path) -> str | None:
+    """Why the image file `path` cannot be what its suffix says, or None: an OpenEXR or Radiance file
+    must start with its format's signature (Blender reads them), any other image must decode whole
+    with Pillow. Checked once per process while the file is unchanged."""
+    p = Path(path)
+    st = p.stat()
+    return _image_problem(str(p.resolve()), st.st_size, st.st_mtime_ns)
+
+
+@lru_cache(maxsize=4096)
+def _image_problem(path: str, size: int, mtime_ns: int) -> str | None:
+    suffix = Path(path).suffix.lower()
+    try:
+        if suffix in _SIGNATURES:
+            with open(path, "rb") as f:
+                head = f.read(16)
+            if not head.startswith(_SIGNATURES[suffix]):
+                return f"not a{'n OpenEXR' if suffix == '.exr' else ' Radiance HDR'} file (no {suffix} signature)"
+            return None
+        from PIL import Image
+
+        with Image.open(path) as img:
+            img.load()
+    except Exception as exc:  # Pillow raises many kinds: unidentified, truncated, broken data
+        return f"not a readable image ({str(exc) or type(exc).__name__})"
+    return None
+
+
 @dataclass(frozen=True)
 class AssetPool:
     """The files a corpus samples from (`refs`, in a fixed order) and this host's file for each."""

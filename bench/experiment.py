@@ -1,12 +1,25 @@
-"""The relative-vs-absolute experiment: render the `relative-vs-absolute` corpus, train the `small`
-relative model and its absolute twin on the same data with the same budget, evaluate both on the
-held-out groups, and print the comparison (overall, easy/hard, and by the query's angle from frontal).
+"""The relative-vs-absolute experiment, with its baselines, on the data users render.
 
-    python bench/experiment.py [--out experiment] [--steps 3000] [--skip-render] [--table-only]
+Corpora: `realistic` (every realism part on) and `relative-vs-absolute` (the same seed, so the same
+subjects, poses, cameras and HDRIs, bald and bare: "bald" below). Runs, each the same wall time:
 
-Each step is the CLI a user would run (printed before it runs), so the experiment resumes where it
-stopped: the render skips finished shards, a run folder with a final checkpoint is not retrained.
-Results go to OUT/results.json and, by hand, into bench/README.md.
+    small-rel    small-cpu, relative,  on realistic
+    small-abs    small-cpu, absolute,  on realistic (the absolute twin)
+    cnn-rel      cnn-cpu,   relative,  on realistic (the plain-CNN baseline on the two images)
+    cnn-abs      cnn-cpu,   absolute,  on realistic (the plain CNN on one image; two predictions composed)
+    small-bald   small-cpu, relative,  on bald
+
+Equal wall time: before training, every (model, mode) trains a few steps to measure its pairs per
+second on this machine, side by side; its run then gets the steps that fill `--minutes` at that rate
+(a fixed step count, so a run stays deterministic and resumable; its real wall time is reported).
+Every run is evaluated on realistic's held-out groups (small-bald included: the same subjects' held-out
+groups, with the realism parts; `--split held-out`), the trivial no-rotation baseline on the same pairs.
+
+    python bench/experiment.py [--out experiment] [--minutes 60] [--runs small-rel,cnn-rel] [--table-only]
+
+Every step is the CLI a user would run (printed before it runs), so the experiment resumes: the render
+skips finished shards, a finished run is not retrained. Results: OUT/results.json, OUT/curves.png, and
+the table printed (copied by hand into bench/README.md).
 """
 
 from __future__ import annotations
@@ -14,12 +27,20 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-MODES = ("relative", "absolute")
+RUNS = {  # name: (training, mode, corpus)
+    "small-rel": ("small-cpu", "relative", "realistic"),
+    "small-abs": ("small-cpu", "absolute", "realistic"),
+    "cnn-rel": ("cnn-cpu", "relative", "realistic"),
+    "cnn-abs": ("cnn-cpu", "absolute", "realistic"),
+    "small-bald": ("small-cpu", "relative", "relative-vs-absolute"),
+}
+EVAL_ON = "realistic"
 
 
 def run(cmd: list[str]) -> float:
@@ -29,59 +50,169 @@ def run(cmd: list[str]) -> float:
     return time.perf_counter() - t
 
 
-def trained(run_dir: Path, steps: int) -> bool:
-    metrics = run_dir / "metrics.jsonl"
-    return metrics.exists() and any(json.loads(ln).get("step") == steps for ln in metrics.read_text().splitlines() if ln)
+def metrics(run_dir: Path) -> list[dict]:
+    path = run_dir / "metrics.jsonl"
+    return [json.loads(ln) for ln in path.read_text().splitlines() if ln] if path.exists() else []
+
+
+def finished(run_dir: Path, steps: int) -> bool:
+    return any(r.get("step") == steps and "eval" in r for r in metrics(run_dir))
+
+
+def calibrate(relhead: list[str], out: Path, training: str, mode: str, corpus: Path, steps: int) -> float:
+    """Pairs per second of a training (median of its logged rates after the first log), measured by a
+    short run of its own."""
+    cal = out / "calibration" / f"{training}-{mode}"
+    if not finished(cal, steps):
+        if cal.exists():
+            import shutil
+
+            shutil.rmtree(cal)
+        run(relhead + ["train", "--data", str(corpus), "--out", str(cal), "--training", training, "--mode", mode,
+                       "--set", f"steps={steps}", "--set", "log_every=5", "--set", "eval_max_pairs=16",
+                       "--set", "checkpoint_every=0", "--set", "plot=false"])
+    rates = [r["pairs_per_s"] for r in metrics(cal) if "pairs_per_s" in r][1:]
+    return statistics.median(rates)
+
+
+def rows_of(section: dict) -> list[tuple[str, dict]]:
+    rows = [("overall", section["overall"]), ("easy", section["easy"]), ("hard", section["hard"])]
+    return rows + [(f"q {k}", v) for k, v in section["query_angle"].items()]
 
 
 def table(results: dict) -> str:
-    rows = [("overall", lambda s: s["overall"]), ("easy pairs", lambda s: s["easy"]), ("hard pairs", lambda s: s["hard"])]
-    rows += [(f"query {k} deg", lambda s, k=k: s["query_angle"][k]) for k in results["relative"]["relative"]["query_angle"]]
-    out = [f"{'pairs':16s} {'n':>5s} | {'relative: rot':>13s} {'ypr':>6s} {'t (m)':>7s} | {'absolute: rot':>13s} {'ypr':>6s} {'t (m)':>7s} | {'abs/rel rot':>11s}"]
-    for name, pick in rows:
-        r, a = pick(results["relative"]["relative"]), pick(results["absolute"]["relative"])
-        if not r["n"]:
+    """Markdown: a row per run (and the identity), geodesic error of the relative rotation (deg)."""
+    first = next(iter(results.values()))
+    cols = [name for name, s in rows_of(first["relative"]) if s["n"]]
+    head = "| run | trained on | " + " | ".join(cols) + " | t (m) |"
+    lines = [head, "|" + "---|" * (len(cols) + 3)]
+    ident = {n: s for n, s in rows_of(first["identity"])}
+    lines.append("| identity (no rotation) | - | " + " | ".join(f"{ident[c]['rot_deg']:.2f}" for c in cols)
+                 + f" | {first['identity']['overall']['t_m']:.3f} |")
+    for name, res in results.items():
+        rel = dict(rows_of(res["relative"]))
+        lines.append(f"| {name} | {res['trained_on']} | " + " | ".join(f"{rel[c]['rot_deg']:.2f}" for c in cols)
+                     + f" | {res['relative']['overall']['t_m']:.3f} |")
+    counts = " ".join(f"{c} {ident[c]['n']}" for c in cols)
+    return "\n".join(lines) + f"\n\npairs per column: {counts}"
+
+
+def plot(out: Path, runs: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for name, info in runs.items():
+        rows = metrics(out / "runs" / name)
+        evals = [r for r in rows if "eval" in r]
+        if not evals:
             continue
-        out.append(f"{name:16s} {r['n']:5d} | {r['rot_deg']:13.2f} {r['ypr_deg']:6.2f} {r['t_m']:7.4f} | "
-                   f"{a['rot_deg']:13.2f} {a['ypr_deg']:6.2f} {a['t_m']:7.4f} | {a['rot_deg'] / r['rot_deg']:10.2f}x")
-    return "\n".join(out)
+        steps = [r["step"] for r in evals]
+        minutes = [s / info["steps"] * info["minutes"] for s in steps]
+        err = [r["eval"]["rot_deg"] for r in evals]
+        axes[0].plot(minutes, err, "o-", label=name)
+        loss = [r for r in rows if "loss" in r]
+        axes[1].plot([r["step"] / info["steps"] * info["minutes"] for r in loss],
+                     _ema([r["q"] for r in loss]), label=name)
+    ident = [r["eval"].get("identity_rot_deg") for r in metrics(out / "runs" / "small-rel") if "eval" in r]
+    if ident and ident[-1]:
+        axes[0].axhline(ident[-1], color="gray", ls="--", label="no rotation (identity)")
+    axes[0].set(xlabel="training time (min, nominal)", ylabel="held-out relative rotation error (deg)",
+                title="held-out error during training (its own corpus' held-out groups)", ylim=(0, None))
+    axes[1].set(xlabel="training time (min, nominal)", ylabel="rotation loss (training batches, EMA)",
+                title="training rotation loss (geodesic, rad; absolute runs: one frame's)", yscale="log")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "curves.png", dpi=100)
+    plt.close(fig)
+
+
+def _ema(values, a=0.95):
+    out, m = [], values[0] if values else 0
+    for v in values:
+        m = a * m + (1 - a) * v
+        out.append(m)
+    return out
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="experiment")
-    ap.add_argument("--steps", type=int, default=3000)
-    ap.add_argument("--skip-render", action="store_true", help="use the corpus already in OUT/data")
+    ap.add_argument("--minutes", type=float, default=60.0, help="training wall time of every run")
+    ap.add_argument("--calibration-steps", type=int, default=40)
+    ap.add_argument("--runs", default=",".join(RUNS), help="comma-separated subset of " + ", ".join(RUNS))
+    ap.add_argument("--skip-render", action="store_true", help="use the corpora already in OUT/data")
     ap.add_argument("--table-only", action="store_true", help="print the table of the finished runs")
     a = ap.parse_args()
     out = Path(a.out)
-    corpus = out / "data" / "relative-vs-absolute"
+    names = [n for n in a.runs.split(",") if n]
+    unknown = sorted(set(names) - set(RUNS))
+    if unknown:
+        sys.exit(f"--runs: unknown {unknown}; choose from {', '.join(RUNS)}")
     relhead = [sys.executable, "-m", "relhead.cli"]
-    wall = {}
+    corpora = {c: out / "data" / c for c in {RUNS[n][2] for n in names} | {EVAL_ON}}
+    plan_file = out / "plan.json"
+    plan = json.loads(plan_file.read_text()) if plan_file.exists() else {}
     if not a.table_only:
         if not a.skip_render:
-            wall["render"] = run(relhead + ["render", "--pipeline", "relative-vs-absolute", "--out", str(out / "data")])
-        for mode in MODES:
-            run_dir = out / "runs" / mode
-            if not trained(run_dir, a.steps):
-                cmd = ["train", "--data", str(corpus), "--out", str(run_dir), "--mode", mode,
-                       "--set", f"steps={a.steps}", "--set", "eval_every=500"]
-                wall[f"train {mode}"] = run(relhead + cmd + (["--resume"] if (run_dir / "checkpoint").exists() else []))
-            wall[f"eval {mode}"] = run(relhead + ["eval", "--checkpoint", str(run_dir)])
-    results = {m: json.loads((out / "runs" / m / "eval.json").read_text()) for m in MODES}
-    manifest = json.loads((corpus / "manifest.json").read_text())
-    done = [e for e in manifest["shards"].values() if e["status"] == "done"]
-    summary = {"corpus": {"groups": sum(e["groups"][1] - e["groups"][0] for e in done),
-                          "views": sum(e["views"] for e in done), "size": manifest["config"]["image"]["width"]},
-               "steps": a.steps, "wall_s": wall,
-               "pairs": results["relative"]["pairs"], "held_out_groups": results["relative"]["groups"],
-               "relative": {m: results[m]["relative"] for m in MODES}}
+            for c in sorted(corpora):
+                run(relhead + ["render", "--pipeline", c, "--out", str(out / "data")])
+        for n in names:  # the steps that fill the wall time, measured side by side before any run
+            training, mode, corpus = RUNS[n]
+            key = f"{training}/{mode}"
+            if key not in plan:
+                rate = calibrate(relhead, out, training, mode, corpora[EVAL_ON], a.calibration_steps)
+                plan[key] = {"pairs_per_s": rate}
+                plan_file.write_text(json.dumps(plan, indent=1))
+        for n in names:
+            training, mode, corpus = RUNS[n]
+            key = f"{training}/{mode}"
+            from relhead.train.config import resolve_training
+
+            batch = resolve_training(training).data.batch
+            steps = max(10, round(a.minutes * 60 * plan[key]["pairs_per_s"] / batch))
+            plan[n] = {"steps": steps, "minutes": a.minutes, "pairs_per_s": plan[key]["pairs_per_s"]}
+            plan_file.write_text(json.dumps(plan, indent=1))
+            run_dir = out / "runs" / n
+            if not finished(run_dir, steps):
+                cmd = ["train", "--data", str(corpora[corpus]), "--out", str(run_dir), "--training", training,
+                       "--mode", mode, "--set", f"steps={steps}", "--set", f"eval_every={max(1, steps // 8)}",
+                       "--set", f"checkpoint_every={max(1, steps // 8)}"]
+                resume = (run_dir / "checkpoint" / "state.pt").exists()
+                plan[n]["wall_s"] = plan[n].get("wall_s", 0.0) + run(relhead + cmd + (["--resume"] if resume else []))
+                plan_file.write_text(json.dumps(plan, indent=1))
+            run(relhead + ["eval", "--checkpoint", str(run_dir), "--data", str(corpora[EVAL_ON]), "--split",
+                           "held-out", "--out", str(run_dir / "eval_realistic.json")])
+    results = {}
+    for n in names:
+        path = out / "runs" / n / "eval_realistic.json"
+        if path.exists():
+            res = json.loads(path.read_text())
+            res["trained_on"] = RUNS[n][2]
+            results[n] = res
+    if not results:
+        sys.exit("no finished runs")
+    runs = {n: plan[n] for n in results if n in plan}
+    plot(out, runs)
+    first = next(iter(results.values()))
+    summary = {"corpora": {c: str(p) for c, p in corpora.items()}, "evaluated_on": EVAL_ON,
+               "pairs": first["pairs"], "groups": first["groups"], "plan": plan,
+               "runs": {n: {"trained_on": r["trained_on"], "relative": r["relative"], "query": r["query"]}
+                        for n, r in results.items()},
+               "identity": first["identity"]}
     (out / "results.json").write_text(json.dumps(summary, indent=1))
-    print(f"\ncorpus: {summary['corpus']['groups']} groups, {summary['corpus']['views']} views at "
-          f"{summary['corpus']['size']} px; {a.steps} steps each; {summary['pairs']} held-out pairs in "
-          f"{summary['held_out_groups']} groups; errors of the relative transform (absolute twin: derived "
-          f"from its two single-frame predictions)")
+    print(f"\nheld-out {first['pairs']} pairs in {first['groups']} groups of {EVAL_ON}; geodesic error of the "
+          f"relative rotation, degrees (absolute runs: from their two single-frame predictions)\n")
     print(table(results))
+    for n, info in runs.items():
+        wall = info.get("wall_s")
+        print(f"{n}: {info['steps']} steps at {info['pairs_per_s']:.1f} pairs/s measured"
+              + (f", trained in {wall / 60:.1f} min" if wall else ""))
+    print(f"curves: {out / 'curves.png'}")
 
 
 if __name__ == "__main__":

@@ -53,7 +53,7 @@ def loader_rate(corpora, cfg, workers: int, batches: int) -> float:
 
 def step_rate(corpora, cfg, steps: int) -> float:
     from relhead.train.losses import pose_loss
-    from relhead.train.train import build_model
+    from relhead.train.runs import build_model
     from relhead.train.data import train_loader
 
     data = cfg.data.model_copy(update={"workers": 0})
@@ -87,7 +87,7 @@ def main() -> None:
     a = ap.parse_args()
 
     from relhead.train.data import open_corpora
-    from relhead.train.train import resolve_training
+    from relhead.train.config import resolve_training
 
     cfg = resolve_training(a.training, a.set)
     data = a.data or [str(synthetic(Path(tempfile.mkdtemp(prefix="relhead-loader-")), 4, 8, 4, a.image_size))]

@@ -12,6 +12,7 @@ A shard that is recorded as done and still hashes to its sha256 is skipped, so r
 
 from __future__ import annotations
 
+import errno
 import os
 import platform
 import threading
@@ -27,16 +28,22 @@ from tqdm import tqdm
 from relhead.assets.backgrounds import background_pool
 from relhead.assets.skin_textures import skin_texture_pool
 from relhead.assets.hdri import hdri_pool
-from relhead.assets.refs import AssetPool, file_ref
+from relhead.assets.refs import AssetPool, file_ref, image_problem
 from relhead.configbase import ConfigError
 from relhead.datasets.lease import LEASE_TIMEOUT_S, LeaseLost, acquire, release, renew
-from relhead.datasets.manifest import (CorpusMismatch, corpus_lock, done_entry, open_corpus, refresh_manifest,
-                                       shard_groups, shard_is_done, shard_name, versions, write_record)
+from relhead.datasets.manifest import (CorpusMismatch, corpus_lock, done_entry, open_corpus, read_record,
+                                       record_path, refresh_manifest, shard_groups, shard_is_done, shard_name,
+                                       temp_files, versions, write_record)
 from relhead.datasets.shards import ShardWriter, group_key, remove_partials
 
-__all__ = ["CorpusMismatch", "ShardTask", "check_out_dir", "generate", "make_shard", "plan"]
+__all__ = ["CorpusMismatch", "DiskFull", "ShardTask", "check_assets", "check_out_dir", "write_problem", "generate", "make_shard", "plan"]
 
 _BPY_LOCK = threading.Lock()  # bpy is one global scene: one shard at a time per process
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+class DiskFull(RuntimeError):
+    """The disk under a corpus filled up while it was made; the message says where and what was kept."""
 
 
 @dataclass(frozen=True)
@@ -85,9 +92,33 @@ def corpus_assets(cfg) -> dict:
     return out
 
 
-def check_out_dir(path: Path) -> None:
-    """Create `path` (and parents) and make sure files can be written there; a ConfigError naming
-    the folder and the reason when not, with nothing written."""
+def check_assets(cfg) -> dict:
+    """Every file the corpus of `cfg` renders from is there and readable as what it is, before
+    anything is written: the user's HDRIs, background photos and skin textures (relhead.assets.refs.
+    image_problem), and the files of a backend that reads some (FLAME: loaded here, so a refused or
+    malformed file is found now, not once shards render). Returns corpus_assets(cfg); a ConfigError
+    naming the key, the file and the problem."""
+    try:
+        assets = corpus_assets(cfg)
+    except FileNotFoundError as exc:
+        raise ConfigError(str(exc)) from None
+    pool, photos = scene_pools(cfg)
+    for key, p in ([("lighting.hdri_dir", p) for r, p in zip(pool.refs, pool.files) if r.source == "user"]
+                   + [("lighting.background_dir", p) for p in photos.files]
+                   + [("skin.albedo_dir", p) for p in skin_pool(cfg).files]):
+        problem = image_problem(p)
+        if problem:
+            raise ConfigError(f"{key}: {p}: {problem}")
+    if cfg.head.files():
+        from relhead.assets.registry import get_head_model
+
+        get_head_model(cfg.head)  # built once per process: the render here reuses it
+    return assets
+
+
+def write_problem(path: Path) -> str | None:
+    """Why files cannot be created in folder `path` (created with its parents if missing), e.g.
+    'Read-only file system', or None; nothing is left behind."""
     path = Path(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -95,7 +126,16 @@ def check_out_dir(path: Path) -> None:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        raise ConfigError(f"--out {path}: cannot create or write there ({exc.strerror or exc})") from None
+        return str(exc.strerror or exc)
+    return None
+
+
+def check_out_dir(path: Path) -> None:
+    """Create `path` (and parents) and make sure files can be written there; a ConfigError naming
+    the folder and the reason when not, with nothing written."""
+    problem = write_problem(path)
+    if problem:
+        raise ConfigError(f"--out {path}: cannot create or write there ({problem})")
 
 
 def make_shard(task: ShardTask, threads: int = 0, on_group: Callable[[], None] | None = None) -> dict:
@@ -127,7 +167,11 @@ def make_shard(task: ShardTask, threads: int = 0, on_group: Callable[[], None] |
             return {**skipped, "skipped": f"being rendered by {lease}"}
         try:
             head_model = get_head_model(cfg.head)
-            remove_partials(path)  # left by a dead holder of this lease
+            # Left by a dead or failed holder of this lease: every file of a shard (its partial
+            # tar, its record) is written by the lease's holder only.
+            remove_partials(path)
+            for p in temp_files(record_path(out_dir, task.index)):
+                p.unlink(missing_ok=True)
             t0 = time.perf_counter()
             # PNG encoding and the tar write of group g overlap the rendering of group g + 1.
             with ShardWriter(path) as w, ThreadPoolExecutor(1) as writer:
@@ -143,14 +187,15 @@ def make_shard(task: ShardTask, threads: int = 0, on_group: Callable[[], None] |
                         on_group()
                 pending.result()
             seconds = time.perf_counter() - t0
+            entry = done_entry(cfg, path, task.index)
+            stats = {"seconds": round(seconds, 3), "host": platform.node(), "pid": os.getpid(),
+                     "threads": cfg.render.threads or os.cpu_count(), "versions": versions()}
+            renew(lease)  # still ours: nobody took the shard over while it was written
+            write_record(out_dir, entry, stats)
         except LeaseLost as exc:
             return {**skipped, "skipped": str(exc)}
         finally:
             release(lease)
-    entry = done_entry(cfg, path, task.index)
-    stats = {"seconds": round(seconds, 3), "host": platform.node(), "pid": os.getpid(),
-             "threads": cfg.render.threads or os.cpu_count(), "versions": versions()}
-    write_record(out_dir, entry, stats)
     return {"entry": entry, "stats": stats, "out_dir": str(out_dir)}
 
 
@@ -209,6 +254,8 @@ def generate_many(jobs: list[tuple[object, Path]], shards: range | None = None, 
 
 
 def _generate_many(jobs, shards, workers, client, scheduler, log, lease_timeout_s) -> list[dict]:
+    for cfg, _ in jobs:  # nothing is written before every corpus' files are known to be usable
+        check_assets(cfg)
     for _, out_dir in jobs:
         check_out_dir(out_dir)
     tasks, skipped = [], 0
@@ -228,6 +275,7 @@ def _generate_many(jobs, shards, workers, client, scheduler, log, lease_timeout_
     serial = client is None and workers <= 1
     bar = tqdm(total=n_groups, unit="group", desc=jobs[0][0].name if len(jobs) == 1 else "sweep",
                dynamic_ncols=True, disable=not tasks)
+    full = None  # the OSError of a full disk, if one stopped the run
     try:
         for rec in run_tasks(tasks, workers, client, on_group=(lambda: bar.update(1)) if serial else None):
             if "skipped" in rec:
@@ -245,9 +293,20 @@ def _generate_many(jobs, shards, workers, client, scheduler, log, lease_timeout_
             bar.write(f"{Path(rec['out_dir']).name}/{e['file']}: {e['groups'][1] - e['groups'][0]} groups, "
                       f"{e['views']} views, {e['bytes'] / 1e6:.1f} MB, {st['seconds']:.1f} s "
                       f"({st['seconds'] / e['views']:.2f} s/view in its worker, {st['threads']} threads, {st['host']})")
+    except OSError as exc:
+        if exc.errno not in DISK_FULL:
+            raise
+        full = exc
     finally:
         bar.close()
-        manifests = [refresh_manifest(Path(out_dir)) for _, out_dir in jobs]
+        try:  # the records are the truth: a manifest that cannot be rewritten now is rebuilt on resume
+            manifests = [refresh_manifest(Path(out_dir)) for _, out_dir in jobs]
+        except OSError as exc:
+            if exc.errno not in DISK_FULL:
+                raise
+            full = full or exc
+    if full:
+        raise DiskFull(_disk_full_message(full, jobs)) from None
     if made:
         secs = time.perf_counter() - t0
         log(f"done: {made} shard(s), {n_made_views} views, {done_bytes / 1e6:.1f} MB "
@@ -256,6 +315,17 @@ def _generate_many(jobs, shards, workers, client, scheduler, log, lease_timeout_
         log(f"{len(left)} shard(s) left to other runs that hold them; re-run this command once they finish "
             f"or their leases go stale ({lease_timeout_s:.0f} s without a heartbeat)")
     return manifests
+
+
+def _disk_full_message(exc: OSError, jobs) -> str:
+    """One line: the disk filled up, under which folder, which shards are kept, how to go on."""
+    dirs = [Path(out_dir) for _, out_dir in jobs]
+    where = Path(os.path.commonpath(dirs)) if len(dirs) > 1 else dirs[0]
+    total = sum(cfg.shards for cfg, _ in jobs)
+    kept = sum(1 for cfg, d in jobs for i in range(cfg.shards)
+               if (rec := read_record(d, i)) and rec["entry"].get("status") == "done")
+    return (f"disk full ({exc.strerror or exc}) writing {where}: {kept} of {total} shard(s) are done and kept, "
+            f"unfinished shards were removed; free space and run the same command again to resume")
 
 
 def generate(cfg, out_dir: str | Path, shards: range | None = None, workers: int = 1,

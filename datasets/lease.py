@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from relhead.datasets.manifest import temp_path
+
 LEASE_TIMEOUT_S = 600.0
 
 
@@ -71,9 +73,13 @@ def acquire(shard: Path, timeout_s: float = LEASE_TIMEOUT_S) -> Lease | str:
     if holder is not None and not is_stale(holder, timeout_s):
         return describe(holder)
     lease = Lease(path, platform.node(), os.getpid())
-    tmp = path.with_name(f"{path.name}.tmp-{lease.host}-{lease.pid}")
-    tmp.write_text(json.dumps({"host": lease.host, "pid": lease.pid, "started": time.time()}))
-    os.replace(tmp, path)
+    tmp = temp_path(path)
+    try:
+        tmp.write_text(json.dumps({"host": lease.host, "pid": lease.pid, "started": time.time()}))
+        os.replace(tmp, path)
+    except BaseException:  # e.g. a full disk: leave no temporary file
+        tmp.unlink(missing_ok=True)
+        raise
     return lease
 
 

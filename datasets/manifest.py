@@ -48,13 +48,31 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def temp_path(path: Path) -> Path:
+    """The hidden name this process writes `path` under before renaming it into place."""
+    path = Path(path)
+    return path.with_name(f"{'' if path.name.startswith('.') else '.'}{path.name}.tmp-{platform.node()}-{os.getpid()}")
+
+
+def temp_files(path: Path) -> list[Path]:
+    """Temporary files of `path` (temp_path of any process) that are still there."""
+    path = Path(path)
+    return sorted(path.parent.glob(f"{'' if path.name.startswith('.') else '.'}{path.name}.tmp-*"))
+
+
 def write_json_atomic(path: Path, obj) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{platform.node()}-{os.getpid()}")
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=1)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """Write `obj` to `path` whole or not at all: through temp_path, which a failure (a full disk)
+    removes again."""
+    tmp = temp_path(path)
+    try:
+        with open(tmp, "w") as f:
+            json.dump(obj, f, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def versions() -> dict:
@@ -152,6 +170,10 @@ def open_corpus(cfg, out_dir: Path, assets: dict) -> dict:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with corpus_lock(out_dir):
+        # The manifest's and the leases' temporary files are written under this lock only: any
+        # there now were left by a run that died or failed (a full disk) between write and rename.
+        for p in temp_files(out_dir / MANIFEST) + sorted(out_dir.glob(".shard-*.lease.tmp-*")):
+            p.unlink(missing_ok=True)
         manifest = read_manifest(out_dir)
         if manifest is None:
             manifest = new_manifest(cfg, assets)

@@ -5,12 +5,14 @@ subjects, differing along the sweep's axes)."""
 
 from __future__ import annotations
 
+import os
 from itertools import islice
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
+from relhead.datasets.manifest import temp_path
 from relhead.datasets.shards import iter_groups
 from relhead.frames import project
 
@@ -55,8 +57,20 @@ def contact_sheet(shards: list[Path], out_png: Path, max_groups: int = 8, tile: 
     else:
         width = max(r.shape[1] for r in tiles)
         rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in tiles]
-    Image.fromarray(np.concatenate(rows, 0)).save(out_png)
+    save_image(np.concatenate(rows, 0), out_png)
     return out_png
+
+
+def save_image(pixels: np.ndarray, path: Path) -> None:
+    """Write an image whole or not at all: under a temporary name (removed on failure), then renamed."""
+    path = Path(path)
+    tmp = temp_path(path)
+    try:
+        Image.fromarray(pixels).save(tmp, format=Image.registered_extensions()[path.suffix.lower()])
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def sweep_sheet(corpora: list[tuple[str, list[Path]]], out_png: Path, max_groups: int = 6, tile: int = 160) -> Path:
@@ -73,5 +87,5 @@ def sweep_sheet(corpora: list[tuple[str, list[Path]]], out_png: Path, max_groups
         rows.append(np.asarray(strip))
     if not rows:
         raise ValueError("no corpora given")
-    Image.fromarray(np.concatenate(rows, 0)).save(out_png)
+    save_image(np.concatenate(rows, 0), out_png)
     return out_png

@@ -40,14 +40,22 @@ class ShardWriter:
             self._tar.addfile(info, io.BytesIO(files[name]))
 
     def close(self) -> None:
-        self._tar.close()
-        with open(self.tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(self.tmp, self.path)
+        try:
+            self._tar.close()
+            with open(self.tmp, "rb") as f:
+                os.fsync(f.fileno())
+            os.replace(self.tmp, self.path)
+        except BaseException:  # the last blocks did not fit (a full disk): no partial file stays
+            self.tmp.unlink(missing_ok=True)
+            raise
 
     def abort(self) -> None:
-        self._tar.close()
-        self.tmp.unlink(missing_ok=True)
+        try:
+            self._tar.close()  # writes the end-of-archive blocks, which fail again on a full disk
+        except OSError:
+            pass
+        finally:
+            self.tmp.unlink(missing_ok=True)
 
     def __enter__(self):
         return self
@@ -120,13 +128,33 @@ def iter_groups(shards: Iterable[str | Path], on_corrupt: OnCorrupt = "raise", c
         yield from groups
 
 
+def member_problem(shard: Path) -> str | None:
+    """Why the tar `shard` holds something relhead never writes (every member is a regular file;
+    webdataset's reader passes over links and folders without a word), "unreadable: ..." when it is
+    no tar, or None. Reads the headers only: tarfile seeks past each member's data."""
+    try:
+        with tarfile.open(shard, "r:") as tar:
+            for m in tar:
+                if not m.isreg():
+                    what = (f"a symbolic link to {m.linkname}" if m.issym() else f"a hard link to {m.linkname}"
+                            if m.islnk() else "a folder" if m.isdir() else "a special file")
+                    return f"member {m.name} is {what}; relhead writes only regular files (not a relhead shard, or altered)"
+    except (tarfile.TarError, OSError) as exc:
+        return f"unreadable: {exc}"
+    return None
+
+
 def read_shard(shard: Path) -> list[Group]:
     """All groups of one shard, as iter_groups yields them; CorruptShard("unreadable: ...") when
-    the tar, a group's JSON or its format is broken."""
+    the tar, a group's JSON or its format is broken, CorruptShard(member_problem) when it holds a
+    link, a folder or a special file."""
     from webdataset.tariterators import group_by_keys, tar_file_iterator
 
     out = []
     try:
+        problem = member_problem(shard)
+        if problem:
+            raise CorruptShard(problem)
         with open(shard, "rb") as stream:
             files = ({**f, "__url__": str(shard)} for f in tar_file_iterator(stream))
             for sample in group_by_keys(files):

@@ -1,7 +1,8 @@
 """Verify a corpus: files against the manifest, and every group's ground truth against its ranges.
 
 Problems are lines `<shard file>: <problem>` (or `manifest.json: ...`); the training reader raises
-the same lines for hash problems (both call manifest.file_problem).
+the same lines for hash problems (both call manifest.file_problem) and for members that are not
+regular files (shards.member_problem).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from PIL import Image
 from relhead.datasets.lease import lease_path
 from relhead.datasets.manifest import MANIFEST, file_problem, read_manifest, read_record, record_path, shard_groups, shard_name
 from relhead.datasets.sample import Group
-from relhead.datasets.shards import CorruptShard, group_key, partials, read_shard
+from relhead.datasets.shards import CorruptShard, group_key, member_problem, read_shard
 from relhead.frames import geodesic_deg, matrix_to_euler
 
 TOL = 1e-6  # metadata is float64 JSON; anything looser than this is a bug, not rounding
@@ -113,7 +114,7 @@ def check_shard(path: Path, cfg, manifest: dict, deep: bool = True) -> list[str]
         return ["missing (the manifest lists it as done)"]
     if rec is None or rec["entry"] != entry:
         return [f"{record_path(path.parent, index).name} is missing or disagrees with the manifest"]
-    problem = file_problem(path, entry)
+    problem = file_problem(path, entry) or member_problem(path)
     if problem:
         return [problem]
     if not deep:
@@ -150,13 +151,14 @@ def verify_corpus(corpus: str | Path, deep: bool = True, progress: bool = True) 
     for i in tqdm(range(cfg.shards), desc="verify", unit="shard", disable=not progress):
         path = corpus / shard_name(i)
         problems += [f"{path.name}: {p}" for p in check_shard(path, cfg, manifest, deep)]
-        left = partials(path)
-        if left:
-            warns.append(f"{path.name}: temporary file(s) {[p.name for p in left]} left by an unfinished run")
         if lease_path(path).exists():
             warns.append(f"{path.name}: a run holds (or held, and died) its lease {lease_path(path).name}")
         rec = read_record(corpus, i)
         if rec and rec["stats"].get("versions", {}).get("bpy") != manifest["versions"].get("bpy"):
             warns.append(f"{path.name}: made with bpy {rec['stats']['versions'].get('bpy')}, "
                          f"the manifest says {manifest['versions'].get('bpy')}")
+    left = sorted(p.name for p in corpus.glob(".*") if ".tmp-" in p.name or ".partial-" in p.name)
+    if left:
+        warns.append(f"temporary file(s) {', '.join(left)} left by a run that stopped early (killed, or a full disk); "
+                     "rendering into this corpus again removes them")
     return problems, warns

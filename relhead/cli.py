@@ -25,14 +25,11 @@ def _shard_range(text: str | None, total: int) -> range | None:
 
 
 def _check_assets(cfg) -> None:
-    """The HDRIs, background photos and head backend's files exist (a ConfigError naming the key when
-    not)."""
-    from relhead.datasets.generate import corpus_assets
+    """The HDRIs, background photos, skin textures and head backend's files exist and can be read (a
+    ConfigError naming the key and the file when not), before anything is written."""
+    from relhead.datasets.generate import check_assets
 
-    try:
-        corpus_assets(cfg)
-    except FileNotFoundError as exc:
-        raise ConfigError(str(exc)) from None
+    check_assets(cfg)
 
 
 def _check_parallel(args) -> None:
@@ -87,6 +84,24 @@ def cmd_verify(args) -> int:
     return 1 if problems else 0
 
 
+def _check_image_out(out: Path, given: bool) -> None:
+    """The sheet can be written at `out` (its folder made if missing): a ConfigError naming what is
+    wrong when not, with nothing written. A default path in a folder that cannot be written (a
+    read-only corpus) asks for --out."""
+    from PIL import Image
+
+    from relhead.datasets.generate import write_problem
+
+    if out.suffix.lower() not in Image.registered_extensions():
+        raise ConfigError(f"--out {out}: not an image file name (e.g. sheet.png or sheet.jpg)")
+    problem = write_problem(out.parent)
+    if problem and given:
+        raise ConfigError(f"--out {out}: cannot create or write there ({problem})")
+    if problem:
+        raise ConfigError(f"{out.parent}: cannot write {out.name} there ({problem}); "
+                          f"give --out FILE in a folder you can write")
+
+
 def cmd_preview(args) -> int:
     from relhead.datasets.preview import contact_sheet, sweep_sheet
 
@@ -97,6 +112,7 @@ def cmd_preview(args) -> int:
         if not corpora:
             raise ConfigError(f"{root}: no corpus folders (with shard-*.tar files) here")
         out = Path(args.out) if args.out else root / "sweep.png"
+        _check_image_out(out, bool(args.out))
         sweep_sheet(corpora, out, max_groups=args.groups)
         print(out)
         return 0
@@ -104,13 +120,16 @@ def cmd_preview(args) -> int:
     if not shards:
         raise ConfigError(f"{root}: no shard-*.tar files here or one folder below")
     out = Path(args.out) if args.out else (shards[0].parent / "preview.png")
+    _check_image_out(out, bool(args.out))
     contact_sheet(shards, out, max_groups=args.groups, grid=args.grid, labels=not args.plain)
     print(out)
     return 0
 
 
 def cmd_train(args) -> int:
-    from relhead.train.train import read_run_config, resolve_training, train
+    from relhead.train.config import TrainConfig, resolve_training
+    from relhead.train.runs import read_run_config
+    from relhead.train.train import train
     from relhead.configbase import validate
 
     values = {k: v for k, v in (("model.preset", args.model), ("mode", args.mode),
@@ -121,8 +140,6 @@ def cmd_train(args) -> int:
         if args.training:
             raise ConfigError("--training and --resume exclude each other: a resumed run keeps its config "
                               "(change keys with --set)")
-        from relhead.train.train import TrainConfig
-
         try:
             raw, data = read_run_config(args.out)
         except ConfigError as exc:
@@ -134,7 +151,14 @@ def cmd_train(args) -> int:
         data = args.data
     if not data:
         raise ConfigError("--data: give at least one corpus folder")
-    train(cfg, data, args.out, resume=args.resume)
+    if args.until is not None and args.until < 1:
+        raise ConfigError(f"--until {args.until}: must be a step >= 1")
+    from relhead.train.train import Interrupted
+
+    try:
+        train(cfg, data, args.out, resume=args.resume, until=args.until)
+    except Interrupted as exc:  # the checkpoint is written and the log says how to go on
+        return 128 + exc.signum
     return 0
 
 
@@ -145,7 +169,14 @@ def cmd_eval(args) -> int:
         raise ConfigError(f"--batch {args.batch}: must be >= 1")
     if args.known_every < 1:
         raise ConfigError(f"--known-every {args.known_every}: must be >= 1")
-    evaluate_run(args.checkpoint, args.data or None, args.out, batch=args.batch, device=args.device,
+    if args.biwi:  # BIWI: real recordings, the relative protocol (train/biwi.py)
+        if args.data:
+            raise ConfigError("--biwi and --data exclude each other (one evaluation at a time)")
+        from relhead.train.biwi import evaluate_biwi_run
+
+        evaluate_biwi_run(args.checkpoint, args.biwi, args.out, device=args.device)
+        return 0
+    evaluate_run(args.checkpoint, args.data or None, args.out, batch=args.batch, device=args.device, split=args.split,
                  known_every=args.known_every)
     return 0
 
@@ -153,17 +184,18 @@ def cmd_eval(args) -> int:
 def cmd_predict(args) -> int:
     import json
 
-    from relhead.train.predict import Predictor, check_box, parse_numbers, read_rgb
+    from relhead.train.detect import resolve_box
+    from relhead.train.predict import Predictor, parse_numbers, read_rgb
 
     anchor, query = read_rgb(args.anchor, "--anchor"), read_rgb(args.query, "--query")
-    boxes = [parse_numbers(b, 4, name, "40,30,200,210") for b, name in
-             ((args.anchor_box, "--anchor-box"), (args.query_box, "--query-box"))]
-    for box, img, name in ((boxes[0], anchor, "--anchor-box"), (boxes[1], query, "--query-box")):
-        if box is not None:
-            check_box(box, img.shape[1], img.shape[0], name)
     pose = parse_numbers(args.anchor_pose, 3, "--anchor-pose", "10,-5,0")
+    # a face box per image: given, `full` (the image is the crop), or MTCNN's (train/detect.py)
+    (a_box, a_info), (q_box, q_info) = (resolve_box(img, text, opt, path) for img, text, opt, path in (
+        (anchor, args.anchor_box, "--anchor-box", f"--anchor {args.anchor}"),
+        (query, args.query_box, "--query-box", f"--query {args.query}")))
     predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device)
-    out = predictor.predict(anchor, query, boxes[0], boxes[1], pose)
+    out = predictor.predict(anchor, query, a_box, q_box, pose)
+    out["boxes"] = {"anchor": a_info, "query": q_info}
     print(json.dumps(out, indent=1))
     return 0
 
@@ -211,31 +243,39 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, metavar="RUN", help="run folder (new, or an existing one with --resume)")
     t.add_argument("--training", default=None, help="a name from the trainings: section of pipelines.yaml "
                    "(default small-cpu)")
-    t.add_argument("--model", choices=["small", "vggt-1b"], default=None, help="model preset (model.preset)")
+    t.add_argument("--model", choices=["small", "cnn", "vggt-1b"], default=None,
+                   help="model preset (model.preset; cnn: the plain-CNN baseline)")
     t.add_argument("--mode", choices=["relative", "absolute"], default=None)
     t.add_argument("--init", default=None, metavar="PATH", help="checkpoint (.pt/.pth/.safetensors) to start from")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a training key (repeatable), e.g. steps=2000")
     t.add_argument("--resume", action="store_true", help="continue RUN from its checkpoint with its config")
+    t.add_argument("--until", type=int, default=None, metavar="STEP",
+                   help="stop after this step with a checkpoint (the schedule still spans `steps`); --resume goes on")
     t.add_argument("--config", default=None, help="pipelines file holding trainings: (default as for render)")
     t.set_defaults(func=cmd_train)
-    e = sub.add_parser("eval", help="errors of a run's checkpoint on held-out groups (JSON and a table)")
+    e = sub.add_parser("eval", help="errors of a run's checkpoint on held-out or unseen groups (JSON and a table)")
     e.add_argument("--checkpoint", required=True, metavar="RUN", help="a training run folder")
     e.add_argument("--data", action="append", default=[], metavar="CORPUS",
                    help="corpus folder (repeatable; default: the run's)")
     e.add_argument("--out", default=None, metavar="FILE", help="JSON file (default RUN/eval.json)")
     e.add_argument("--batch", type=int, default=None, help="pairs per forward pass (default: the run's batch)")
+    e.add_argument("--split", choices=["auto", "held-out", "all"], default="auto",
+                   help="groups evaluated: auto (default) the held-out groups of a corpus the run trained on and "
+                        "every group of any other; held-out or all for every corpus")
     e.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     e.add_argument("--known-every", type=int, default=10, metavar="K",
                    help="temporal clips: the anchor policies nearest and fused know every K-th frame's pose")
+    e.add_argument("--biwi", default=None, metavar="DIR", help="evaluate on a BIWI Kinect Head Pose copy instead "
+                   "(faces_0/NN/ layout; MTCNN crops, first frame the anchor; JSON default RUN/eval_biwi.json)")
     e.set_defaults(func=cmd_eval)
     r = sub.add_parser("predict", help="relative head pose between two images (JSON on stdout)")
     r.add_argument("--checkpoint", required=True, metavar="RUN", help="a training run folder")
     r.add_argument("--anchor", required=True, metavar="IMG")
     r.add_argument("--query", required=True, metavar="IMG")
     r.add_argument("--anchor-box", default=None, metavar="x0,y0,x1,y1",
-                   help="face box (default: the image is the face crop)")
-    r.add_argument("--query-box", default=None, metavar="x0,y0,x1,y1")
+                   help="face box (default: MTCNN's, mapped to relhead's landmark box; `full`: the image is the face crop)")
+    r.add_argument("--query-box", default=None, metavar="x0,y0,x1,y1", help="as --anchor-box")
     r.add_argument("--anchor-pose", default=None, metavar="yaw,pitch,roll",
                    help="the anchor's absolute pose in degrees: adds the query's absolute pose")
     r.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
@@ -243,8 +283,28 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+LIST_OPTIONS = ("--anchor-pose", "--anchor-box", "--query-box")  # comma-separated numbers, maybe negative
+
+
+def _attach_lists(argv: list[str]) -> list[str]:
+    """`--anchor-pose -34,-30,-12` as `--anchor-pose=-34,-30,-12`: argparse takes a value that starts with
+    '-' (and is not one plain negative number) for an option."""
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] in LIST_OPTIONS and i + 1 < len(argv) and argv[i + 1].startswith("-") \
+                and not argv[i + 1].startswith("--"):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_attach_lists(sys.argv[1:] if argv is None else list(argv)))
+    from relhead.datasets.biwi import BiwiError
+    from relhead.datasets.generate import DISK_FULL, DiskFull
     from relhead.datasets.manifest import CorpusMismatch
     from relhead.datasets.shards import CorruptShard
 
@@ -253,12 +313,20 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"relhead: config error: {exc}", file=sys.stderr)
         return 2
-    except (CorpusMismatch, CorruptShard) as exc:
+    except (CorpusMismatch, CorruptShard, BiwiError) as exc:
         print(f"relhead: {exc}", file=sys.stderr)
         return 2
+    except DiskFull as exc:  # not bad input: the same command goes on once there is space
+        print(f"relhead: {exc}", file=sys.stderr)
+        return 1
     except BrokenPipeError:  # the reader went away (`relhead sweep NAME --dry-run | head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:
+        if exc.errno not in DISK_FULL:
+            raise
+        print(f"relhead: disk full ({exc.strerror}){f' writing {exc.filename}' if exc.filename else ''}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Frames and conventions: the one module that owns them (see DESIGN.md, "Frames and conventions").
+"""Frames and conventions: the one module that owns them (see docs/design.md, "Frames and conventions").
 
 Camera frame: OpenCV (x right, y down, z forward). Head frame: rigid with the skull, origin at the
 midpoint of the two eyeball centres, x toward image right / y down / z from the face into the head
@@ -6,10 +6,12 @@ when the subject looks straight into the camera (R = I). Head pose: X_cam = R @ 
 
 Euler angles (degrees) exist for reporting and sampling only:
     R = Rz(roll) @ Ry(yaw) @ Rx(pitch)      (rotations about the OpenCV camera axes)
-which is the decomposition used for MAE in the 300W-LP/AFLW2000/BIWI literature
-(pitch = atan2(R21, R22), yaw = -asin(R20), roll = atan2(R10, R00)). Signs, in our frames:
-positive pitch turns the face down, positive yaw turns the face toward the image left (the
-subject's right), positive roll tilts the head clockwise in the image.
+(pitch = atan2(R21, R22), yaw = -asin(R20), roll = atan2(R10, R00): the formulas of the head-pose
+literature's readers, applied to relhead's head-to-camera R). Signs, in our frames: positive pitch
+turns the face down, positive yaw turns the face toward the image left (the subject's right),
+positive roll tilts the head clockwise in the image. BIWI's published labels apply those formulas
+to the transposed matrix with two signs flipped, another decomposition: `biwi_euler` (below) gives
+them, for BIWI MAE comparable with papers.
 """
 
 from __future__ import annotations
@@ -39,6 +41,31 @@ def relative_transform(R_a, t_a, R_q, t_q) -> tuple[np.ndarray, np.ndarray]:
     R_rel = R_q @ R_a.T
     t_rel = np.asarray(t_q, float) - R_rel @ np.asarray(t_a, float)
     return R_rel, t_rel
+
+
+# The 68 iBUG/300W landmarks of a left-right mirrored face: landmark i of the mirror image is landmark
+# IBUG68_MIRROR[i] of the face (jaw, brows, nose bridge, nostrils, eyes, outer and inner lips).
+IBUG68_MIRROR = (tuple(range(16, -1, -1)) + tuple(range(26, 16, -1)) + (27, 28, 29, 30) + (35, 34, 33, 32, 31)
+                 + (45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40)
+                 + (54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55) + (64, 63, 62, 61, 60, 67, 66, 65))
+
+
+def mirror_pose(R, t) -> tuple[np.ndarray, np.ndarray]:
+    """The pose of a left-right mirrored image: with F = diag(-1, 1, 1) the camera's x flips and the
+    mirrored head's frame is F times the head's (again x toward image right when frontal), so
+    R' = F R F and t' = F t (still a rotation; the eye-midpoint origin is its own mirror image).
+    The mirrored picture's intrinsics are :func:`mirror_intrinsics`. Batched (..., 3, 3), (..., 3)."""
+    F = np.array([-1.0, 1.0, 1.0])
+    R, t = np.asarray(R, float), np.asarray(t, float)
+    return R * F[:, None] * F[None, :], t * F
+
+
+def mirror_intrinsics(K, W: float) -> np.ndarray:
+    """K of a W-pixel-wide image mirrored left-right (pixel u -> W - u): the principal point moves to
+    W - cx; with :func:`mirror_pose` every point projects to its mirror image."""
+    K = np.array(K, float)
+    K[..., 0, 2] = W - K[..., 0, 2]
+    return K
 
 
 def geodesic_deg(R1, R2) -> float:
@@ -127,3 +154,59 @@ def encoding_to_pose(enc, W: int, H: int) -> tuple[np.ndarray, np.ndarray, np.nd
     K[..., 1, 1] = H / 2.0 / np.tan(enc[..., 7] / 2.0)
     K[..., 0, 2], K[..., 1, 2], K[..., 2, 2] = W / 2.0, H / 2.0, 1.0
     return R, enc[..., :3].copy(), K
+
+
+# --- BIWI Kinect Head Pose ------------------------------------------------------------------------
+# What a BIWI sequence holds (facts of the dataset's files; see datasets/biwi.py for their layout):
+# - `frame_XXXXX_pose.txt`: a 3x3 matrix M (three rows) and the head centre c (mm) in the DEPTH
+#   camera's frame. The camera frame is OpenCV's (x right, y down, z forward: the head centre projects
+#   to u = fx x / z + cx, v = fy y / z + cy). M's columns are the head's axes in that frame, x toward
+#   the image right, y down and z from the face into the head when the subject faces the camera
+#   (M = I): relhead's head frame. So X_depth = M X_head + c, and M is the head-to-camera rotation R.
+#   (Public readers draw M's first two columns as the head's x and y axes and minus its third as the
+#   face's direction; that drawing is what fixes this reading.) The origin differs from relhead's:
+#   BIWI's is the centre of its head template, relhead's the midpoint of the eyeballs.
+# - `rgb.cal`: the RGB camera's intrinsics and its extrinsics (E, e) with respect to the depth camera,
+#   X_rgb = E X_depth + e (mm). The RGB camera then sits at -E^T e in the depth frame; for the
+#   dataset's values (e about (-24, 6, -13) mm) that is 24 mm toward +x, where the Kinect's colour
+#   camera sits beside its infrared camera.
+#
+# Euler angles. The head-pose literature reports BIWI errors as yaw/pitch/roll MAE with angles taken
+# from the TRANSPOSED matrix, R^T = M^T (Hopenet's and FSA-Net's readers, whose labels every later
+# method uses): pitch = atan2(R^T_21, R^T_22), yaw = -atan2(-R^T_20, sqrt(R^T_21^2 + R^T_22^2)),
+# roll = -atan2(R^T_10, R^T_00). Equivalently R = Rx(-pitch) Ry(yaw) Rz(roll): an x-y-z order, where
+# relhead's own (above) is z-y-x (R = Rz(roll) Ry(yaw) Rx(pitch)). For one-axis rotations the two agree up
+# to the sign of pitch; for combined ones they differ (by about 2 degrees at yaw 50, pitch 26).
+# `biwi_euler` gives the literature's angles, so BIWI MAE here is comparable with published numbers.
+
+
+def biwi_euler(R) -> tuple[float, float, float]:
+    """(yaw, pitch, roll) degrees of a head-to-camera rotation as the BIWI literature reports them:
+    R = Rx(-pitch) Ry(yaw) Rz(roll), yaw in [-90, 90]."""
+    a, yaw, roll = Rotation.from_matrix(np.asarray(R, float)).as_euler("XYZ", degrees=True)
+    return float(yaw), float(-a), float(roll)
+
+
+def biwi_euler_to_matrix(yaw: float, pitch: float, roll: float) -> np.ndarray:
+    """Inverse of :func:`biwi_euler`."""
+    return Rotation.from_euler("XYZ", [-pitch, yaw, roll], degrees=True).as_matrix()
+
+
+def depth_to_rgb(R_d, t_d, E, e) -> tuple[np.ndarray, np.ndarray]:
+    """A head pose in the depth camera (R_d, t_d) -> in the RGB camera, with rgb.cal's extrinsics
+    X_rgb = E X_depth + e (t and e in the same unit)."""
+    E = np.asarray(E, float)
+    return E @ np.asarray(R_d, float), E @ np.asarray(t_d, float) + np.asarray(e, float)
+
+
+def rgb_to_depth(R_c, t_c, E, e) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse of :func:`depth_to_rgb`."""
+    E = np.asarray(E, float)
+    return E.T @ np.asarray(R_c, float), E.T @ (np.asarray(t_c, float) - np.asarray(e, float))
+
+
+def relative_rgb_to_depth(R_rel_rgb, E) -> np.ndarray:
+    """A relative rotation seen in the RGB camera (R_q = R_rel R_a there) -> the same in the depth
+    camera: E^T R_rel E."""
+    E = np.asarray(E, float)
+    return E.T @ np.asarray(R_rel_rgb, float) @ E

@@ -62,6 +62,12 @@ def small_cfg():
 
 
 @pytest.fixture(scope="session")
+def train_cfg():
+    """The config of `train_corpus`."""
+    return resolve("test", configs.TRAIN)
+
+
+@pytest.fixture(scope="session")
 def fake_render_cfg():
     """The config of `fake_rendered`."""
     return resolve("test", configs.FAKE_RENDER)
@@ -74,6 +80,22 @@ def synthetic_dir(tmp_path_factory, synthetic_cfg):
     from synthetic import synthetic_corpus
 
     return synthetic_corpus(synthetic_cfg, tmp_path_factory.mktemp("synthetic") / "test")
+
+
+@pytest.fixture(scope="session")
+def train_corpus(tmp_path_factory, train_cfg):
+    """The training tests' corpus of the fake head, written without bpy (fast tier): its folder."""
+    from synthetic import synthetic_corpus
+
+    return synthetic_corpus(train_cfg, tmp_path_factory.mktemp("train") / "fake")
+
+
+@pytest.fixture(scope="session")
+def train_slow_corpus(tmp_path_factory):
+    """The slow training tests' larger corpus of the fake head, written without bpy: its folder."""
+    from synthetic import synthetic_corpus
+
+    return synthetic_corpus(resolve("test", configs.TRAIN_SLOW), tmp_path_factory.mktemp("train-slow") / "fake")
 
 
 def _rendered(cfg, out):
@@ -102,3 +124,16 @@ def small_corpus(tmp_path_factory, small_cfg):
     """`small_cfg` rendered by one process, uninterrupted: its folder (the reference the corpus
     machinery's other ways of making it must equal)."""
     return _rendered(small_cfg, tmp_path_factory.mktemp("small") / "test")[0]
+
+
+# ------------------------------------------------------------------ torch
+@pytest.fixture
+def one_thread():
+    """Toy models and small convolutions are all overhead: one intra-op thread is faster, and steady
+    when the cores are busy (test modules that train use it for every test)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -71,7 +71,12 @@ def splat(K, R, t, X_head, colours, bg, W: int, H: int) -> tuple[np.ndarray, np.
 
 def synthetic_group(cfg, group: int) -> RenderedGroup:
     hm = get_head_model(cfg.head)
-    spec = sample_group(cfg, group, hm, hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir).refs)
+    return splat_group(cfg, sample_group(cfg, group, hm, hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir).refs), hm)
+
+
+def splat_group(cfg, spec, hm) -> RenderedGroup:
+    """The group `spec` drawn by splatting instead of Blender; called like relhead.render.group.render_group."""
+    group = spec.group
     W, H = cfg.image.width, cfg.image.height
     width = hm.head_width(spec.head.identity)
     eyes = np.concatenate(getattr(hm, "eye_vertices", [np.zeros(0, int)]))

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
+import configs
 from relhead.assets.hdri import hdri_pool
 from relhead.cli import main
 from relhead.config import resolve
@@ -224,10 +225,8 @@ def test_bad_policy_name():
 def test_a_clip_corpus_trains_and_eval_reports_the_policies(clip_corpus, tmp_path, capsys):
     """2 training steps on clips (pairs drawn within a clip), then `relhead eval` adds a `clips`
     section per anchor policy over the held-out clips 2 and 5; every other section is as for stills."""
-    from test_train import TINY
-
     run = tmp_path / "run"
-    sets = sum((["--set", s] for s in TINY), [])
+    sets = sum((["--set", s] for s in configs.TINY_TRAINING), [])
     assert main(["train", "--data", str(clip_corpus), "--out", str(run), "--set", "steps=2", *sets]) == 0
     assert main(["eval", "--checkpoint", str(run), "--known-every", "4", "--batch", "16"]) == 0
     res = json.loads((run / "eval.json").read_text())

@@ -129,3 +129,37 @@ def test_bad_parallel_options_are_config_errors(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--workers 0" in err and "exclude each other" in err
     assert not list(tmp_path.iterdir())
+
+
+def _good_and_bad_images(folder: Path, bad_name: str, bad: bytes) -> Path:
+    """A folder holding one good PNG and one broken file `bad_name`."""
+    import numpy as np
+    from PIL import Image
+
+    folder.mkdir(parents=True)
+    Image.fromarray(np.full((8, 8, 3), 128, np.uint8)).save(folder / "good.png")
+    (folder / bad_name).write_bytes(bad)
+    return folder
+
+
+@pytest.mark.parametrize("key, sets, bad_name, bad, problem", [
+    ("lighting.hdri_dir", ["lighting.hdris=user"], "sky.exr", b"<html>404</html>", "not an OpenEXR file"),
+    ("lighting.hdri_dir", ["lighting.hdris=user"], "loft.hdr", b"\x00" * 64, "not a Radiance HDR file"),
+    ("lighting.background_dir", ["lighting.image_background_fraction=0.5"], "street.jpg", b"\xff\xd8\xff\xe0 cut short",
+     "not a readable image"),
+    ("skin.albedo_dir", ["skin.albedo_fraction=0.5"], "skin.png", b"not a png", "not a readable image"),
+])
+def test_an_unreadable_asset_image_is_refused_before_anything_is_written(tmp_path, capsys, key, sets, bad_name, bad,
+                                                                          problem):
+    """HDRIs, background photos and skin textures are checked before the corpus folder is made:
+    found once shards render, the manifest written by then would block the folder."""
+    folder = _good_and_bad_images(tmp_path / "assets", bad_name, bad)
+    if key == "lighting.hdri_dir":  # the HDRI pool scans only .exr/.hdr: the good one is a real EXR signature
+        (folder / "good.png").unlink()
+        (folder / "fine.exr").write_bytes(b"\x76\x2f\x31\x01" + b"\x00" * 60)
+    out = tmp_path / "out"
+    args = ["render", "--pipeline", "test", "--out", str(out), "--set", "head.model=fake", "--set", f"{key}={folder}"]
+    assert main(args + [a for s in sets for a in ("--set", s)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"relhead: config error: {key}: {folder / bad_name}: {problem}") and err.count("\n") == 1, err
+    assert not out.exists()

@@ -129,3 +129,17 @@ print("ok", sorted(m for m in sys.modules if m.split(".")[0] in {sorted(BLENDER_
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, env=env)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.strip() == "ok []"
+
+
+def test_nothing_points_outside_the_repository():
+    """A clone has everything its code, tests and docs name: no path into the folder beside it."""
+    outside = ("../" + "shared", "/work/" + "shared")
+    skip = {".git", ".venv", "build", "data", "__pycache__", ".pytest_cache"}
+    bad = []
+    for f in ROOT.rglob("*"):
+        rel = f.relative_to(ROOT)
+        if (f.is_file() and f.suffix in {".py", ".md", ".toml", ".yaml", ".yml", ".cfg", ".txt", ".tsv", ""}
+                and not skip & set(rel.parts) and not any(p.endswith(".egg-info") for p in rel.parts)):
+            text = f.read_text(errors="replace")
+            bad += [f"{rel.as_posix()}: {s}" for s in outside if s in text]
+    assert bad == []

@@ -365,6 +365,26 @@ def test_cli_without_the_files_is_one_line_exit_2_nothing_written(tmp_path, caps
     assert not out.exists()
 
 
+@pytest.mark.parametrize("which", ["model_path", "landmarks_path"])
+def test_cli_refuses_a_bad_model_file_before_writing_anything(tmp_path, capsys, files, which):
+    """A refused or malformed head file is found before the corpus folder exists, not once shards
+    render (when the manifest written by then blocks the folder)."""
+    from relhead.cli import main
+
+    bad = tmp_path / ("evil.pkl" if which == "model_path" else "evil.npy")
+    if which == "model_path":
+        bad.write_bytes(pickle.dumps({"v_template": _Evil()}, protocol=2))
+    else:
+        np.save(bad, np.zeros((51, 3)))  # a 51-point embedding: no jaw contour
+    sets = flame_sets(files, f"head.{which}={bad}")
+    out = tmp_path / "out"
+    code = main(["render", "--pipeline", "test", "--out", str(out), *[x for s in sets for x in ("--set", s)]])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err, err
+    assert err.startswith(f"relhead: config error: head.{which} ({bad.name}): "), err
+    assert not out.exists()
+
+
 def test_model_files_are_assets_not_config(tmp_path, files):
     """The same files at two paths (two hosts): same config hash, same portable config without
     paths, same manifest assets and one built model; another file is another asset."""

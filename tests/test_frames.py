@@ -115,3 +115,28 @@ def test_pose_encoding_batched_and_unnormalised_quaternion():
     enc[..., 3:7] *= 3.0  # a raw network output need not be unit length
     R2, t2, K2 = frames.encoding_to_pose(enc, 112, 112)
     assert np.allclose(R2, R) and np.allclose(t2, t) and np.allclose(K2, K)
+
+
+def test_a_mirrored_image_has_the_mirrored_pose():
+    rng = np.random.default_rng(4)
+    W = 160
+    K = frames.intrinsics(420.0, 420.0, 70.0, 88.0)
+    X = rng.normal(size=(30, 3)) * 0.06  # head points
+    for _ in range(5):
+        R = Rotation.random(random_state=rng).as_matrix()
+        t = np.array([0.03, -0.02, 0.7]) + rng.normal(size=3) * 0.02
+        uv, z = frames.project(K, R, t, X)
+        Rm, tm = frames.mirror_pose(R, t)
+        uvm, zm = frames.project(frames.mirror_intrinsics(K, W), Rm, tm, X * [-1, 1, 1])  # the mirrored head
+        np.testing.assert_allclose(uvm, np.c_[W - uv[:, 0], uv[:, 1]], atol=1e-9)  # pixel u -> W - u
+        np.testing.assert_allclose(zm, z, atol=1e-12)
+        np.testing.assert_allclose(Rm @ Rm.T, np.eye(3), atol=1e-12)
+        assert np.linalg.det(Rm) == pytest.approx(1.0)
+        yaw, pitch, roll = frames.matrix_to_euler(R)
+        np.testing.assert_allclose(frames.matrix_to_euler(Rm), (-yaw, pitch, -roll), atol=1e-9)
+    # relative transforms mirror like poses do
+    R2, t2 = Rotation.random(random_state=rng).as_matrix(), np.array([0.0, 0.01, 0.9])
+    R_rel, t_rel = frames.relative_transform(R, t, R2, t2)
+    mirrored = frames.relative_transform(*frames.mirror_pose(R, t), *frames.mirror_pose(R2, t2))
+    for a, b in zip(mirrored, frames.mirror_pose(R_rel, t_rel)):
+        np.testing.assert_allclose(a, b, atol=1e-12)

@@ -11,7 +11,11 @@ from safetensors.torch import save_file
 from relhead.train import lora
 from relhead.train.model import RelPoseModel, load_checkpoint, model_config
 
-REFERENCE_KEYS = Path(__file__).resolve().parents[2] / "shared" / "reference" / "vggt1b_keys.tsv"
+# Names and shapes of the public VGGT-1B checkpoint's tensors (no weights); how it was made: its header.
+REFERENCE_KEYS = Path(__file__).resolve().parent / "reference" / "vggt1b_keys.tsv"
+
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_dino_config():
@@ -27,13 +31,11 @@ def small_model(seed=0, **overrides):
     return RelPoseModel(model_config("small", **overrides)).eval()
 
 
-def images(B=2, S=2, H=56, W=56, seed=1):
+def images(B=2, S=2, H=64, W=64, seed=1):
     return torch.rand(B, S, 3, H, W, generator=torch.Generator().manual_seed(seed))
 
 
 def test_vggt1b_state_dict_matches_the_public_checkpoint_keys():
-    if not REFERENCE_KEYS.exists():
-        pytest.skip(f"reference key list not found at {REFERENCE_KEYS}")
     ref = {}
     for line in REFERENCE_KEYS.read_text().splitlines():
         if line.strip() and not line.startswith("#"):
@@ -61,6 +63,8 @@ def test_forward_shapes(S):
 
 def test_queries_are_interchangeable_but_the_anchor_is_not():
     model = small_model()
+    with torch.no_grad():  # trained tokens, not the near-zero init, tell the anchor's slot from the queries'
+        model.aggregator.camera_token.normal_()
     x = images(S=3)
     with torch.no_grad():
         out = model(x)[-1]
@@ -82,7 +86,7 @@ def test_dinov2_patch_embed_at_other_image_sizes():
 
 
 def test_small_model_overfits_one_batch():
-    model = small_model().train()
+    model = small_model(embed_dim=32, depth=1, num_heads=2, head_depth=1, head_heads=2, cnn_width=8).train()
     x = images(B=4, S=2)
     target = torch.randn(4, 2, 9, generator=torch.Generator().manual_seed(2))
     target[..., 7:] = target[..., 7:].abs()  # fields of view are non-negative
@@ -201,3 +205,58 @@ def test_lora_merge_export_and_adapter_round_trip(tmp_path):
     with torch.no_grad():
         assert torch.allclose(merged(x)[-1], unmerged, atol=1e-5)
         assert torch.allclose(plain(x)[-1], unmerged, atol=1e-5)
+
+
+@pytest.mark.parametrize("S", [1, 2])
+def test_the_cnn_baseline_predicts_rotations_and_learns(S):
+    from relhead.train.losses import LossCfg, pose_loss
+    from relhead.train.model import ConvPoseModel, make_net
+    from scipy.spatial.transform import Rotation
+
+    torch.manual_seed(0)
+    model = make_net(model_config("cnn", cnn_width=8, embed_dim=32))
+    assert type(model) is ConvPoseModel
+    x = images(B=4, S=S)
+    with torch.no_grad():
+        (enc,) = model.eval()(x)
+    assert enc.shape == (4, S, 9) and (enc[..., 7:] >= 0).all()
+    q = enc[..., 3:7]
+    assert torch.allclose(q.norm(dim=-1), torch.ones(4, S), atol=1e-5) and (q[..., 3] >= 0).all()
+    if S == 2:  # the anchor is the reference frame
+        assert torch.equal(enc[:, 0, :3], torch.zeros(4, 3)) and torch.equal(enc[:, 0, 3:7], torch.tensor([0.0, 0, 0, 1]).expand(4, 4))
+    target = torch.zeros(4, S, 9)
+    target[..., 3:7] = torch.tensor(Rotation.random(4 * S, random_state=0).as_quat(), dtype=torch.float32).view(4, S, 4)
+    target[..., 3:7] *= torch.where(target[..., 6:7] < 0, -1.0, 1.0)
+    target[:, 0, 3:7] = torch.tensor([0.0, 0, 0, 1]) if S == 2 else target[:, 0, 3:7]
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    model.train()
+    cfg = LossCfg(rot="geodesic", t=0.0, fov=0.0)
+    first = pose_loss(model(x), target, cfg)[0].item()
+    for _ in range(100):
+        loss = pose_loss(model(x), target, cfg)[0]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.25 * first, (first, loss.item())
+
+
+def test_the_landmark_head_is_a_soft_argmax_over_the_token_grid():
+    from relhead.train.model import LandmarkHead
+
+    head = LandmarkHead(8, 3)
+    with torch.no_grad():
+        head.proj.weight.zero_()
+        head.proj.bias.zero_()
+    # equal scores and no offsets: every landmark at the mean of the cell centres, the image's centre
+    assert torch.allclose(head(torch.randn(1, 1, 12, 8), 3, 4), torch.full((1, 1, 3, 2), 0.5), atol=1e-6)
+    # one token (row 2, col 1 of a 3 x 4 grid) outscores the others for landmark 0 and proposes half a
+    # cell to the right: landmark 0 lands there; the others stay at the centre
+    tokens = torch.zeros(1, 1, 12, 8)
+    tokens[0, 0, 2 * 4 + 1, :2] = torch.tensor([1.0, -1.0])
+    v = head.norm(tokens)[0, 0, 9].detach()
+    with torch.no_grad():
+        head.proj.weight[0] = 50 * v / v.norm()  # landmark 0's score
+        head.proj.weight[1] = 0.5 * v / v.norm() ** 2  # its x offset, in cells
+    out = head(tokens, 3, 4)[0, 0]
+    assert torch.allclose(out[0], torch.tensor([(1 + 0.5 + 0.5) / 4, (2 + 0.5) / 3]), atol=1e-4)
+    assert torch.allclose(out[1:], torch.full((2, 2), 0.5), atol=1e-6)

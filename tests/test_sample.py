@@ -3,6 +3,7 @@ and every kind of damaged shard named the same way by verify and the reader."""
 
 import io
 import json
+import re
 import shutil
 import tarfile
 import warnings
@@ -117,6 +118,47 @@ def _rewrite_meta(out, member, edit):
     rec["entry"].update(bytes=shard.stat().st_size, sha256=sha256_file(shard))
     rec_path.write_text(json.dumps(rec))
     refresh_manifest(out)
+
+
+def _add_member(out, info: tarfile.TarInfo):
+    """Append a member to shard 0 and re-record its hash, as a tool that repacks shards might."""
+    shard = out / "shard-000000.tar"
+    with tarfile.open(shard) as tar:
+        members = [(m, tar.extractfile(m).read()) for m in tar]
+    with tarfile.open(shard, "w", format=tarfile.USTAR_FORMAT) as tar:
+        for m, data in members:
+            tar.addfile(m, io.BytesIO(data))
+        tar.addfile(info)
+    rec_path = out / "shard-000000.json"
+    rec = json.loads(rec_path.read_text())
+    rec["entry"].update(bytes=shard.stat().st_size, sha256=sha256_file(shard))
+    rec_path.write_text(json.dumps(rec))
+    refresh_manifest(out)
+
+
+@pytest.mark.parametrize("kind, link, said", [(tarfile.SYMTYPE, "/etc/passwd", "a symbolic link to /etc/passwd"),
+                                               (tarfile.LNKTYPE, "000000000.view0.png",
+                                                "a hard link to 000000000.view0.png")])
+def test_a_link_in_a_shard_is_corrupt_for_verify_preview_and_the_reader(synthetic_dir, tmp_path, capsys, kind, link, said):
+    """relhead writes only regular files; webdataset's reader passes over links silently, so a shard
+    holding one (its hash re-recorded) fails verify, quick or deep, and the reader, with one message."""
+    out = _damaged_copy(synthetic_dir, tmp_path)
+    info = tarfile.TarInfo("000000001.view3.png")
+    info.type, info.linkname = kind, link
+    _add_member(out, info)
+    problem = f"shard-000000.tar: member 000000001.view3.png is {said}; relhead writes only regular files"
+    for quick in ([], ["--quick"]):
+        assert main(["verify", str(out), *quick]) == 1
+        err = capsys.readouterr().err
+        assert f"FAIL {problem}" in err and "shard-000001.tar" not in err
+    with pytest.raises(CorruptShard, match=re.escape(problem)):
+        list(iter_groups(sorted(out.glob("shard-*.tar"))))
+    with pytest.raises(CorruptShard, match=re.escape(problem)):  # a shard with no manifest beside it
+        list(iter_groups([out / "shard-000000.tar"], check_hash=False))
+    png = tmp_path / "sheet.png"
+    assert main(["preview", str(out), "--out", str(png)]) == 2
+    err = capsys.readouterr().err
+    assert problem in err and err.count("\n") == 1 and not png.exists()
 
 
 def test_verify_checks_the_ground_truth_not_just_hashes(synthetic_dir, tmp_path, capsys):

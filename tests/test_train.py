@@ -11,55 +11,29 @@ import pytest
 import torch
 from PIL import Image
 
+import configs
 from relhead.cli import main
 from relhead.config import resolve
 from relhead.configbase import ConfigError
 from relhead.datasets.shards import CorruptShard, iter_groups
-from relhead.frames import encoding_to_pose, project, relative_transform
+from relhead.frames import encoding_to_pose, mirror_pose, project, relative_transform
 from relhead.train import data as D
 from relhead.train.losses import LossCfg, pose_loss
 from relhead.train.train import resolve_training, train
 from synthetic import synthetic_corpus, synthetic_group
+from training import metrics, take, tiny
 
-CORPUS = ["head.model=fake", "shards=2", "groups_per_shard=3", "views=3", "image.width=64", "image.height=64"]
-# a toy model and budget: 42 px crops (3 x 3 patches), every group id 3k+2 held out (groups 2 and 5)
-TINY = ["data.size=42", "data.batch=4", "data.workers=0", "data.shuffle_buffer=8", "data.holdout_every=3",
-        "model.overrides={embed_dim: 32, depth: 1, num_heads: 2, head_depth: 1, head_heads: 2}",
-        "log_every=1", "checkpoint_every=0", "eval_max_pairs=0", "plot=false",
-        "threads=1"]
-
-
-@pytest.fixture(scope="module")
-def corpus_cfg():
-    return resolve("test", CORPUS)
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory, corpus_cfg):
-    return synthetic_corpus(corpus_cfg, tmp_path_factory.mktemp("train") / "fake")
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Toy models are all overhead: one intra-op thread is faster, and steady when the cores are busy."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def tiny(*extra, **values):
-    return resolve_training("small-cpu", TINY + list(extra), values)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # ------------------------------------------------------------------------------- crops and targets
-def test_crop_intrinsics_put_projected_landmarks_where_the_crop_put_them(corpus_cfg, fake_model):
+def test_crop_intrinsics_put_projected_landmarks_where_the_crop_put_them(train_cfg, fake_model):
     from relhead.render.group import posed_heads
     from relhead.render.sampling import sample_group
     from relhead.assets.hdri import hdri_pool
 
-    g = synthetic_group(corpus_cfg, 1)
-    spec = sample_group(corpus_cfg, 1, fake_model, hdri_pool("all").refs)
+    g = synthetic_group(train_cfg, 1)
+    spec = sample_group(train_cfg, 1, fake_model, hdri_pool("all").refs)
     rng = np.random.default_rng(0)
     for v, p in zip(g.views, posed_heads(spec, fake_model)):
         lab = v.labels
@@ -89,8 +63,8 @@ def test_square_crop_is_clamped_to_the_image():
     assert side == 20 and x0 == 44 and y0 == 5
 
 
-def test_pose_targets_round_trip(corpus_cfg):
-    g = synthetic_group(corpus_cfg, 0)
+def test_pose_targets_round_trip(train_cfg):
+    g = synthetic_group(train_cfg, 0)
     a, q = g.views[0].labels, g.views[2].labels
     K_a, K_q = D.crop_intrinsics(a.K, 3, 4, 50, 56), D.crop_intrinsics(q.K, 5, 2, 44, 56)
     meta = {"R_a": a.R, "t_a": a.t, "R_q": q.R, "t_q": q.t, "K_a": K_a, "K_q": K_q}
@@ -108,13 +82,98 @@ def test_pose_targets_round_trip(corpus_cfg):
     np.testing.assert_allclose(t1, q.t, atol=1e-12)
 
 
+def test_evaluation_crops_lie_at_the_centre_of_the_training_crops(train_corpus):
+    """One crop rule: an evaluation (and prediction) crop is the centre of the training crops' distribution,
+    inside their range of scales and at their mean side, centred on the face box."""
+    crop = resolve_training("small-cpu").data.crop
+    rng = np.random.default_rng(0)
+    box = [400.0, 500.0, 460.0, 580.0]  # larger side 80
+    sides = np.array([D.square_crop(box, 4000, 4000, *crop.draw(rng))[2] for _ in range(4000)])
+    x0, y0, side = D.square_crop(box, 4000, 4000, *crop.centre())
+    assert sides.min() < side < sides.max() and side == pytest.approx(sides.mean(), rel=0.01)
+    assert (x0 + side / 2, y0 + side / 2) == pytest.approx((430.0, 540.0))
+    # the same on a corpus: per view, the evaluation crop's focal length (size / side) among the training ones'
+    corpora = D.open_corpora([train_corpus])
+    cfg = tiny("data.augment.enabled=false").data
+    ds = D.TrainPairs(corpora, cfg, 48, "relative", seed=0)
+    evals = {(it["meta"]["group"], it["meta"]["anchor"]): it["meta"]["K_a"][0, 0] for it in D.eval_items(corpora, cfg, 48)}
+    groups = {int(g.meta["group"]): g for g in iter_groups(corpora[0].shards)}
+    for (gid, view), f_eval in evals.items():
+        f_train = [ds.item(D.PairDraw(0, groups[gid], view, (view + 1) % 3, (j,)))["meta"]["K_a"][0, 0]
+                   for j in range(50)]
+        assert min(f_train) <= f_eval <= max(f_train)  # (64 px images: some crops reach the image size)
+        assert f_eval == pytest.approx(np.median(f_train), rel=0.05)
+
+
+def test_a_mirrored_training_pair_is_the_flipped_images_with_mirrored_poses(train_corpus):
+    corpora = D.open_corpora([train_corpus])
+    g = next(iter_groups(corpora[0].shards))
+    plain = tiny("data.augment.enabled=false", "data.flip=0").data
+    flipped = tiny("data.augment.enabled=false", "data.flip=1.0").data
+    d = D.PairDraw(0, g, 0, 2, (7,))
+    for mode in ("relative", "absolute"):
+        a = D.TrainPairs(corpora, plain, 48, mode, seed=0).item(d)
+        b = D.TrainPairs(corpora, flipped, 48, mode, seed=0).item(d)
+        assert torch.equal(b["images"], a["images"].flip(-1)) and b["meta"]["mirrored"]
+        for f in ("a", "q"):
+            R, t = mirror_pose(a["meta"][f"R_{f}"], a["meta"][f"t_{f}"])
+            np.testing.assert_allclose(b["meta"][f"R_{f}"], R)
+            np.testing.assert_allclose(b["meta"][f"t_{f}"], t)
+        R_b, t_b, _ = encoding_to_pose(b["targets"], 48, 48)
+        R_a, t_a, _ = encoding_to_pose(a["targets"], 48, 48)
+        for i in range(len(R_a)):  # the targets are the mirrored targets
+            R, t = mirror_pose(R_a[i], t_a[i])
+            np.testing.assert_allclose(R_b[i], R, atol=1e-9)
+            np.testing.assert_allclose(t_b[i], t, atol=1e-9)
+
+
+def test_landmark_targets_sit_at_the_landmarks_projections_mirrored_or_not(train_cfg, train_corpus, fake_model):
+    from relhead.assets.hdri import hdri_pool
+    from relhead.frames import IBUG68_MIRROR
+    from relhead.render.group import posed_heads
+    from relhead.render.sampling import sample_group
+
+    corpora = D.open_corpora([train_corpus])
+    g = next(iter_groups(corpora[0].shards))
+    spec = sample_group(train_cfg, int(g.meta["group"]), fake_model, hdri_pool("all").refs)
+    heads = posed_heads(spec, fake_model)
+    F = np.array([-1.0, 1.0, 1.0])
+    for flip in (0.0, 1.0):
+        cfg = tiny("data.augment.enabled=false", f"data.flip={flip}").data
+        for seed in range(3):
+            item = D.TrainPairs(corpora, cfg, 48, "relative", seed=0).item(D.PairDraw(0, g, 1, 2, (seed,)))
+            m = item["meta"]
+            for frame, (view, f) in enumerate(((1, "a"), (2, "q"))):
+                T = heads[view].T_world_head
+                L = (heads[view].landmarks - T[:3, 3]) @ T[:3, :3]  # head-frame landmarks
+                if flip:  # the mirror image's landmark i is the mirrored head's landmark IBUG68_MIRROR[i]
+                    L = (L * F)[list(IBUG68_MIRROR)]
+                uv, _ = project(m[f"K_{f}"], m[f"R_{f}"], m[f"t_{f}"], L)
+                np.testing.assert_allclose(item["landmarks"][frame].numpy() * 48, uv, atol=1e-3)
+
+
+def test_the_mirror_map_pairs_each_landmark_with_its_mirror_image(fake_model, test_cfg):
+    from relhead.assets.hdri import hdri_pool
+    from relhead.frames import IBUG68_MIRROR
+    from relhead.render.group import posed_heads
+    from relhead.render.sampling import sample_group
+
+    M = np.array(IBUG68_MIRROR)
+    assert sorted(M) == list(range(68)) and (M[M] == np.arange(68)).all()  # a permutation, its own inverse
+    cfg = resolve("test", ["head.model=fake", "pose.yaw_deg=[0,0]", "pose.pitch_deg=[0,0]", "pose.roll_deg=[0,0]"])
+    head = posed_heads(sample_group(cfg, 0, fake_model, hdri_pool("all").refs), fake_model)[0]
+    T = head.T_world_head
+    L = (head.landmarks - T[:3, 3]) @ T[:3, :3]
+    np.testing.assert_allclose(L[M] * [-1, 1, 1], L, atol=2e-3)  # the fake face is symmetric
+
+
 # --------------------------------------------------------------------------------- split and loader
-def test_held_out_split_is_by_id_and_disjoint(corpus):
-    corpora = D.open_corpora([corpus])
+def test_held_out_split_is_by_id_and_disjoint(train_corpus):
+    corpora = D.open_corpora([train_corpus])
     cfg = tiny().data
     assert D.split_counts(corpora, 3) == (4, 2)
     ds = D.TrainPairs(corpora, cfg, 42, "relative", seed=0)
-    train_ids = {d.group.meta["group"] for d in _take(ds.draws(0, 1), 40)}
+    train_ids = {d.group.meta["group"] for d in take(ds.draws(0, 1), 40)}
     items = list(D.eval_items(corpora, cfg, 42))
     eval_ids = [it["meta"]["group"] for it in items]
     assert train_ids == {0, 1, 3, 4} and set(eval_ids) == {2, 5}
@@ -129,25 +188,21 @@ def test_held_out_split_is_by_id_and_disjoint(corpus):
         assert ("easy" in m["tags"]) == (m["angle_deg"] <= 30) and ("hard" in m["tags"]) == (m["angle_deg"] >= 45)
 
 
-def _take(it, n):
-    return [x for _, x in zip(range(n), it)]
-
-
-def test_loader_is_deterministic_and_skips_exactly(corpus):
-    corpora = D.open_corpora([corpus])
+def test_loader_is_deterministic_and_skips_exactly(train_corpus):
+    corpora = D.open_corpora([train_corpus])
     cfg = tiny().data
-    full = _take(iter(D.TrainPairs(corpora, cfg, 42, "relative", seed=5)), 5)
-    resumed = _take(iter(D.TrainPairs(corpora, cfg, 42, "relative", seed=5, skip_batches=3)), 2)
+    full = take(iter(D.TrainPairs(corpora, cfg, 42, "relative", seed=5)), 5)
+    resumed = take(iter(D.TrainPairs(corpora, cfg, 42, "relative", seed=5, skip_batches=3)), 2)
     for a, b in zip(full[3:], resumed):
         assert torch.equal(a["images"], b["images"]) and torch.equal(a["targets"], b["targets"])
         assert [m["key"] for m in a["meta"]] == [m["key"] for m in b["meta"]]
-    other = _take(iter(D.TrainPairs(corpora, cfg, 42, "relative", seed=6)), 1)
+    other = take(iter(D.TrainPairs(corpora, cfg, 42, "relative", seed=6)), 1)
     assert not torch.equal(full[0]["images"], other[0]["images"])
     b = full[0]
     assert b["images"].shape == (4, 2, 3, 42, 42) and b["targets"].shape == (4, 2, 9)
     for m in b["meta"]:
         assert m["anchor"] != m["query"] and m["group"] % 3 != 2
-    absolute = _take(iter(D.TrainPairs(corpora, cfg, 42, "absolute", seed=5)), 1)[0]
+    absolute = take(iter(D.TrainPairs(corpora, cfg, 42, "absolute", seed=5)), 1)[0]
     assert absolute["images"].shape == (4, 1, 3, 42, 42)
     assert [m["key"] for m in absolute["meta"]] == [m["key"] for m in b["meta"]]  # the same draws
 
@@ -181,30 +236,51 @@ def test_loss_weights_parts_iterations_and_ignores_the_anchor_by_default():
     assert pose_loss(moved, target, LossCfg(anchor=1.0))[0].item() > total.item()
 
 
+def test_the_geodesic_rotation_loss_is_the_angle_between_the_rotations():
+    from scipy.spatial.transform import Rotation
+
+    from relhead.train.losses import quat_angle
+
+    rng = np.random.default_rng(0)
+    p, q = Rotation.random(50, random_state=rng), Rotation.random(50, random_state=rng)
+    scale = rng.uniform(0.2, 3.0, (50, 1))  # a network's quaternion need not be unit, nor w >= 0
+    sign = rng.choice([-1.0, 1.0], (50, 1))
+    got = quat_angle(torch.tensor(p.as_quat() * scale * sign), torch.tensor(q.as_quat()))
+    np.testing.assert_allclose(got.numpy(), (p * q.inv()).magnitude(), atol=1e-9)
+    same = torch.tensor(q.as_quat()[:3] * 2.0, requires_grad=True)  # equal rotations: zero, finite gradient
+    angle = quat_angle(same, torch.tensor(q.as_quat()[:3]))
+    angle.sum().backward()
+    assert angle.abs().max() < 1e-6 and torch.isfinite(same.grad).all()
+    # in the loss: the rotation part is that angle, and translation errors do not enter it
+    target = torch.zeros(2, 2, 9)
+    target[..., 6] = 1.0
+    pred = target.clone()
+    pred[:, 1, 3:7] = torch.tensor(Rotation.from_euler("y", 30, degrees=True).as_quat())
+    pred[:, 1, :3] = 5.0
+    _, parts = pose_loss([pred], target, LossCfg(rot="geodesic"))
+    assert parts["q"] == pytest.approx(np.radians(30)) and parts["t"] == pytest.approx(5.0)
+
+
 # -------------------------------------------------------------------------------- runs and the CLI
-def _metrics(run):
-    return [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
-
-
-def test_train_eval_predict_end_to_end(corpus, tmp_path, capsys):
+def test_train_eval_predict_end_to_end(train_corpus, tmp_path, capsys):
     run = tmp_path / "run"
-    args = ["train", "--data", str(corpus), "--out", str(run), "--set", "steps=25", "--set", "optim.lr=3e-3",
+    args = ["train", "--data", str(train_corpus), "--out", str(run), "--set", "steps=25", "--set", "optim.lr=3e-3",
             "--set", "optim.warmup=0", "--set", "data.augment.enabled=false"]
-    assert main(args + sum((["--set", s] for s in TINY), []) + ["--set", "plot=true"]) == 0
-    rows = [r for r in _metrics(run) if "loss" in r]
+    assert main(args + sum((["--set", s] for s in configs.TINY_TRAINING), []) + ["--set", "plot=true"]) == 0
+    rows = [r for r in metrics(run) if "loss" in r]
     assert [r["step"] for r in rows] == list(range(1, 26))
     # the loss fell: step 1 logged the initial model's loss on the first batch; the trained model's on it
-    from relhead.train.train import load_run
+    from relhead.train.runs import load_run
 
     cfg, model = load_run(run)
-    first_batch = next(iter(D.train_loader(D.open_corpora([corpus]), cfg.data, cfg.size, cfg.mode, cfg.seed)))
+    first_batch = next(iter(D.train_loader(D.open_corpora([train_corpus]), cfg.data, cfg.size, cfg.mode, cfg.seed)))
     with torch.no_grad():
         final = pose_loss(model(first_batch["images"]), first_batch["targets"])[0].item()
     assert final < 0.8 * rows[0]["loss"], (rows[0]["loss"], final)
     assert {"t", "q", "fov", "lr", "grad_norm"} <= set(rows[0])
     assert (run / "curve.png").stat().st_size > 0 and (run / "checkpoint" / "model.safetensors").is_file()
     cfg = json.loads((run / "config.json").read_text())
-    assert cfg["config"]["steps"] == 25 and cfg["data"] == [str(corpus.resolve())]
+    assert cfg["config"]["steps"] == 25 and cfg["data"] == [str(train_corpus.resolve())]
     state = torch.load(run / "checkpoint" / "state.pt", weights_only=True)
     assert state["step"] == 25 and state["data"]["batches"] == 25
 
@@ -218,15 +294,15 @@ def test_train_eval_predict_end_to_end(corpus, tmp_path, capsys):
     assert sum(b["n"] for b in res["relative"]["query_angle"].values()) == 12
     assert res["relative"]["easy"]["n"] + res["relative"]["hard"]["n"] <= 12
     assert res["query"]["overall"]["rot_deg"] == pytest.approx(overall["rot_deg"])  # R_rel R_a: same geodesic
-    last_eval = [r for r in _metrics(run) if "eval" in r][-1]["eval"]
+    last_eval = [r for r in metrics(run) if "eval" in r][-1]["eval"]
     assert last_eval["rot_deg"] == pytest.approx(overall["rot_deg"], abs=1e-9)  # the same pairs, the same model
 
-    g = next(iter_groups([corpus / "shard-000000.tar"]))
+    g = next(iter_groups([train_corpus / "shard-000000.tar"]))
     Image.fromarray(g.image(0)).save(tmp_path / "a.png")
     Image.fromarray(g.image(1)).save(tmp_path / "q.png")
     box = ",".join(f"{v:.2f}" for v in g.views[0]["face_box"])
     base = ["predict", "--checkpoint", str(run), "--anchor", str(tmp_path / "a.png"),
-            "--query", str(tmp_path / "q.png")]
+            "--query", str(tmp_path / "q.png"), "--anchor-box", "full", "--query-box", "full"]  # no MTCNN here
     assert main(base + ["--anchor-box", box, "--anchor-pose", "10,-5,2"]) == 0
     out = json.loads(capsys.readouterr().out)
     R_rel = np.array(out["R_rel"])
@@ -251,18 +327,18 @@ def test_train_eval_predict_end_to_end(corpus, tmp_path, capsys):
     assert "--anchor" in capsys.readouterr().err
 
 
-def test_resume_gives_the_same_next_losses_bit_exact(corpus, tmp_path):
+def test_resume_gives_the_same_next_losses_bit_exact(train_corpus, tmp_path):
     cfg = tiny("steps=6", "optim.warmup=0.5")  # augmentation on: its seeds must resume too
-    train(cfg, [str(corpus)], tmp_path / "straight")
-    train(cfg, [str(corpus)], tmp_path / "cut", until=3)
-    assert [r["step"] for r in _metrics(tmp_path / "cut") if "loss" in r] == [1, 2, 3]
-    train(cfg, [str(corpus)], tmp_path / "cut", resume=True)
-    straight = [r["loss"] for r in _metrics(tmp_path / "straight") if "loss" in r]
-    resumed = [r["loss"] for r in _metrics(tmp_path / "cut") if "loss" in r]
+    train(cfg, [str(train_corpus)], tmp_path / "straight")
+    train(cfg, [str(train_corpus)], tmp_path / "cut", until=3)
+    assert [r["step"] for r in metrics(tmp_path / "cut") if "loss" in r] == [1, 2, 3]
+    train(cfg, [str(train_corpus)], tmp_path / "cut", resume=True)
+    straight = [r["loss"] for r in metrics(tmp_path / "straight") if "loss" in r]
+    resumed = [r["loss"] for r in metrics(tmp_path / "cut") if "loss" in r]
     assert len(straight) == 6 and resumed == straight  # exactly equal floats
 
 
-def test_lora_from_init_and_the_absolute_twin(corpus, tmp_path, capsys):
+def test_lora_from_init_and_the_absolute_twin(train_corpus, tmp_path, capsys):
     from safetensors.torch import save_file
 
     from relhead.train.model import RelPoseModel
@@ -272,9 +348,9 @@ def test_lora_from_init_and_the_absolute_twin(corpus, tmp_path, capsys):
     extra = {"depth_head.w": torch.zeros(2)}
     save_file({**base.state_dict(), **extra}, str(tmp_path / "base.safetensors"))
     run = tmp_path / "lora"
-    args = ["train", "--data", str(corpus), "--out", str(run), "--init", str(tmp_path / "base.safetensors"),
+    args = ["train", "--data", str(train_corpus), "--out", str(run), "--init", str(tmp_path / "base.safetensors"),
             "--mode", "absolute", "--set", "finetune=lora", "--set", "lora.rank=2", "--set", "steps=3"]
-    assert main(args + sum((["--set", s] for s in TINY), [])) == 0
+    assert main(args + sum((["--set", s] for s in configs.TINY_TRAINING), [])) == 0
     assert "1 tensors not in the model ignored: depth_head.w" in (run / "log.txt").read_text()
     assert (run / "checkpoint" / "adapter.safetensors").is_file()
     assert not (run / "checkpoint" / "model.safetensors").exists()
@@ -286,13 +362,43 @@ def test_lora_from_init_and_the_absolute_twin(corpus, tmp_path, capsys):
     assert res["query"]["overall"]["rot_deg"] != pytest.approx(res["relative"]["overall"]["rot_deg"])
 
 
+def test_the_cnn_baseline_trains_and_a_run_evaluates_corpora_it_never_saw(train_corpus, tmp_path, capsys):
+    """`relhead eval --data OTHER` scores every group of a corpus the run did not train on (the held-out
+    rule is the training corpora's); `--split held-out` keeps the rule, and says so when it finds none."""
+    other = synthetic_corpus(resolve("test", configs.TRAIN[:1] + ["shards=1", "groups_per_shard=2", "views=3",
+                                                          "image.width=64", "image.height=64", "seed=99"]),
+                             tmp_path / "other")
+    run = tmp_path / "cnn"
+    tiny_cnn = ([s for s in configs.TINY_TRAINING if not s.startswith("model.overrides")]
+                + ["model.overrides={cnn_width: 8, embed_dim: 32}"])
+    assert main(["train", "--data", str(train_corpus), "--out", str(run), "--training", "cnn-cpu", "--set", "steps=3",
+                 *sum((["--set", s] for s in tiny_cnn), [])]) == 0
+    assert "cnn relative scratch" in (run / "log.txt").read_text()
+    capsys.readouterr()
+    assert main(["eval", "--checkpoint", str(run), "--data", str(other), "--out", str(tmp_path / "o.json")]) == 0
+    res = json.loads((tmp_path / "o.json").read_text())
+    assert res["groups"] == 2 and res["pairs"] == 2 * 3 * 2 and res["groups_evaluated"] == {"other": "all"}
+    assert "other: all" in capsys.readouterr().out
+    both = ["eval", "--checkpoint", str(run), "--data", str(train_corpus), "--data", str(other),
+            "--out", str(tmp_path / "b.json")]
+    assert main(both) == 0  # the trained-on corpus: its held-out groups 2 and 5; the other: all of it
+    res = json.loads((tmp_path / "b.json").read_text())
+    assert res["groups"] == 4 and res["groups_evaluated"] == {"fake": "held-out", "other": "all"}
+    capsys.readouterr()
+    assert main(["eval", "--checkpoint", str(run), "--data", str(other), "--split", "held-out",
+                 "--out", str(tmp_path / "h.json")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no held-out groups in other" in err and "--split all" in err and "\n" not in err
+    assert not (tmp_path / "h.json").exists()
+
+
 # ------------------------------------------------------------------------------------------ errors
-def test_a_corrupt_shard_fails_or_is_skipped_as_configured(corpus, tmp_path, capsys):
+def test_a_corrupt_shard_fails_or_is_skipped_as_configured(train_corpus, tmp_path, capsys):
     bad = tmp_path / "fake"
-    shutil.copytree(corpus, bad)
+    shutil.copytree(train_corpus, bad)
     shard = bad / "shard-000001.tar"
     shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
-    args = ["train", "--data", str(bad), "--set", "steps=2", *sum((["--set", s] for s in TINY), [])]
+    args = ["train", "--data", str(bad), "--set", "steps=2", *sum((["--set", s] for s in configs.TINY_TRAINING), [])]
     assert main(args + ["--out", str(tmp_path / "r1")]) == 2
     err = capsys.readouterr().err.strip()
     assert "shard-000001.tar: size" in err and "\n" not in err, err
@@ -308,34 +414,37 @@ def test_a_corrupt_shard_fails_or_is_skipped_as_configured(corpus, tmp_path, cap
     (["--set", "optim.lr=-1"], "optim.lr: Input should be greater than 0"),
     (["--set", "data.sise=3"], "data.sise: unknown key; allowed here: augment, batch"),
     (["--set", "finetune=lora"], "init: finetune 'lora' needs a checkpoint"),
-    (["--set", "data.size=50"], "data.size: must be a multiple of the patch size 14"),
+    (["--set", "data.size=50"], "data.size: must be a multiple of the patch size 16"),
     (["--set", "model.overrides={depht: 2}"], "model.overrides: unknown model field 'depht'"),
     (["--set", "data.crop.margin=[0.6,0.4]"], "data.crop.margin: [min, max] needs min <= max"),
-    (["--training", "nope"], "training 'nope' not found; known: small-cpu, vggt-1b-lora"),
+    (["--training", "nope"], "training 'nope' not found; known: cnn-cpu, small-cpu, vggt-1b-lora"),
     (["--init", "/no/such.pt"], "--init /no/such.pt: no such file"),
     (["--resume"], "--resume:"),
-    (["--set", "data.workers=9"], "data.workers: 9 loader workers need at least"),
+    (["--set", "data.workers=9"], "data.workers: 9 loader workers in 1 process(es) need at least"),
     (["--set", "data.holdout_every=2", "--data", "/nope"], "--data /nope: not a corpus folder"),
 ])
-def test_bad_training_configs_are_one_line_exit_2_nothing_written(corpus, tmp_path, capsys, args, expect):
+def test_bad_training_configs_are_one_line_exit_2_nothing_written(train_corpus, tmp_path, capsys, args, expect):
     out = tmp_path / "run"
-    assert main(["train", "--data", str(corpus), "--out", str(out), *args]) == 2
+    assert main(["train", "--data", str(train_corpus), "--out", str(out), *args]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"relhead: config error: {expect}") and "\n" not in err, err
     assert not out.exists()
 
 
-def test_an_existing_run_is_not_overwritten(corpus, tmp_path, capsys):
+def test_an_existing_run_is_not_overwritten(train_corpus, tmp_path, capsys):
     out = tmp_path / "run"
     out.mkdir()
     (out / "keep").write_text("x")
-    assert main(["train", "--data", str(corpus), "--out", str(out)]) == 2
+    assert main(["train", "--data", str(train_corpus), "--out", str(out)]) == 2
     assert "already exists" in capsys.readouterr().err and sorted(p.name for p in out.iterdir()) == ["keep"]
 
 
 def test_named_trainings_resolve():
     small, big = resolve_training("small-cpu"), resolve_training("vggt-1b-lora", values={"init": "/x.pt"})
-    assert small.size == 112 and small.finetune == "scratch" and small.optim.lr == 1e-4
+    assert small.size == 96 and small.finetune == "scratch" and small.optim.lr == 1e-3
+    assert small.loss.rot == "geodesic" and small.loss.landmarks > 0 and small.data.flip == 0.5
+    cnn = resolve_training("cnn-cpu")
+    assert cnn.model.preset == "cnn" and cnn.loss.landmarks == 0 and cnn.optim == small.optim and cnn.data == small.data
     assert big.size == 518 and big.finetune == "lora" and big.lora.rank == 8 and big.lora.alpha == 16
     assert big.precision == "bf16" and big.data.crop.margin == (0.4, 0.6) and big.loss.fov == 0.5
     with pytest.raises(ConfigError, match="init: finetune 'lora' needs"):

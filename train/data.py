@@ -4,7 +4,9 @@ the face, resize, augment and batch; plus the deterministic evaluation iterator.
 A batch is a dict: `images` (B, S, 3, size, size) float in [0, 1] (frame 0 the anchor; S = 1 for the
 absolute twin, which sees the query frame of each drawn pair, so both modes consume the same groups
 and draws), `targets` (B, S, 9) pose encodings (relhead.frames.pose_to_encoding with the crop's K:
-anchor = identity, query = (R_rel, t_rel); absolute: the query's own (R, t)), and `meta`, a list of
+anchor = identity, query = (R_rel, t_rel); absolute: the query's own (R, t)), `landmarks` (B, S, 68, 2)
+the frames' 68 landmarks in their crops as shares of the side (x right, y down; an auxiliary target),
+and `meta`, a list of
 per-pair dicts (group key, anchor/query index, pair angle and tags, the query's angle from frontal,
 both views' absolute poses and crop intrinsics).
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -34,15 +37,28 @@ from relhead.datasets.manifest import read_manifest
 from relhead.datasets.pairs import frontal_view, tag
 from relhead.datasets.sample import Group
 from relhead.datasets.shards import iter_groups
-from relhead.frames import geodesic_deg, pose_to_encoding, relative_transform
+from relhead.frames import (IBUG68_MIRROR, geodesic_deg, mirror_intrinsics, mirror_pose, pose_to_encoding,
+                            relative_transform)
 
 
 # ------------------------------------------------------------------------------------------- config
 class CropCfg(Strict):
+    """The one crop rule. Training draws a square around the face box: its larger side grown by
+    `margin` of it per side, times `scale`, its centre moved by up to `shift` of the side. Evaluation
+    and prediction take the centre of that distribution: the middle margin and scale, no shift."""
+
     margin: Range(0.0, 3.0) = (0.4, 0.6)  # per side, as a share of the face box's larger side
     shift: float = Field(0.01, ge=0.0, le=0.5, description="max centre shift, share of the crop side")
     scale: Range(0.25, 4.0) = (0.9, 1.1)  # scale jitter of the crop side
-    eval_margin: float = Field(0.1, ge=0.0, le=3.0, description="evaluation and prediction: no shift, no jitter")
+
+    def draw(self, rng: np.random.Generator) -> tuple[float, tuple[float, float], float]:
+        """A training crop's (margin, shift, scale)."""
+        return (float(rng.uniform(*self.margin)), tuple(rng.uniform(-self.shift, self.shift, 2)),
+                float(rng.uniform(*self.scale)))
+
+    def centre(self) -> tuple[float, tuple[float, float], float]:
+        """The evaluation and prediction crop's (margin, shift, scale): the training draws' centre."""
+        return sum(self.margin) / 2, (0.0, 0.0), sum(self.scale) / 2
 
 
 class AugmentCfg(Strict):
@@ -75,6 +91,8 @@ class DataCfg(Strict):
     workers: int = Field(1, ge=0, le=64, description="DataLoader worker processes (0: in the training process)")
     shuffle_buffer: int = Field(256, ge=1, description="pairs; each holds its group's encoded images")
     pairs_per_group: int = Field(1, ge=1, description="pairs drawn from a group each time the stream passes it")
+    flip: float = Field(0.0, ge=0.0, le=1.0, description="probability that a training pair is mirrored "
+                        "left-right, both frames and their poses (relhead.frames.mirror_pose)")
     holdout_every: int = Field(10, ge=2, description="group ids g with g % k == k - 1 are held out (eval only)")
     eval_pairs: Literal["all", "recorded"] = "all"  # every ordered pair of a held-out group, or pairs.json's
     on_corrupt: Literal["raise", "skip"] = "raise"
@@ -90,10 +108,17 @@ class Corpus:
     shards: tuple[Path, ...]  # the manifest's done shards
     groups: tuple[range, ...]  # group ids per shard
     pairs_cfg: dict  # the corpus' pair policy config (easy/hard thresholds)
+    held_out_only: bool = True  # evaluation reads only its held-out groups (a corpus the run trained on)
 
 
-def open_corpora(paths: list[str | Path]) -> list[Corpus]:
-    """Corpus folders (each with manifest.json) -> their done shards; ConfigError when one is not."""
+def open_corpora(paths: list[str | Path], check: bool = False, on_corrupt: str = "raise") -> list[Corpus]:
+    """Corpus folders (each with manifest.json) -> their done shards; ConfigError when one is not. With
+    `check`, every shard's size and sha256 are compared with the manifest first (what the reader checks
+    before it reads a shard, with the same message): a corrupt shard raises CorruptShard, or with
+    `on_corrupt="skip"` is left out with a warning, before training has written anything."""
+    from relhead.datasets.manifest import file_problem
+    from relhead.datasets.shards import CorruptShard
+
     if not paths:
         raise ConfigError("--data: give at least one corpus folder")
     out, names = [], set()
@@ -102,6 +127,14 @@ def open_corpora(paths: list[str | Path]) -> list[Corpus]:
         if manifest is None:
             raise ConfigError(f"--data {p}: not a corpus folder (no manifest.json)")
         done = [e for _, e in sorted(manifest["shards"].items(), key=lambda kv: int(kv[0])) if e["status"] == "done"]
+        if check:
+            for e in list(done):
+                problem = file_problem(p / e["file"], e)
+                if problem and on_corrupt == "raise":
+                    raise CorruptShard(f"{p / e['file']}: {problem}")
+                if problem:
+                    warnings.warn(f"skipping corrupt shard {p / e['file']}: {problem}", stacklevel=2)
+                    done.remove(e)
         if not done:
             raise ConfigError(f"--data {p}: no finished shards")
         name = p.resolve().name
@@ -217,9 +250,12 @@ class PairDraw:
 
 
 def collate(items: list[dict]) -> dict:
-    return {"images": torch.stack([it["images"] for it in items]),
-            "targets": torch.from_numpy(np.stack([it["targets"] for it in items])).float(),
-            "meta": [it["meta"] for it in items]}
+    batch = {"images": torch.stack([it["images"] for it in items]),
+             "targets": torch.from_numpy(np.stack([it["targets"] for it in items])).float(),
+             "meta": [it["meta"] for it in items]}
+    if "landmarks" in items[0]:
+        batch["landmarks"] = torch.stack([it["landmarks"] for it in items])
+    return batch
 
 
 class TrainPairs(torch.utils.data.IterableDataset):
@@ -265,20 +301,27 @@ class TrainPairs(torch.utils.data.IterableDataset):
         crops, Ks = [], []
         for i in (d.anchor, d.query):
             v = d.group.views[i]
-            margin = rng.uniform(*cfg.crop.margin)
-            shift = rng.uniform(-cfg.crop.shift, cfg.crop.shift, 2)
-            scale = rng.uniform(*cfg.crop.scale)
-            box = square_crop(v["face_box"], v["W"], v["H"], margin, shift, scale)
+            box = square_crop(v["face_box"], v["W"], v["H"], *cfg.crop.draw(rng))
             crops.append(box)
             Ks.append(crop_intrinsics(v["K"], *box, size))
         meta = pair_meta(self.corpora[d.corpus], d.group, d.anchor, d.query, *Ks)
         frames = [(d.query, crops[1])] if self.mode == "absolute" else [(d.anchor, crops[0]), (d.query, crops[1])]
         images = torch.stack([crop_image(d.group.image(i), *box, size) for i, box in frames])
+        # the 68 landmarks in the crops, as shares of the side (an auxiliary target)
+        landmarks = np.stack([(np.asarray(d.group.views[i]["landmarks"], float) - box[:2]) / box[2] for i, box in frames])
         if cfg.augment.enabled:
             if self._augment is None:
                 self._augment = Augmenter(cfg.augment)
             images = self._augment(images, int(rng.integers(2**62)))
-        return {"images": images, "targets": targets(meta, size, self.mode), "meta": meta}
+        if cfg.flip and rng.random() < cfg.flip:
+            images = images.flip(-1)
+            landmarks = np.concatenate([1.0 - landmarks[..., :1], landmarks[..., 1:]], axis=-1)[:, IBUG68_MIRROR]
+            for f in ("a", "q"):
+                meta[f"R_{f}"], meta[f"t_{f}"] = mirror_pose(meta[f"R_{f}"], meta[f"t_{f}"])
+                meta[f"K_{f}"] = mirror_intrinsics(meta[f"K_{f}"], size)
+            meta["mirrored"] = True
+        return {"images": images, "targets": targets(meta, size, self.mode), "meta": meta,
+                "landmarks": torch.from_numpy(landmarks).float()}
 
     def __iter__(self):
         import webdataset as wds
@@ -307,15 +350,24 @@ def train_loader(corpora, cfg: DataCfg, size: int, mode: str, seed: int, skip_ba
     """Endless batches of training pairs; `skip_batches`: batches this rank already consumed."""
     ds = TrainPairs(corpora, cfg, size, mode, seed, skip_batches)
     return torch.utils.data.DataLoader(ds, batch_size=None, num_workers=cfg.workers, pin_memory=pin_memory,
-                                       prefetch_factor=2 if cfg.workers else None)
+                                       prefetch_factor=2 if cfg.workers else None, worker_init_fn=_leave_signals)
+
+
+def _leave_signals(worker: int) -> None:
+    """A loader worker ignores SIGINT and SIGTERM: the training process stops it when it stops."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def eval_items(corpora: list[Corpus], cfg: DataCfg, size: int) -> Iterator[dict]:
-    """Every held-out group's pairs (all ordered pairs, or the recorded ones) with evaluation crops,
-    in corpus, shard, group and pair order; images (2, 3, size, size), relative targets (2, 9)."""
+    """The evaluation pairs (all ordered pairs of a group, or the recorded ones) with evaluation crops,
+    in corpus, shard, group and pair order: of every held-out group, and of every group of a corpus
+    whose `held_out_only` is off; images (2, 3, size, size), relative targets (2, 9)."""
     for ci, corpus in enumerate(corpora):
         for g in iter_groups(corpus.shards, on_corrupt=cfg.on_corrupt):
-            if not held_out(int(g.meta["group"]), cfg.holdout_every):
+            if corpus.held_out_only and not held_out(int(g.meta["group"]), cfg.holdout_every):
                 continue
             V = len(g.views)
             if cfg.eval_pairs == "all":
@@ -327,7 +379,7 @@ def eval_items(corpora: list[Corpus], cfg: DataCfg, size: int) -> Iterator[dict]
                 for i in (a, q):
                     if i not in crops:
                         v = g.views[i]
-                        crops[i] = square_crop(v["face_box"], v["W"], v["H"], cfg.crop.eval_margin)
+                        crops[i] = square_crop(v["face_box"], v["W"], v["H"], *cfg.crop.centre())
                         images[i] = crop_image(g.image(i), *crops[i], size)
                 K_a, K_q = (crop_intrinsics(g.views[i]["K"], *crops[i], size) for i in (a, q))
                 meta = pair_meta(corpus, g, a, q, K_a, K_q)
@@ -336,15 +388,16 @@ def eval_items(corpora: list[Corpus], cfg: DataCfg, size: int) -> Iterator[dict]
 
 
 def eval_clips(corpora: list[Corpus], cfg: DataCfg, size: int) -> Iterator[dict]:
-    """Every held-out group that is a temporal clip, in corpus, shard and group order: `key`, the
-    frames' true rotations `R` (V, 3, 3) and their evaluation crops `images` (V, 3, size, size)."""
+    """Every evaluated group (as eval_items chooses them) that is a temporal clip, in corpus, shard and
+    group order: `key`, the frames' true rotations `R` (V, 3, 3) and their evaluation crops `images`
+    (V, 3, size, size)."""
     for corpus in corpora:
         for g in iter_groups(corpus.shards, on_corrupt=cfg.on_corrupt):
-            if g.clip is None or not held_out(int(g.meta["group"]), cfg.holdout_every):
+            if g.clip is None or (corpus.held_out_only and not held_out(int(g.meta["group"]), cfg.holdout_every)):
                 continue
             images = []
             for i, v in enumerate(g.views):
-                box = square_crop(v["face_box"], v["W"], v["H"], cfg.crop.eval_margin)
+                box = square_crop(v["face_box"], v["W"], v["H"], *cfg.crop.centre())
                 images.append(crop_image(g.image(i), *box, size))
             yield {"key": f"{corpus.name}/{g.key}", "R": np.array([v["R"] for v in g.views], float),
                    "images": torch.stack(images)}

@@ -9,13 +9,16 @@ Every number is a mean over the pairs of its row (`rot_med_deg` a median), with 
   R_pred and R_true (the BIWI/300W-LP decomposition), wrapped into [0, 180]; `ypr_deg` their mean;
 - `t_m`: Euclidean distance of t_pred and t_true, metres.
 Sections:
-- `relative`: the relative transform of the query w.r.t. the anchor (R_rel, t_rel of DESIGN.md). The
-  relative model predicts it directly; the absolute twin's is derived from its two single-frame
-  predictions, R_rel = R_q R_a^T and t_rel = t_q - R_rel t_a, so both models are compared like with like.
+- `relative`: the relative transform of the query w.r.t. the anchor (R_rel, t_rel of docs/design.md,
+  "Frames and conventions"). The relative model predicts it directly; the absolute twin's is derived
+  from its two single-frame predictions, R_rel = R_q R_a^T and t_rel = t_q - R_rel t_a, so both models
+  are compared like with like.
 - `query`: the query's absolute head pose in its camera. Relative model: R_rel_pred R_a and
   R_rel_pred t_a + t_rel_pred with the anchor's TRUE pose (as `relhead predict --anchor-pose` does and
   as the BIWI relative protocol compares; its rot_deg equals the relative one, its Euler errors do
   not); absolute twin: its own prediction of the query frame alone.
+- `identity`: the trivial baseline on the same pairs, R_rel = I and t_rel = 0 (no motion): its
+  rot_deg is the pairs' own angle.
 Rows: `overall`, `easy`, `hard` (the pair's tags: pairs.json's where the pair is recorded, else the
 corpus' thresholds), and `query_angle` bins of the query's angle from frontal (geodesic of its R
 from the identity): 0-15, 15-30, 30-45, 45-60, 60+ degrees.
@@ -93,7 +96,7 @@ def evaluate(model, cfg, corpora, device, bf16: bool = False, limit: int | None 
     """Errors of `model` (trained as `cfg`) on the held-out pairs of `corpora` (the first `limit`)."""
     was_training = model.training
     model.eval()
-    rel_rows, query_rows, per_pair = [], [], []
+    rel_rows, query_rows, identity_rows, per_pair = [], [], [], []
     for b in eval_batches(corpora, cfg.data, cfg.size, batch or cfg.data.batch, limit):
         pred = predict_poses(model, b["images"], cfg.mode, device, bf16)
         for i, m in enumerate(b["meta"]):
@@ -109,11 +112,15 @@ def evaluate(model, cfg, corpora, device, bf16: bool = False, limit: int | None 
             query = pose_errors(R_q, t_q, m["R_q"], m["t_q"])
             rel_rows.append({**rel, **common})
             query_rows.append({**query, **common})
+            identity_rows.append({**pose_errors(np.eye(3), np.zeros(3), R_rel, t_rel), **common})
             per_pair.append({"key": m["key"], "anchor": m["anchor"], "query": m["query"],
-                             "angle_deg": m["angle_deg"], "rot_deg": rel["rot_deg"], "t_m": rel["t_m"]})
+                             "angle_deg": m["angle_deg"], "query_angle_deg": m["query_angle_deg"], "tags": m["tags"],
+                             "rot_deg": rel["rot_deg"], "t_m": rel["t_m"],
+                             "R_rel_pred": np.round(pred["R_rel"][i], 6).tolist()})
     model.train(was_training)
     return {"mode": cfg.mode, "pairs": len(rel_rows), "groups": len({p["key"] for p in per_pair}),
-            "relative": table(rel_rows), "query": table(query_rows), "per_pair": per_pair}
+            "relative": table(rel_rows), "query": table(query_rows), "identity": table(identity_rows),
+            "per_pair": per_pair}
 
 
 def evaluate_clips(model, cfg, corpora, device, bf16: bool = False, batch: int | None = None,
@@ -160,17 +167,23 @@ def format_table(section: dict, title: str) -> str:
 
 
 def evaluate_run(run: str | Path, data: list[str] | None = None, out: str | Path | None = None,
-                 batch: int | None = None, device: str = "auto", known_every: int = 10) -> dict:
-    """`relhead eval`: a run's latest checkpoint on the held-out groups of `data` (default: the corpora
-    it was trained on); writes JSON to `out` (default RUN/eval.json) and prints the tables. Held-out
-    temporal clips add the `clips` section (anchor policies; nearest and fused know every
-    `known_every`-th frame)."""
+                 batch: int | None = None, device: str = "auto", split: str = "auto", known_every: int = 10) -> dict:
+    """`relhead eval`: a run's latest checkpoint on `data` (default: the corpora it was trained on);
+    writes JSON to `out` (default RUN/eval.json) and prints the tables. `split`: which groups of a
+    corpus are evaluated: `auto` the held-out ones of a corpus the run trained on and all of any
+    other, `held-out` or `all` for every corpus. Evaluated temporal clips add the `clips` section
+    (anchor policies; nearest and fused know every `known_every`-th frame)."""
+    import dataclasses
+
     from relhead.configbase import ConfigError
     from relhead.train.data import open_corpora
-    from relhead.train.train import read_run_config, resolve_device, load_run
+    from relhead.train.runs import load_run, read_run_config, resolve_device
 
     _, trained_on = read_run_config(run)
-    corpora = open_corpora(data or trained_on)
+    seen = {Path(p).resolve() for p in trained_on}
+    corpora = [dataclasses.replace(c, held_out_only=split == "held-out" or (split == "auto" and
+                                                                            c.path.resolve() in seen))
+               for c in open_corpora(data or trained_on)]
     cfg, model = load_run(run, "cpu")
     if device != "auto":
         cfg = cfg.model_copy(update={"device": device})
@@ -179,19 +192,22 @@ def evaluate_run(run: str | Path, data: list[str] | None = None, out: str | Path
     res = evaluate(model, cfg, corpora, dev, bf16, batch=batch)
     if res["pairs"] == 0:
         raise ConfigError(f"no held-out groups in {', '.join(c.name for c in corpora)} "
-                          f"(data.holdout_every {cfg.data.holdout_every}: group ids g % k == k - 1)")
+                          f"(data.holdout_every {cfg.data.holdout_every}: group ids g % k == k - 1; "
+                          f"--split all evaluates every group)")
     res = {"run": str(run), "data": [str(c.path) for c in corpora], "holdout_every": cfg.data.holdout_every,
+           "groups_evaluated": {c.name: "held-out" if c.held_out_only else "all" for c in corpora},
            "definitions": __doc__.split("Every number", 1)[1].strip(), **res}
     clips = evaluate_clips(model, cfg, corpora, dev, bf16, batch=batch, known_every=known_every)
     if clips is not None:
         res["clips"] = clips
     out = Path(out) if out else Path(run) / "eval.json"
     out.write_text(json.dumps(res, indent=1))
-    print(f"{run}: {cfg.mode} model, {res['pairs']} held-out pairs in {res['groups']} groups -> {out}")
+    which = ", ".join(f"{k}: {v}" for k, v in res["groups_evaluated"].items())
+    print(f"{run}: {cfg.mode} model, {res['pairs']} pairs in {res['groups']} groups ({which}) -> {out}")
     print(format_table(res["relative"], "relative"))
     print(format_table(res["query"], "query (abs)"))
+    print(format_table(res["identity"], "identity"))
     if clips is not None:
-        print(f"{clips['clips']} held-out clips, {clips['frames']} frames, nearest/fused know every "
-              f"{known_every}th frame")
+        print(f"{clips['clips']} clips, {clips['frames']} frames, nearest/fused know every {known_every}th frame")
         print(C.format_table(clips))
     return res

@@ -67,7 +67,7 @@ def prepare_finetune(model: RelPoseModel, mode: str, lora: LoraSettings = LoraSe
         return add_lora(model, lora)
     model.requires_grad_(mode in ("full", "scratch"))
     model.camera_head.requires_grad_(True)
-    mask_token = getattr(model.aggregator.patch_embed, "mask_token", None)
+    mask_token = getattr(getattr(model.aggregator, "patch_embed", None), "mask_token", None)
     if mask_token is not None:
         mask_token.requires_grad_(False)
     return model

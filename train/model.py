@@ -32,7 +32,10 @@ class ModelConfig:
     num_heads: int = 16
     mlp_ratio: float = 4.0
     num_register_tokens: int = 4
-    patch_embed: str = "dinov2"  # "conv" (one strided conv) or "dinov2" (DINOv2 ViT-L/14 with registers)
+    patch_embed: str = "dinov2"  # "dinov2" (DINOv2 ViT-L/14 with registers), "conv" (one strided conv) or
+    # "cnn" (a small residual CNN of stride patch_size, a power of 2: its feature map's cells are the tokens)
+    cnn_width: int = 32  # "cnn" stem and the "cnn" baseline: channels after the first conv, doubled per stage
+    arch: str = "vggt"  # "vggt": the aggregator + camera head; "cnn": the plain-CNN baseline (ConvNet below)
     dino_depth: int = 24
     dino_heads: int = 16
     qk_norm: bool = True
@@ -41,13 +44,21 @@ class ModelConfig:
     head_depth: int = 4  # camera-head trunk blocks (at width 2 * embed_dim)
     head_heads: int = 16
     head_iters: int = 4  # refinement iterations of the camera head
+    landmarks: int = 0  # an auxiliary head locating this many 2D landmarks per frame (68: iBUG) from its tokens
 
 
 PRESETS = {
+    # From scratch on a CPU: a residual CNN turns each 96 px frame into 6 x 6 tokens (the inductive
+    # bias a transformer trained on a few thousand images lacks), then VGGT's frame/global attention,
+    # camera token and iterative camera head. 96 px, not 112: 1.65x the pairs per second, and a lower
+    # held-out error at equal steps too (bench/README.md, "Choosing small-cpu").
     "small": ModelConfig(
-        img_size=112, embed_dim=128, depth=4, num_heads=4, patch_embed="conv",
-        head_depth=2, head_heads=4,
+        img_size=96, patch_size=16, embed_dim=128, depth=4, num_heads=4, patch_embed="cnn",
+        head_depth=2, head_heads=4, landmarks=68,
     ),
+    # The plain-CNN baseline: the same CNN, global average pooling and an MLP per frame (relative:
+    # on the anchor's and the query's features together), 6D rotations.
+    "cnn": ModelConfig(img_size=96, patch_size=16, arch="cnn", embed_dim=256),
     "vggt-1b": ModelConfig(),
 }
 
@@ -64,7 +75,13 @@ def model_config(name: str, **overrides) -> ModelConfig:
 
 def rope_tables(pos: Tensor, head_dim: int, freq: float) -> tuple[Tensor, Tensor]:
     """cos and sin tables (N, head_dim) of 2D rotary embedding for integer (row, col) positions
-    (N, 2): the first half of each head's channels turns with the row, the second with the column."""
+    (N, 2): the first half of each head's channels turns with the row, the second with the column.
+
+    The angles are always float32. Upstream VGGT casts them to the tokens' dtype before cos/sin; on
+    CUDA (where VGGT was trained and is finetuned) its tokens reach RoPE straight out of the q/k
+    LayerNorm, which autocast runs in float32, so it computes float32 angles too and this is the same
+    function. Only under CPU bf16 autocast, where LayerNorm stays bf16, would upstream quantise angles
+    of up to ~37 rad to bf16 (steps of 0.25 rad): a position error we do not copy."""
     d = head_dim // 2
     inv_freq = freq ** (-torch.arange(0, d, 2, dtype=torch.float32, device=pos.device) / d)
     angles = pos.float()[..., None] * inv_freq  # (N, 2, d/2)
@@ -152,6 +169,54 @@ class PatchEmbed(nn.Module):
         return self.proj(x).flatten(2).transpose(1, 2)
 
 
+class ResBlock(nn.Module):
+    """Two 3x3 convs with BatchNorm and a (1x1, strided) shortcut: the basic block of a ResNet."""
+
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.short = (nn.Identity() if stride == 1 and cin == cout else
+                      nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(self.bn2(self.conv2(y)) + self.short(x))
+
+
+class ConvNet(nn.Module):
+    """A small residual CNN of total stride `stride` (a power of 2, >= 4): a stride-2 stem of two
+    3x3 convs at `width` channels, then one stride-2 ResBlock per remaining factor of 2, doubling the
+    channels. (n, 3, H, W) -> (n, channels, H / stride, W / stride)."""
+
+    def __init__(self, stride: int, width: int):
+        super().__init__()
+        stages = int(math.log2(stride)) - 1
+        if stride < 4 or 2 ** (stages + 1) != stride:
+            raise ValueError(f"a CNN's stride (patch_size) must be a power of 2, at least 4, not {stride}")
+        self.stem = nn.Sequential(nn.Conv2d(3, width, 3, 2, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
+                                  nn.Conv2d(width, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU())
+        self.stages = nn.Sequential(*[ResBlock(width * 2**i, width * 2 ** (i + 1), 2) for i in range(stages)])
+        self.channels = width * 2**stages
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.stages(self.stem(x))
+
+
+class CNNPatchEmbed(nn.Module):
+    """Tokens from a ConvNet: each cell of its feature map, projected to the embedding width."""
+
+    def __init__(self, patch_size: int, dim: int, width: int):
+        super().__init__()
+        self.cnn = ConvNet(patch_size, width)
+        self.proj = nn.Linear(self.cnn.channels, dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.proj(self.cnn(x).flatten(2).transpose(1, 2))
+
+
 class DinoViT(nn.Module):
     """DINOv2-style ViT with a cls token and registers (VGGT-1B's patch embed); returns the
     final-normed patch tokens (n, h*w, D)."""
@@ -208,8 +273,10 @@ class Aggregator(nn.Module):
             self.patch_embed = PatchEmbed(cfg.patch_size, D)
         elif cfg.patch_embed == "dinov2":
             self.patch_embed = DinoViT(cfg)
+        elif cfg.patch_embed == "cnn":
+            self.patch_embed = CNNPatchEmbed(cfg.patch_size, D, cfg.cnn_width)
         else:
-            raise ValueError(f"patch_embed must be 'conv' or 'dinov2', not {cfg.patch_embed!r}")
+            raise ValueError(f"patch_embed must be 'conv', 'cnn' or 'dinov2', not {cfg.patch_embed!r}")
 
         def blocks():
             return nn.ModuleList(
@@ -298,29 +365,122 @@ class CameraHead(nn.Module):
         return out
 
 
+class LandmarkHead(nn.Module):
+    """Where each of L landmarks lies in a frame, from its patch tokens (B, S, h*w, C): every token
+    scores every landmark and proposes an offset from its cell's centre; a landmark's position is the
+    softmax-weighted mean of its proposals (soft-argmax), in shares of the image side (x right, y down).
+    An auxiliary task, like VGGT's track head: it shapes the tokens around the face's geometry."""
+
+    def __init__(self, dim: int, landmarks: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.proj = nn.Linear(dim, 3 * landmarks)
+        self.landmarks = landmarks
+
+    def forward(self, tokens: Tensor, h: int, w: int) -> Tensor:
+        B, S, N, _ = tokens.shape
+        out = self.proj(self.norm(tokens)).view(B, S, N, self.landmarks, 3)
+        rows, cols = torch.meshgrid(torch.arange(h, device=tokens.device), torch.arange(w, device=tokens.device),
+                                    indexing="ij")
+        centres = torch.stack([(cols.flatten() + 0.5) / w, (rows.flatten() + 0.5) / h], -1).to(out.dtype)
+        cell = torch.tensor([1.0 / w, 1.0 / h], device=tokens.device, dtype=out.dtype)
+        proposals = centres[:, None] + out[..., 1:] * cell  # (B, S, N, L, 2)
+        weights = out[..., 0].softmax(dim=2)[..., None]
+        return (weights * proposals).sum(dim=2)  # (B, S, L, 2)
+
+
 class RelPoseModel(nn.Module):
     """images (B, S, 3, H, W) in [0, 1], frame 0 the anchor -> list of (B, S, 9) pose encodings,
-    one per camera-head iteration (the last is final). S = 1 is the absolute twin."""
+    one per camera-head iteration (the last is final). S = 1 is the absolute twin. With `with_aux`
+    also a dict of auxiliary outputs: `landmarks` (B, S, L, 2) when the config has a landmark head."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
         self.aggregator = Aggregator(cfg)
         self.camera_head = CameraHead(cfg)
+        self.landmark_head = LandmarkHead(2 * cfg.embed_dim, cfg.landmarks) if cfg.landmarks else None
         self.apply(_init_linear)
 
-    def forward(self, images: Tensor, iters: int | None = None) -> list[Tensor]:
+    def forward(self, images: Tensor, iters: int | None = None, with_aux: bool = False):
         if images.ndim != 5 or images.shape[2] != 3:
             raise ValueError(f"expected images (B, S, 3, H, W), got {tuple(images.shape)}")
-        camera_tokens = self.aggregator(images)[:, :, 0]
-        # The head runs outside autocast, in its own parameters' dtype (VGGT runs its heads in fp32).
+        tokens = self.aggregator(images)
+        camera_tokens = tokens[:, :, 0]
+        # The heads run outside autocast, in their own parameters' dtype (VGGT runs its heads in fp32).
         with torch.autocast(images.device.type, enabled=False):
-            return self.camera_head(camera_tokens.to(self.camera_head.embed_pose.weight.dtype), iters)
+            preds = self.camera_head(camera_tokens.to(self.camera_head.embed_pose.weight.dtype), iters)
+            if not with_aux:
+                return preds
+            aux = {}
+            if self.landmark_head is not None:
+                h, w = images.shape[-2] // self.cfg.patch_size, images.shape[-1] // self.cfg.patch_size
+                patches = tokens[:, :, -h * w:].to(self.landmark_head.proj.weight.dtype)
+                aux["landmarks"] = self.landmark_head(patches, h, w)
+            return preds, aux
 
     def set_grad_checkpointing(self, enabled: bool = True) -> None:
         self.aggregator.grad_checkpointing = enabled
         if isinstance(self.aggregator.patch_embed, DinoViT):
             self.aggregator.patch_embed.grad_checkpointing = enabled
+
+
+class ConvPoseModel(nn.Module):
+    """The plain-CNN baseline (`arch: cnn`), with RelPoseModel's inputs and outputs: a ConvNet and
+    global average pooling give each frame a feature vector f; an MLP on [f_anchor, f_frame] predicts
+    the translation and a 6D rotation (two columns, Gram-Schmidt; Zhou et al. 2019) of every frame
+    after the anchor, relative to it, and another on f each frame's field of view. The anchor's own
+    pose is the identity. With one frame (the absolute twin) the pair is [f, f]. Submodules are named
+    `aggregator` and `camera_head` like RelPoseModel's, so checkpoints load the same way."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.aggregator = ConvNet(cfg.patch_size, cfg.cnn_width)
+        C, hidden = self.aggregator.channels, cfg.embed_dim
+        mlp = lambda cin, cout: nn.Sequential(nn.Linear(cin, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+                                              nn.Linear(hidden, cout))  # noqa: E731
+        self.camera_head = nn.ModuleDict({"pose": mlp(2 * C, 9), "fov": mlp(C, 2)})
+        self.apply(_init_linear)
+        with torch.no_grad():  # start at the identity rotation
+            self.camera_head["pose"][-1].bias[3:] = torch.tensor([1.0, 0, 0, 0, 1, 0])
+        self.register_buffer("image_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("image_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, images: Tensor, iters: int | None = None, with_aux: bool = False):
+        import roma
+
+        if images.ndim != 5 or images.shape[2] != 3:
+            raise ValueError(f"expected images (B, S, 3, H, W), got {tuple(images.shape)}")
+        B, S = images.shape[:2]
+        x = (images.flatten(0, 1) - self.image_mean) / self.image_std
+        f = self.aggregator(x).mean(dim=(2, 3)).view(B, S, -1)
+        with torch.autocast(images.device.type, enabled=False):
+            f = f.float()
+            pose = self.camera_head["pose"](torch.cat([f[:, :1].expand_as(f), f], dim=-1))  # (B, S, 9)
+            R = roma.special_gramschmidt(pose[..., 3:].unflatten(-1, (2, 3)).transpose(-1, -2))
+            q = roma.rotmat_to_unitquat(R)  # x, y, z, w
+            q = torch.where(q[..., 3:] < 0, -q, q)
+            t = pose[..., :3]
+            if S > 1:  # the anchor is the reference: identity, no translation
+                identity = torch.tensor([0.0, 0, 0, 1], device=q.device)
+                q = torch.cat([identity.expand(B, 1, 4), q[:, 1:]], dim=1)
+                t = torch.cat([torch.zeros_like(t[:, :1]), t[:, 1:]], dim=1)
+            fov = F.relu(self.camera_head["fov"](f))
+            preds = [torch.cat([t, q, fov], dim=-1)]
+            return (preds, {}) if with_aux else preds
+
+    def set_grad_checkpointing(self, enabled: bool = True) -> None:
+        pass  # small enough without
+
+
+def make_net(cfg: ModelConfig) -> nn.Module:
+    """The network of a ModelConfig: RelPoseModel, or the plain-CNN baseline for `arch: cnn`."""
+    if cfg.arch == "vggt":
+        return RelPoseModel(cfg)
+    if cfg.arch == "cnn":
+        return ConvPoseModel(cfg)
+    raise ValueError(f"arch must be 'vggt' or 'cnn', not {cfg.arch!r}")
 
 
 def _init_linear(m: nn.Module) -> None:
@@ -340,29 +500,37 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
     """Tensors of a local `.safetensors` or `.pt`/`.pth` file (a bare state dict, or one under
     "model" or "state_dict"); a DDP "module." prefix is dropped."""
     path = Path(path)
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        sd = load_file(path)
-    elif path.suffix in (".pt", ".pth"):
-        sd = torch.load(path, map_location="cpu", weights_only=True)
-        for key in ("model", "state_dict"):
-            if isinstance(sd, dict) and isinstance(sd.get(key), dict):
-                sd = sd[key]
-                break
-    else:
+    if path.suffix not in (".safetensors", ".pt", ".pth"):
         raise ValueError(f"{path}: expected a .safetensors, .pt or .pth checkpoint")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            sd = load_file(path)
+        else:
+            sd = torch.load(path, map_location="cpu", weights_only=True)
+            for key in ("model", "state_dict"):
+                if isinstance(sd, dict) and isinstance(sd.get(key), dict):
+                    sd = sd[key]
+                    break
+    except Exception as exc:  # safetensors', pickle's and zipfile's errors: a file that is not a checkpoint
+        detail = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise ValueError(f"cannot read {path.name} as a {path.suffix} checkpoint ({type(exc).__name__}"
+                         f"{': ' + detail if detail else ''})") from None
+    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise ValueError(f"{path.name} holds no state dict of tensors")
     if sd and all(k.startswith("module.") for k in sd):
         sd = {k[len("module.") :]: v for k, v in sd.items()}
     return sd
 
 
 def load_checkpoint(model: RelPoseModel, path: str | Path) -> list[str]:
-    """Load the `aggregator.*` and `camera_head.*` tensors of a checkpoint strictly into `model`
-    and return the names of the other tensors (e.g. VGGT's depth, point and track heads), which
-    are ignored. A model built on the meta device receives the checkpoint's tensors themselves."""
+    """Load the `aggregator.*`, `camera_head.*` (and `landmark_head.*`) tensors of a checkpoint
+    strictly into `model` and return the names of the other tensors (e.g. VGGT's depth, point and
+    track heads), which are ignored. A model built on the meta device receives the checkpoint's
+    tensors themselves."""
     sd = read_state_dict(path)
-    ours = {k: v for k, v in sd.items() if k.split(".", 1)[0] in ("aggregator", "camera_head")}
+    ours = {k: v for k, v in sd.items() if k.split(".", 1)[0] in ("aggregator", "camera_head", "landmark_head")}
     ignored = sorted(k for k in sd if k not in ours)
     own = model.state_dict()
     problems = []

@@ -1,8 +1,10 @@
 """Prediction: the relative head pose between an anchor and a query image from a trained run.
 
-With a face box [x0, y0, x1, y1] an image is cropped as in evaluation (a square around the box grown
-by CropCfg.eval_margin per side, clamped to the image); without one it is taken as already cropped to
-the face and resized whole (a non-square image is stretched). The result holds R_rel, t_rel
+With a face box [x0, y0, x1, y1] (relhead's `face_box`: the tight box of the 68 iBUG landmarks) an image
+is cropped as in evaluation, at the centre of the training crops (relhead.train.data.CropCfg: a square
+around the box, its larger side grown by the middle margin per side, clamped to the image); without
+one it is taken as already cropped that way and resized whole (a non-square image is stretched). A
+crop under a quarter of the model's input size holds no face and is refused. The result holds R_rel, t_rel
 (R_q = R_rel R_a, t_q = R_rel t_a + t_rel; t in metres, meaningful only as far as the crops' fields of
 view match the training data), the relative yaw/pitch/roll (relhead.frames convention) and, given
 the anchor's absolute rotation, the query's (R_q = R_rel R_a). An absolute-twin run predicts each
@@ -37,6 +39,9 @@ def check_box(box, W: int, H: int, name: str = "box") -> tuple[float, float, flo
     return x0, y0, x1, y1
 
 
+MAX_UPSAMPLING = 4  # a face crop is enlarged at most this much to the model's input; smaller holds no face
+
+
 class Predictor:
     """A trained run's model, ready to predict on RGB uint8 arrays."""
 
@@ -45,7 +50,7 @@ class Predictor:
 
     @classmethod
     def from_checkpoint(cls, run: str | Path, device: str = "auto") -> "Predictor":
-        from relhead.train.train import load_run, resolve_device
+        from relhead.train.runs import load_run, resolve_device
 
         cfg, model = load_run(run, "cpu")
         if device != "auto":
@@ -59,10 +64,25 @@ class Predictor:
             raise ConfigError(f"expected an (H, W, 3) uint8 RGB image, got {rgb.shape} {rgb.dtype}")
         H, W = rgb.shape[:2]
         size = self.cfg.size
+        least = int(np.ceil(size / MAX_UPSAMPLING))
+        what = name.replace(" box", "")
         if box is None:
+            if min(H, W) < least:
+                raise ConfigError(f"{what} image: {W}x{H} px is too small to hold a face at the model's {size} px "
+                                  f"input (at least {least} px a side)")
             return _resize_whole(rgb, size)
         box = check_box(box, W, H, name)
-        return crop_image(rgb, *square_crop(box, W, H, self.cfg.data.crop.eval_margin), size)
+        x0, y0, side = square_crop(box, W, H, *self.cfg.data.crop.centre())
+        if side < least:
+            raise ConfigError(f"{name} {','.join(f'{v:g}' for v in box)}: its crop is {side:.0f} px, too small for a "
+                              f"face at the model's {size} px input (at least {least} px; a face box of at least "
+                              f"{least / self.crop_growth():.0f} px)")
+        return crop_image(rgb, x0, y0, side, size)
+
+    def crop_growth(self) -> float:
+        """The crop's side over the face box's larger side."""
+        margin, _, scale = self.cfg.data.crop.centre()
+        return (1 + 2 * margin) * scale
 
     def predict(self, anchor: np.ndarray, query: np.ndarray, anchor_box=None, query_box=None,
                 anchor_pose=None) -> dict:
@@ -111,4 +131,6 @@ def parse_numbers(text: str | None, n: int, name: str, example: str) -> list[flo
         vals = []
     if len(vals) != n:
         raise ConfigError(f"{name} {text!r}: expected {n} comma-separated numbers, e.g. {example}")
+    if not all(np.isfinite(vals)):
+        raise ConfigError(f"{name} {text!r}: the numbers must be finite (no nan or inf)")
     return vals

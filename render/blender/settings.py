@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import bpy
+
+from relhead.quiet import NO_GPU_DRIVER, without_lines
 
 _ENGINES = {"cycles": "CYCLES", "eevee": "BLENDER_EEVEE", "workbench": "BLENDER_WORKBENCH"}
 
@@ -40,7 +44,10 @@ def apply(scene, render_cfg, image_cfg) -> None:
         if c.use_adaptive_sampling:
             c.adaptive_threshold, c.adaptive_min_samples = render_cfg.adaptive_threshold, render_cfg.adaptive_min_samples
         c.use_denoising = render_cfg.denoise
-        c.denoiser, c.denoising_quality = "OPENIMAGEDENOISE", render_cfg.denoiser_quality.upper()
+        # Choosing the denoiser makes Cycles list its devices, which on a machine without GPU drivers
+        # prints CUDA's and HIP's failed probes: noise when the render runs on the CPU anyway.
+        with without_lines(NO_GPU_DRIVER) if render_cfg.device == "cpu" else nullcontext():
+            c.denoiser, c.denoising_quality = "OPENIMAGEDENOISE", render_cfg.denoiser_quality.upper()
         c.denoising_prefilter = render_cfg.denoiser_prefilter.upper()
         c.max_bounces, c.diffuse_bounces, c.glossy_bounces = (render_cfg.max_bounces, render_cfg.diffuse_bounces,
                                                               render_cfg.glossy_bounces)

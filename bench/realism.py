@@ -1,0 +1,159 @@
+"""How real relhead's faces look to a detector trained on real photos: MTCNN's detection rate and its
+five landmarks' error against relhead's exact landmarks, by |yaw| bin, with each realism part
+switched off in turn; and the ratio of MTCNN's box to relhead's face box (relhead.train.detect.BOX_MAP).
+
+    python bench/realism.py [--groups 8] [--views 4] [--size 256] [--only NAME] [--json FILE]
+
+Every row renders the `quickstart` pipeline (its seed, so every row shows the same heads, poses,
+cameras and lights: the parts draw from random streams of their own) with yaw widened to +-90
+degrees so that the 60-90 bin has views, into a temporary corpus, and runs relhead's MTCNN
+(relhead.train.detect) on every view:
+
+- a view counts as detected when a face MTCNN returns has its box centre inside relhead's face box
+  (the tight box of the 68 landmarks) and that box's centre inside the MTCNN box;
+- the landmark error of a detected view is the mean distance of MTCNN's five points to relhead's
+  (eye centres = mean of each eye's six iBUG points 36-41 and 42-47, nose tip 30, mouth corners 48
+  and 54; MTCNN's first eye is the one on the image left, iBUG's 36-41), divided by the distance of
+  relhead's two eye centres in the image (which shrinks with |yaw|, so the last bin's errors are
+  large by construction);
+- |yaw| is the view's yaw (relhead.frames convention) in bins 0-30, 30-60, 60-90.
+
+The box ratio is taken on the first row (every part on) over its detected views: medians of the
+centre offset (relhead's face box centre minus MTCNN's, over MTCNN's width and height) and of the
+size ratio (relhead's width and height over MTCNN's). Not part of the tests; the table goes into
+bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from relhead.config import resolve
+from relhead.datasets.generate import generate
+from relhead.datasets.shards import iter_groups
+from relhead.train.detect import MTCNN
+
+sys.path.insert(0, str(Path(__file__).parent))
+from parts import OFF  # noqa: E402  (bench/parts.py: the switch that turns each part off)
+
+BINS = ((0, 30), (30, 60), (60, 90.01))
+PARTS = {**OFF, "mpfb skin": "render.skin_shader=relhead"}
+
+
+def five_points(lm68: np.ndarray) -> np.ndarray:
+    """relhead's 68 iBUG points -> MTCNN's five: eye centres (image-left eye of a frontal face first),
+    nose tip, mouth corners."""
+    lm = np.asarray(lm68, float)
+    return np.stack([lm[36:42].mean(0), lm[42:48].mean(0), lm[30], lm[48], lm[54]])
+
+
+def _inside(p, box) -> bool:
+    return box[0] <= p[0] <= box[2] and box[1] <= p[1] <= box[3]
+
+
+def measure_view(detector: MTCNN, rgb: np.ndarray, view: dict) -> dict:
+    """One view: its |yaw|, whether MTCNN found its face, the normalised landmark error, the boxes."""
+    fb = np.asarray(view["face_box"], float)
+    centre = (fb[:2] + fb[2:]) / 2
+    row = {"abs_yaw": abs(view["euler_deg"]["yaw"]), "face_box": fb.tolist(), "detected": False}
+    for f in detector.detect(rgb):
+        b = np.asarray(f.box)
+        if _inside(centre, b) and _inside((b[:2] + b[2:]) / 2, fb):
+            gt = five_points(view["landmarks"])
+            iod = float(np.linalg.norm(gt[0] - gt[1]))
+            err = float(np.linalg.norm(f.landmarks - gt, axis=1).mean())
+            row.update(detected=True, mtcnn_box=b.tolist(), prob=f.prob, nme=err / max(iod, 1e-9),
+                       err_px=err, iod_px=iod)
+            break
+    return row
+
+
+def measure_corpus(corpus: Path, detector: MTCNN) -> list[dict]:
+    rows = []
+    for g in iter_groups(sorted(corpus.glob("shard-*.tar"))):
+        for i, view in enumerate(g.views):
+            rows.append(measure_view(detector, g.image(i), view))
+    return rows
+
+
+def summarise(rows: list[dict]) -> dict:
+    out = {}
+    for lo, hi in BINS:
+        sel = [r for r in rows if lo <= r["abs_yaw"] < hi]
+        det = [r for r in sel if r["detected"]]
+        out[f"{lo}-{int(hi)}"] = {"n": len(sel), "detected": len(det),
+                                  "rate": len(det) / len(sel) if sel else None,
+                                  "nme": float(np.median([r["nme"] for r in det])) if det else None}
+    det = [r for r in rows if r["detected"]]
+    out["all"] = {"n": len(rows), "detected": len(det), "rate": len(det) / len(rows) if rows else None,
+                  "nme": float(np.median([r["nme"] for r in det])) if det else None}
+    return out
+
+
+def box_ratio(rows: list[dict]) -> dict:
+    """Medians (and quartiles) of relhead's face box relative to MTCNN's box over the detected views."""
+    det = [r for r in rows if r["detected"]]
+    if not det:
+        return {}
+    m = np.array([r["mtcnn_box"] for r in det])
+    f = np.array([r["face_box"] for r in det])
+    mw, mh = m[:, 2] - m[:, 0], m[:, 3] - m[:, 1]
+    vals = {"cx": ((f[:, 0] + f[:, 2]) - (m[:, 0] + m[:, 2])) / 2 / mw,
+            "cy": ((f[:, 1] + f[:, 3]) - (m[:, 1] + m[:, 3])) / 2 / mh,
+            "sx": (f[:, 2] - f[:, 0]) / mw, "sy": (f[:, 3] - f[:, 1]) / mh}
+    return {k: {"median": float(np.median(v)), "q25": float(np.percentile(v, 25)), "q75": float(np.percentile(v, 75))}
+            for k, v in vals.items()} | {"n": len(det)}
+
+
+def _cell(s: dict) -> str:
+    if not s["n"]:
+        return "- | -"
+    nme = "-" if s["nme"] is None else f"{s['nme']:.3f}"
+    return f"{100 * s['rate']:.0f}% ({s['detected']}/{s['n']}) | {nme}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--groups", type=int, default=8)
+    ap.add_argument("--views", type=int, default=4)
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--only", default=None, help="the first row and the rows whose name contains this")
+    ap.add_argument("--json", default=None, help="also write every view's measurements here")
+    a = ap.parse_args()
+    common = [f"views={a.views}", f"image.width={a.size}", f"image.height={a.size}", "shards=1",
+              f"groups_per_shard={a.groups}", "pose.yaw_deg=[-90,90]"]
+    rows = {"quickstart, every part on": []} | {f"- {name}": [s] for name, s in PARTS.items()}
+    if a.only:
+        first = next(iter(rows))
+        rows = {k: v for k, v in rows.items() if k == first or a.only in k}
+    detector = MTCNN()
+    print(f"{platform.node()}: quickstart at {a.size} px, yaw +-90, {a.groups} groups x {a.views} views per row")
+    head = " | ".join(f"|yaw| {lo}-{int(hi)}: detected | NME" for lo, hi in BINS)
+    print(f"| row | {head} | all: detected | NME |\n|---|" + "---|" * (2 * len(BINS) + 2), flush=True)
+    results = {}
+    for name, sets in rows.items():
+        t0 = time.time()
+        with tempfile.TemporaryDirectory(prefix="relhead-realism-") as tmp:
+            cfg = resolve("quickstart", common + sets)
+            generate(cfg, Path(tmp) / "c", log=lambda *_: None)
+            views = measure_corpus(Path(tmp) / "c", detector)
+        s = summarise(views)
+        results[name] = {"sets": sets, "summary": s, "views": views, "seconds": time.time() - t0}
+        cells = " | ".join(_cell(s[f"{lo}-{int(hi)}"]) for lo, hi in BINS)
+        print(f"| {name} | {cells} | {_cell(s['all'])} |", flush=True)
+        ratio = box_ratio(next(iter(results.values()))["views"])
+        if a.json:  # after every row, so a long run's finished rows are kept
+            Path(a.json).write_text(json.dumps({"args": vars(a), "rows": results, "box_ratio": ratio}, indent=1))
+    print("\nrelhead face box vs MTCNN box (first row, detected views): " + json.dumps(ratio))
+
+
+if __name__ == "__main__":
+    main()
