@@ -50,8 +50,8 @@ class ModelConfig:
 PRESETS = {
     # From scratch on a CPU: a residual CNN turns each 96 px frame into 6 x 6 tokens (the inductive
     # bias a transformer trained on a few thousand images lacks), then VGGT's frame/global attention,
-    # camera token and iterative camera head. 96 px, not 112: 1.65x the pairs per second, and a lower
-    # held-out error at equal steps too (bench/README.md, "Choosing small-cpu").
+    # camera token and iterative camera head. 96 px, not 112: 1.65x the pairs per second at the same
+    # held-out error per step (bench/README.md, "Choosing small-cpu").
     "small": ModelConfig(
         img_size=96, patch_size=16, embed_dim=128, depth=4, num_heads=4, patch_embed="cnn",
         head_depth=2, head_heads=4, landmarks=68,
