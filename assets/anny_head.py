@@ -217,6 +217,7 @@ class AnnyHead:
         self.actions = list(m.facial_action_labels)
         # Gaze is driven by the eye bones, so the eyeLook* shapes are not used as expressions.
         self.expression_actions = [a for a in self.actions if not a.startswith("eyeLook")]
+        self.blink_actions = tuple(a for a in ("eyeBlinkLeft", "eyeBlinkRight") if a in self.actions)  # clips blink with them
         self.phenotypes = list(m.phenotype_labels)
 
         age_map = MorphologicalAgeMapping()

@@ -5,7 +5,8 @@ One webdataset sample is one group, files `<key>.<name>` in a tar:
 - `meta.json`: `format` (SAMPLE_FORMAT), `group`, `seed`, `head_frame`, `head_width_m`, `spec` (the
   whole typed scene spec, enough to re-render the group) and `views`: per view `index`, `file`,
   `mask_file`, `W`, `H`, `K`, `R`, `t`, `euler_deg`, `landmarks`, `landmarks_visible`, `face_box`,
-  `camera_world`;
+  `camera_world`; a temporal clip (config `clip:`) adds `clip` {`frames`, `fps`} and per view
+  `time_s`, its views being the frames in time order under one fixed camera;
 - `pairs.json`: the pair policy's pairs with their relative transforms (relhead.datasets.pairs).
 The shard writer, the reader, verify, preview and the trainer all go through here.
 """
@@ -74,8 +75,13 @@ def pack(rendered: RenderedGroup, cfg) -> dict[str, bytes]:
         files[views[-1]["file"]] = encode_image(v.rgb, cfg.image.format, cfg.image.quality)
         files[views[-1]["mask_file"]] = encode_image(v.mask, "png")
     spec = rendered.spec
+    if spec.clip is not None:  # frames in time order; written only for clips, so other groups stay as they were
+        for v in views:
+            v["time_s"] = v["index"] / spec.clip.fps
     meta = {"format": SAMPLE_FORMAT, "group": spec.group, "seed": spec.seed, "head_frame": HEAD_FRAME,
             "head_width_m": rendered.head_width_m, "spec": spec.model_dump(mode="json"), "views": views}
+    if spec.clip is not None:
+        meta["clip"] = {"frames": len(views), "fps": spec.clip.fps}
     files[META] = json.dumps(meta).encode()
     files[PAIRS] = json.dumps(choose_pairs(views, cfg.pairs, spec.seed)).encode()
     return files
@@ -94,6 +100,11 @@ class Group:
     @property
     def views(self) -> list[dict]:
         return self.meta["views"]
+
+    @property
+    def clip(self) -> dict | None:
+        """{`frames`, `fps`} when the group is a temporal clip (views = frames in time order), else None."""
+        return self.meta.get("clip")
 
     def image(self, i: int) -> np.ndarray:
         """View i as (H, W, 3) uint8 RGB."""

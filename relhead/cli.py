@@ -167,6 +167,8 @@ def cmd_eval(args) -> int:
 
     if args.batch is not None and args.batch < 1:
         raise ConfigError(f"--batch {args.batch}: must be >= 1")
+    if args.known_every < 1:
+        raise ConfigError(f"--known-every {args.known_every}: must be >= 1")
     if args.biwi:  # BIWI: real recordings, the relative protocol (train/biwi.py)
         if args.data:
             raise ConfigError("--biwi and --data exclude each other (one evaluation at a time)")
@@ -174,7 +176,8 @@ def cmd_eval(args) -> int:
 
         evaluate_biwi_run(args.checkpoint, args.biwi, args.out, device=args.device)
         return 0
-    evaluate_run(args.checkpoint, args.data or None, args.out, batch=args.batch, device=args.device, split=args.split)
+    evaluate_run(args.checkpoint, args.data or None, args.out, batch=args.batch, device=args.device, split=args.split,
+                 known_every=args.known_every)
     return 0
 
 
@@ -261,6 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="groups evaluated: auto (default) the held-out groups of a corpus the run trained on and "
                         "every group of any other; held-out or all for every corpus")
     e.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    e.add_argument("--known-every", type=int, default=10, metavar="K",
+                   help="temporal clips: the anchor policies nearest and fused know every K-th frame's pose")
     e.add_argument("--biwi", default=None, metavar="DIR", help="evaluate on a BIWI Kinect Head Pose copy instead "
                    "(faces_0/NN/ layout; MTCNN crops, first frame the anchor; JSON default RUN/eval_biwi.json)")
     e.set_defaults(func=cmd_eval)

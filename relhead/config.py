@@ -234,6 +234,25 @@ class PairsCfg(Strict):
     hard_min_deg: float = Field(45.0, ge=0.0, le=180.0)
 
 
+MAX_VIEWS = 64  # views per group (and frames per clip)
+
+
+class ClipCfg(Strict):
+    """Temporal clips (relhead.render.clip): each group is one clip, its views the frames in time order,
+    seen by one fixed camera while the head turns (all by the neck) along smooth yaw/pitch/roll
+    curves inside `pose:`'s ranges, blinks and changes expression. Off (null) by default."""
+
+    frames: int = Field(30, ge=2, le=MAX_VIEWS, description="frames per clip: the group's views (sets `views`)")
+    fps: float = Field(15.0, gt=0.0, le=240.0, description="frame rate: frame i is at time i / fps")
+    max_speed_deg_s: float = Field(60.0, gt=0.0, le=1000.0, description="bound on the head's angular speed")
+    frequency_hz: Range(0.01, 10.0) = Field((0.1, 0.5), description="of the sinusoids the pose curves sum")
+    components: int = Field(3, ge=1, le=8, description="sinusoids per Euler angle (and gaze angle)")
+    blinks_per_min: float = Field(17.0, ge=0.0, le=120.0, description="mean blink rate (a Poisson process)")
+    blink_s: Range(0.05, 2.0) = Field((0.15, 0.4), description="duration of one blink, closing and opening")
+    expression_hold_s: Range(0.1, 60.0) = Field((1.0, 3.0), description="time between expression changes")
+    expression_blend_s: float = Field(0.5, ge=0.0, le=10.0, description="how long one expression takes to become the next")
+
+
 # Keys that depend on the host or the run, not on the data: left out of the hash and the manifest.
 HOST_KEYS = (("render", "threads"), ("lighting", "hdri_dir"), ("lighting", "background_dir"), ("skin", "albedo_dir"))
 
@@ -244,7 +263,7 @@ class PipelineConfig(Strict):
     seed: int = Field(0, ge=0, lt=2**63)
     shards: int = Field(1, ge=1)
     groups_per_shard: int = Field(4, ge=1)
-    views: int = Field(4, ge=2, le=64)
+    views: int = Field(4, ge=2, le=MAX_VIEWS)
     image: ImageCfg = ImageCfg()
     render: RenderCfg = RenderCfg()
     head: SerializeAsAny[HeadCfg] = Field(default_factory=lambda: registry.backend("anny").config())
@@ -257,6 +276,17 @@ class PipelineConfig(Strict):
     lighting: LightingCfg = LightingCfg()
     effects: EffectsCfg = EffectsCfg()
     pairs: PairsCfg = PairsCfg()
+    clip: ClipCfg | None = None  # temporal clips; None: independent views (left out of the dict and hash)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _clip_sets_views(cls, raw):
+        """A clip's frames are its group's views: `clip.frames` sets `views`."""
+        if isinstance(raw, dict) and isinstance(raw.get("clip"), dict):
+            frames = raw["clip"].get("frames", ClipCfg.model_fields["frames"].default)
+            if type(frames) is int and 2 <= frames <= MAX_VIEWS:  # else it is clip.frames' error
+                raw = {**raw, "views": frames}
+        return raw
 
     @field_validator("head", mode="wrap")
     @classmethod
@@ -290,7 +320,8 @@ class PipelineConfig(Strict):
         return self
 
     def to_dict(self) -> dict:
-        return self.model_dump(mode="json")
+        # `clip` is written only when on, so configs without it keep the dict (and hash) they had before
+        return self.model_dump(mode="json", exclude={"clip"} if self.clip is None else None)
 
     def portable_dict(self) -> dict:
         """The config as data: host- and run-specific keys (HOST_KEYS) at their defaults, so every

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from relhead.assets.base import PosedHead
 from relhead.assets.refs import AssetPool
-from relhead.render.labels import RenderedGroup, RenderedView, label_view
+from relhead.render.labels import RenderedGroup, RenderedView, label_views
 from relhead.render.spec import GroupSpec
 from relhead.render.views import neck_rotation
 
@@ -43,10 +43,11 @@ def render_group(cfg, spec: GroupSpec, head_model, files: AssetPool, clock=_no_c
     with clock("scene update (group)"):
         scene = process_scene(cfg, head_model)
         scene.set_group(spec, files, posed[0], geometry)
+    with clock("scene update (view), labels"):
+        labelled = label_views(spec, posed, head_width, W, H)
     out = []
-    for v, p in zip(spec.views, posed):
+    for v, p, labels in zip(spec.views, posed, labelled):
         with clock("scene update (view), labels"):
-            labels = label_view(v, p, head_width, W, H)
             scene.set_view(p, labels)
             scene.set_effects(v.effects, focus_m=float(labels.t[2]))
         with clock("cycles render"):

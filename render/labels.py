@@ -50,11 +50,31 @@ def face_box(landmarks: np.ndarray, W: int, H: int) -> np.ndarray:
 
 def label_view(view: ViewSpec, posed: PosedHead, head_width: float, W: int, H: int) -> ViewLabels:
     """The ground truth of one view from geometry alone; `landmarks_visible` here means inside the
-    image (the renderer adds occlusion)."""
+    image (the renderer adds occlusion). The camera is placed so that the head's pose is the view's."""
     K = camera_intrinsics(view.camera, W, H)
     R, t = head_to_camera(view, K, head_width, W)
+    R_w2c, t_w2c = world_to_camera(R, t, posed.T_world_head)
+    return _labels(K, R, t, R_w2c, t_w2c, posed, W, H)
+
+
+def label_fixed_camera(K: np.ndarray, R_w2c: np.ndarray, t_w2c: np.ndarray, posed: PosedHead, W: int,
+                       H: int) -> ViewLabels:
+    """The ground truth of a view by a given camera (K, world -> camera): the head's pose is where the
+    posed skull is in it."""
     T = posed.T_world_head
-    R_w2c, t_w2c = world_to_camera(R, t, T)
+    return _labels(K, R_w2c @ T[:3, :3], R_w2c @ T[:3, 3] + t_w2c, R_w2c, t_w2c, posed, W, H)
+
+
+def label_views(spec: GroupSpec, posed: list[PosedHead], head_width: float, W: int, H: int) -> list[ViewLabels]:
+    """The ground truth of every view of a group. A clip's frames all keep its first view's camera."""
+    first = label_view(spec.views[0], posed[0], head_width, W, H)
+    if spec.clip is None:
+        return [first] + [label_view(v, p, head_width, W, H) for v, p in zip(spec.views[1:], posed[1:])]
+    return [first] + [label_fixed_camera(first.K, first.R_w2c, first.t_w2c, p, W, H) for p in posed[1:]]
+
+
+def _labels(K, R, t, R_w2c, t_w2c, posed: PosedHead, W: int, H: int) -> ViewLabels:
+    T = posed.T_world_head
     uv, _ = project(K, R, t, (posed.landmarks - T[:3, 3]) @ T[:3, :3])
     inside = (uv[:, 0] >= 0) & (uv[:, 0] < W) & (uv[:, 1] >= 0) & (uv[:, 1] < H)
     return ViewLabels(K=K, R=R, t=t, landmarks=uv, landmarks_visible=inside, face_box=face_box(uv, W, H),

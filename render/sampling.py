@@ -12,6 +12,7 @@ import numpy as np
 
 from relhead.assets.base import BROWS, SCALP, TORSO
 from relhead.assets.refs import AssetRef
+from relhead.render.clip import sample_clip
 from relhead.render.spec import (BackgroundSpec, CameraSpec, EffectsSpec, EyeSpec, Euler, FacialHairSpec, GarmentSpec, GlassesSpec, GroupSpec, HatSpec, HairSpec,
                                  HeadSpec, LightingSpec, LightSpec, MaterialsSpec, MouthSpec, SkinSpec, StrandsSpec,
                                  TIED, ViewSpec)
@@ -360,6 +361,10 @@ def sample_group(cfg, group: int, head_model, hdris: Sequence[AssetRef],
     def stream(k: int) -> np.random.Generator:
         return np.random.default_rng([seed, k])
 
+    clip = None
+    if cfg.clip is not None:  # the frames of a clip, seen by the first view's camera
+        clip, views = sample_clip(stream(14), cfg, views[0].camera, head_model)
+
     fx = stream(1)
     views = [v.model_copy(update={"effects": sample_effects(fx, cfg.effects)}) for v in views]
     shake = stream(13)
@@ -391,4 +396,5 @@ def sample_group(cfg, group: int, head_model, hdris: Sequence[AssetRef],
     _needs(hat is not None, head_model, SCALP, "accessories.hats", "where hats sit")
     return GroupSpec(group=int(group), seed=seed, head=HeadSpec(model=head_model.name, identity=identity),
                      materials=materials, lighting=lighting, render_seed=int(rng.integers(0, 2**31 - 1)),
-                     views=views, garment=garment, glasses=sample_glasses(stream(8), cfg.accessories), hat=hat)
+                     views=views, garment=garment, glasses=sample_glasses(stream(8), cfg.accessories), hat=hat,
+                     clip=clip)

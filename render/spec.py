@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import SerializeAsAny, field_validator
+from pydantic import SerializeAsAny, field_validator, model_serializer
 
 from relhead.assets import registry
 from relhead.assets.base import Identity
@@ -233,6 +233,13 @@ class LightingSpec(Strict):
     lights: list[LightSpec] = []
 
 
+class ClipSpec(Strict):
+    """A group that is a temporal clip (config `clip:`, relhead.render.clip): its views are frames in
+    time order, view i at i / fps, all seen by the first view's camera (fixed in the world)."""
+
+    fps: float
+
+
 class GroupSpec(Strict):
     format: Literal["relhead-spec/1"] = SPEC_FORMAT
     group: int
@@ -245,3 +252,12 @@ class GroupSpec(Strict):
     garment: GarmentSpec | None = None  # None: the bare bust
     glasses: GlassesSpec | None = None  # None: no glasses
     hat: HatSpec | None = None  # None: no hat
+    clip: ClipSpec | None = None  # None: independent views (and the field is not written)
+
+    @model_serializer(mode="wrap")
+    def _clip_only_when_set(self, handler):
+        """Specs of groups that are not clips serialise as they did before clips existed."""
+        out = handler(self)
+        if self.clip is None:
+            out.pop("clip", None)
+        return out

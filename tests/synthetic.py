@@ -20,7 +20,7 @@ from relhead.datasets.sample import pack
 from relhead.datasets.shards import ShardWriter, group_key
 from relhead.frames import project
 from relhead.render.group import posed_heads
-from relhead.render.labels import RenderedGroup, RenderedView, label_view
+from relhead.render.labels import RenderedGroup, RenderedView, label_views
 from relhead.render.sampling import sample_group
 
 # head-frame extent mapped to [0, 1] per colour channel (x, y, z -> r, g, b)
@@ -81,8 +81,8 @@ def splat_group(cfg, spec, hm) -> RenderedGroup:
     width = hm.head_width(spec.head.identity)
     eyes = np.concatenate(getattr(hm, "eye_vertices", [np.zeros(0, int)]))
     views = []
-    for i, (v, p) in enumerate(zip(spec.views, posed_heads(spec, hm))):
-        lab = label_view(v, p, width, W, H)
+    posed = posed_heads(spec, hm)
+    for i, (p, lab) in enumerate(zip(posed, label_views(spec, posed, width, W, H))):
         T = p.T_world_head
         X_head = (p.vertices - T[:3, 3]) @ T[:3, :3]
         colours = (255 * np.clip((X_head - _LO) / (_HI - _LO), 0, 1)).astype(np.uint8)

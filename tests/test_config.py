@@ -40,7 +40,7 @@ def test_bad_overrides_are_one_clear_line(overrides, expect):
 
 
 def test_unknown_pipeline_lists_known():
-    with pytest.raises(ConfigError, match="pipeline 'nope' not found; known: paper, quickstart"):
+    with pytest.raises(ConfigError, match="pipeline 'nope' not found; known: clips, paper, quickstart"):
         resolve("nope")
 
 

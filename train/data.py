@@ -387,6 +387,22 @@ def eval_items(corpora: list[Corpus], cfg: DataCfg, size: int) -> Iterator[dict]
                        "meta": meta}
 
 
+def eval_clips(corpora: list[Corpus], cfg: DataCfg, size: int) -> Iterator[dict]:
+    """Every evaluated group (as eval_items chooses them) that is a temporal clip, in corpus, shard and
+    group order: `key`, the frames' true rotations `R` (V, 3, 3) and their evaluation crops `images`
+    (V, 3, size, size)."""
+    for corpus in corpora:
+        for g in iter_groups(corpus.shards, on_corrupt=cfg.on_corrupt):
+            if g.clip is None or (corpus.held_out_only and not held_out(int(g.meta["group"]), cfg.holdout_every)):
+                continue
+            images = []
+            for i, v in enumerate(g.views):
+                box = square_crop(v["face_box"], v["W"], v["H"], *cfg.crop.centre())
+                images.append(crop_image(g.image(i), *box, size))
+            yield {"key": f"{corpus.name}/{g.key}", "R": np.array([v["R"] for v in g.views], float),
+                   "images": torch.stack(images)}
+
+
 def eval_batches(corpora, cfg: DataCfg, size: int, batch: int, limit: int | None = None) -> Iterator[dict]:
     """eval_items in batches (the last may be smaller), the first `limit` pairs when given."""
     items = itertools.islice(eval_items(corpora, cfg, size), limit)

@@ -1,5 +1,6 @@
 """Evaluation on held-out groups: rotation and translation errors, overall, for the `easy` and `hard`
-tags and by the query's angle from frontal; a JSON file and a printed table.
+tags and by the query's angle from frontal; a JSON file and a printed table. Where held-out groups are
+temporal clips, a `clips` section adds the anchor policies' errors on them (relhead.train.clips).
 
 Every number is a mean over the pairs of its row (`rot_med_deg` a median), with evaluation crops
 (margin CropCfg.eval_margin, no shift, no augmentation):
@@ -32,7 +33,8 @@ import numpy as np
 import torch
 
 from relhead.frames import encoding_to_pose, geodesic_deg, matrix_to_euler
-from relhead.train.data import eval_batches
+from relhead.train import clips as C
+from relhead.train.data import eval_batches, eval_clips
 
 BINS = ((0, 15), (15, 30), (30, 45), (45, 60), (60, 181))
 METRICS = ("rot_deg", "rot_med_deg", "yaw_deg", "pitch_deg", "roll_deg", "ypr_deg", "t_m")
@@ -121,6 +123,36 @@ def evaluate(model, cfg, corpora, device, bf16: bool = False, limit: int | None 
             "per_pair": per_pair}
 
 
+def evaluate_clips(model, cfg, corpora, device, bf16: bool = False, batch: int | None = None,
+                   known_every: int = 10) -> dict | None:
+    """Anchor policies on the held-out temporal clips of `corpora` (None when there are none): every
+    pair a policy needs is predicted once, in batches, with evaluation crops."""
+    was_training = model.training
+    model.eval()
+    rows = {p: [] for p in C.POLICIES}
+    n_clips = n_frames = 0
+    batch = batch or cfg.data.batch
+    for clip in eval_clips(corpora, cfg.data, cfg.size):
+        n = len(clip["R"])
+        pairs = sorted({pq for p in C.POLICIES for pq in C.policy_pairs(p, n, known_every)})
+        rel = {}
+        for i in range(0, len(pairs), batch):
+            chunk = pairs[i:i + batch]
+            images = torch.stack([clip["images"][[a, q]] for a, q in chunk])
+            pred = predict_poses(model, images, cfg.mode, device, bf16)["R_rel"]
+            rel.update(zip(chunk, pred))
+        for p in C.POLICIES:
+            rows[p] += C.clip_rows(p, clip["R"], rel, known_every)
+        n_clips, n_frames = n_clips + 1, n_frames + n
+    model.train(was_training)
+    if n_clips == 0:
+        return None
+    return {"clips": n_clips, "frames": n_frames, "known_every": known_every,
+            "fused_weights": f"1 / ({C.FUSE_SCALE_DEG:g} + predicted relative angle in degrees)^2",
+            "policies": {p: C.summarise(rows[p]) for p in C.POLICIES},
+            "definitions": C.__doc__.strip()}
+
+
 def format_table(section: dict, title: str) -> str:
     names = ("rot", "rot med", "yaw", "pitch", "roll", "ypr", "t (m)")
     head = f"{title:<14}{'n':>6}" + "".join(f"{h:>9}" for h in names)
@@ -135,11 +167,12 @@ def format_table(section: dict, title: str) -> str:
 
 
 def evaluate_run(run: str | Path, data: list[str] | None = None, out: str | Path | None = None,
-                 batch: int | None = None, device: str = "auto", split: str = "auto") -> dict:
+                 batch: int | None = None, device: str = "auto", split: str = "auto", known_every: int = 10) -> dict:
     """`relhead eval`: a run's latest checkpoint on `data` (default: the corpora it was trained on);
     writes JSON to `out` (default RUN/eval.json) and prints the tables. `split`: which groups of a
     corpus are evaluated: `auto` the held-out ones of a corpus the run trained on and all of any
-    other, `held-out` or `all` for every corpus."""
+    other, `held-out` or `all` for every corpus. Evaluated temporal clips add the `clips` section
+    (anchor policies; nearest and fused know every `known_every`-th frame)."""
     import dataclasses
 
     from relhead.configbase import ConfigError
@@ -164,6 +197,9 @@ def evaluate_run(run: str | Path, data: list[str] | None = None, out: str | Path
     res = {"run": str(run), "data": [str(c.path) for c in corpora], "holdout_every": cfg.data.holdout_every,
            "groups_evaluated": {c.name: "held-out" if c.held_out_only else "all" for c in corpora},
            "definitions": __doc__.split("Every number", 1)[1].strip(), **res}
+    clips = evaluate_clips(model, cfg, corpora, dev, bf16, batch=batch, known_every=known_every)
+    if clips is not None:
+        res["clips"] = clips
     out = Path(out) if out else Path(run) / "eval.json"
     out.write_text(json.dumps(res, indent=1))
     which = ", ".join(f"{k}: {v}" for k, v in res["groups_evaluated"].items())
@@ -171,4 +207,7 @@ def evaluate_run(run: str | Path, data: list[str] | None = None, out: str | Path
     print(format_table(res["relative"], "relative"))
     print(format_table(res["query"], "query (abs)"))
     print(format_table(res["identity"], "identity"))
+    if clips is not None:
+        print(f"{clips['clips']} clips, {clips['frames']} frames, nearest/fused know every {known_every}th frame")
+        print(C.format_table(clips))
     return res
