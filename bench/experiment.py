@@ -180,8 +180,8 @@ def main() -> None:
             run_dir = out / "runs" / n
             if not finished(run_dir, steps):
                 cmd = ["train", "--data", str(corpora[corpus]), "--out", str(run_dir), "--training", training,
-                       "--mode", mode, "--set", f"steps={steps}", "--set", f"eval_every={max(1, steps // 12)}",
-                       "--set", f"checkpoint_every={max(1, steps // 12)}"]
+                       "--mode", mode, "--set", f"steps={steps}", "--set", f"eval_every={max(1, steps // 8)}",
+                       "--set", f"checkpoint_every={max(1, steps // 8)}"]
                 resume = (run_dir / "checkpoint" / "state.pt").exists()
                 plan[n]["wall_s"] = plan[n].get("wall_s", 0.0) + run(relhead + cmd + (["--resume"] if resume else []))
                 plan_file.write_text(json.dumps(plan, indent=1))

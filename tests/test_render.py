@@ -189,7 +189,8 @@ def test_bytes_do_not_depend_on_where_the_hdris_live(tmp_path):
     assert (a / "shard-000000.tar").read_bytes() == (b / "shard-000000.tar").read_bytes()
     assert str(tmp_path) not in (a / "manifest.json").read_text()
     shutil.copytree(tmp_path / "host_a" / "skies", tmp_path / "host_c" / "skies")
-    (tmp_path / "host_c" / "skies" / "forest.exr").write_bytes(b"not the same sky")
+    sky = tmp_path / "host_c" / "skies" / "forest.exr"
+    sky.write_bytes(sky.read_bytes() + b"\0")  # still an OpenEXR file, not the same bytes
     other = cfg.model_copy(update={"lighting": cfg.lighting.model_copy(update={"hdri_dir": str(tmp_path / "host_c")})})
     with pytest.raises(CorpusMismatch, match="other asset files.*user:skies/forest.exr"):
         generate(other, a, log=lambda *_: None)

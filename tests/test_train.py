@@ -473,7 +473,7 @@ def test_an_existing_run_is_not_overwritten(corpus, tmp_path, capsys):
 
 def test_named_trainings_resolve():
     small, big = resolve_training("small-cpu"), resolve_training("vggt-1b-lora", values={"init": "/x.pt"})
-    assert small.size == 112 and small.finetune == "scratch" and small.optim.lr == 1e-3
+    assert small.size == 96 and small.finetune == "scratch" and small.optim.lr == 1e-3
     assert small.loss.rot == "geodesic" and small.loss.landmarks > 0 and small.data.flip == 0.5
     cnn = resolve_training("cnn-cpu")
     assert cnn.model.preset == "cnn" and cnn.loss.landmarks == 0 and cnn.optim == small.optim and cnn.data == small.data

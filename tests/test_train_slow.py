@@ -29,8 +29,8 @@ def corpus(tmp_path_factory):
 def test_loader_workers_skip_exactly_and_resume_bit_exact(corpus, tmp_path, workers):
     cfg = resolve_training("small-cpu", TINY + [f"data.workers={workers}", "steps=6", "optim.warmup=0.5"])
     corpora = D.open_corpora([corpus])
-    full = _take(iter(D.train_loader(corpora, cfg.data, 42, "relative", seed=1)), 5)
-    resumed = _take(iter(D.train_loader(corpora, cfg.data, 42, "relative", seed=1, skip_batches=3)), 2)
+    full = _take(iter(D.train_loader(corpora, cfg.data, cfg.data.size, "relative", seed=1)), 5)
+    resumed = _take(iter(D.train_loader(corpora, cfg.data, cfg.data.size, "relative", seed=1, skip_batches=3)), 2)
     for a, b in zip(full[3:], resumed):
         assert torch.equal(a["images"], b["images"]) and [m["key"] for m in a["meta"]] == [m["key"] for m in b["meta"]]
     train(cfg, [str(corpus)], tmp_path / "straight")
@@ -42,11 +42,11 @@ def test_loader_workers_skip_exactly_and_resume_bit_exact(corpus, tmp_path, work
 
 def test_small_model_learns_relative_pose_from_the_images(corpus, tmp_path):
     cfg = resolve_training("small-cpu", [
-        "data.size=56", "data.batch=16", "data.workers=1", "data.holdout_every=6", "steps=250", "optim.lr=1e-3",
+        "data.size=64", "data.batch=16", "data.workers=1", "data.holdout_every=6", "steps=250", "optim.lr=1e-3",
         "optim.warmup=0.05", "log_every=50", "checkpoint_every=0", "eval_max_pairs=0", "plot=false",
         "model.overrides={embed_dim: 96, depth: 3, num_heads: 4, head_depth: 1, head_heads: 4}"])
     result = train(cfg, [str(corpus)], tmp_path / "run")
-    pairs = list(D.eval_items(D.open_corpora([corpus]), cfg.data, 56))
+    pairs = list(D.eval_items(D.open_corpora([corpus]), cfg.data, 64))
     baseline = np.mean([p["meta"]["angle_deg"] for p in pairs])  # error of predicting no rotation
     learned = result["eval"]["rot_deg"]
     print(json.dumps({"held_out_pairs": len(pairs), "identity_baseline_deg": baseline, "model_deg": learned}))
@@ -89,7 +89,7 @@ def test_overfitting_one_batch_drives_the_loss_near_zero(corpus):
     from relhead.train.runs import build_model
 
     cfg = resolve_training("small-cpu", TINY + ["data.augment.enabled=false"])
-    batch = _take(iter(D.TrainPairs(D.open_corpora([corpus]), cfg.data, 42, "relative", seed=0)), 1)[0]
+    batch = _take(iter(D.TrainPairs(D.open_corpora([corpus]), cfg.data, cfg.data.size, "relative", seed=0)), 1)[0]
     torch.manual_seed(0)
     model = build_model(cfg, log=lambda m: None).train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.0)

@@ -48,16 +48,17 @@ class ModelConfig:
 
 
 PRESETS = {
-    # From scratch on a CPU: a residual CNN turns each 112 px frame into 7 x 7 tokens (the inductive
+    # From scratch on a CPU: a residual CNN turns each 96 px frame into 6 x 6 tokens (the inductive
     # bias a transformer trained on a few thousand images lacks), then VGGT's frame/global attention,
-    # camera token and iterative camera head.
+    # camera token and iterative camera head. 96 px, not 112: 1.65x the pairs per second at the same
+    # held-out error per step (bench/README.md, "Choosing small-cpu").
     "small": ModelConfig(
-        img_size=112, patch_size=16, embed_dim=128, depth=4, num_heads=4, patch_embed="cnn",
+        img_size=96, patch_size=16, embed_dim=128, depth=4, num_heads=4, patch_embed="cnn",
         head_depth=2, head_heads=4, landmarks=68,
     ),
     # The plain-CNN baseline: the same CNN, global average pooling and an MLP per frame (relative:
     # on the anchor's and the query's features together), 6D rotations.
-    "cnn": ModelConfig(img_size=112, patch_size=16, arch="cnn", embed_dim=256),
+    "cnn": ModelConfig(img_size=96, patch_size=16, arch="cnn", embed_dim=256),
     "vggt-1b": ModelConfig(),
 }
 

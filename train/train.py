@@ -200,6 +200,8 @@ def _train(cfg: TrainConfig, data: list[str], out: Path, resume: bool, until: in
             sums = dist.total(d, [loss.item(), *parts.values(), pairs_since])  # means over the processes
             record = {"step": step, **{k: v / d.world for k, v in zip(names, sums)}, "lr": lr,
                       "grad_norm": float(grad_norm), "pairs_per_s": sums[-1] / (now - t_last)}
+            if device.type == "cuda":  # this process' peak since the start, GiB
+                record["peak_mem_gib"] = torch.cuda.max_memory_allocated(device) / 2**30
             log.metrics(record)
             t_last, pairs_since = now, 0
         stopping = bool(dist.total(d, [stop.signum])[0]) if d.on else bool(stop.signum)  # all stop at one step
