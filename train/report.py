@@ -31,22 +31,19 @@ TILE = 224  # about the pixels of a gallery image: the model's crop enlarged by 
 
 
 # ------------------------------------------------------------------------------------------ reading
-def _read_json(path: Path):
+def _kind(path: Path) -> tuple[str, dict]:
+    """(kind, JSON) of an evaluation file: 'synthetic' (`relhead eval`), 'biwi' (`relhead eval --biwi`)
+    or 'clips' (clips alone)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{path}: not readable as JSON ({type(exc).__name__}: {exc})") from None
-
-
-def _kind(path: Path, doc) -> str:
-    """'synthetic' (`relhead eval`), 'biwi' (`relhead eval --biwi`) or 'clips' (clips alone)."""
     keys = set(doc) if isinstance(doc, dict) else set()
-    if {"relative", "query", "identity", "per_pair"} <= keys:
-        return "synthetic"
-    if {"detected", "all", "detected_by_true_yaw", "per_sequence", "detection_rate"} <= keys:
-        return "biwi"
-    if "clips" in keys:
-        return "clips"
+    for kind, needs in (("synthetic", {"relative", "query", "identity", "per_pair"}),
+                        ("biwi", {"detected", "all", "detected_by_true_yaw", "per_sequence", "detection_rate"}),
+                        ("clips", {"clips"})):
+        if needs <= keys:
+            return kind, doc
     raise ConfigError(f"{path}: not an evaluation (neither `relhead eval`'s sections relative, query, identity "
                       f"and per_pair, nor `relhead eval --biwi`'s, nor clips)")
 
@@ -65,10 +62,7 @@ def read_run(run: Path) -> dict:
     files = sorted(run.glob("eval*.json"), key=lambda p: (p.name != "eval.json", p.name))
     if not files:
         raise ConfigError(f"{run}: no evaluation (no eval*.json; `relhead eval --checkpoint {run}` writes eval.json)")
-    evals = {}
-    for p in files:
-        doc = _read_json(p)
-        evals[p.name] = (_kind(p, doc), doc)
+    evals = {p.name: _kind(p) for p in files}
     metrics, path = [], run / "metrics.jsonl"
     lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
     for n, line in enumerate(lines, 1):
