@@ -1,8 +1,9 @@
-"""`relhead report RUN`: a toy run on a synthetic corpus, evaluated on held-out groups and on a BIWI-layout
-sequence, made into one self-contained HTML page: its tables hold the evaluations' numbers, every image
-is an embedded data URI that decodes, the gallery holds the worst pairs with the true and predicted axes
-drawn where they project; bad input is one line, exit 2, nothing written; and the page renders in
-headless Chromium (skipped where it is not installed)."""
+"""`relhead report RUN`: a toy run on a synthetic corpus, evaluated on its held-out groups, on every group
+(eval_realistic.json), on a BIWI-layout sequence, plus a hand-made clip evaluation, made into one
+self-contained HTML page: each evaluation its own section holding its numbers, every image an embedded
+PNG that decodes, the gallery the worst pairs as the model's evaluation crops with the true and
+predicted axes drawn where they project; a gone corpus is one line; bad input is one line, exit 2,
+nothing written; and the page renders in headless Chromium (skipped where it is not installed)."""
 
 import base64
 import io
