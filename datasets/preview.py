@@ -27,12 +27,22 @@ def annotate(img: Image.Image, view: dict, axis_len: float = 0.08) -> Image.Imag
     for (x, y), vis in zip(view["landmarks"], view["landmarks_visible"]):
         c = (0, 255, 120) if vis else (255, 60, 60)
         d.ellipse([x - 1.5, y - 1.5, x + 1.5, y + 1.5], fill=c)
-    pts, _ = project(K, R, t, np.vstack([np.zeros(3), np.eye(3) * axis_len]))
-    for k in range(3):
-        d.line([tuple(pts[0]), tuple(pts[k + 1])], fill=AXIS_COLOURS[k], width=2)
+    draw_axes(d, K, R, t, axis_len)
     e = view["euler_deg"]
     d.text((3, 2), f"y{e['yaw']:.0f} p{e['pitch']:.0f} r{e['roll']:.0f}", fill=(255, 255, 255))
     return img
+
+
+def draw_axes(d: ImageDraw.ImageDraw, K, R, t, axis_len: float = 0.08, width: int = 2, dash: float = 0.0) -> None:
+    """The head frame's x, y, z axes (red, green, blue; `axis_len` metres from its origin) posed by
+    (R, t) and projected with K; `dash` > 0 draws them dashed (dash and gap of that many pixels)."""
+    pts, _ = project(K, R, t, np.vstack([np.zeros(3), np.eye(3) * axis_len]))
+    for k in range(3):
+        a, b = pts[0], pts[k + 1]
+        n = max(int(np.linalg.norm(b - a) / dash), 1) if dash else 1
+        cuts = [a + (b - a) * i / n for i in range(n + 1)]
+        for i in range(0, n, 2 if dash else 1):
+            d.line([tuple(cuts[i]), tuple(cuts[i + 1])], fill=AXIS_COLOURS[k], width=width)
 
 
 def _tile(group, i: int, tile: int, labels: bool) -> np.ndarray:

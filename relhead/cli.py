@@ -1,5 +1,5 @@
 """Command line: `relhead render`, `sweep`, `verify`, `preview` (data) and `train`, `eval`, `predict`
-(model; torch is imported only by these)."""
+(model; torch is imported only by these), `report` (a run's HTML page)."""
 
 from __future__ import annotations
 
@@ -181,6 +181,13 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from relhead.train.report import write_report
+
+    print(write_report(args.run, args.out, worst=args.worst))
+    return 0
+
+
 def cmd_predict(args) -> int:
     import json
 
@@ -280,6 +287,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the anchor's absolute pose in degrees: adds the query's absolute pose")
     r.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     r.set_defaults(func=cmd_predict)
+    w = sub.add_parser("report", help="one self-contained HTML page of a run: evaluation tables, curves, worst pairs")
+    w.add_argument("run", metavar="RUN", help="a training run folder with its eval.json (`relhead eval`)")
+    w.add_argument("--out", default=None, metavar="FILE", help="HTML file (default RUN/report.html)")
+    w.add_argument("--worst", type=int, default=12, metavar="N", help="pairs in the gallery of the worst pairs")
+    w.set_defaults(func=cmd_report)
     return p
 
 

@@ -374,17 +374,23 @@ def eval_items(corpora: list[Corpus], cfg: DataCfg, size: int) -> Iterator[dict]
                 pairs = [(a, q) for a in range(V) for q in range(V) if a != q]
             else:
                 pairs = [(p["anchor"], p["query"]) for p in g.pairs.get("pairs", [])]
-            crops, images = {}, {}
+            crops = {}
             for a, q in pairs:
                 for i in (a, q):
                     if i not in crops:
-                        v = g.views[i]
-                        crops[i] = square_crop(v["face_box"], v["W"], v["H"], *cfg.crop.centre())
-                        images[i] = crop_image(g.image(i), *crops[i], size)
-                K_a, K_q = (crop_intrinsics(g.views[i]["K"], *crops[i], size) for i in (a, q))
+                        crops[i] = eval_crop(g, i, cfg, size)
+                images, (K_a, K_q) = zip(*(crops[i] for i in (a, q)))
                 meta = pair_meta(corpus, g, a, q, K_a, K_q)
-                yield {"images": torch.stack([images[a], images[q]]), "targets": targets(meta, size, "relative"),
+                yield {"images": torch.stack(images), "targets": targets(meta, size, "relative"),
                        "meta": meta}
+
+
+def eval_crop(g: Group, i: int, cfg: DataCfg, size: int) -> tuple[torch.Tensor, np.ndarray]:
+    """View `i`'s evaluation crop as the model sees it, (3, size, size) in [0, 1], and its K: the square
+    of the training crops' centre (CropCfg.centre) around the view's face box."""
+    v = g.views[i]
+    box = square_crop(v["face_box"], v["W"], v["H"], *cfg.crop.centre())
+    return crop_image(g.image(i), *box, size), crop_intrinsics(v["K"], *box, size)
 
 
 def eval_clips(corpora: list[Corpus], cfg: DataCfg, size: int) -> Iterator[dict]:
@@ -395,10 +401,7 @@ def eval_clips(corpora: list[Corpus], cfg: DataCfg, size: int) -> Iterator[dict]
         for g in iter_groups(corpus.shards, on_corrupt=cfg.on_corrupt):
             if g.clip is None or (corpus.held_out_only and not held_out(int(g.meta["group"]), cfg.holdout_every)):
                 continue
-            images = []
-            for i, v in enumerate(g.views):
-                box = square_crop(v["face_box"], v["W"], v["H"], *cfg.crop.centre())
-                images.append(crop_image(g.image(i), *box, size))
+            images = [eval_crop(g, i, cfg, size)[0] for i in range(len(g.views))]
             yield {"key": f"{corpus.name}/{g.key}", "R": np.array([v["R"] for v in g.views], float),
                    "images": torch.stack(images)}
 
