@@ -132,15 +132,26 @@ def check_shard(path: Path, cfg, manifest: dict, deep: bool = True) -> list[str]
 
 def verify_corpus(corpus: str | Path, deep: bool = True, progress: bool = True) -> tuple[list[str], list[str]]:
     """(problems, warnings) of the corpus in `corpus`; no problems means it verifies."""
+    from pydantic import ValidationError
     from tqdm import tqdm
 
     from relhead.config import PipelineConfig, config_hash
 
     corpus = Path(corpus)
-    manifest = read_manifest(corpus)
+    try:
+        manifest = read_manifest(corpus)
+    except ValueError as exc:  # not JSON, or not text
+        return [f"{corpus / MANIFEST}: not a manifest ({type(exc).__name__}: {str(exc).splitlines()[0]})"], []
     if manifest is None:
         return [f"{corpus / MANIFEST}: missing (is this a corpus folder?)"], []
-    cfg = PipelineConfig.model_validate(manifest["config"])
+    try:
+        cfg = PipelineConfig.model_validate(manifest["config"])
+    except ValidationError as exc:  # e.g. made with a head-model backend that is not installed here
+        first = exc.errors()[0]
+        return [f"{corpus / MANIFEST}: its config is not valid here: {'.'.join(map(str, first['loc']))}: "
+                f"{first['msg']}"], []
+    except (KeyError, TypeError) as exc:
+        return [f"{corpus / MANIFEST}: not a manifest (no config: {type(exc).__name__} {exc})"], []
     if config_hash(manifest["config"]) != manifest["config_hash"]:
         return [f"{MANIFEST}: config_hash {manifest['config_hash']} does not match its config "
                 f"({config_hash(manifest['config'])})"], []

@@ -183,6 +183,24 @@ def test_verify_refuses_a_folder_without_manifest(tmp_path, capsys):
     assert "manifest.json: missing" in capsys.readouterr().err
 
 
+def test_verify_names_a_manifest_that_is_not_json_or_whose_config_is_not_valid_here(synthetic_dir, tmp_path, capsys):
+    """One FAIL line naming manifest.json, not a traceback: a manifest cut short, and one whose config
+    names a head-model backend this installation lacks (a corpus made with a third-party backend)."""
+    out = _damaged_copy(synthetic_dir, tmp_path)
+    good = (out / "manifest.json").read_text()
+    (out / "manifest.json").write_text(good[: len(good) // 2])
+    assert main(["verify", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"FAIL {out / 'manifest.json'}: not a manifest (JSONDecodeError: ") and err.count("\n") == 1
+    m = json.loads(good)
+    m["config"]["head"]["model"] = "not-installed"
+    (out / "manifest.json").write_text(json.dumps(m))
+    assert main(["verify", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"FAIL {out / 'manifest.json'}: its config is not valid here: head.model: ") \
+        and "not-installed" in err and err.count("\n") == 1
+
+
 def test_manifest_records_the_config_as_data(synthetic_dir, synthetic_cfg):
     m = read_manifest(synthetic_dir)
     assert m["format"] == "relhead-corpus/2" and m["config_hash"] == synthetic_cfg.hash()
