@@ -3,7 +3,8 @@ one per process and render settings.
 
 Groups change values in place (materials, world, seed) and remake only the parts' objects; views
 move the head's vertices, the parts and the camera, so nothing else is rebuilt between renders and
-Cycles' persistent data keeps its shaders, images and BVH. The scene parts are the classes in
+Cycles' persistent data keeps its shaders, images and BVH (except for a group with glasses, which
+renders each view afresh: GlassesPart.set_group). The scene parts are the classes in
 PARTS, each drawing its bpy-free geometry (relhead.render.parts) in the order listed.
 """
 
