@@ -16,8 +16,8 @@ Frame 0 always has its true pose; `nearest` and `fused` also know every k-th fra
   angle bins show it does. `weighted=False` gives them equal weights.
 Errors of each scored frame's absolute rotation (frames whose pose is given are not scored):
 `rot_deg` geodesic angle to the truth, `yaw_deg`, `pitch_deg`, `roll_deg` absolute differences of
-relhead.frames.matrix_to_euler (the BIWI/300W-LP decomposition), `ypr_deg` their mean; `by_frame`
-the mean `rot_deg` per frame index (for `previous`: the drift).
+relhead.frames.matrix_to_euler (relhead's sampling decomposition; BIWI MAE uses biwi_euler),
+`ypr_deg` their mean; `by_frame` the mean `rot_deg` per frame index (for `previous`: the drift).
 """
 
 from __future__ import annotations

@@ -3,10 +3,11 @@ tags and by the query's angle from frontal; a JSON file and a printed table. Whe
 temporal clips, a `clips` section adds the anchor policies' errors on them (relhead.train.clips).
 
 Every number is a mean over the pairs of its row (`rot_med_deg` a median), with evaluation crops
-(margin CropCfg.eval_margin, no shift, no augmentation):
+(the centre of the training crops, CropCfg.centre: no shift, no augmentation):
 - `rot_deg`: geodesic angle of R_pred R_true^T, degrees;
 - `yaw_deg`, `pitch_deg`, `roll_deg`: absolute differences of relhead.frames.matrix_to_euler of
-  R_pred and R_true (the BIWI/300W-LP decomposition), wrapped into [0, 180]; `ypr_deg` their mean;
+  R_pred and R_true (relhead's sampling decomposition; BIWI MAE uses biwi_euler), wrapped into
+  [0, 180]; `ypr_deg` their mean;
 - `t_m`: Euclidean distance of t_pred and t_true, metres.
 Sections:
 - `relative`: the relative transform of the query w.r.t. the anchor (R_rel, t_rel of docs/design.md,
