@@ -93,13 +93,19 @@ def table(rows: list[dict]) -> dict:
 
 
 def evaluate(model, cfg, corpora, device, bf16: bool = False, limit: int | None = None,
-             batch: int | None = None) -> dict:
-    """Errors of `model` (trained as `cfg`) on the held-out pairs of `corpora` (the first `limit`)."""
+             batch: int | None = None, progress: bool = False) -> dict:
+    """Errors of `model` (trained as `cfg`) on the held-out pairs of `corpora` (the first `limit`);
+    `progress`: a progress bar of the pairs on stderr when it is a terminal."""
+    from tqdm import tqdm
+
     was_training = model.training
     model.eval()
     rel_rows, query_rows, identity_rows, per_pair = [], [], [], []
+    bar = tqdm(desc="eval pairs", unit="pair", total=limit, disable=None if progress else True, leave=False,
+               dynamic_ncols=True)
     for b in eval_batches(corpora, cfg.data, cfg.size, batch or cfg.data.batch, limit):
         pred = predict_poses(model, b["images"], cfg.mode, device, bf16)
+        bar.update(len(b["meta"]))
         for i, m in enumerate(b["meta"]):
             R_rel = m["R_q"] @ m["R_a"].T
             t_rel = m["t_q"] - R_rel @ m["t_a"]
@@ -118,6 +124,7 @@ def evaluate(model, cfg, corpora, device, bf16: bool = False, limit: int | None 
                              "angle_deg": m["angle_deg"], "query_angle_deg": m["query_angle_deg"], "tags": m["tags"],
                              "rot_deg": rel["rot_deg"], "t_m": rel["t_m"],
                              "R_rel_pred": np.round(pred["R_rel"][i], 6).tolist()})
+    bar.close()
     model.train(was_training)
     return {"mode": cfg.mode, "pairs": len(rel_rows), "groups": len({p["key"] for p in per_pair}),
             "relative": table(rel_rows), "query": table(query_rows), "identity": table(identity_rows),
@@ -125,15 +132,19 @@ def evaluate(model, cfg, corpora, device, bf16: bool = False, limit: int | None 
 
 
 def evaluate_clips(model, cfg, corpora, device, bf16: bool = False, batch: int | None = None,
-                   known_every: int = 10) -> dict | None:
+                   known_every: int = 10, progress: bool = False) -> dict | None:
     """Anchor policies on the held-out temporal clips of `corpora` (None when there are none): every
     pair a policy needs is predicted once, in batches, with evaluation crops."""
+    from tqdm import tqdm
+
     was_training = model.training
     model.eval()
     rows = {p: [] for p in C.POLICIES}
     n_clips = n_frames = 0
     batch = batch or cfg.data.batch
-    for clip in eval_clips(corpora, cfg.data, cfg.size):
+    clips = tqdm(eval_clips(corpora, cfg.data, cfg.size), desc="eval clips", unit="clip",
+                 disable=None if progress else True, leave=False, dynamic_ncols=True)
+    for clip in clips:
         n = len(clip["R"])
         pairs = sorted({pq for p in C.POLICIES for pq in C.policy_pairs(p, n, known_every)})
         rel = {}
@@ -190,7 +201,7 @@ def evaluate_run(run: str | Path, data: list[str] | None = None, out: str | Path
         cfg = cfg.model_copy(update={"device": device})
     dev, bf16 = resolve_device(cfg)
     model.to(dev)
-    res = evaluate(model, cfg, corpora, dev, bf16, batch=batch)
+    res = evaluate(model, cfg, corpora, dev, bf16, batch=batch, progress=True)
     if res["pairs"] == 0:
         raise ConfigError(f"no held-out groups in {', '.join(c.name for c in corpora)} "
                           f"(data.holdout_every {cfg.data.holdout_every}: group ids g % k == k - 1; "
@@ -198,7 +209,7 @@ def evaluate_run(run: str | Path, data: list[str] | None = None, out: str | Path
     res = {"run": str(run), "data": [str(c.path) for c in corpora], "holdout_every": cfg.data.holdout_every,
            "groups_evaluated": {c.name: "held-out" if c.held_out_only else "all" for c in corpora},
            "definitions": __doc__.split("Every number", 1)[1].strip(), **res}
-    clips = evaluate_clips(model, cfg, corpora, dev, bf16, batch=batch, known_every=known_every)
+    clips = evaluate_clips(model, cfg, corpora, dev, bf16, batch=batch, known_every=known_every, progress=True)
     if clips is not None:
         res["clips"] = clips
     out = Path(out) if out else Path(run) / "eval.json"
