@@ -26,9 +26,23 @@ CORPUS = ["head.model=fake", "shards=2", "groups_per_shard=3", "views=3", "image
 TINY = ["data.size=48", "data.batch=4", "data.workers=0", "data.shuffle_buffer=8", "data.holdout_every=3",
         "model.overrides={embed_dim: 32, depth: 1, num_heads: 2, head_depth: 1, head_heads: 2, cnn_width: 8}",
         "log_every=1", "checkpoint_every=0", "eval_max_pairs=0", "plot=false", "threads=1", "steps=4", "eval_every=2"]
-CLIPS = {"first": {"n": 9, "rot_deg": 12.3456, "ypr_deg": 10.5, "note": "text is no column"},
-         "previous": {"n": 9, "rot_deg": 20.25, "drift_deg_per_frame": 1.125},
-         "fused": {"n": 9, "rot_deg": 9.0}}
+
+
+def clips_section() -> dict:
+    """`relhead eval`'s clips section of one 10-frame clip turning 4 degrees a frame about y, every
+    predicted relative rotation off by 2 degrees about x (so `previous` drifts)."""
+    from scipy.spatial.transform import Rotation
+
+    from relhead.train import clips as C
+
+    R = Rotation.from_euler("y", np.arange(10.0)[:, None] * 4.0, degrees=True).as_matrix()
+    off = Rotation.from_euler("x", 2.0, degrees=True).as_matrix()
+    pairs = {pq for p in C.POLICIES for pq in C.policy_pairs(p, 10, 5)}
+    rel = {(a, q): off @ R[q] @ R[a].T for a, q in pairs}
+    return {"clips": 1, "frames": 10, "known_every": 5,
+            "policies": {p: C.summarise(C.clip_rows(p, R, rel, 5)) for p in C.POLICIES}}
+
+
 CHROMIUM = shutil.which("chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -66,7 +80,7 @@ def run(tmp_path_factory):
     whole = lambda rgb: [Face((10.0, 5.0, 86.0, 67.0), 0.99, np.zeros((5, 2)))]  # noqa: E731
     write_json(run / "eval_biwi.json", evaluate_biwi(root / "biwi", Predictor.from_checkpoint(run), detector=whole))
     assert main(["eval", "--checkpoint", str(run), "--split", "all", "--out", str(run / "eval_realistic.json")]) == 0
-    (run / "eval_clips.json").write_text(json.dumps({"clips": CLIPS}))  # what a clip evaluation adds: its shape
+    (run / "eval_clips.json").write_text(json.dumps({"clips": clips_section()}))  # a clip evaluation's section
     return run
 
 
@@ -149,9 +163,9 @@ def test_the_page_holds_every_evaluation_the_curves_and_the_worst_pairs(run, tmp
     imgs = [_decode(src) for src, _ in page.imgs]
     assert all(min(i.size) > 40 for i in imgs)
     # each eval*.json its own section, with its own numbers, the model beside the no-rotation baseline
-    for name in ("eval.json", "eval_realistic.json"):
+    for name, groups in (("eval.json", "held-out"), ("eval_realistic.json", "all")):  # which groups, said
         ev = json.loads((run / name).read_text())
-        rel, query = _section(page, f"{name}: held-out pairs")[:2]
+        rel, query = _section(page, f"{name}: pairs of fake: {groups} groups")[:2]
         for table, sec in ((rel, "relative"), (query, "query")):
             assert table[0][:4] == ["pairs", "n", "rot (deg)", "identity rot"]
             for row_name, m, b in [("overall", ev[sec]["overall"], ev["identity"]["overall"]),
@@ -168,11 +182,14 @@ def test_the_page_holds_every_evaluation_the_curves_and_the_worst_pairs(run, tmp
     (biwi_table, _) = _section(page, "eval_biwi.json: BIWI")
     assert _row(biwi_table, "detected")[1:] == [str(biwi["detected"]["n"])] + \
         [f"{biwi['detected'][m]:.2f}" for m in ("yaw", "pitch", "roll", "mae", "geodesic")]
-    # clips: one row per anchor policy, the numeric fields as columns, "-" where a policy lacks one
+    # clips: one row per anchor policy, and the error at the last frame (previous: the drift)
     (clips,) = _section(page, "eval_clips.json: temporal clips")
-    assert clips == [["anchor policy", "n", "rot_deg", "ypr_deg", "drift_deg_per_frame"],
-                     ["first", "9", "12.35", "10.5", "-"], ["previous", "9", "20.25", "-", "1.125"],
-                     ["fused", "9", "9", "-", "-"]]
+    section = json.loads((run / "eval_clips.json").read_text())["clips"]["policies"]
+    assert clips[0] == ["anchor policy", "n", "rot", "rot med", "yaw", "pitch", "roll", "ypr", "last frame"]
+    assert [r[0] for r in clips[1:]] == list(section) == ["first", "previous", "nearest", "fused"]
+    assert _row(clips, "first")[1:3] == [str(section["first"]["n"]), "2.00"]  # every frame one 2-degree error
+    drift = section["previous"]["by_frame"]["9"]  # nine 2-degree errors chained by the last frame
+    assert _row(clips, "previous")[-1] == f"{drift:.2f}" and 15 < drift < 18 and _row(clips, "first")[-1] == "2.00"
     # learning curves, one row per evaluation during training (steps 2 and 4), error against angle
     metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     evals = [r for r in metrics if "eval" in r]
@@ -241,7 +258,7 @@ def test_a_gone_corpus_is_one_line_in_the_gallery_and_the_rest_renders(run, tmp_
     assert not page.captions and not any(a.startswith(("anchor ", "query ")) for _, a in page.imgs)
     notes = re.findall(r'<p class="note">(.*?)</p>', text)
     assert len(notes) == 1 and str(tmp_path / "gone") in notes[0] and "\n" not in notes[0]
-    assert _section(page, "eval.json: held-out pairs") and "learning curves" in [a for _, a in page.imgs]
+    assert _section(page, "eval.json: pairs") and "learning curves" in [a for _, a in page.imgs]
 
 
 @pytest.mark.parametrize("case", ["no folder", "empty folder", "no eval json", "eval.json not an evaluation",

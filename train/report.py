@@ -3,8 +3,8 @@ PNG; nothing external, no script), from what the run folder holds:
 
 - every RUN/eval*.json: `relhead eval`'s (eval.json, and others it wrote with `--out`, such as
   eval_realistic.json) as tables of the model beside the no-rotation baseline on the same pairs;
-  `relhead eval --biwi`'s (eval_biwi.json); and a `clips` mapping in any of them (anchor policy ->
-  metrics) as one row per policy, its numeric fields as columns;
+  `relhead eval --biwi`'s (eval_biwi.json); and the `clips` section of any of them (temporal clips)
+  as one row per anchor policy;
 - learning curves from RUN/metrics.jsonl (training loss; held-out error per evaluation, and the
   no-rotation baseline's);
 - each evaluated pair's rotation error against the pair's angle and against the query's angle;
@@ -214,15 +214,22 @@ def biwi_tables(doc: dict) -> str:
         _table(["sequence", "n", *m], seqs) + "</details>"
 
 
-def clips_table(clips: dict) -> str:
-    """One row per anchor policy, its numeric fields as columns (in order of first appearance)."""
-    def numeric(v):
-        return isinstance(v, (int, float)) and not isinstance(v, bool)
+CLIP_COLUMNS = (("rot_deg", "rot"), ("rot_med_deg", "rot med"), ("yaw_deg", "yaw"), ("pitch_deg", "pitch"),
+                ("roll_deg", "roll"), ("ypr_deg", "ypr"))
 
-    cols = list(dict.fromkeys(k for m in clips.values() for k, v in m.items() if numeric(v)))
-    rows = [[html.escape(str(p)), *(f"{m[k]:.4g}" if numeric(m.get(k)) else "-" for k in cols)]
-            for p, m in clips.items()]
-    return "<h4>temporal clips, per anchor policy</h4>" + _table(["anchor policy", *cols], rows)
+
+def clips_table(section: dict) -> str:
+    """`relhead eval`'s `clips` section: one row per anchor policy (errors of the frames' absolute
+    rotations, degrees), and the error at the last frame, which for `previous` is the drift."""
+    policies = section["policies"]
+    rows = []
+    for p, m in policies.items():
+        last = m["by_frame"][max(m["by_frame"], key=int)] if m.get("by_frame") else None
+        rows.append([html.escape(str(p)), str(m["n"]), *(_num(m.get(k)) for k, _ in CLIP_COLUMNS), _num(last)])
+    caption = (f"temporal clips, per anchor policy: {section['clips']} clips, {section['frames']} frames; nearest "
+               f"and fused know every {section['known_every']}th frame's pose")
+    return f"<h4>{html.escape(caption)}</h4>" + _table(["anchor policy", "n", *(h for _, h in CLIP_COLUMNS),
+                                                        "last frame"], rows)
 
 
 def gallery(ev: dict, cfg, worst: int) -> str:
@@ -260,7 +267,9 @@ img{max-width:100%}.gallery{display:flex;flex-wrap:wrap;gap:14px}.pair{margin:0;
 
 
 def eval_section(name: str, kind: str, doc: dict) -> str:
-    title = {"synthetic": "held-out pairs", "biwi": "BIWI (relative protocol)", "clips": "temporal clips"}[kind]
+    title = {"synthetic": "pairs", "biwi": "BIWI (relative protocol)", "clips": "temporal clips"}[kind]
+    if kind == "synthetic" and doc.get("groups_evaluated"):  # which groups: a trained-on corpus' held-out ones
+        title += " of " + ", ".join(f"{k}: {v} groups" for k, v in doc["groups_evaluated"].items())
     where = doc.get("biwi") if kind == "biwi" else ", ".join(map(str, doc.get("data", [])))
     head = f"<h3>{html.escape(name)}: {title}" + (f", {html.escape(str(where))}" if where else "") + "</h3>"
     body = synthetic_tables(doc) if kind == "synthetic" else biwi_tables(doc) if kind == "biwi" else ""
