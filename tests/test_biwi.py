@@ -391,6 +391,7 @@ def test_rendered_sequence_in_biwi_layout_with_mtcnn(biwi_sequence, tiny_run, tm
     assert "anchor is the first frame" in saved["protocol"] and "BIWI" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # a subprocess or a browser: seconds, kept out of the fast tier
 def test_mtcnn_equals_facenet_pytorchs_own_cascade(tmp_path):
     """facenet-pytorch's detect_face run itself (in a subprocess, with a stand-in torchvision whose
     batched_nms is relhead's nms: its real torchvision does not install beside this torch) gives

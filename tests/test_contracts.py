@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = {"relhead": "relhead", "render": "relhead.render", "assets": "relhead.assets",
             "datasets": "relhead.datasets", "train": "relhead.train"}  # folder -> the package it installs as
@@ -105,6 +107,7 @@ BPY_FREE = sorted(module_of(f) for f in code_files() if (f.parent / "__init__.py
                   and not module_of(f).startswith(("relhead.render.blender", *HEAVY)))
 
 
+@pytest.mark.slow  # a subprocess or a browser: seconds, kept out of the fast tier
 def test_sampling_spec_shards_and_verify_work_where_bpy_cannot_be_imported(tmp_path):
     """In a process where `import bpy` fails: import every bpy-free module, sample a spec, write a
     synthetic corpus and verify it."""

@@ -85,6 +85,7 @@ def corpus_files(out: Path) -> dict:
             and p.name != "manifest.json"} | {"manifest": json.loads((out / "manifest.json").read_text())}
 
 
+@pytest.mark.slow  # a subprocess or a browser: seconds, kept out of the fast tier
 @needs_mounts
 def test_a_full_disk_stops_with_one_line_keeps_finished_shards_and_the_next_run_resumes(reference, tmp_path):
     page = os.sysconf("SC_PAGE_SIZE")
@@ -137,6 +138,7 @@ def test_a_full_disk_stops_with_one_line_keeps_finished_shards_and_the_next_run_
             == [json.loads(ref[f"shard-00000{i}.json"])["entry"] for i in (0, 1)])
 
 
+@pytest.mark.slow  # a subprocess or a browser: seconds, kept out of the fast tier
 def test_a_cold_anny_cache_is_announced_before_it_builds(tmp_path):
     """With an empty ANNY_CACHE_DIR the head model says what the next minutes are for before anny
     starts building; warp's start-up on this CPU machine adds no "no CUDA driver" warning."""
@@ -179,6 +181,7 @@ def test_a_cpu_render_prints_no_gpu_probe_warnings(tmp_path):
     assert not [n for n in NO_GPU_DRIVER if n in said] and "CUDA" not in said and "Anny's model cache" not in said, said
 
 
+@pytest.mark.slow  # a subprocess or a browser: seconds, kept out of the fast tier
 @needs_mounts
 def test_preview_of_a_read_only_corpus_says_so_and_writes_nothing(tmp_path):
     """`relhead preview` writes DIR/preview.png by default: on a read-only corpus that is one line,

@@ -295,6 +295,7 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(run, tmp_path, capsys,
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
 
 
+@pytest.mark.slow  # a subprocess or a browser: seconds, kept out of the fast tier
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (Debian: apt-get install chromium; .ci/run "
                                               "installs it)")
 def test_the_page_renders_in_headless_chromium(run, tmp_path):

@@ -149,6 +149,7 @@ def test_resume_of_a_finished_run_says_so_and_changes_nothing(run, tmp_path, cap
 
 
 # ---------------------------------------------------------------------------------------- signals
+@pytest.mark.slow  # a subprocess or a browser: seconds, kept out of the fast tier
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_stops_training_with_a_checkpoint_and_resume_goes_on(train_corpus, tmp_path, sig):
     out = tmp_path / "run"
