@@ -13,7 +13,8 @@ import numpy as np
 
 from relhead.assets.base import PosedHead
 from relhead.config import Pattern
-from relhead.render.blender.nodes import attribute_xyz, math_node, mix_node, named_node, principled, ramp_node
+from relhead.render.blender.nodes import (attribute_xyz, math_node, mix_node, named_node, noise_bump, principled,
+                                         ramp_node)
 from relhead.render.blender.part import Part, remove
 from relhead.render.parts.garment import GarmentMesh, group_garment
 from relhead.render.spec import GarmentSpec, GroupSpec, HatSpec
@@ -99,14 +100,7 @@ def build_fabric(name: str = "garment"):
     fac = math_node(nt, "MULTIPLY_ADD", stripes, w[0],
                     math_node(nt, "MULTIPLY_ADD", checker.outputs["Fac"], w[1], math_node(nt, "MULTIPLY", heather, w[2])))
     nt.links.new(mix_node(nt, fac, name="fabric"), bsdf.inputs["Base Color"])  # A, B: set_fabric
-    weave = nt.nodes.new("ShaderNodeTexNoise")
-    weave.inputs["Scale"].default_value = 1500.0
-    nt.links.new(attr.outputs["Vector"], weave.inputs["Vector"])
-    bump = nt.nodes.new("ShaderNodeBump")
-    bump.inputs["Strength"].default_value = 0.15
-    bump.inputs["Distance"].default_value = 0.0005
-    nt.links.new(weave.outputs["Fac"], bump.inputs["Height"])
-    nt.links.new(bump.outputs["Normal"], bsdf.inputs["Normal"])
+    noise_bump(nt, attr.outputs["Vector"], bsdf.inputs["Normal"], scale=1500.0, strength=0.15)  # the weave
     return mat
 
 

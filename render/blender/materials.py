@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 
 from relhead.assets.base import BROWS, SCALP, SKIN_REGIONS
-from relhead.render.blender.nodes import attribute_xyz, math_node, mix_node, named_node, principled, ramp_node
+from relhead.render.blender.nodes import (attribute_xyz, math_node, mix_node, named_node, noise_bump, principled,
+                                         ramp_node)
 from relhead.render.spec import EyeSpec, HairSpec, MaterialsSpec, MouthSpec, SkinSpec
 
 
@@ -46,14 +47,7 @@ def build_skin(shader: str = "relhead"):
         return mat
     nt.links.new(colour, bsdf.inputs["Base Color"])
     nt.links.new(roughness, bsdf.inputs["Roughness"])
-    pores = nt.nodes.new("ShaderNodeTexNoise")
-    pores.inputs["Scale"].default_value = 900.0
-    nt.links.new(coords.outputs["Vector"], pores.inputs["Vector"])
-    bump = nt.nodes.new("ShaderNodeBump")
-    bump.inputs["Strength"].default_value = 0.08
-    bump.inputs["Distance"].default_value = 0.0005
-    nt.links.new(pores.outputs["Fac"], bump.inputs["Height"])
-    nt.links.new(bump.outputs["Normal"], bsdf.inputs["Normal"])
+    noise_bump(nt, coords.outputs["Vector"], bsdf.inputs["Normal"], scale=900.0, strength=0.08)  # pores
     bsdf.inputs["Subsurface Radius"].default_value = (1.0, 0.35, 0.2)
     bsdf.inputs["Subsurface Scale"].default_value = 0.004
     return mat

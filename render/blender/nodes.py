@@ -75,3 +75,16 @@ def attribute_xyz(nt, name: str):
     sep = nt.nodes.new("ShaderNodeSeparateXYZ")
     nt.links.new(attr.outputs["Vector"], sep.inputs["Vector"])
     return sep.outputs["X"], sep.outputs["Y"], sep.outputs["Z"]
+
+
+def noise_bump(nt, vector, normal_input, scale: float, strength: float, distance: float = 0.0005) -> None:
+    """Fine surface relief (skin pores, a fabric's weave): noise at `scale` over `vector` as a bump map
+    into a shader's Normal input."""
+    noise = nt.nodes.new("ShaderNodeTexNoise")
+    noise.inputs["Scale"].default_value = scale
+    nt.links.new(vector, noise.inputs["Vector"])
+    bump = nt.nodes.new("ShaderNodeBump")
+    bump.inputs["Strength"].default_value = strength
+    bump.inputs["Distance"].default_value = distance
+    nt.links.new(noise.outputs["Fac"], bump.inputs["Height"])
+    nt.links.new(bump.outputs["Normal"], normal_input)
