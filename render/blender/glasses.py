@@ -29,7 +29,7 @@ class GlassesPart(RigidPart):
         self.drop()
         # Glasses in a persistent Cycles session render one of two ways, run to run (a few pixels on
         # the rims and lenses, by up to 28 levels): a group with glasses renders each view afresh.
-        self.scene.render.use_persistent_data = mesh is None
+        self.fresh_session = mesh is not None
         if mesh is None:
             return
         me = bpy.data.meshes.new("glasses")
