@@ -13,8 +13,10 @@ Each backend owns a config section (a :class:`HeadCfg` subclass, chosen by `head
 
 from __future__ import annotations
 
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Iterator, Protocol
 
 import numpy as np
 from pydantic import Field
@@ -37,6 +39,31 @@ SCALP = "scalp"
 # +-1 back), z: how much a vertex belongs to the body rather than the head (1 torso and neck, 0 head),
 # smooth. A backend without it cannot dress its subjects.
 TORSO = "torso"
+
+
+# The thread count of a group's float arithmetic outside Cycles (the head model, the parts' geometry,
+# the labels). Reductions split over threads sum in another order and round differently, and
+# processes get different counts (joblib's workers and Dask's run with fewer BLAS/OpenMP threads than
+# a lone process), so the count is fixed: a corpus' bytes then do not depend on who made it.
+ARITHMETIC_THREADS = 1
+
+
+@contextmanager
+def fixed_threads(n: int = ARITHMETIC_THREADS) -> Iterator[None]:
+    """Run the enclosed numpy (BLAS, OpenMP) and torch arithmetic on `n` threads, then restore the
+    process' counts. torch is limited only when something already imported it."""
+    from threadpoolctl import threadpool_limits
+
+    torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch else None
+    try:
+        with threadpool_limits(limits=n):
+            if torch:
+                torch.set_num_threads(n)
+            yield
+    finally:
+        if torch:
+            torch.set_num_threads(before)
 
 
 class ExpressionCfg(Strict):

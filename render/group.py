@@ -10,7 +10,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import replace
 
-from relhead.assets.base import PosedHead
+from relhead.assets.base import PosedHead, fixed_threads
 from relhead.assets.refs import AssetPool
 from relhead.render.labels import RenderedGroup, RenderedView, label_views
 from relhead.render.spec import GroupSpec
@@ -35,15 +35,17 @@ def render_group(cfg, spec: GroupSpec, head_model, files: AssetPool, clock=_no_c
     from relhead.render.blender.scene import PARTS, process_scene  # bpy only here
 
     W, H = cfg.image.width, cfg.image.height
-    with clock("head model"):
+    # Everything but Cycles computes on a fixed thread count (assets.base.fixed_threads): the same
+    # bits from one process, workers or a cluster.
+    with clock("head model"), fixed_threads():
         head_width = head_model.head_width(spec.head.identity)
         posed = posed_heads(spec, head_model)
-    with clock("scene parts' geometry (hair, garment, glasses, hat)"):
+    with clock("scene parts' geometry (hair, garment, glasses, hat)"), fixed_threads():
         geometry = {part.name: part.geometry(spec, head_model, posed[0]) for part in PARTS}
     with clock("scene update (group)"):
         scene = process_scene(cfg, head_model)
         scene.set_group(spec, files, posed[0], geometry)
-    with clock("scene update (view), labels"):
+    with clock("scene update (view), labels"), fixed_threads():
         labelled = label_views(spec, posed, head_width, W, H)
     out = []
     for v, p, labels in zip(spec.views, posed, labelled):

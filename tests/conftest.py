@@ -58,7 +58,7 @@ def synthetic_cfg():
 @pytest.fixture(scope="session")
 def small_cfg():
     """The config of `small_corpus`."""
-    return resolve("test", configs.SMALL)
+    return resolve(configs.SMALL_PIPELINE, configs.SMALL)
 
 
 @pytest.fixture(scope="session")
@@ -122,8 +122,18 @@ def fake_rendered(tmp_path_factory, fake_render_cfg):
 @pytest.fixture(scope="session")
 def small_corpus(tmp_path_factory, small_cfg):
     """`small_cfg` rendered by one process, uninterrupted: its folder (the reference the corpus
-    machinery's other ways of making it must equal)."""
-    return _rendered(small_cfg, tmp_path_factory.mktemp("small") / "test")[0]
+    machinery's other ways of making it must equal). This process runs numpy and torch on 3 threads,
+    so the workers that remake it (1 thread each) differ from it in thread count on any host."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        with threadpool_limits(limits=3):
+            return _rendered(small_cfg, tmp_path_factory.mktemp("small") / small_cfg.name)[0]
+    finally:
+        torch.set_num_threads(n)
 
 
 # ------------------------------------------------------------------ torch

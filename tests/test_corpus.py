@@ -1,5 +1,6 @@
-"""Corpus machinery end to end on tiny rendered corpora (slow tier): the same corpus from 1 process,
-2 worker processes, a Dask cluster, and a run killed with SIGKILL then resumed; shard leases."""
+"""Corpus machinery end to end on tiny rendered corpora (slow tier): the same corpus from 1 process
+(3 numpy/torch threads), 2 worker processes and a Dask cluster (1 thread each), and a run killed with
+SIGKILL then resumed; shard leases."""
 
 import json
 import os
@@ -59,9 +60,9 @@ def test_dask_cluster_makes_the_same_corpus(small_corpus, small_cfg, tmp_path):
 def test_sigkill_mid_shard_then_resume(small_corpus, small_cfg, tmp_path):
     """Kill `relhead render` while shard 1 is half written; re-running the same command finishes
     the corpus, equal to the uninterrupted one, with no partial file left."""
-    cmd = [sys.executable, "-m", "relhead.cli", "render", "--pipeline", "test", "--out", str(tmp_path)]
+    cmd = [sys.executable, "-m", "relhead.cli", "render", "--pipeline", configs.SMALL_PIPELINE, "--out", str(tmp_path)]
     cmd += [a for s in configs.SMALL for a in ("--set", s)]
-    out = tmp_path / "test"
+    out = tmp_path / configs.SMALL_PIPELINE
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy())
     deadline = time.time() + 300
     try:

@@ -285,9 +285,10 @@ def test_a_hat_renders_on_the_crown_and_only_hides_landmarks(head_model):
 
 @pytest.mark.slow
 def test_the_same_scene_renders_to_the_same_pixels_every_time_in_a_process(head_model):
-    """Renders reuse one Cycles session (persistent data), in which a scene with glasses came out one
-    of two ways, run to run (a few pixels on the rims and lenses, by up to 28 levels; about every
-    third render). Four renders of one group must agree byte for byte."""
+    """In a Cycles session kept between renders (persistent data) a scene with glasses came out one of
+    two ways, run to run (a few pixels on the rims and lenses, by up to 28 levels; about every third
+    render); every view now renders in a fresh session. Four renders of one group must agree byte for
+    byte (tests/test_render.py does the same for a quickstart group with hair and a garment)."""
     from relhead.render.group import render_group
     from synthetic import render_setup
 

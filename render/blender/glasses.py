@@ -27,9 +27,6 @@ class GlassesPart(RigidPart):
     def set_group(self, spec: GroupSpec, mesh: GlassesMesh | None, first: PosedHead) -> None:
         set_clear_lens(self.materials[2], self.world.env_image, self.world.rotation, spec.lighting.strength)
         self.drop()
-        # Glasses in a persistent Cycles session render one of two ways, run to run (a few pixels on
-        # the rims and lenses, by up to 28 levels): a group with glasses renders each view afresh.
-        self.fresh_session = mesh is not None
         if mesh is None:
             return
         me = bpy.data.meshes.new("glasses")

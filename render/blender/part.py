@@ -24,7 +24,6 @@ class Part:
     places them for a view, and `occluder` is what of it hides landmarks (world frame)."""
 
     name = "part"  # its key in the group's geometry
-    fresh_session = False  # set by set_group when this group's part must not render in a persistent Cycles session
 
     @staticmethod
     def geometry(spec: GroupSpec, head_model, first: PosedHead):

@@ -2,9 +2,8 @@
 one per process and render settings.
 
 Groups change values in place (materials, world, seed) and remake only the parts' objects; views
-move the head's vertices, the parts and the camera, so nothing else is rebuilt between renders and
-Cycles' persistent data keeps its shaders, images and BVH (except for a group whose parts ask for a
-fresh session, Part.fresh_session: glasses). The scene parts are the classes in
+move the head's vertices, the parts and the camera, so nothing else is rebuilt in bpy between renders
+(Cycles itself renders every view in a fresh session: settings.apply). The scene parts are the classes in
 PARTS, each drawing its bpy-free geometry (relhead.render.parts) in the order listed.
 """
 
@@ -104,7 +103,6 @@ class ProcessScene:
         self.compositor.set_photo(self._image(files.path(photo)) if photo else None)
         for part in self.parts:
             part.set_group(spec, (geometry or {}).get(part.name), first)
-        self.scene.render.use_persistent_data = not any(part.fresh_session for part in self.parts)
 
     # ------------------------------------------------------------------ per view
     def set_view(self, posed: PosedHead, labels: ViewLabels) -> None:

@@ -29,7 +29,11 @@ def apply(scene, render_cfg, image_cfg) -> None:
     r.resolution_x, r.resolution_y, r.resolution_percentage = image_cfg.width, image_cfg.height, 100
     r.pixel_aspect_x = r.pixel_aspect_y = 1.0
     r.film_transparent = True  # alpha = subject; the background is composited from the environment pass
-    r.use_persistent_data = True  # keep shaders, images and the BVH between renders of the process' scene
+    # No persistent data: in a Cycles session kept between renders, a scene came out one of two ways
+    # run to run (a few hundred subject pixels by up to 12 levels; glasses, garments, brow strands and
+    # lashes all showed it, with 1 Cycles thread too, and a static BVH left glasses' flips); every
+    # render in a fresh session gave the same bytes. So every view renders afresh.
+    r.use_persistent_data = False
     # Motion blur (per view, when a view has it): the camera's keys sit half a frame either side of
     # the rendered frame (ProcessScene._shake_keys), so the shutter spans one frame, centred on it.
     r.motion_blur_shutter, r.motion_blur_position = 1.0, "CENTER"
