@@ -1,0 +1,222 @@
+"""Config `labels:` (issue 27): every extra label checked against the geometry, on the fake head
+rendered by Workbench (fast tier: a 2-view group at 128 px renders in about a second), and with
+Anny in the slow tier. Off by default, and then nothing in a corpus or its config changes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from relhead.config import ConfigError, resolve
+from relhead.datasets.generate import generate
+from relhead.datasets.shards import iter_groups
+from relhead.frames import euler_to_matrix, project
+from relhead.render.extra_labels import SEG, SEG_CLASSES, dense_indices
+from relhead.render.group import posed_heads
+
+ALL = [f"labels.{k}=true" for k in ("depth", "normals", "segmentation", "landmarks_3d", "dense_landmarks", "gaze",
+                                     "mesh")]
+# 64 segments: the fake head's facets small enough that a landmark's depth is its pixels' within 1 mm
+FAKE = ["head.model=fake", "head.segments=64", "groups_per_shard=2", "views=2", "image.width=160",
+        "image.height=160", "render.engine=workbench", "head.expression.per_view=true"]
+EYES = {SEG["right_eye"], SEG["left_eye"]}
+LIPS = {SEG["top_lip"], SEG["bottom_lip"]}
+
+
+def _groups(out: Path):
+    return list(iter_groups(sorted(out.glob("shard-*.tar"))))
+
+
+@pytest.fixture(scope="module")
+def fake_model():
+    from relhead.assets.registry import get_head_model
+
+    return get_head_model(resolve("test", FAKE).head)
+
+
+@pytest.fixture(scope="module")
+def labelled(tmp_path_factory):
+    out = tmp_path_factory.mktemp("labels") / "c"
+    cfg = resolve("test", FAKE + ALL)
+    generate(cfg, out, log=lambda *_: None)
+    return cfg, out, _groups(out)
+
+
+# ------------------------------------------------------------------------------------------ config
+def test_off_by_default_and_out_of_the_config_dict():
+    cfg = resolve("test", FAKE)
+    assert not cfg.labels.any()
+    assert "labels" not in cfg.to_dict() and "labels" not in cfg.portable_dict()
+    on = resolve("test", FAKE + ["labels.gaze=true"])
+    assert on.portable_dict()["labels"]["gaze"] is True and on.hash() != cfg.hash()
+    assert resolve("realistic").labels.any() and all(resolve("realistic").labels.model_dump().values())
+
+
+@pytest.mark.parametrize("bad", ["labels.depth=maybe", "labels.depth=3", "labels.colour=true"])
+def test_a_wrong_label_switch_is_one_line_naming_the_key(bad):
+    with pytest.raises(ConfigError) as exc:
+        resolve("test", FAKE + [bad])
+    assert "labels." in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_a_wrong_label_switch_at_the_cli_exits_2_and_writes_nothing(tmp_path, capsys):
+    from relhead.cli import main
+
+    assert main(["render", "--pipeline", "test", "--out", str(tmp_path / "c"), "--set", "head.model=fake",
+                 "--set", "labels.mesh=perhaps"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "labels.mesh" in err
+    assert not (tmp_path / "c").exists()
+
+
+# ------------------------------------------------------------------------------------------ layout
+def test_members_and_meta(labelled):
+    cfg, _, groups = labelled
+    for g in groups:
+        assert len(g.meta["dense_indices"]) == 300
+        assert g.meta["segmentation_classes"] == {str(k): n for k, n in SEG_CLASSES.items()}
+        for i, v in enumerate(g.views):
+            for f in ("depth_file", "normals_file", "seg_file", "mesh_file"):
+                assert v[f] in g.files
+            lab = g.labels(i)
+            assert lab["depth"].shape == (160, 160) and lab["normals"].shape == (160, 160, 3)
+            assert lab["segmentation"].dtype == np.uint8 and lab["landmarks_3d"].shape == (68, 3)
+            assert lab["gaze"].shape == (2, 3) and lab["dense_uv"].shape == (300, 2)
+
+
+def test_landmarks_3d_project_to_the_landmarks(labelled):
+    for g in labelled[2]:
+        for v in g.views:
+            X = np.asarray(v["landmarks_3d"])
+            uv = X[:, :2] / X[:, 2:] @ np.asarray(v["K"])[:2, :2].T + np.asarray(v["K"])[:2, 2]
+            assert np.abs(uv - np.asarray(v["landmarks"])).max() < 1e-6
+
+
+def test_gaze_is_the_renderers_target(labelled, fake_model):
+    for g in labelled[2]:
+        spec = g.spec()
+        for v, sv in zip(g.views, spec.views):
+            target = np.asarray(v["R"]) @ euler_to_matrix(*sv.gaze_deg, 0.0) @ [0.0, 0.0, -1.0]
+            for eye in ("right", "left"):
+                d = np.asarray(v["gaze"][eye])
+                assert abs(np.linalg.norm(d) - 1) < 1e-9
+                assert np.degrees(np.arccos(np.clip(d @ target, -1, 1))) < 0.5
+
+
+def test_dense_landmarks_are_the_listed_vertices_projected(labelled, fake_model):
+    groups = labelled[2]
+    idx = np.asarray(groups[0].meta["dense_indices"])
+    assert all(g.meta["dense_indices"] == groups[0].meta["dense_indices"] for g in groups)  # every subject
+    assert len(set(idx.tolist())) == 300 and (dense_indices(fake_model) == idx).all()
+    for g in groups:
+        for i, v in enumerate(g.views):
+            mesh = g.mesh(i)
+            K, R, t = (np.asarray(v[k]) for k in ("K", "R", "t"))
+            uv, z = project(K, R, t, np.asarray(mesh.vertices, float)[idx])
+            assert np.abs(uv - np.asarray(v["dense"]["uv"])).max() < 1e-3
+            assert np.abs(np.asarray(mesh.vertices, float)[idx] @ R.T + t - np.asarray(v["dense"]["xyz"])).max() < 1e-6
+            vis = np.asarray(v["dense"]["visible"])
+            assert 0.2 < vis.mean() < 0.8  # the face side, not the back of the head
+            assert (z[vis] < np.median(z)).mean() > 0.6  # visible points are mostly the near ones
+    # spread over the head: the crown, both sides (ears) and the face
+    p = posed_heads(groups[0].spec(), fake_model)[0]
+    T = p.T_world_head
+    X = (p.vertices.astype(float) - T[:3, 3]) @ T[:3, :3]
+    assert X[idx, 1].min() < X[:, 1].min() + 0.01
+    assert X[idx, 0].min() < 0.9 * X[:, 0].min() and X[idx, 0].max() > 0.9 * X[:, 0].max()
+
+
+def test_mesh_reprojects_onto_the_mask(labelled, fake_model):
+    from test_render import silhouette
+
+    for g in labelled[2]:
+        for i, v in enumerate(g.views):
+            mesh = g.mesh(i)
+            assert (np.asarray(mesh.faces) == fake_model.faces).all()
+            proj = silhouette(np.asarray(v["K"]), np.asarray(v["R"]), np.asarray(v["t"]), np.asarray(mesh.vertices, float),
+                              np.asarray(mesh.faces), v["W"], v["H"])
+            mask = g.mask(i) >= 128
+            assert (mask & proj).sum() / (mask | proj).sum() >= 0.98
+
+
+# ------------------------------------------------------------------------------ depth and normals
+def test_depth_is_the_landmarks_z_and_undefined_outside_the_mask(labelled):
+    n = 0
+    for g in labelled[2]:
+        for i, v in enumerate(g.views):
+            depth, mask = g.depth(i), g.mask(i)
+            assert (depth[mask == 0] == 0).all()  # nothing outside the mask
+            assert ((mask >= 128) & (depth == 0)).sum() <= 0.01 * (mask >= 128).sum()
+            X = np.asarray(v["landmarks_3d"])
+            for (x, y), vis, Xi in zip(v["landmarks"], v["landmarks_visible"], X):
+                x0, y0 = int(np.floor(x - 0.5)), int(np.floor(y - 0.5))
+                patch = depth[y0:y0 + 2, x0:x0 + 2]  # the four pixel centres around the landmark
+                if not vis or patch.shape != (2, 2) or patch.min() == 0 or np.ptp(patch) > 0.01:
+                    continue  # hidden, or on a silhouette: its pixels see another surface
+                fx, fy = x - 0.5 - x0, y - 0.5 - y0
+                z = (patch[0, 0] * (1 - fx) + patch[0, 1] * fx) * (1 - fy) + (patch[1, 0] * (1 - fx) + patch[1, 1] * fx) * fy
+                if g.segmentation(i)[int(y), int(x)] in EYES:
+                    # the eye-contour landmarks lie on the lids; the fake head's eyeballs bulge through
+                    # its skull in front of them (eyeballs hide no landmarks: Head.occluder)
+                    assert z <= Xi[2] + 1e-3
+                    continue
+                assert abs(z - Xi[2]) < 1e-3, (i, x, y, z, Xi[2])
+                n += 1
+    assert n > 60
+
+
+def test_normals_are_unit_and_face_the_camera(labelled):
+    for g in labelled[2]:
+        for i, v in enumerate(g.views):
+            nrm, depth = g.normals(i), g.depth(i)
+            on = depth > 0
+            assert np.abs(np.linalg.norm(nrm[on], axis=1) - 1).max() < 2e-3  # float16
+            assert (nrm[~on] == 0).all()
+            K = np.asarray(v["K"])
+            u, w = np.meshgrid(np.arange(v["W"]) + 0.5, np.arange(v["H"]) + 0.5)
+            rays = np.stack([(u - K[0, 2]) / K[0, 0], (w - K[1, 2]) / K[1, 1], np.ones_like(u)], -1)
+            assert ((nrm * rays).sum(-1)[on] <= 1e-3).all()
+
+
+# ------------------------------------------------------------------------------------ segmentation
+def test_segmentation_covers_the_mask_and_puts_landmarks_in_their_parts(labelled):
+    eyes = lips = 0
+    for g in labelled[2]:
+        for i, v in enumerate(g.views):
+            seg, depth, mask = g.segmentation(i), g.depth(i), g.mask(i)
+            assert ((seg > 0) == (depth > 0)).all()
+            fg = seg > 0
+            m = mask >= 128
+            assert (fg & m).sum() / (fg | m).sum() >= 0.98
+            assert set(np.unique(seg)) <= set(SEG_CLASSES)
+            for k, ((x, y), vis) in enumerate(zip(v["landmarks"], v["landmarks_visible"])):
+                if not vis:
+                    continue
+                c = seg[int(y), int(x)]
+                if c == 0:
+                    continue  # on the silhouette: the pixel centre's ray passes the head
+                if 36 <= k < 48:
+                    assert c in EYES, (i, k, SEG_CLASSES[c])
+                    eyes += 1
+                elif 48 <= k < 68:
+                    assert c in LIPS, (i, k, SEG_CLASSES[c])
+                    lips += 1
+    assert eyes > 10 and lips > 10
+
+
+# --------------------------------------------------------------------------------------- the bytes
+def test_labels_off_add_nothing_to_a_sample(labelled, tmp_path):
+    """With every switch off a group's members and meta are those of a corpus made before `labels:`."""
+    cfg = resolve("test", FAKE + ["groups_per_shard=1"])
+    generate(cfg, tmp_path / "off", log=lambda *_: None)
+    (g,) = _groups(tmp_path / "off")
+    assert sorted(g.files) == ["view0.mask.png", "view0.png", "view1.mask.png", "view1.png"]
+    assert not {"dense_indices", "segmentation_classes"} & set(g.meta)
+    assert all(not {"landmarks_3d", "gaze", "dense", "depth_file"} & set(v) for v in g.views)
+    on = labelled[2][0]
+    assert g.files["view0.png"] == on.files["view0.png"] and g.files["view0.mask.png"] == on.files["view0.mask.png"]
+    assert "labels" not in json.loads((tmp_path / "off" / "manifest.json").read_text())["config"]
