@@ -176,13 +176,13 @@ class HeadSegmenter:
         nose = np.r_[lm[27:36, :2], lm[[31, 35], :2] + [[-0.004, 0.0], [0.004, 0.0]]]
         cls[free & front & _inside(xy, _hull(nose))] = SEG["nose"]
         free = skin & (cls == SEG["skin"])
-        # Brows: the backend's BROWS attribute, else within 6 mm of the brow landmarks (17-21, 22-26).
+        # Brows: the backend's BROWS attribute, else within 5 mm of the brow landmarks' lines (17-21, 22-26).
         if self.brow_faces is not None:
             brow = self.brow_faces[tri]
         else:
             brow = np.zeros(len(tri), bool)
             for lo in (17, 22):
-                brow |= np.linalg.norm(xy[:, None] - lm[None, lo:lo + 5, :2], axis=2).min(1) < 0.006
+                brow |= _edge_distance(xy, lm[lo:lo + 5, :2], closed=False) < 0.005
         brow &= free & front
         cls[brow & (P[:, 0] < 0)] = SEG["right_brow"]
         cls[brow & (P[:, 0] >= 0)] = SEG["left_brow"]
@@ -202,9 +202,9 @@ class HeadSegmenter:
         return cls
 
 
-def _edge_distance(P: np.ndarray, poly: np.ndarray) -> np.ndarray:
-    """Distance of 2-D points to a closed polygon's edges."""
-    a, b = poly, np.roll(poly, -1, 0)
+def _edge_distance(P: np.ndarray, poly: np.ndarray, closed: bool = True) -> np.ndarray:
+    """Distance of 2-D points to a closed polygon's edges (or an open polyline's segments)."""
+    a, b = (poly, np.roll(poly, -1, 0)) if closed else (poly[:-1], poly[1:])
     ab = b - a
     t = np.clip(((P[:, None] - a[None]) * ab[None]).sum(2) / np.maximum((ab ** 2).sum(1), 1e-18)[None], 0, 1)
     closest = a[None] + t[..., None] * ab[None]

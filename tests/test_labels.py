@@ -220,3 +220,54 @@ def test_labels_off_add_nothing_to_a_sample(labelled, tmp_path):
     on = labelled[2][0]
     assert g.files["view0.png"] == on.files["view0.png"] and g.files["view0.mask.png"] == on.files["view0.mask.png"]
     assert "labels" not in json.loads((tmp_path / "off" / "manifest.json").read_text())["config"]
+
+
+# ------------------------------------------------------------------------------------ verify, preview
+def test_verify_checks_the_labels_against_the_switches(labelled, tmp_path):
+    import tarfile
+
+    from relhead.datasets.verify import verify_corpus
+
+    cfg, out, _ = labelled
+    assert verify_corpus(out, progress=False) == ([], [])
+    # a corpus whose samples lack what its config switches on, and one with a broken label
+    for name, edit in (("lacks", lambda n, b: None if n.endswith(".depth.png") else b),
+                       ("broken", lambda n, b: b"not a png" if n.endswith("view1.seg.png") else b)):
+        bad = tmp_path / name
+        shutil.copytree(out, bad)
+        src, dst = out / "shard-000000.tar", bad / "shard-000000.tar"
+        with tarfile.open(src) as t, tarfile.open(dst, "w") as w:
+            for m in t.getmembers():
+                data = edit(m.name, t.extractfile(m).read())
+                if data is not None:
+                    m.size = len(data)
+                    w.addfile(m, __import__("io").BytesIO(data))
+        # keep the manifest's hash right, so only the labels are wrong
+        from relhead.datasets.manifest import sha256_file
+
+        for f in (bad / "manifest.json", bad / "shard-000000.json"):
+            doc = json.loads(f.read_text())
+            entry = doc["shards"]["0"] if "shards" in doc else doc["entry"]
+            entry["sha256"], entry["bytes"] = sha256_file(dst), dst.stat().st_size
+            f.write_text(json.dumps(doc, indent=1))
+        problems, _ = verify_corpus(bad, progress=False)
+        assert problems, name
+        if name == "lacks":
+            assert any("lacks view0.depth.png" in p or "depth: missing" in p for p in problems), problems
+        else:
+            assert any("segmentation" in p for p in problems), problems
+
+
+def test_preview_draws_the_label_tiles(labelled, tmp_path):
+    from PIL import Image
+
+    from relhead.datasets.preview import SEG_PALETTE, contact_sheet
+
+    _, out, groups = labelled
+    png = contact_sheet(sorted(out.glob("shard-*.tar")), tmp_path / "sheet.png", tile=96)
+    sheet = np.asarray(Image.open(png))
+    assert sheet.shape == (2 * 4 * 96, 2 * 96, 3)  # per group: RGB, depth, normals, segmentation; per view a column
+    seg_tile = sheet[3 * 96:4 * 96, :96]
+    expected = np.asarray(Image.fromarray(SEG_PALETTE[groups[0].segmentation(0)]).resize((96, 96), Image.NEAREST))
+    assert (seg_tile == expected).all()
+    assert (sheet[96:2 * 96, :96] > 0).any() and (sheet[2 * 96:3 * 96, :96] > 0).any()
