@@ -271,3 +271,86 @@ def test_preview_draws_the_label_tiles(labelled, tmp_path):
     expected = np.asarray(Image.fromarray(SEG_PALETTE[groups[0].segmentation(0)]).resize((96, 96), Image.NEAREST))
     assert (seg_tile == expected).all()
     assert (sheet[96:2 * 96, :96] > 0).any() and (sheet[2 * 96:3 * 96, :96] > 0).any()
+
+
+# ------------------------------------------------------------------------------------------ export
+def test_coco_export_reads_back_with_pycocotools(labelled, tmp_path, capsys):
+    from pycocotools.coco import COCO
+
+    from relhead.cli import main
+
+    _, out, groups = labelled
+    assert main(["export", "--format", "coco", str(out), str(tmp_path / "coco")]) == 0
+    coco = COCO(str(tmp_path / "coco" / "annotations.json"))
+    assert len(coco.getImgIds()) == sum(len(g.views) for g in groups)
+    by_key = {g.key: g for g in groups}
+    for img in coco.loadImgs(coco.getImgIds()):
+        g, i = by_key[img["relhead"]["group"]], img["relhead"]["view"]
+        v = g.views[i]
+        assert (tmp_path / "coco" / img["file_name"]).read_bytes() == g.files[v["file"]]
+        seg = g.segmentation(i)
+        anns = coco.loadAnns(coco.getAnnIds(imgIds=img["id"]))
+        (face,) = [a for a in anns if a["category_id"] == 1]
+        kp = np.asarray(face["keypoints"], float).reshape(68, 3)
+        vis = np.asarray(v["landmarks_visible"])
+        assert (kp[vis, 2] == 2).all() and (kp[~vis, 2] < 2).all()
+        assert np.abs(kp[kp[:, 2] > 0, :2] - np.asarray(v["landmarks"])[kp[:, 2] > 0]).max() < 1e-9
+        assert face["num_keypoints"] == int((kp[:, 2] > 0).sum())
+        x0, y0, x1, y1 = v["face_box"]
+        assert np.allclose(face["bbox"], [x0, y0, x1 - x0, y1 - y0])
+        assert coco.annToMask(face).sum() > 0
+        parts = {a["category_id"] - 100: a for a in anns if a["category_id"] >= 100}
+        assert set(parts) == set(np.unique(seg).tolist()) - {0}
+        for k, a in parts.items():
+            assert (coco.annToMask(a) == (seg == k)).all()
+            assert coco.loadCats(a["category_id"])[0]["name"] == SEG_CLASSES[k]
+
+
+def test_export_bad_input_is_one_line_exit_2_nothing_written(labelled, tmp_path, capsys):
+    from relhead.cli import main
+
+    _, out, _ = labelled
+
+    def refused(args, says):
+        before = sorted(p.name for p in tmp_path.iterdir())
+        assert main(["export", "--format", "coco", *args]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and says in err, err
+        assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+    (tmp_path / "afile").write_text("x")
+    refused([str(out), str(tmp_path / "afile")], "is a file")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        if not __import__("os").access(ro, __import__("os").W_OK):  # root writes anywhere
+            refused([str(out), str(ro / "coco")], "read-only")
+    finally:
+        ro.chmod(0o755)
+    plain = tmp_path / "plain"
+    generate(resolve("test", FAKE + ["groups_per_shard=1", "labels.gaze=true"]), plain, log=lambda *_: None)
+    capsys.readouterr()
+    refused([str(plain), str(tmp_path / "coco")], "labels.segmentation is off")
+    refused([str(tmp_path / "nothing"), str(tmp_path / "coco")], "no manifest.json")
+    assert main(["export", "--format", "coco", "--no-segmentation", str(plain), str(tmp_path / "coco")]) == 0
+
+
+def test_shards_read_with_webdataset(labelled):
+    """The docs' snippet (docs/design.md, "Reading shards elsewhere"): a relhead shard is a plain
+    webdataset tar, one sample per group, its members' names after the group key the fields."""
+    import io
+
+    import webdataset as wds
+    from PIL import Image
+
+    _, out, groups = labelled
+    ds = wds.WebDataset(str(out / "shard-000000.tar"), shardshuffle=False)
+    samples = list(ds)
+    assert [s["__key__"] for s in samples] == [g.key for g in groups]
+    s, g = samples[0], groups[0]
+    meta = json.loads(s["meta.json"])
+    depth = np.asarray(Image.open(io.BytesIO(s["view0.depth.png"]))) * 1e-4  # metres
+    normals = np.load(io.BytesIO(s["view0.normals.npy"]))
+    assert meta["views"][0]["landmarks_3d"] == g.views[0]["landmarks_3d"]
+    assert (depth == g.depth(0)).all() and (normals == g.normals(0).astype(np.float16)).all()
