@@ -21,12 +21,14 @@ DENSE_COUNT = 300  # dense landmarks per view
 MARGIN_M = 0.003  # eye and lip regions reach this far past their landmark contours (the contour is their edge)
 
 # Face-part classes of the segmentation (uint8 PNG values). FaceSynthetics' 19 classes keep their
-# numbers (0-18; relhead has no separate "facewear", glasses frames are 16); relhead adds 19-23.
+# numbers (0-18: glasses are the frames, headwear is a hat, apart from hair; relhead has no facewear
+# yet); relhead adds 19-22: teeth, tongue, lashes (none yet: painted or sub-pixel strands) and tinted
+# lenses apart from the frames (clear lenses show the eyes behind them).
 SEG_CLASSES: dict[int, str] = {
     0: "background", 1: "skin", 2: "nose", 3: "right_eye", 4: "left_eye", 5: "right_brow", 6: "left_brow",
     7: "right_ear", 8: "left_ear", 9: "mouth_interior", 10: "top_lip", 11: "bottom_lip", 12: "neck", 13: "hair",
     14: "beard", 15: "clothing", 16: "glasses", 17: "headwear", 18: "facewear",
-    19: "teeth", 20: "tongue", 21: "lashes", 22: "lenses", 23: "hat",
+    19: "teeth", 20: "tongue", 21: "lashes", 22: "lenses",
 }
 SEG = {name: k for k, name in SEG_CLASSES.items()}
 
@@ -38,14 +40,21 @@ def head_frame(posed: PosedHead, points: np.ndarray) -> np.ndarray:
 
 
 _DENSE: dict[int, tuple[object, np.ndarray]] = {}
+_CANONICAL: dict[int, tuple[object, PosedHead]] = {}
 
 
 def canonical_head(head_model) -> PosedHead:
-    """The backend's canonical subject: identity from seed 0 under its default config, neutral."""
+    """The backend's canonical subject: identity from seed 0 under its default config, neutral, eyes
+    ahead, neck straight (computed once per process and model)."""
     from relhead.assets import registry
 
+    hit = _CANONICAL.get(id(head_model))
+    if hit is not None and hit[0] is head_model:
+        return hit[1]
     identity = head_model.sample_identity(np.random.default_rng(0), registry.backend(head_model.name).config())
-    return head_model.pose(identity, [{}], [(0.0, 0.0)], [np.eye(3)])[0]
+    posed = head_model.pose(identity, [{}], [(0.0, 0.0)], [np.eye(3)])[0]
+    _CANONICAL[id(head_model)] = (head_model, posed)
+    return posed
 
 
 def dense_indices(head_model, count: int = DENSE_COUNT) -> np.ndarray:

@@ -472,3 +472,23 @@ def test_anny_labels_against_the_geometry_and_the_same_bytes_from_two_workers(tm
     # to 3 mm (seen: 98 of 106 within 1 mm; lips 1.0-2.6 mm, nostril 1.2 mm)
     assert near >= 0.9 * (near + len(far)) and all(abs(e) < 3.0 and (48 <= k < 60 or 31 <= k < 36) for k, e in far), far
     assert eye_ok == n_eye and lip_ok == n_lip  # every eye and lip landmark touches its class
+
+
+@pytest.mark.parametrize("tinted", [True, False])
+def test_glasses_and_hats_have_their_classes(tmp_path, tinted):
+    """Glasses frames are `glasses`, tinted lenses `lenses` apart from them (clear lenses show the eyes),
+    a hat `headwear`; depth and classes still cover the same pixels."""
+    cfg = resolve("test", FAKE + ["groups_per_shard=1", "labels.segmentation=true", "labels.depth=true",
+                                  "accessories.glasses=1.0", f"accessories.sunglasses={1.0 if tinted else 0.0}",
+                                  "accessories.hats=1.0"])
+    generate(cfg, tmp_path / "c", log=lambda *_: None)
+    (g,) = _groups(tmp_path / "c")
+    classes = set()
+    for i in range(len(g.views)):
+        seg = g.segmentation(i)
+        classes |= set(np.unique(seg).tolist())
+        assert ((seg > 0) == (g.depth(i) > 0)).all() and (seg[g.mask(i) == 0] == 0).all()
+    assert {SEG["glasses"], SEG["headwear"]} <= classes
+    assert (SEG["lenses"] in classes) == tinted
+    if not tinted:
+        assert classes & EYES  # seen through clear lenses

@@ -153,7 +153,11 @@ class ProcessScene:
             v, f = part.occluder(self._T_world_head)
             if len(f):
                 parts.append((v, f))
-                classes.append(np.full(len(f), PART_CLASSES.get(part.name, SEG["skin"]), np.uint8))
+                c = np.full(len(f), PART_CLASSES.get(part.name, SEG["skin"]), np.uint8)
+                lens = getattr(part, "hides_lens", None)  # glasses: tinted lenses apart from the frame
+                if lens is not None and len(lens) == len(f):
+                    c[lens] = SEG["lenses"]
+                classes.append(c)
         verts, faces = join_meshes(parts)
         cls = np.concatenate(classes)
         bvh = BVHTree.FromPolygons(verts.tolist(), faces.tolist())
