@@ -492,3 +492,24 @@ def test_glasses_and_hats_have_their_classes(tmp_path, tinted):
     assert (SEG["lenses"] in classes) == tinted
     if not tinted:
         assert classes & EYES  # seen through clear lenses
+
+
+@pytest.mark.slow
+def test_export_into_a_read_only_folder(labelled, tmp_path):
+    """A real read-only file system (a read-only bind mount in a private mount namespace, as
+    bench/faults.py makes them): one line, exit 2, nothing written."""
+    import subprocess
+    import sys
+
+    _, out, _ = labelled
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    if subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "true"], capture_output=True).returncode:
+        pytest.skip("no private mount namespace here (and as root, chmod does not stop writes)")
+    script = (f"mount --bind {ro} {ro} && mount -o remount,bind,ro {ro} && "
+              f"{sys.executable} -m relhead.cli export --format coco {out} {ro}/coco")
+    r = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script],
+                       capture_output=True, text=True)
+    err = r.stderr.strip()
+    assert r.returncode == 2 and len(err.splitlines()) == 1 and "read-only" in err, (r.returncode, err)
+    assert list(ro.iterdir()) == []
