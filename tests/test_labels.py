@@ -513,3 +513,19 @@ def test_export_into_a_read_only_folder(labelled, tmp_path):
     err = r.stderr.strip()
     assert r.returncode == 2 and len(err.splitlines()) == 1 and "read-only" in err, (r.returncode, err)
     assert list(ro.iterdir()) == []
+
+
+def test_a_clips_labels_follow_its_fixed_camera(tmp_path):
+    """Temporal clips keep the first frame's camera; the labels are each frame's pose under it."""
+    cfg = resolve("test", FAKE + ["groups_per_shard=1", "clip.frames=3", "clip.fps=5", "labels.landmarks_3d=true",
+                                  "labels.depth=true", "labels.gaze=true"])
+    generate(cfg, tmp_path / "c", log=lambda *_: None)
+    (g,) = _groups(tmp_path / "c")
+    spec = g.spec()
+    for i, (v, sv) in enumerate(zip(g.views, spec.views)):
+        K, R, t = (np.asarray(v[k]) for k in ("K", "R", "t"))
+        X = np.asarray(v["landmarks_3d"])
+        assert np.abs(X[:, :2] / X[:, 2:] @ K[:2, :2].T + K[:2, 2] - np.asarray(v["landmarks"])).max() < 1e-6
+        target = R @ euler_to_matrix(*sv.gaze_deg, 0.0) @ [0.0, 0.0, -1.0]
+        assert np.degrees(np.arccos(np.clip(np.asarray(v["gaze"]["left"]) @ target, -1, 1))) < 0.5
+        assert (g.depth(i)[g.mask(i) == 0] == 0).all() and (g.depth(i) > 0).sum() > 100
