@@ -31,6 +31,9 @@ SEG_CLASSES: dict[int, str] = {
     19: "teeth", 20: "tongue", 21: "lashes", 22: "lenses",
 }
 SEG = {name: k for k, name in SEG_CLASSES.items()}
+# Parts whose surface the ray casts see as a proxy (ribbons of some strands): their hits count only
+# where the render's mask has the subject.
+PROXY_CLASSES = (SEG["hair"], SEG["beard"])
 
 
 def head_frame(posed: PosedHead, points: np.ndarray) -> np.ndarray:

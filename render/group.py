@@ -10,9 +10,11 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import replace
 
+import numpy as np
+
 from relhead.assets.base import PosedHead
 from relhead.assets.refs import AssetPool
-from relhead.render.extra_labels import ExtraLabeler, HeadSegmenter
+from relhead.render.extra_labels import PROXY_CLASSES, ExtraLabeler, HeadSegmenter
 from relhead.render.labels import RenderedGroup, RenderedView, label_views
 from relhead.render.spec import GroupSpec
 from relhead.render.views import neck_rotation
@@ -70,6 +72,10 @@ def render_group(cfg, spec: GroupSpec, head_model, files: AssetPool, clock=_no_c
                     more["dense_visible"] = scene.visible(p.vertices[extra.dense].astype(float), centre) & inside
                 if want.depth or want.normals or want.segmentation:
                     s = scene.surface(labels.K, labels.R_w2c, labels.t_w2c)
+                    # strand and facial hair are cast as ribbon proxies of some strands, a little fuller than
+                    # the strands Cycles draws: where the render saw nothing there, there is nothing
+                    gone = np.isin(s["part_class"], PROXY_CLASSES) & (mask == 0)
+                    s["depth"][gone], s["normals"][gone], s["part_class"][gone] = 0.0, 0.0, 0
                     if want.depth:
                         more["depth"] = s["depth"]
                     if want.normals:

@@ -474,13 +474,16 @@ def test_anny_labels_against_the_geometry_and_the_same_bytes_from_two_workers(tm
     assert eye_ok == n_eye and lip_ok == n_lip  # every eye and lip landmark touches its class
 
 
-@pytest.mark.parametrize("tinted", [True, False])
-def test_glasses_and_hats_have_their_classes(tmp_path, tinted):
+@pytest.mark.parametrize("tinted, strands", [(True, False), (False, False),
+                                             pytest.param(True, True, marks=pytest.mark.slow)])  # strands: 12 s
+def test_glasses_and_hats_have_their_classes(tmp_path, tinted, strands):
     """Glasses frames are `glasses`, tinted lenses `lenses` apart from them (clear lenses show the eyes),
-    a hat `headwear`; depth and classes still cover the same pixels."""
+    a hat `headwear`, strand hair `hair`, a garment `clothing`; depth and classes cover the same pixels,
+    inside the mask (strand hair's ribbon proxies only where the render drew hair)."""
     cfg = resolve("test", FAKE + ["groups_per_shard=1", "labels.segmentation=true", "labels.depth=true",
                                   "accessories.glasses=1.0", f"accessories.sunglasses={1.0 if tinted else 0.0}",
-                                  "accessories.hats=1.0"])
+                                  "accessories.hats=1.0", "clothing.fraction=1.0"]
+                  + (["hair.strands=1.0"] if strands else []))
     generate(cfg, tmp_path / "c", log=lambda *_: None)
     (g,) = _groups(tmp_path / "c")
     classes = set()
@@ -488,7 +491,10 @@ def test_glasses_and_hats_have_their_classes(tmp_path, tinted):
         seg = g.segmentation(i)
         classes |= set(np.unique(seg).tolist())
         assert ((seg > 0) == (g.depth(i) > 0)).all() and (seg[g.mask(i) == 0] == 0).all()
-    assert {SEG["glasses"], SEG["headwear"]} <= classes
+    assert {SEG["glasses"], SEG["headwear"], SEG["clothing"]} | ({SEG["hair"]} if strands else set()) <= classes
+    from relhead.datasets.verify import verify_corpus
+
+    assert verify_corpus(tmp_path / "c", progress=False) == ([], [])
     assert (SEG["lenses"] in classes) == tinted
     if not tinted:
         assert classes & EYES  # seen through clear lenses
