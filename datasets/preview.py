@@ -45,11 +45,54 @@ def draw_axes(d: ImageDraw.ImageDraw, K, R, t, axis_len: float = 0.08, width: in
             d.line([tuple(cuts[i]), tuple(cuts[i + 1])], fill=AXIS_COLOURS[k], width=width)
 
 
+# Segmentation colours, one per class of relhead.render.extra_labels.SEG_CLASSES (0: black background).
+SEG_PALETTE = np.array([
+    (0, 0, 0), (230, 180, 150), (255, 120, 0), (0, 120, 255), (0, 220, 255), (120, 60, 0), (170, 100, 30),
+    (200, 0, 200), (255, 80, 255), (120, 0, 0), (255, 0, 60), (200, 0, 120), (150, 150, 110), (90, 50, 20),
+    (60, 30, 10), (0, 160, 60), (255, 255, 0), (0, 90, 160), (120, 120, 255), (255, 255, 255), (255, 150, 160),
+    (40, 40, 40), (200, 255, 255), (0, 60, 120)] + [(128, 128, 128)] * 232, np.uint8)
+
+
+def _dense_points(img: Image.Image, view: dict) -> Image.Image:
+    """The dense landmarks: cyan where visible, dark blue where hidden."""
+    d = ImageDraw.Draw(img)
+    for (x, y), vis in zip(view["dense"]["uv"], view["dense"]["visible"]):
+        d.point((x, y), fill=(0, 255, 255) if vis else (0, 0, 140))
+    return img
+
+
+def label_tiles(group, i: int, tile: int) -> list[np.ndarray]:
+    """View `i`'s per-pixel labels as `tile`-pixel squares, those the corpus has: depth (near bright,
+    far dark, over the subject's range; background black), normals ((n + 1) / 2 as RGB, OpenCV camera
+    frame) and segmentation (SEG_PALETTE)."""
+    out = []
+    depth = group.depth(i)
+    if depth is not None:
+        on = depth > 0
+        img = np.zeros(depth.shape, np.uint8)
+        if on.any():
+            lo, hi = depth[on].min(), depth[on].max()
+            img[on] = (255 - 215 * (depth[on] - lo) / max(hi - lo, 1e-9)).astype(np.uint8)
+        out.append(np.stack([img] * 3, -1))
+    normals = group.normals(i)
+    if normals is not None:
+        on = np.linalg.norm(normals, axis=2) > 0
+        out.append(np.where(on[..., None], np.clip((normals + 1) * 127.5, 0, 255), 0).astype(np.uint8))
+    seg = group.segmentation(i)
+    if seg is not None:
+        out.append(SEG_PALETTE[seg])
+    return [np.asarray(Image.fromarray(a).resize((tile, tile), Image.NEAREST)) for a in out]
+
+
 def _tile(group, i: int, tile: int, labels: bool) -> np.ndarray:
-    """View `i` of a group as a `tile`-pixel square, with its ground truth drawn if `labels`."""
+    """View `i` of a group as a `tile`-pixel square, with its ground truth drawn if `labels`; with
+    `labels`, a corpus' per-pixel labels (config `labels:`) go below it, one tile each."""
     img = Image.fromarray(group.image(i))
     img = annotate(img, group.views[i]) if labels else img.convert("RGB")
-    return np.asarray(img.resize((tile, tile), Image.BILINEAR))
+    if labels and "dense" in group.views[i]:
+        img = _dense_points(img, group.views[i])
+    rgb = np.asarray(img.resize((tile, tile), Image.BILINEAR))
+    return np.concatenate([rgb] + label_tiles(group, i, tile), 0) if labels else rgb
 
 
 def contact_sheet(shards: list[Path], out_png: Path, max_groups: int = 8, tile: int = 192, grid: bool = False,

@@ -49,6 +49,88 @@ def check_view(v: dict, i: int, W: int, H: int) -> list[str]:
     return [f"view {i}: {p}" for p in out]
 
 
+def check_labels(g: Group, i: int, v: dict, want, W: int, H: int) -> list[str]:
+    """Problems of view i's `labels:` extras against the config's switches `want` (LabelsCfg): each
+    switched-on label present with its shape, dtype and range, each switched-off one absent."""
+    out = []
+    keys = {"depth": "depth_file", "normals": "normals_file", "segmentation": "seg_file", "mesh": "mesh_file",
+            "landmarks_3d": "landmarks_3d", "gaze": "gaze", "dense_landmarks": "dense"}
+    for label, key in keys.items():
+        if getattr(want, label) != (key in v):
+            out.append(f"{label}: {'missing' if getattr(want, label) else 'present'}, the config's labels.{label} is "
+                       f"{str(getattr(want, label)).lower()}")
+    if out:
+        return [f"view {i}: {p}" for p in out]
+    mask = None
+    try:
+        mask = g.mask(i)
+    except Exception:  # reported by check_group
+        pass
+    K = np.asarray(v["K"], float)
+    if want.depth:
+        try:
+            with Image.open(io.BytesIO(g.files[v["depth_file"]])) as img:
+                ok = img.mode in ("I;16", "I;16B", "I") and img.size == (W, H)
+            z = g.depth(i)
+            if not ok:
+                out.append(f"depth: {v['depth_file']} is not a {W}x{H} 16-bit PNG")
+            elif mask is not None and (z[mask == 0] > 0).any():
+                out.append(f"depth: {int((z[mask == 0] > 0).sum())} pixels outside the mask have a depth")
+        except Exception as exc:
+            out.append(f"depth: {v['depth_file']} unreadable ({type(exc).__name__})")
+    if want.normals:
+        try:
+            n = np.load(io.BytesIO(g.files[v["normals_file"]]), allow_pickle=False)
+            if n.shape != (H, W, 3) or n.dtype != np.float16:
+                out.append(f"normals: {n.shape} {n.dtype}, expected ({H}, {W}, 3) float16")
+            else:
+                norm = np.linalg.norm(n.astype(np.float32), axis=2)
+                if not (np.isfinite(norm).all() and ((norm == 0) | (np.abs(norm - 1) < 3e-3)).all()):
+                    out.append("normals: a vector is neither unit nor 0")
+        except Exception as exc:
+            out.append(f"normals: {v['normals_file']} unreadable ({type(exc).__name__})")
+    if want.segmentation:
+        from relhead.render.extra_labels import SEG_CLASSES
+
+        try:
+            seg = g.segmentation(i)
+            if seg.shape != (H, W):
+                out.append(f"segmentation: {seg.shape[1]}x{seg.shape[0]} pixels, expected {W}x{H}")
+            elif not set(np.unique(seg).tolist()) <= set(SEG_CLASSES):
+                out.append(f"segmentation: classes {sorted(set(np.unique(seg).tolist()) - set(SEG_CLASSES))} not in the table")
+            elif mask is not None and ((seg > 0) & (mask == 0)).any():
+                out.append("segmentation: a class outside the mask")
+        except Exception as exc:
+            out.append(f"segmentation: {v['seg_file']} unreadable ({type(exc).__name__})")
+    if want.landmarks_3d:
+        X = np.asarray(v["landmarks_3d"], float)
+        if X.shape != (68, 3) or not np.isfinite(X).all() or (X[:, 2] <= 0).any():
+            out.append(f"landmarks_3d: expected 68 finite points in front of the camera, got {X.shape}")
+        elif np.abs(X[:, :2] / X[:, 2:] @ K[:2, :2].T + K[:2, 2] - np.asarray(v["landmarks"], float)).max() > 1e-4:
+            out.append("landmarks_3d do not project onto the landmarks")
+    if want.gaze:
+        for eye in ("right", "left"):
+            d = np.asarray(v["gaze"].get(eye, []), float)
+            if d.shape != (3,) or abs(np.linalg.norm(d) - 1) > TOL:
+                out.append(f"gaze {eye}: not a unit 3-vector")
+    if want.dense_landmarks:
+        d = v["dense"]
+        uv, X, vis = (np.asarray(d.get(k, []), float) for k in ("uv", "xyz", "visible"))
+        n = len(g.meta.get("dense_indices", []))
+        if n == 0 or uv.shape != (n, 2) or X.shape != (n, 3) or vis.shape != (n,) or not np.isfinite(X).all():
+            out.append(f"dense: expected {n} points (meta dense_indices) with uv, xyz and visible")
+        elif (X[:, 2] <= 0).any() or np.abs(X[:, :2] / X[:, 2:] @ K[:2, :2].T + K[:2, 2] - uv).max() > 1e-4:
+            out.append("dense: xyz do not project onto uv")
+    if want.mesh:
+        try:
+            mesh = g.mesh(i)
+            if len(mesh.faces) == 0 or not np.isfinite(np.asarray(mesh.vertices)).all():
+                out.append("mesh: empty or not finite")
+        except Exception as exc:
+            out.append(f"mesh: {v['mesh_file']} unreadable ({type(exc).__name__})")
+    return [f"view {i}: {p}" for p in out]
+
+
 def check_pairs(pairs: dict, views: list[dict], cfg) -> list[str]:
     out = []
     if pairs.get("policy", {}).get("policy") != cfg.pairs.policy:
@@ -99,6 +181,7 @@ def check_group(g: Group, cfg) -> list[str]:
             except Exception as exc:  # missing, or not a decodable image
                 out.append(f"{name}: missing or not a readable image ({type(exc).__name__})")
         out += check_view(v, i, W, H)
+        out += check_labels(g, i, v, cfg.labels, W, H)
     out += check_pairs(pairs, views, cfg)
     return [f"group {key}: {p}" for p in out]
 

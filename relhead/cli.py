@@ -1,4 +1,4 @@
-"""Command line: `relhead render`, `sweep`, `verify`, `preview` (data) and `train`, `eval`, `predict`
+"""Command line: `relhead render`, `sweep`, `verify`, `preview`, `export` (data) and `train`, `eval`, `predict`
 (model; torch is imported only by these), `report` (a run's HTML page)."""
 
 from __future__ import annotations
@@ -126,6 +126,14 @@ def cmd_preview(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from relhead.datasets.export import export_coco
+
+    summary = export_coco(args.corpus, args.out, segmentation=not args.no_segmentation)
+    print(f"{args.out}: {summary['images']} images, {summary['annotations']} annotations (COCO)")
+    return 0
+
+
 def cmd_train(args) -> int:
     from relhead.train.config import TrainConfig, resolve_training
     from relhead.train.runs import read_run_config
@@ -244,6 +252,13 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--sweep", action="store_true",
                    help="DIR is a sweep's output: one row per corpus, the first view of its first --groups groups")
     v.set_defaults(func=cmd_preview)
+    x = sub.add_parser("export", help="export a corpus to another format (COCO: annotations.json and images/)")
+    x.add_argument("--format", choices=["coco"], required=True)
+    x.add_argument("corpus", metavar="CORPUS", help="a corpus folder (holding manifest.json)")
+    x.add_argument("out", metavar="OUT", help="a new (or empty) folder")
+    x.add_argument("--no-segmentation", action="store_true",
+                   help="boxes and keypoints only (a corpus rendered without labels.segmentation)")
+    x.set_defaults(func=cmd_export)
 
     t = sub.add_parser("train", help="train the relative pose model (or its absolute twin) on corpora into RUN")
     t.add_argument("--data", action="append", default=[], metavar="CORPUS", help="a corpus folder (repeatable)")

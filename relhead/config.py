@@ -253,6 +253,23 @@ class ClipCfg(Strict):
     expression_blend_s: float = Field(0.5, ge=0.0, le=10.0, description="how long one expression takes to become the next")
 
 
+class LabelsCfg(Strict):
+    """Extra ground truth per view (relhead.render.labels, packed by relhead.datasets.sample), each off
+    by default. A config with every switch off leaves `labels` out of its dict and hash, so corpora made
+    before these labels keep their bytes and config hash."""
+
+    depth: bool = Field(False, description="per view: z along the optical axis, 16-bit PNG in 0.1 mm (0: nothing)")
+    normals: bool = Field(False, description="per view: unit surface normals in the OpenCV camera frame (float16 .npy)")
+    segmentation: bool = Field(False, description="per view: face-part classes (relhead.render.segmentation), uint8 PNG")
+    landmarks_3d: bool = Field(False, description="per view: the 68 landmarks in the camera frame (metres)")
+    dense_landmarks: bool = Field(False, description="per view: a fixed set of mesh vertices, pixels, 3D, visibility")
+    gaze: bool = Field(False, description="per view: each eye's gaze direction, a camera-frame unit vector")
+    mesh: bool = Field(False, description="per view: the posed head mesh in the head frame (binary PLY)")
+
+    def any(self) -> bool:
+        return any(getattr(self, k) for k in type(self).model_fields)
+
+
 # Keys that depend on the host or the run, not on the data: left out of the hash and the manifest.
 HOST_KEYS = (("render", "threads"), ("lighting", "hdri_dir"), ("lighting", "background_dir"), ("skin", "albedo_dir"))
 
@@ -277,6 +294,7 @@ class PipelineConfig(Strict):
     effects: EffectsCfg = EffectsCfg()
     pairs: PairsCfg = PairsCfg()
     clip: ClipCfg | None = None  # temporal clips; None: independent views (left out of the dict and hash)
+    labels: LabelsCfg = LabelsCfg()  # extra ground truth; all off: left out of the dict and hash
 
     @model_validator(mode="before")
     @classmethod
@@ -321,7 +339,9 @@ class PipelineConfig(Strict):
 
     def to_dict(self) -> dict:
         # `clip` is written only when on, so configs without it keep the dict (and hash) they had before
-        return self.model_dump(mode="json", exclude={"clip"} if self.clip is None else None)
+        # and so is `labels` while every switch is off
+        exclude = ({"clip"} if self.clip is None else set()) | (set() if self.labels.any() else {"labels"})
+        return self.model_dump(mode="json", exclude=exclude or None)
 
     def portable_dict(self) -> dict:
         """The config as data: host- and run-specific keys (HOST_KEYS) at their defaults, so every

@@ -10,8 +10,11 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import replace
 
+import numpy as np
+
 from relhead.assets.base import PosedHead, fixed_threads
 from relhead.assets.refs import AssetPool
+from relhead.render.extra_labels import PROXY_CLASSES, ExtraLabeler, HeadSegmenter
 from relhead.render.labels import RenderedGroup, RenderedView, label_views
 from relhead.render.spec import GroupSpec
 from relhead.render.views import neck_rotation
@@ -47,6 +50,9 @@ def render_group(cfg, spec: GroupSpec, head_model, files: AssetPool, clock=_no_c
         scene.set_group(spec, files, posed[0], geometry)
     with clock("scene update (view), labels"), fixed_threads():
         labelled = label_views(spec, posed, head_width, W, H)
+    want = cfg.labels
+    with fixed_threads():
+        extra = ExtraLabeler(head_model, want) if want.any() else None
     out = []
     for v, p, labels in zip(spec.views, posed, labelled):
         with clock("scene update (view), labels"):
@@ -57,6 +63,43 @@ def render_group(cfg, spec: GroupSpec, head_model, files: AssetPool, clock=_no_c
         with clock("read back rgb and mask"):
             rgb, mask = scene.read_back()
         with clock("landmark visibility"):
-            visible = scene.visible(p.landmarks, -labels.R_w2c.T @ labels.t_w2c) & labels.landmarks_visible
-        out.append(RenderedView(rgb=rgb, mask=mask, labels=replace(labels, landmarks_visible=visible)))
-    return RenderedGroup(spec=spec, head_width_m=head_width, views=out)
+            centre = -labels.R_w2c.T @ labels.t_w2c
+            visible = scene.visible(p.landmarks, centre) & labels.landmarks_visible
+        more = {}
+        if extra is not None:
+            with clock("extra labels"), fixed_threads():
+                more = _extra_labels(scene, extra, p, labels, mask)
+        out.append(RenderedView(rgb=rgb, mask=mask, labels=replace(labels, landmarks_visible=visible), extra=more))
+    return RenderedGroup(spec=spec, head_width_m=head_width, views=out,
+                         mesh_faces=head_model.faces if want.mesh else None,
+                         dense_indices=extra.dense if extra is not None else None)
+
+
+def _extra_labels(scene, extra: ExtraLabeler, p: PosedHead, labels, mask: np.ndarray) -> dict:
+    """The `labels:` switches' arrays of one rendered view (relhead.render.extra_labels): 3D and dense
+    landmarks and gaze from the posed head, depth, normals and face-part classes from one ray per
+    pixel centre through the process' scene."""
+    want = extra.cfg
+    H, W = mask.shape
+    centre = -labels.R_w2c.T @ labels.t_w2c
+    more = extra.view(p, labels.K, labels.R, labels.t)
+    if extra.dense is not None:
+        uv = more["dense_uv"]
+        inside = (uv[:, 0] >= 0) & (uv[:, 0] < W) & (uv[:, 1] >= 0) & (uv[:, 1] < H)
+        more["dense_visible"] = scene.visible(p.vertices[extra.dense].astype(float), centre) & inside
+    if want.depth or want.normals or want.segmentation:
+        s = scene.surface(labels.K, labels.R_w2c, labels.t_w2c)
+        # strand and facial hair are cast as ribbon proxies of some strands, a little fuller than
+        # the strands Cycles draws: where the render saw nothing there, there is nothing
+        gone = np.isin(s["part_class"], PROXY_CLASSES) & (mask == 0)
+        s["depth"][gone], s["normals"][gone], s["part_class"][gone] = 0.0, 0.0, 0
+        if want.depth:
+            more["depth"] = s["depth"]
+        if want.normals:
+            more["normals"] = s["normals"]
+        if want.segmentation:
+            seg, on_head = s["part_class"].copy(), s["head_tri"] >= 0
+            P_head = (s["points"][on_head] - labels.t) @ labels.R  # camera -> head frame
+            seg[on_head] = HeadSegmenter(extra.hm, p).classes(s["head_tri"][on_head], P_head)
+            more["segmentation"] = seg
+    return more

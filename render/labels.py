@@ -3,7 +3,7 @@ packs (:class:`RenderedGroup`), and the labels of one view computed from geometr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -32,6 +32,10 @@ class RenderedView:
     rgb: np.ndarray  # (H, W, 3) uint8
     mask: np.ndarray  # (H, W) uint8 subject alpha
     labels: ViewLabels
+    # config `labels:` (relhead.render.extra_labels), only the switched-on ones: `landmarks_3d` (68, 3),
+    # `gaze` (2, 3), `dense_uv` (D, 2), `dense_3d` (D, 3), `dense_visible` (D,), `mesh_vertices` (N, 3),
+    # `depth` (H, W) float64 metres (0: no surface), `normals` (H, W, 3), `segmentation` (H, W) uint8
+    extra: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,8 @@ class RenderedGroup:
     spec: GroupSpec
     head_width_m: float  # ear-to-ear width at rest, which framed the cameras
     views: list[RenderedView]
+    mesh_faces: np.ndarray | None = None  # (F, 3) the head mesh's triangles, when config labels.mesh
+    dense_indices: np.ndarray | None = None  # (D,) the dense landmarks' vertex indices
 
 
 def face_box(landmarks: np.ndarray, W: int, H: int) -> np.ndarray:

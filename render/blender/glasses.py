@@ -40,6 +40,8 @@ class GlassesPart(RigidPart):
         self.object = self.add("glasses", me)
         # Clear lenses let the eyes be seen; tinted ones hide them.
         self.hides = (mesh.vertices, mesh.faces if spec.glasses.tinted else mesh.faces[~mesh.lens])
+        # which of those triangles are lenses (the segmentation's `lenses` class, apart from the frame)
+        self.hides_lens = mesh.lens if spec.glasses.tinted else np.zeros(int((~mesh.lens).sum()), bool)
 
 
 def build_glasses_materials() -> tuple:

@@ -31,6 +31,7 @@ from relhead.render.blender.hat import HatPart
 from relhead.render.blender.head import Head
 from relhead.render.blender.lights import LightsPart
 from relhead.render.blender.world import World
+from relhead.render.extra_labels import SEG
 from relhead.render.labels import ViewLabels
 from relhead.render.parts.surface import join_meshes
 from relhead.render.spec import EffectsSpec, GroupSpec
@@ -135,6 +136,53 @@ class ProcessScene:
     def close(self) -> None:
         self.compositor.close()
 
+    def surface(self, K: np.ndarray, R_w2c: np.ndarray, t_w2c: np.ndarray) -> dict[str, np.ndarray]:
+        """Ray casts through every pixel's centre against the posed head (eyes included) and the parts'
+        surfaces (their occluders): `depth` (H, W) z along the optical axis in metres (0: no surface),
+        `normals` (H, W, 3) unit normals in the OpenCV camera frame (the hit triangle's, turned toward
+        the camera; 0: none), `points` (H, W, 3) the hits in the camera frame, `head_tri` (H, W) the head
+        triangle hit (-1: none or a part) and `part_class` (H, W) uint8 the segmentation class of a part
+        hit (0: none or the head). Exact surface values, no pixel filter: one ray per pixel,
+        single-threaded, so the same bytes on any host."""
+        hm = self._head_model
+        head = (self.head._vertices, hm.faces)
+        parts, classes = [head], [np.zeros(len(hm.faces), np.uint8)]
+        for part in self.parts:
+            v, f = part.occluder(self._T_world_head)
+            if len(f):
+                parts.append((v, f))
+                c = np.full(len(f), PART_CLASSES.get(part.name, SEG["skin"]), np.uint8)
+                lens = getattr(part, "hides_lens", None)  # glasses: tinted lenses apart from the frame
+                if lens is not None and len(lens) == len(f):
+                    c[lens] = SEG["lenses"]
+                classes.append(c)
+        verts, faces = join_meshes(parts)
+        cls = np.concatenate(classes)
+        bvh = BVHTree.FromPolygons(verts.tolist(), faces.tolist())
+        W, H = self.W, self.H
+        u, v = np.meshgrid(np.arange(W) + 0.5, np.arange(H) + 0.5)
+        rays_cam = np.stack([u, v, np.ones_like(u)], -1).reshape(-1, 3) @ np.linalg.inv(K).T
+        rays_world = rays_cam @ R_w2c  # R_w2c^T d per row
+        c = Vector((-R_w2c.T @ t_w2c).tolist())
+        n_head = len(hm.faces)
+        points = np.zeros((H * W, 3))
+        normals = np.zeros((H * W, 3))
+        tri = np.full(H * W, -1, np.int64)
+        for i, d in enumerate(rays_world.tolist()):
+            loc, n, idx, _ = bvh.ray_cast(c, Vector(d).normalized())
+            if loc is not None:
+                points[i], normals[i], tri[i] = loc, n, idx
+        hit = tri >= 0
+        points[hit] = points[hit] @ R_w2c.T + t_w2c
+        normals[hit] = normals[hit] @ R_w2c.T
+        normals[hit] *= np.where((normals[hit] * points[hit]).sum(1) > 0, -1.0, 1.0)[:, None]
+        normals[hit] /= np.linalg.norm(normals[hit], axis=1, keepdims=True)
+        part_class = np.where(hit, cls[np.maximum(tri, 0)], 0).astype(np.uint8)
+        head_tri = np.where(hit & (tri < n_head), tri, -1)
+        return {"depth": points[:, 2].reshape(H, W), "normals": normals.reshape(H, W, 3),
+                "points": points.reshape(H, W, 3), "head_tri": head_tri.reshape(H, W),
+                "part_class": part_class.reshape(H, W)}
+
     def visible(self, points: np.ndarray, camera_center: np.ndarray, eps: float = 8e-3) -> np.ndarray:
         """Whether each world point is unoccluded: nothing (the head, or a part's occluder: the garment,
         the scalp and facial hair's proxies of relhead.render.parts.hair.occluder_ribbons, a glasses
@@ -152,6 +200,12 @@ class ProcessScene:
             hit, _, _, hit_dist = bvh.ray_cast(c, d.normalized(), dist + 1.0)
             out[i] = hit is None or hit_dist >= dist - eps
         return out
+
+
+# Segmentation class of each scene part's surface (relhead.render.extra_labels.SEG_CLASSES): what of
+# it hides landmarks (Part.occluder) is what the ray casts of ProcessScene.surface see.
+PART_CLASSES = {"hair": SEG["hair"], "facial": SEG["beard"], "glasses": SEG["glasses"], "hat": SEG["headwear"],
+                "garment": SEG["clothing"]}
 
 
 _SCENE: tuple[str, ProcessScene] | None = None
