@@ -30,6 +30,7 @@ from relhead.assets.skin_textures import skin_texture_pool
 from relhead.assets.hdri import hdri_pool
 from relhead.assets.refs import AssetPool, file_ref, image_problem
 from relhead.configbase import ConfigError
+from relhead.files import write_problem
 from relhead.datasets.lease import LEASE_TIMEOUT_S, LeaseLost, acquire, release, renew
 from relhead.datasets.manifest import (CorpusMismatch, corpus_lock, done_entry, open_corpus, read_record,
                                        record_path, refresh_manifest, shard_groups, shard_is_done, shard_name,
@@ -114,20 +115,6 @@ def check_assets(cfg) -> dict:
 
         get_head_model(cfg.head)  # built once per process: the render here reuses it
     return assets
-
-
-def write_problem(path: Path) -> str | None:
-    """Why files cannot be created in folder `path` (created with its parents if missing), e.g.
-    'Read-only file system', or None; nothing is left behind."""
-    path = Path(path)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".relhead-write-probe-{platform.node()}-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        return str(exc.strerror or exc)
-    return None
 
 
 def check_out_dir(path: Path) -> None:

@@ -13,15 +13,14 @@ and host names go into the record's `stats`.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
-import os
 import platform
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from relhead import __version__
+from relhead.files import sha256_file, temp_files, temp_path, write_json_atomic  # noqa: F401  (named here too)
 
 MANIFEST = "manifest.json"
 FORMAT = "relhead-corpus/2"
@@ -38,41 +37,6 @@ def shard_name(index: int) -> str:
 
 def record_path(out_dir: Path, index: int) -> Path:
     return Path(out_dir) / shard_name(index).replace(".tar", ".json")
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def temp_path(path: Path) -> Path:
-    """The hidden name this process writes `path` under before renaming it into place."""
-    path = Path(path)
-    return path.with_name(f"{'' if path.name.startswith('.') else '.'}{path.name}.tmp-{platform.node()}-{os.getpid()}")
-
-
-def temp_files(path: Path) -> list[Path]:
-    """Temporary files of `path` (temp_path of any process) that are still there."""
-    path = Path(path)
-    return sorted(path.parent.glob(f"{'' if path.name.startswith('.') else '.'}{path.name}.tmp-*"))
-
-
-def write_json_atomic(path: Path, obj) -> None:
-    """Write `obj` to `path` whole or not at all: through temp_path, which a failure (a full disk)
-    removes again."""
-    tmp = temp_path(path)
-    try:
-        with open(tmp, "w") as f:
-            json.dump(obj, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def versions() -> dict:

@@ -90,7 +90,7 @@ def _check_image_out(out: Path, given: bool) -> None:
     read-only corpus) asks for --out."""
     from PIL import Image
 
-    from relhead.datasets.generate import write_problem
+    from relhead.files import write_problem
 
     if out.suffix.lower() not in Image.registered_extensions():
         raise ConfigError(f"--out {out}: not an image file name (e.g. sheet.png or sheet.jpg)")

@@ -319,8 +319,7 @@ def build_html(run: Path, info: dict, worst: int = 12) -> str:
 
 def write_report(run: str | Path, out: str | Path | None = None, worst: int = 12) -> Path:
     """Build the page and write it whole or not at all (default RUN/report.html)."""
-    from relhead.datasets.generate import write_problem
-    from relhead.datasets.manifest import temp_path
+    from relhead.files import temp_path, write_problem
 
     run = Path(run)
     if worst < 0:
