@@ -531,6 +531,11 @@ PROBES: list[Probe] = [
           setup=damaged("c-hard3", "hardlink"), writes=True, check=resume_accepts("r-hard")),
     Probe("12", "Anny's first-use cache build announced", runner=lambda ws: skipped(
         "needs minutes and an empty ANNY_CACHE_DIR; tests/test_host.py checks the message"), shown="render (cold cache)"),
+    # -- issue 29's section 2
+    Probe("29.1", "render: --set shards=1000000000000", ["render", "--pipeline", "test", "--out", "out-big",
+          "--set", "shards=1000000000000"], names=("shards", "100,000")),
+    Probe("29.1", "render: --set groups_per_shard=100000", ["render", "--pipeline", "test", "--out", "out-big",
+          "--set", "groups_per_shard=100000"], names=("groups_per_shard", "10,000")),
     # -- other natural bad input, command by command
     Probe("", "render: unknown pipeline", ["render", "--pipeline", "nosuch", "--out", "out-x"], names=("nosuch",)),
     Probe("", "render: misspelt --set key", ["render", "--pipeline", "test", "--out", "out-x",

@@ -235,6 +235,11 @@ class PairsCfg(Strict):
 
 
 MAX_VIEWS = 64  # views per group (and frames per clip)
+# What one corpus may ask for: the manifest lists every shard (100,000 entries are ~15 MB of JSON, rewritten
+# as each shard finishes), a reader holds a whole shard in memory, and group keys have 9 digits, so
+# shards x groups_per_shard (at most 10^9) always fits them. More data: more corpora (train takes several).
+MAX_SHARDS = 100_000
+MAX_GROUPS_PER_SHARD = 10_000
 
 
 class ClipCfg(Strict):
@@ -305,6 +310,19 @@ class PipelineConfig(Strict):
             if type(frames) is int and 2 <= frames <= MAX_VIEWS:  # else it is clip.frames' error
                 raw = {**raw, "views": frames}
         return raw
+
+    @field_validator("shards", "groups_per_shard")
+    @classmethod
+    def _bounded(cls, value, info):
+        """A corpus is made, listed and read within bounds (MAX_SHARDS, MAX_GROUPS_PER_SHARD): a bigger
+        request is refused before anything is written, not found out after hours."""
+        if info.field_name == "shards" and value > MAX_SHARDS:
+            raise ValueError(f"at most {MAX_SHARDS:,} shards in one corpus (its manifest lists every shard); "
+                             "for more data render several corpora (train takes --data more than once)")
+        if info.field_name == "groups_per_shard" and value > MAX_GROUPS_PER_SHARD:
+            raise ValueError(f"at most {MAX_GROUPS_PER_SHARD:,} groups in one shard (a reader holds a whole shard "
+                             "in memory); more shards hold more groups")
+        return value
 
     @field_validator("head", mode="wrap")
     @classmethod
