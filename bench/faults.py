@@ -536,6 +536,14 @@ PROBES: list[Probe] = [
           "--set", "shards=1000000000000"], names=("shards", "100,000")),
     Probe("29.1", "render: --set groups_per_shard=100000", ["render", "--pipeline", "test", "--out", "out-big",
           "--set", "groups_per_shard=100000"], names=("groups_per_shard", "10,000")),
+    Probe("29.2", "eval --out a folder", ["eval", "--checkpoint", "run", "--out", "."], names=("--out",)),
+    Probe("29.2", "eval --out in missing folders (made, valid)", ["eval", "--checkpoint", "run", "--out",
+          "missing/parent/x.json"], expect=0, writes=True, check=lambda ws, r: None if (ws / "missing/parent/x.json").is_file()
+          else "no missing/parent/x.json"),
+    Probe("29.3", "report --out a folder", ["report", "r-eval", "--out", "."], names=("--out",),
+          setup=lambda ws: (run_copy(ws, "r-eval"), ws.run(["eval", "--checkpoint", "r-eval"]))),
+    Probe("29.3", "render --config a folder", ["render", "--pipeline", "test", "--out", "out-x", "--config", "."],
+          names=(".: is a folder",)),
     # -- other natural bad input, command by command
     Probe("", "render: unknown pipeline", ["render", "--pipeline", "nosuch", "--out", "out-x"], names=("nosuch",)),
     Probe("", "render: misspelt --set key", ["render", "--pipeline", "test", "--out", "out-x",

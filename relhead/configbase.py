@@ -93,10 +93,14 @@ def load_yaml(path: str | Path, section: str) -> dict:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: no such file")
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder; give the YAML file, e.g. {path / 'pipelines.yaml'}")
     try:
-        doc = yaml.safe_load(path.read_text()) or {}
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read as a YAML file ({type(exc).__name__}: {exc})") from None
     if not isinstance(doc, dict) or not isinstance(doc.get(section), dict):
         raise ConfigError(f"{path}: needs a top-level '{section}:' mapping")
     return doc

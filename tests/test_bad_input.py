@@ -55,3 +55,44 @@ def test_a_corpus_bigger_than_the_bounds_is_refused_before_anything_is_written(t
     one_line(capsys, f"{key}: at most {most:,}", f"(got {value})")
     assert not (tmp_path / "out").exists()
     assert resolve("test", [f"{key}={most}"]).model_dump()[key] == most  # the bound itself is allowed
+
+
+# ------------------------------------------------------------------------ 2. eval --out, checked before the work
+def test_eval_out_is_checked_before_the_evaluation_and_missing_folders_are_made(run, tmp_path, capsys, monkeypatch):
+    import relhead.train.eval as ev
+
+    real = ev.evaluate
+    monkeypatch.setattr(ev, "evaluate", lambda *a, **k: pytest.fail("evaluated before --out was checked"))
+    before = tree(run)
+    (tmp_path / "a-file").write_text("")
+    for out, needles in ((tmp_path, ("--out", str(tmp_path), "is a folder")),
+                         (tmp_path / "a-file" / "x.json", ("--out", "a-file is a file, not a folder"))):
+        assert main(["eval", "--checkpoint", str(run), "--out", str(out)]) == 2
+        one_line(capsys, *needles)
+        assert main(["eval", "--checkpoint", str(run), "--biwi", str(tmp_path / "nosuch"), "--out", str(out)]) == 2
+        one_line(capsys, *needles)
+    assert main(["eval", "--checkpoint", str(run), "--out", str(run)]) == 2  # the run folder itself
+    one_line(capsys, "--out", "is a folder")
+    assert tree(run) == before and tree(tmp_path) == ["a-file"]
+    monkeypatch.setattr(ev, "evaluate", real)
+    out = tmp_path / "missing" / "parent" / "x.json"
+    assert main(["eval", "--checkpoint", str(run), "--out", str(out)]) == 0
+    assert "relative" in json.loads(out.read_text()) and tree(tmp_path / "missing") == ["parent", "parent/x.json"]
+
+
+# ------------------------------------------------------------------------ 3. a folder where a file belongs
+def test_report_out_and_render_config_that_are_folders_are_one_line(run, tmp_path, capsys):
+    folder = tmp_path / "run"
+    shutil.copytree(run, folder)
+    assert main(["eval", "--checkpoint", str(folder)]) == 0
+    before = tree(tmp_path)
+    assert main(["report", str(folder), "--out", str(tmp_path)]) == 2
+    one_line(capsys, f"--out {tmp_path}: is a folder")
+    assert main(["render", "--pipeline", "test", "--out", str(tmp_path / "out"), "--config", str(tmp_path)]) == 2
+    one_line(capsys, f"{tmp_path}: is a folder", "pipelines.yaml")
+    (tmp_path / "bin.yaml").write_bytes(bytes(range(128, 256)))
+    assert main(["render", "--pipeline", "test", "--out", str(tmp_path / "out"), "--config", str(tmp_path / "bin.yaml")]) == 2
+    one_line(capsys, "bin.yaml: cannot be read as a YAML file")
+    assert tree(tmp_path) == sorted(before + ["bin.yaml"])
+    out = tmp_path / "new" / "r.html"
+    assert main(["report", str(folder), "--out", str(out)]) == 0 and out.stat().st_size > 0

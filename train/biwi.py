@@ -23,13 +23,11 @@ per sequence. The anchor is not scored.
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from relhead.files import check_out_file, write_json_atomic
 from relhead.frames import biwi_euler, relative_rgb_to_depth
 from relhead.datasets.biwi import BiwiError, Sequence, read_biwi
 from relhead.frames import geodesic_deg
@@ -148,23 +146,19 @@ def format_biwi(res: dict) -> str:
 
 
 def write_json(path: Path, obj: dict) -> None:
-    """Written whole or not at all."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=1)
-    os.replace(tmp, path)
+    """Written whole or not at all (its missing folders made)."""
+    write_json_atomic(path, obj, fsync=False, parents=True)
 
 
 def evaluate_biwi_run(run: str | Path, root: str | Path, out: str | Path | None = None, device: str = "auto") -> dict:
     """`relhead eval --checkpoint RUN --biwi DIR`: writes RUN/eval_biwi.json (or `out`), prints the table."""
     from relhead.train.predict import Predictor
 
+    out = check_out_file(out if out else Path(run) / "eval_biwi.json", "--out", "eval_biwi.json")
     read_biwi(root)  # every file checked before the model is loaded
     predictor = Predictor.from_checkpoint(run, device=device)
     res = evaluate_biwi(root, predictor, show_progress=True)
     res = {"run": str(run), "biwi": str(root), "protocol": __doc__.split("Per sequence", 1)[1].strip(), **res}
-    out = Path(out) if out else Path(run) / "eval_biwi.json"
     write_json(out, res)
     print(f"{run}: {predictor.cfg.mode} model on BIWI {root}: {res['sequences']} sequences, {res['frames']} frames, "
           f"{res['undetected']} without a detected face ({100 * res['detection_rate']:.1f}% detected) -> {out}")

@@ -189,9 +189,11 @@ def evaluate_run(run: str | Path, data: list[str] | None = None, out: str | Path
 
     from relhead.configbase import ConfigError
     from relhead.train.data import open_corpora
+    from relhead.files import check_out_file, write_atomic
     from relhead.train.runs import load_run, read_run_config, resolve_device
 
     _, trained_on = read_run_config(run)
+    out = check_out_file(out if out else Path(run) / "eval.json", "--out", "eval.json")  # before the work
     seen = {Path(p).resolve() for p in trained_on}
     corpora = [dataclasses.replace(c, held_out_only=split == "held-out" or (split == "auto" and
                                                                             c.path.resolve() in seen))
@@ -212,8 +214,7 @@ def evaluate_run(run: str | Path, data: list[str] | None = None, out: str | Path
     clips = evaluate_clips(model, cfg, corpora, dev, bf16, batch=batch, known_every=known_every, progress=True)
     if clips is not None:
         res["clips"] = clips
-    out = Path(out) if out else Path(run) / "eval.json"
-    out.write_text(json.dumps(res, indent=1))
+    write_atomic(out, json.dumps(res, indent=1), parents=True)
     which = ", ".join(f"{k}: {v}" for k, v in res["groups_evaluated"].items())
     print(f"{run}: {cfg.mode} model, {res['pairs']} pairs in {res['groups']} groups ({which}) -> {out}")
     print(format_table(res["relative"], "relative"))

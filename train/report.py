@@ -319,13 +319,13 @@ def build_html(run: Path, info: dict, worst: int = 12) -> str:
 
 def write_report(run: str | Path, out: str | Path | None = None, worst: int = 12) -> Path:
     """Build the page and write it whole or not at all (default RUN/report.html)."""
-    from relhead.files import temp_path, write_problem
+    from relhead.files import check_out_file, temp_path, write_problem
 
     run = Path(run)
     if worst < 0:
         raise ConfigError(f"--worst {worst}: must be >= 0")
     info = read_run(run)  # bad input is refused before anything is created
-    path = Path(out) if out else run / "report.html"
+    path = check_out_file(out, "--out", "report.html") if out else run / "report.html"
     page = build_html(run, info, worst)
     problem = write_problem(path.parent)
     if problem:
