@@ -544,6 +544,8 @@ PROBES: list[Probe] = [
           setup=lambda ws: (run_copy(ws, "r-eval"), ws.run(["eval", "--checkpoint", "r-eval"]))),
     Probe("29.3", "render --config a folder", ["render", "--pipeline", "test", "--out", "out-x", "--config", "."],
           names=(".: is a folder",)),
+    Probe("29.4", "preview --groups 0", ["preview", "corpus", "--out", "g.png", "--groups", "0"], names=("--groups",)),
+    Probe("29.4", "preview --groups -3", ["preview", "corpus", "--out", "g.png", "--groups=-3"], names=("--groups",)),
     # -- other natural bad input, command by command
     Probe("", "render: unknown pipeline", ["render", "--pipeline", "nosuch", "--out", "out-x"], names=("nosuch",)),
     Probe("", "render: misspelt --set key", ["render", "--pipeline", "test", "--out", "out-x",

@@ -106,6 +106,8 @@ def cmd_preview(args) -> int:
     from relhead.datasets.preview import contact_sheet, sweep_sheet
 
     root = Path(args.dir)
+    if args.groups < 1:
+        raise ConfigError(f"--groups {args.groups}: must be >= 1")
     if args.sweep:
         corpora = [(d.name, sorted(d.glob("shard-*.tar"))) for d in sorted(root.iterdir()) if d.is_dir()]
         corpora = [(name, shards) for name, shards in corpora if shards]

@@ -96,3 +96,14 @@ def test_report_out_and_render_config_that_are_folders_are_one_line(run, tmp_pat
     assert tree(tmp_path) == sorted(before + ["bin.yaml"])
     out = tmp_path / "new" / "r.html"
     assert main(["report", str(folder), "--out", str(out)]) == 0 and out.stat().st_size > 0
+
+
+# ------------------------------------------------------------------------ 4. preview --groups
+@pytest.mark.parametrize("groups", ["0", "-3"])
+def test_preview_groups_below_one_is_one_line(synthetic_dir, tmp_path, capsys, groups):
+    out = tmp_path / "sheet.png"
+    for extra in ([], ["--grid"], ["--sweep"]):
+        target = synthetic_dir.parent if extra == ["--sweep"] else synthetic_dir
+        assert main(["preview", str(target), "--out", str(out), f"--groups={groups}", *extra]) == 2
+        one_line(capsys, f"--groups {groups}: must be >= 1")
+    assert tree(tmp_path) == []
