@@ -546,6 +546,14 @@ PROBES: list[Probe] = [
           names=(".: is a folder",)),
     Probe("29.4", "preview --groups 0", ["preview", "corpus", "--out", "g.png", "--groups", "0"], names=("--groups",)),
     Probe("29.4", "preview --groups -3", ["preview", "corpus", "--out", "g.png", "--groups=-3"], names=("--groups",)),
+    Probe("29.5", "render into a corpus whose manifest.json is not JSON (rebuilt from the records, valid)",
+          ["render", "--pipeline", "test", "--out", "rb", *sets(FAKE)], fake=True, expect=0, writes=True,
+          setup=lambda ws: (corpus_copy(ws, "rb/test") / "manifest.json").write_text("{not json"),
+          check=lambda ws, r: said("rebuilt it from the 2 shard record(s)")(ws, r) or (
+              None if (ws / "rb/test/manifest.json").read_bytes() == (ws / "corpus/manifest.json").read_bytes()
+              else "the rebuilt manifest differs from the corpus'")),
+    Probe("29.5", "train on a corpus whose manifest.json is not JSON", train("c-nojson", "r-x"),
+          names=("manifest.json",), setup=lambda ws: (corpus_copy(ws, "c-nojson") / "manifest.json").write_text("{no")),
     # -- other natural bad input, command by command
     Probe("", "render: unknown pipeline", ["render", "--pipeline", "nosuch", "--out", "out-x"], names=("nosuch",)),
     Probe("", "render: misspelt --set key", ["render", "--pipeline", "test", "--out", "out-x",

@@ -45,10 +45,7 @@ def rle(mask: np.ndarray) -> dict:
 
 def _check(corpus: Path, out: Path, segmentation: bool) -> dict:
     """The corpus' manifest, after checking the export can be made; a ConfigError (one line) when not."""
-    try:
-        manifest = read_manifest(corpus)
-    except ValueError as exc:
-        raise ConfigError(f"{corpus}: its manifest.json is unreadable ({type(exc).__name__})") from None
+    manifest = read_manifest(corpus)  # a ConfigError naming the file when it is not a manifest
     if manifest is None:
         raise ConfigError(f"{corpus}: no manifest.json (is this a corpus folder?)")
     labels = manifest.get("config", {}).get("labels", {})

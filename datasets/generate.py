@@ -187,11 +187,11 @@ def make_shard(task: ShardTask, threads: int = 0, on_group: Callable[[], None] |
 
 
 def plan(cfg, out_dir: Path, shards: range | None = None,
-         lease_timeout_s: float = LEASE_TIMEOUT_S) -> tuple[list[ShardTask], int]:
+         lease_timeout_s: float = LEASE_TIMEOUT_S, log: Callable[[str], None] = print) -> tuple[list[ShardTask], int]:
     """Open (or create) the corpus and list the shards still to make; also returns how many are done."""
     out_dir = Path(out_dir)
     assets = corpus_assets(cfg)
-    open_corpus(cfg, out_dir, assets)
+    open_corpus(cfg, out_dir, assets, log=log)
     wanted = shards or range(cfg.shards)
     todo = [ShardTask(cfg, out_dir, i, assets, lease_timeout_s) for i in wanted if not shard_is_done(out_dir, i)]
     return todo, len(wanted) - len(todo)
@@ -247,7 +247,7 @@ def _generate_many(jobs, shards, workers, client, scheduler, log, lease_timeout_
         check_out_dir(out_dir)
     tasks, skipped = [], 0
     for cfg, out_dir in jobs:  # every corpus is checked (config mismatch) before anything renders
-        t, s = plan(cfg, out_dir, shards, lease_timeout_s)
+        t, s = plan(cfg, out_dir, shards, lease_timeout_s, log)
         tasks += t
         skipped += s
     if skipped:

@@ -20,6 +20,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from relhead import __version__
+from relhead.configbase import ConfigError
 from relhead.files import sha256_file, temp_files, temp_path, write_json_atomic  # noqa: F401  (named here too)
 
 MANIFEST = "manifest.json"
@@ -64,9 +65,26 @@ def done_entry(cfg, path: Path, index: int) -> dict:
             "bytes": path.stat().st_size, "sha256": sha256_file(path), "status": "done"}
 
 
-def read_manifest(out_dir: Path) -> dict | None:
+def _load_manifest(out_dir: Path) -> tuple[dict | None, str | None]:
+    """(the manifest in out_dir or None, why manifest.json is not one or None)."""
     path = Path(out_dir) / MANIFEST
-    return json.loads(path.read_text()) if path.exists() else None
+    if not path.exists():
+        return None, None
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:  # not JSON, or not text
+        return None, f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
+    return (doc, None) if isinstance(doc, dict) else (None, f"a JSON {type(doc).__name__}, not a mapping")
+
+
+def read_manifest(out_dir: Path) -> dict | None:
+    """The manifest in out_dir, None when there is none; a ConfigError naming the file when it is not
+    a JSON mapping (cut short, not JSON, not text)."""
+    doc, why = _load_manifest(out_dir)
+    if why:
+        raise ConfigError(f"{Path(out_dir) / MANIFEST}: not a manifest ({why}); rendering into the folder again "
+                          "with its pipeline rebuilds it from the shard records")
+    return doc
 
 
 def read_record(out_dir: Path, index: int) -> dict | None:
@@ -128,9 +146,34 @@ def corpus_lock(out_dir: Path):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def open_corpus(cfg, out_dir: Path, assets: dict) -> dict:
+def _rebuild_problem(cfg, out_dir: Path) -> tuple[str | None, int]:
+    """(why the shard records in `out_dir` cannot be this config's, or None; how many there are): a
+    record's index, file, groups and views must be the ones `cfg` gives that shard."""
+    n = 0
+    for path in sorted(Path(out_dir).glob("shard-*.json")):
+        try:
+            index = int(path.stem.split("-")[1])
+        except ValueError:
+            continue
+        rec = read_record(out_dir, index)
+        if rec is None:
+            continue  # cut short by a crash: the shard is redone
+        entry = rec.get("entry") if isinstance(rec.get("entry"), dict) else {}
+        if index >= cfg.shards:
+            return f"{path.name}: this config has {cfg.shards} shard(s)", n
+        want = {**todo_entry(cfg, index), "views": len(shard_groups(cfg, index)) * cfg.views}
+        if any(entry.get(k) != v for k, v in want.items() if k != "status"):
+            return (f"{path.name}: groups {entry.get('groups')}, {entry.get('views')} views; this config's shard "
+                    f"{index}: groups {want['groups']}, {want['views']} views"), n
+        n += 1
+    return None, n
+
+
+def open_corpus(cfg, out_dir: Path, assets: dict, log=lambda msg: None) -> dict:
     """The manifest of the corpus in out_dir (created if new), refusing a corpus of another config
-    or other assets. `assets` names the files the data depend on (relhead.datasets.generate.corpus_assets)."""
+    or other assets. `assets` names the files the data depend on (relhead.datasets.generate.corpus_assets).
+    A manifest.json that is not a manifest (cut short, not JSON) is rebuilt from the shard records,
+    which are the truth, when they fit this config; `log` says so."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with corpus_lock(out_dir):
@@ -138,7 +181,14 @@ def open_corpus(cfg, out_dir: Path, assets: dict) -> dict:
         # there now were left by a run that died or failed (a full disk) between write and rename.
         for p in temp_files(out_dir / MANIFEST) + sorted(out_dir.glob(".shard-*.lease.tmp-*")):
             p.unlink(missing_ok=True)
-        manifest = read_manifest(out_dir)
+        manifest, broken = _load_manifest(out_dir)
+        if broken:  # cut short, not JSON, not a mapping: the records are the truth
+            problem, n = _rebuild_problem(cfg, out_dir)
+            if problem:
+                raise CorpusMismatch(f"{out_dir / MANIFEST} is not a manifest ({broken}) and the shard records beside "
+                                     f"it are of another config ({problem}); choose another --out or remove it")
+            log(f"{out_dir / MANIFEST} was not a manifest ({broken}); rebuilt it from the {n} shard record(s) beside it")
+            manifest = None
         if manifest is None:
             manifest = new_manifest(cfg, assets)
             write_json_atomic(out_dir / MANIFEST, manifest)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from relhead.configbase import ConfigError
 from relhead.datasets.lease import lease_path
 from relhead.datasets.manifest import MANIFEST, file_problem, read_manifest, read_record, record_path, shard_groups, shard_name
 from relhead.datasets.sample import Group
@@ -223,8 +224,8 @@ def verify_corpus(corpus: str | Path, deep: bool = True, progress: bool = True) 
     corpus = Path(corpus)
     try:
         manifest = read_manifest(corpus)
-    except ValueError as exc:  # not JSON, or not text
-        return [f"{corpus / MANIFEST}: not a manifest ({type(exc).__name__}: {str(exc).splitlines()[0]})"], []
+    except ConfigError as exc:  # not JSON, not text, not a mapping
+        return [str(exc)], []
     if manifest is None:
         return [f"{corpus / MANIFEST}: missing (is this a corpus folder?)"], []
     try:

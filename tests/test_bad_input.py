@@ -107,3 +107,38 @@ def test_preview_groups_below_one_is_one_line(synthetic_dir, tmp_path, capsys, g
         assert main(["preview", str(target), "--out", str(out), f"--groups={groups}", *extra]) == 2
         one_line(capsys, f"--groups {groups}: must be >= 1")
     assert tree(tmp_path) == []
+
+
+# ------------------------------------------------------------------------ 5. manifest.json that is not JSON
+@pytest.mark.parametrize("bad", ["{cut", "", "[1, 2]"])
+def test_render_rebuilds_a_manifest_that_is_not_one_from_the_shard_records(synthetic_dir, tmp_path, capsys, splat, bad):
+    corpus = tmp_path / "out" / "test"
+    shutil.copytree(synthetic_dir, corpus)
+    (corpus / "manifest.json").write_text(bad)
+    render = ["render", "--pipeline", "test", "--out", str(tmp_path / "out"), *SYNTHETIC]
+    assert main(render + ["--set", "views=4"]) == 2  # the records are not this config's: refused, nothing changed
+    one_line(capsys, "manifest.json is not a manifest", "shard-000000.json: groups [0, 2], 6 views; this config's "
+             "shard 0: groups [0, 2], 8 views")
+    assert (corpus / "manifest.json").read_text() == bad
+    assert main(render) == 0
+    out = capsys.readouterr().out
+    assert f"{corpus / 'manifest.json'} was not a manifest (" in out and "rebuilt it from the 2 shard record(s)" in out
+    assert (corpus / "manifest.json").read_bytes() == (synthetic_dir / "manifest.json").read_bytes()
+    assert main(["verify", str(corpus)]) == 0
+
+
+def test_other_commands_on_a_manifest_that_is_not_json_are_one_line(synthetic_dir, run, tmp_path, capsys):
+    corpus = tmp_path / "test"
+    shutil.copytree(synthetic_dir, corpus)
+    (corpus / "manifest.json").write_text("{cut")
+    needle = f"{corpus / 'manifest.json'}: not a manifest (JSONDecodeError"
+    for args in (["train", "--data", str(corpus), "--out", str(tmp_path / "r"), *TINY],
+                 ["eval", "--checkpoint", str(run), "--data", str(corpus), "--out", str(tmp_path / "e.json")],
+                 ["preview", str(corpus), "--out", str(tmp_path / "p.png")],
+                 ["export", "--format", "coco", str(corpus), str(tmp_path / "coco")]):
+        assert main(args) == 2, args
+        one_line(capsys, needle)
+    assert main(["verify", str(corpus)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"FAIL {needle}") and "rebuilds it from the shard records" in err and "\n" not in err, err
+    assert tree(tmp_path) == ["test"] + [f"test/{p}" for p in tree(corpus)]
