@@ -162,6 +162,16 @@ def vouch(corpus: Path, shard: Path) -> None:
     record.write_text(json.dumps(rec))
 
 
+def manifest_edit(name: str, edit: Callable[[dict], object]) -> Callable[[Workspace], None]:
+    """A copy of the corpus whose manifest.json `edit` changed (in place)."""
+    def make(ws: Workspace) -> None:
+        path = corpus_copy(ws, name) / "manifest.json"
+        m = json.loads(path.read_text())
+        edit(m)
+        path.write_text(json.dumps(m))
+    return make
+
+
 def corrupt_weights(name: str, keep: int) -> Callable[[Workspace], None]:
     """A copy of the run whose model.safetensors keeps only its first `keep` bytes."""
     def make(ws: Workspace) -> None:
@@ -554,6 +564,14 @@ PROBES: list[Probe] = [
               else "the rebuilt manifest differs from the corpus'")),
     Probe("29.5", "train on a corpus whose manifest.json is not JSON", train("c-nojson", "r-x"),
           names=("manifest.json",), setup=lambda ws: (corpus_copy(ws, "c-nojson") / "manifest.json").write_text("{no")),
+    Probe("29.6", "verify: a manifest without 'shards'", ["verify", "c-noshards"], fake=True, expect=1,
+          names=("manifest.json", "shards"), setup=manifest_edit("c-noshards", lambda m: m.pop("shards"))),
+    Probe("29.6", "verify: 'shards' a list", ["verify", "c-shardlist"], fake=True, expect=1,
+          names=("manifest.json", "shards"),
+          setup=manifest_edit("c-shardlist", lambda m: m.update(shards=list(m["shards"].values())))),
+    Probe("29.6", "verify: views_per_group \"three\"", ["verify", "c-three"], fake=True, expect=1,
+          names=("manifest.json", "views_per_group"),
+          setup=manifest_edit("c-three", lambda m: m.update(views_per_group="three"))),
     # -- other natural bad input, command by command
     Probe("", "render: unknown pipeline", ["render", "--pipeline", "nosuch", "--out", "out-x"], names=("nosuch",)),
     Probe("", "render: misspelt --set key", ["render", "--pipeline", "test", "--out", "out-x",

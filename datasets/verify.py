@@ -8,6 +8,7 @@ regular files (shards.member_problem).
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from PIL import Image
 
 from relhead.configbase import ConfigError
 from relhead.datasets.lease import lease_path
-from relhead.datasets.manifest import MANIFEST, file_problem, read_manifest, read_record, record_path, shard_groups, shard_name
+from relhead.datasets.manifest import FORMAT, MANIFEST, file_problem, read_manifest, read_record, record_path, shard_groups, shard_name
 from relhead.datasets.sample import Group
 from relhead.datasets.shards import CorruptShard, group_key, member_problem, read_shard
 from relhead.frames import geodesic_deg, matrix_to_euler
@@ -190,7 +191,8 @@ def check_group(g: Group, cfg) -> list[str]:
 def check_shard(path: Path, cfg, manifest: dict, deep: bool = True) -> list[str]:
     """Problems of one shard (file vs manifest and record; with `deep`, every group's metadata)."""
     index = int(path.stem.split("-")[1])
-    entry = manifest["shards"].get(str(index), {})
+    entry = manifest["shards"].get(str(index))
+    entry = entry if isinstance(entry, dict) else {}  # not an entry: manifest_problems names it
     rec = read_record(path.parent, index)
     if entry.get("status") != "done":
         return ["not made yet (manifest status todo)" if not path.exists() else "present but not recorded as done"]
@@ -212,6 +214,36 @@ def check_shard(path: Path, cfg, manifest: dict, deep: bool = True) -> list[str]
     if keys != expected:
         return [f"holds groups {keys}, expected {expected}"]
     return [p for g in groups for p in check_group(g, cfg)]
+
+
+def manifest_problems(manifest: dict, cfg) -> list[str]:
+    """What in the manifest's own keys disagrees with its config (which verify_corpus has validated and
+    matched against config_hash): the format, seed, shard layout, and the shard list's shape."""
+    out = []
+    if manifest.get("format") != FORMAT:
+        out.append(f"format {manifest.get('format')!r}, this relhead reads {FORMAT!r}")
+    for key, want in (("seed", cfg.seed), ("groups_per_shard", cfg.groups_per_shard), ("views_per_group", cfg.views)):
+        if key not in manifest:
+            out.append(f"no {key!r} (the config says {want})")
+        elif type(manifest[key]) is not int or manifest[key] != want:
+            out.append(f"{key} {manifest[key]!r}, the config says {want}")
+    shards = manifest.get("shards")
+    if not isinstance(shards, dict):
+        out.append(("no shard list ('shards' missing)" if shards is None else
+                    f"'shards' is a JSON {type(shards).__name__}, not a mapping of shard index to entry")
+                   + "; rendering into the folder again with its pipeline rebuilds it from the shard records")
+        return out
+    want = {str(i) for i in range(cfg.shards)}
+    extra = sorted(set(shards) - want, key=lambda k: (len(k), k))
+    if extra:
+        out.append(f"'shards' lists {', '.join(map(repr, extra[:4]))}{' ...' if len(extra) > 4 else ''}, "
+                   f"not shards of this corpus ({cfg.shards} shards)")
+    for key in sorted(want & set(shards), key=int):
+        entry = shards[key]
+        if not isinstance(entry, dict) or entry.get("file") != shard_name(int(key)) \
+                or entry.get("status") not in ("todo", "done"):
+            out.append(f"shards[{key!r}] is not an entry for {shard_name(int(key))} ({json.dumps(entry)[:80]})")
+    return out
 
 
 def verify_corpus(corpus: str | Path, deep: bool = True, progress: bool = True) -> tuple[list[str], list[str]]:
@@ -236,10 +268,12 @@ def verify_corpus(corpus: str | Path, deep: bool = True, progress: bool = True) 
                 f"{first['msg']}"], []
     except (KeyError, TypeError) as exc:
         return [f"{corpus / MANIFEST}: not a manifest (no config: {type(exc).__name__} {exc})"], []
-    if config_hash(manifest["config"]) != manifest["config_hash"]:
-        return [f"{MANIFEST}: config_hash {manifest['config_hash']} does not match its config "
+    if config_hash(manifest["config"]) != manifest.get("config_hash"):
+        return [f"{MANIFEST}: config_hash {manifest.get('config_hash')} does not match its config "
                 f"({config_hash(manifest['config'])})"], []
-    problems, warns = [], []
+    problems, warns = [f"{MANIFEST}: {p}" for p in manifest_problems(manifest, cfg)], []
+    if not isinstance(manifest.get("shards"), dict):
+        return problems, warns  # no shard list to check the files against
     names = {shard_name(i) for i in range(cfg.shards)}
     for stray in sorted(p.name for p in corpus.glob("shard-*.tar") if p.name not in names):
         problems.append(f"{stray}: not a shard of this corpus ({cfg.shards} shards)")
@@ -249,9 +283,10 @@ def verify_corpus(corpus: str | Path, deep: bool = True, progress: bool = True) 
         if lease_path(path).exists():
             warns.append(f"{path.name}: a run holds (or held, and died) its lease {lease_path(path).name}")
         rec = read_record(corpus, i)
-        if rec and rec["stats"].get("versions", {}).get("bpy") != manifest["versions"].get("bpy"):
-            warns.append(f"{path.name}: made with bpy {rec['stats']['versions'].get('bpy')}, "
-                         f"the manifest says {manifest['versions'].get('bpy')}")
+        made, listed = (d.get("versions") if isinstance(d, dict) else None for d in ((rec or {}).get("stats"), manifest))
+        made, listed = (v if isinstance(v, dict) else {} for v in (made, listed))
+        if rec and made.get("bpy") != listed.get("bpy"):
+            warns.append(f"{path.name}: made with bpy {made.get('bpy')}, the manifest says {listed.get('bpy')}")
     left = sorted(p.name for p in corpus.glob(".*") if ".tmp-" in p.name or ".partial-" in p.name)
     if left:
         warns.append(f"temporary file(s) {', '.join(left)} left by a run that stopped early (killed, or a full disk); "

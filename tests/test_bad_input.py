@@ -142,3 +142,40 @@ def test_other_commands_on_a_manifest_that_is_not_json_are_one_line(synthetic_di
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"FAIL {needle}") and "rebuilds it from the shard records" in err and "\n" not in err, err
     assert tree(tmp_path) == ["test"] + [f"test/{p}" for p in tree(corpus)]
+
+
+# ------------------------------------------------------------------------ 6. verify on a manifest's own keys
+@pytest.mark.parametrize("case, finding", [
+    ("no shards", "manifest.json: no shard list ('shards' missing); rendering into the folder again"),
+    ("shards a list", "manifest.json: 'shards' is a JSON list, not a mapping of shard index to entry"),
+    ("views_per_group three", "manifest.json: views_per_group 'three', the config says 3"),
+    ("groups_per_shard 3", "manifest.json: groups_per_shard 3, the config says 2"),
+    ("a shard too many", "manifest.json: 'shards' lists '7', not shards of this corpus (2 shards)"),
+    ("an entry that is none", "manifest.json: shards['1'] is not an entry for shard-000001.tar (3)"),
+    ("no config_hash", "manifest.json: config_hash None does not match its config")])
+def test_verify_finds_a_manifest_whose_own_keys_are_wrong(synthetic_dir, tmp_path, capsys, case, finding):
+    corpus = tmp_path / "test"
+    shutil.copytree(synthetic_dir, corpus)
+    m = json.loads((corpus / "manifest.json").read_text())
+    if case == "no shards":
+        del m["shards"]
+    elif case == "shards a list":
+        m["shards"] = list(m["shards"].values())
+    elif case == "views_per_group three":
+        m["views_per_group"] = "three"
+    elif case == "groups_per_shard 3":
+        m["groups_per_shard"] = 3
+    elif case == "a shard too many":
+        m["shards"]["7"] = m["shards"]["1"]
+    elif case == "an entry that is none":
+        m["shards"]["1"] = 3
+    else:
+        del m["config_hash"], m["versions"]
+    (corpus / "manifest.json").write_text(json.dumps(m))
+    before = tree(tmp_path)
+    assert main(["verify", str(corpus)]) == 1
+    out, err = capsys.readouterr()
+    fails = [ln for ln in err.replace("\r", "\n").splitlines() if ln.startswith("FAIL ")]  # not the progress bar
+    assert "Traceback" not in err and fails[0].startswith(f"FAIL {finding}"), err
+    assert out.strip() == f"{corpus}: FAILED, {len(fails)} problem(s)"
+    assert tree(tmp_path) == before
