@@ -172,6 +172,15 @@ def manifest_edit(name: str, edit: Callable[[dict], object]) -> Callable[[Worksp
     return make
 
 
+def random_shard(name: str) -> Callable[[Workspace], None]:
+    """A copy of the corpus whose shard 1 is random bytes of its size, the manifest and record vouching for them."""
+    def make(ws: Workspace) -> None:
+        shard = corpus_copy(ws, name) / "shard-000001.tar"
+        shard.write_bytes(np.random.default_rng(0).integers(0, 256, shard.stat().st_size, dtype=np.uint8).tobytes())
+        vouch(shard.parent, shard)
+    return make
+
+
 def corrupt_weights(name: str, keep: int) -> Callable[[Workspace], None]:
     """A copy of the run whose model.safetensors keeps only its first `keep` bytes."""
     def make(ws: Workspace) -> None:
@@ -572,6 +581,13 @@ PROBES: list[Probe] = [
     Probe("29.6", "verify: views_per_group \"three\"", ["verify", "c-three"], fake=True, expect=1,
           names=("manifest.json", "views_per_group"),
           setup=manifest_edit("c-three", lambda m: m.update(views_per_group="three"))),
+    Probe("29.8", "train --data corpus --data corpus", ["train", "--data", "corpus", *train("corpus", "r-twice")[1:]],
+          names=("--data", "given twice")),
+    Probe("29.9", "train: a shard of random bytes, sha256 vouched for; then the same command again",
+          train("c-random", "r-random"), names=("shard-000001.tar",), setup=random_shard("c-random"),
+          check=lambda ws, r: (lambda again: None if again.rc == 2 and again.lines() == r.lines()
+                               else f"again: exit {again.rc}: {' / '.join(again.lines())[:120]}")(
+              ws.run(train("c-random", "r-random")))),
     # -- other natural bad input, command by command
     Probe("", "render: unknown pipeline", ["render", "--pipeline", "nosuch", "--out", "out-x"], names=("nosuch",)),
     Probe("", "render: misspelt --set key", ["render", "--pipeline", "test", "--out", "out-x",

@@ -179,3 +179,44 @@ def test_verify_finds_a_manifest_whose_own_keys_are_wrong(synthetic_dir, tmp_pat
     assert "Traceback" not in err and fails[0].startswith(f"FAIL {finding}"), err
     assert out.strip() == f"{corpus}: FAILED, {len(fails)} problem(s)"
     assert tree(tmp_path) == before
+
+
+# ------------------------------------------------------------------------ 8. one corpus given twice
+def test_the_same_corpus_given_twice_is_refused(train_corpus, run, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(train_corpus.parent)
+    out = tmp_path / "r"
+    for twice in ([str(train_corpus), str(train_corpus)], [str(train_corpus), f"./{train_corpus.name}/"]):
+        assert main(["train", "--data", twice[0], "--data", twice[1], "--out", str(out), *TINY]) == 2
+        one_line(capsys, f"--data {train_corpus.name if twice[1].startswith('.') else train_corpus}: given twice",
+                 f"the same corpus as --data {train_corpus}")
+        assert main(["eval", "--checkpoint", str(run), "--data", twice[0], "--data", twice[1],
+                     "--out", str(tmp_path / "e.json")]) == 2
+        one_line(capsys, "given twice")
+    assert tree(tmp_path) == []
+
+
+# ------------------------------------------------------------------------ 9. a failed start leaves nothing
+def test_a_shard_of_random_bytes_vouched_for_stops_training_before_anything_is_written(train_corpus, tmp_path, capsys):
+    import hashlib
+
+    import numpy as np
+
+    corpus = tmp_path / "fake"
+    shutil.copytree(train_corpus, corpus)
+    shard = corpus / "shard-000001.tar"
+    good = shard.read_bytes()
+
+    def vouch(data):  # the manifest vouches for the shard as it is (size, sha256)
+        shard.write_bytes(data)
+        m = json.loads((corpus / "manifest.json").read_text())
+        m["shards"]["1"].update(bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
+        (corpus / "manifest.json").write_text(json.dumps(m))
+
+    vouch(np.random.default_rng(0).integers(0, 256, len(good), dtype=np.uint8).tobytes())
+    out, args = tmp_path / "run", ["train", "--data", str(corpus), "--out", str(tmp_path / "run"), "--set", "steps=2", *TINY]
+    for _ in range(2):  # the same command, the same line: nothing was left to refuse it with "already exists"
+        assert main(args) == 2
+        one_line(capsys, f"{shard}: unreadable")
+        assert not out.exists()
+    vouch(good)
+    assert main(args) == 0 and (out / "checkpoint").is_dir()

@@ -69,9 +69,11 @@ def test_a_corrupt_shard_stops_training_before_anything_is_written(train_corpus,
     assert not out.exists()
 
 
-def test_a_shard_that_breaks_while_training_leaves_a_run_that_resume_accepts(train_corpus, tmp_path, capsys):
+def test_a_shard_that_breaks_while_training_leaves_nothing_and_the_same_command_runs_once_fixed(train_corpus, tmp_path,
+                                                                                               capsys):
     """A shard whose hash is right but whose content is not (a member named ../x) fails only when it is
-    read, after the run folder exists: then --resume starts the run again from step 0."""
+    read, after the run folder was made: a start that fails before its first checkpoint removes it, so the
+    same command runs once the shard is fixed."""
     bad = tmp_path / "fake"
     shutil.copytree(train_corpus, bad)
     shard = bad / "shard-000001.tar"
@@ -87,13 +89,14 @@ def test_a_shard_that_breaks_while_training_leaves_a_run_that_resume_accepts(tra
     args = ["train", "--data", str(bad), "--out", str(out), "--set", "steps=4", *SETS]
     assert main(args) == 2
     one_line(capsys, "shard-000001.tar")
-    assert (out / "config.json").is_file() and not (out / "checkpoint").exists()
-    assert main(["train", "--out", str(out), "--resume"]) == 2  # still broken: the same clean line
+    assert not out.exists()
+    out.mkdir()  # an empty folder given as --out stays, emptied again
+    assert main(args) == 2
     one_line(capsys, "shard-000001.tar")
+    assert out.is_dir() and not any(out.iterdir())
     shard.write_bytes(good)
     rewrite_manifest_entry(bad, shard)
-    assert main(["train", "--out", str(out), "--resume"]) == 0
-    assert "no checkpoint yet" in (out / "log.txt").read_text()
+    assert main(args) == 0
     steps = [json.loads(ln)["step"] for ln in (out / "metrics.jsonl").read_text().splitlines() if "loss" in ln]
     assert steps == [1, 2, 3, 4]
 

@@ -114,22 +114,31 @@ class Corpus:
 def open_corpora(paths: list[str | Path], check: bool = False, on_corrupt: str = "raise") -> list[Corpus]:
     """Corpus folders (each with manifest.json) -> their done shards; ConfigError when one is not. With
     `check`, every shard's size and sha256 are compared with the manifest first (what the reader checks
-    before it reads a shard, with the same message): a corrupt shard raises CorruptShard, or with
-    `on_corrupt="skip"` is left out with a warning, before training has written anything."""
+    before it reads a shard, with the same message) and its tar headers read (members that are not regular
+    files, or no tar at all): a corrupt shard raises CorruptShard, or with `on_corrupt="skip"` is left out
+    with a warning, before training has written anything. A corpus given twice is a ConfigError."""
     from relhead.datasets.manifest import file_problem
-    from relhead.datasets.shards import CorruptShard
+    from relhead.datasets.shards import CorruptShard, member_problem
 
     if not paths:
         raise ConfigError("--data: give at least one corpus folder")
-    out, names = [], set()
+    out, names, given = [], set(), {}
     for p in map(Path, paths):
+        if p.resolve() in given:  # counted twice, its groups would weigh double
+            raise ConfigError(f"--data {p}: given twice (the same corpus as --data {given[p.resolve()]}); "
+                              "give each corpus once")
+        given[p.resolve()] = p
         manifest = read_manifest(p) if p.is_dir() else None
         if manifest is None:
             raise ConfigError(f"--data {p}: not a corpus folder (no manifest.json)")
-        done = [e for _, e in sorted(manifest["shards"].items(), key=lambda kv: int(kv[0])) if e["status"] == "done"]
+        shards = manifest.get("shards")
+        if not isinstance(shards, dict) or not all(isinstance(e, dict) and k.isdigit() for k, e in shards.items()):
+            raise ConfigError(f"--data {p}: its manifest.json has no valid shard list (`relhead verify {p}` says "
+                              "more; rendering into the folder again rebuilds it)")
+        done = [e for _, e in sorted(shards.items(), key=lambda kv: int(kv[0])) if e.get("status") == "done"]
         if check:
             for e in list(done):
-                problem = file_problem(p / e["file"], e)
+                problem = file_problem(p / e["file"], e) or member_problem(p / e["file"])
                 if problem and on_corrupt == "raise":
                     raise CorruptShard(f"{p / e['file']}: {problem}")
                 if problem:

@@ -7,10 +7,12 @@ function of the step (linear warmup from start_lr, cosine to min_lr), so it has 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import platform
+import shutil
 import signal
 import threading
 import time
@@ -96,10 +98,23 @@ def train(cfg: TrainConfig, data: list[str], out: str | Path, resume: bool = Fal
     preemption would; the schedule still runs to cfg.steps). Returns the last metrics record. Under
     torchrun, every process runs this (relhead.train.dist); rank 0 writes the run folder."""
     device, bf16 = resolve_device(cfg)
+    out = Path(out)
+    existed = out.exists()
+    new = not resume and (not existed or (out.is_dir() and not any(out.iterdir())))  # what it holds will be ours
     d = dist.setup(cuda=device.type == "cuda")
     try:
         with StopSignals() as stop:
-            return _train(cfg, data, Path(out), resume, until, d, stop)
+            return _train(cfg, data, out, resume, until, d, stop)
+    except BaseException:
+        # A start that fails before its first checkpoint leaves nothing (--resume would begin at step 0
+        # anyway), so the same command runs once the input is fixed.
+        if new and d.main and out.is_dir() and not (out / CHECKPOINT).exists():
+            for p in list(out.iterdir()):
+                shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+            if not existed:
+                with contextlib.suppress(OSError):
+                    out.rmdir()
+        raise
     finally:
         dist.teardown(d)
 
