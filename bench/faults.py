@@ -588,6 +588,8 @@ PROBES: list[Probe] = [
           check=lambda ws, r: (lambda again: None if again.rc == 2 and again.lines() == r.lines()
                                else f"again: exit {again.rc}: {' / '.join(again.lines())[:120]}")(
               ws.run(train("c-random", "r-random")))),
+    Probe("29.10", "predict --anchor-pose 1e300,0,0", predict(*full_boxes("--anchor-pose", "1e300,0,0")),
+          names=("--anchor-pose",)),
     # -- other natural bad input, command by command
     Probe("", "render: unknown pipeline", ["render", "--pipeline", "nosuch", "--out", "out-x"], names=("nosuch",)),
     Probe("", "render: misspelt --set key", ["render", "--pipeline", "test", "--out", "out-x",

@@ -205,7 +205,7 @@ def cmd_predict(args) -> int:
     from relhead.train.predict import Predictor, parse_numbers, read_rgb
 
     anchor, query = read_rgb(args.anchor, "--anchor"), read_rgb(args.query, "--query")
-    pose = parse_numbers(args.anchor_pose, 3, "--anchor-pose", "10,-5,0")
+    pose = parse_numbers(args.anchor_pose, 3, "--anchor-pose", "10,-5,0", limit=180)  # degrees
     # a face box per image: given, `full` (the image is the crop), or MTCNN's (train/detect.py)
     (a_box, a_info), (q_box, q_info) = (resolve_box(img, text, opt, path) for img, text, opt, path in (
         (anchor, args.anchor_box, "--anchor-box", f"--anchor {args.anchor}"),

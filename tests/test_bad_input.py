@@ -220,3 +220,19 @@ def test_a_shard_of_random_bytes_vouched_for_stops_training_before_anything_is_w
         assert not out.exists()
     vouch(good)
     assert main(args) == 0 and (out / "checkpoint").is_dir()
+
+
+# ------------------------------------------------------------------------ 10. predict --anchor-pose range
+def test_anchor_pose_angles_outside_a_sane_range_are_refused(run, tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    img = tmp_path / "a.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(img)
+    base = ["predict", "--checkpoint", str(run), "--anchor", str(img), "--query", str(img),
+            "--anchor-box", "full", "--query-box", "full", "--anchor-pose"]
+    for pose in ("1e300,0,0", "0,-181,0", "0,0,720"):
+        assert main(base + [pose]) == 2
+        one_line(capsys, f"--anchor-pose '{pose}': each must lie within [-180, 180]")
+    assert main(base + ["180,-90,-180"]) == 0
+    assert "query" in json.loads(capsys.readouterr().out)

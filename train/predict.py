@@ -122,7 +122,9 @@ def read_rgb(path: str | Path, name: str) -> np.ndarray:
         raise ConfigError(f"{name} {path}: cannot read an image there ({type(exc).__name__})") from None
 
 
-def parse_numbers(text: str | None, n: int, name: str, example: str) -> list[float] | None:
+def parse_numbers(text: str | None, n: int, name: str, example: str, limit: float | None = None) -> list[float] | None:
+    """`n` comma-separated finite numbers (each within [-limit, limit] when given), or None for None; a
+    ConfigError naming the option otherwise."""
     if text is None:
         return None
     try:
@@ -133,4 +135,6 @@ def parse_numbers(text: str | None, n: int, name: str, example: str) -> list[flo
         raise ConfigError(f"{name} {text!r}: expected {n} comma-separated numbers, e.g. {example}")
     if not all(np.isfinite(vals)):
         raise ConfigError(f"{name} {text!r}: the numbers must be finite (no nan or inf)")
+    if limit is not None and max(abs(v) for v in vals) > limit:
+        raise ConfigError(f"{name} {text!r}: each must lie within [-{limit:g}, {limit:g}], e.g. {example}")
     return vals
