@@ -590,6 +590,13 @@ PROBES: list[Probe] = [
               ws.run(train("c-random", "r-random")))),
     Probe("29.10", "predict --anchor-pose 1e300,0,0", predict(*full_boxes("--anchor-pose", "1e300,0,0")),
           names=("--anchor-pose",)),
+    Probe("29.11", "preview: every shard 'todo' in the manifest", ["preview", "c-todo", "--out", "t.png"],
+          names=("c-todo", "not recorded as done"),
+          setup=manifest_edit("c-todo", lambda m: [e.update(status="todo") for e in m["shards"].values()])),
+    Probe("29.11", "preview: a listed shard missing (draws the rest, says so)", ["preview", "c-gone", "--out", "g.png"],
+          expect=0, writes=True, setup=lambda ws: (corpus_copy(ws, "c-gone") / "shard-000001.tar").unlink(),
+          check=lambda ws, r: None if len(r.lines()) == 1 and "shard-000001.tar (missing" in r.lines()[0]
+          else f"stderr: {' / '.join(r.lines())[:120]}"),
     # -- other natural bad input, command by command
     Probe("", "render: unknown pipeline", ["render", "--pipeline", "nosuch", "--out", "out-x"], names=("nosuch",)),
     Probe("", "render: misspelt --set key", ["render", "--pipeline", "test", "--out", "out-x",

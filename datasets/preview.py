@@ -95,6 +95,32 @@ def _tile(group, i: int, tile: int, labels: bool) -> np.ndarray:
     return np.concatenate([rgb] + label_tiles(group, i, tile), 0) if labels else rgb
 
 
+def drawable_shards(folder: Path) -> tuple[list[Path], list[str]]:
+    """(the shards of the corpus in `folder` a sheet may show, what was left out and why). With a manifest:
+    the shards it lists as done that are there; a listed shard that is missing, a shard file it does not
+    record as done (unverified) and one it does not list are left out, and the shards not made yet are
+    counted. Without one (bare shards): every shard-*.tar."""
+    from relhead.datasets.manifest import read_manifest
+
+    folder = Path(folder)
+    found = sorted(folder.glob("shard-*.tar"))
+    manifest = read_manifest(folder)
+    if manifest is None or not isinstance(manifest.get("shards"), dict):
+        return found, []
+    entries = {e.get("file"): e for e in manifest["shards"].values() if isinstance(e, dict)}
+    keep, skipped, todo = [], [], 0
+    for name, e in sorted(entries.items(), key=lambda kv: str(kv[0])):
+        path = folder / str(name)
+        if e.get("status") == "done":
+            keep.append(path) if path.is_file() else skipped.append(f"{path} (missing; the manifest lists it as done)")
+        elif path.exists():
+            skipped.append(f"{path} (not recorded as done in the manifest: unverified)")
+        else:
+            todo += 1
+    skipped += [f"{p} (not listed in the manifest)" for p in found if p.name not in entries]
+    return keep, skipped + ([f"{todo} shard(s) of {folder} (not made yet)"] if todo else [])
+
+
 def contact_sheet(shards: list[Path], out_png: Path, max_groups: int = 8, tile: int = 192, grid: bool = False,
                   labels: bool = True) -> Path:
     """One row per group and one column per view; or, with `grid`, the first view of each group in a

@@ -102,6 +102,22 @@ def _check_image_out(out: Path, given: bool) -> None:
                           f"give --out FILE in a folder you can write")
 
 
+def _drawable(folders: list[Path], root: Path) -> tuple[dict[Path, list[Path]], list[str]]:
+    """Each folder's shards a sheet may show (datasets.preview.drawable_shards), leaving out folders with
+    none; a ConfigError naming what was skipped when no folder has any."""
+    from relhead.datasets.preview import drawable_shards
+
+    found, skipped = {}, []
+    for d in folders:
+        shards, left = drawable_shards(d)
+        skipped += left
+        if shards:
+            found[d] = shards
+    if not found and skipped:
+        raise ConfigError(f"{root}: no finished shard to draw (skipped {'; '.join(skipped)})")
+    return found, skipped
+
+
 def cmd_preview(args) -> int:
     from relhead.datasets.preview import contact_sheet, sweep_sheet
 
@@ -109,21 +125,25 @@ def cmd_preview(args) -> int:
     if args.groups < 1:
         raise ConfigError(f"--groups {args.groups}: must be >= 1")
     if args.sweep:
-        corpora = [(d.name, sorted(d.glob("shard-*.tar"))) for d in sorted(root.iterdir()) if d.is_dir()]
-        corpora = [(name, shards) for name, shards in corpora if shards]
+        found, skipped = _drawable([d for d in sorted(root.iterdir()) if d.is_dir()] if root.is_dir() else [], root)
+        corpora = [(d.name, shards) for d, shards in found.items()]
         if not corpora:
             raise ConfigError(f"{root}: no corpus folders (with shard-*.tar files) here")
         out = Path(args.out) if args.out else root / "sweep.png"
         _check_image_out(out, bool(args.out))
         sweep_sheet(corpora, out, max_groups=args.groups)
-        print(out)
-        return 0
-    shards = sorted(root.glob("shard-*.tar")) or sorted(root.glob("*/shard-*.tar"))
-    if not shards:
-        raise ConfigError(f"{root}: no shard-*.tar files here or one folder below")
-    out = Path(args.out) if args.out else (shards[0].parent / "preview.png")
-    _check_image_out(out, bool(args.out))
-    contact_sheet(shards, out, max_groups=args.groups, grid=args.grid, labels=not args.plain)
+    else:
+        here = [root] if (root / "manifest.json").exists() or any(root.glob("shard-*.tar")) else \
+            sorted({p.parent for p in root.glob("*/shard-*.tar")} | {p.parent for p in root.glob("*/manifest.json")})
+        found, skipped = _drawable(here, root)
+        shards = [s for d in found for s in found[d]]
+        if not shards:
+            raise ConfigError(f"{root}: no shard-*.tar files here or one folder below")
+        out = Path(args.out) if args.out else (shards[0].parent / "preview.png")
+        _check_image_out(out, bool(args.out))
+        contact_sheet(shards, out, max_groups=args.groups, grid=args.grid, labels=not args.plain)
+    if skipped:
+        print(f"relhead: preview: skipped {'; '.join(skipped)}", file=sys.stderr)
     print(out)
     return 0
 

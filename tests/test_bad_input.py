@@ -236,3 +236,40 @@ def test_anchor_pose_angles_outside_a_sane_range_are_refused(run, tmp_path, caps
         one_line(capsys, f"--anchor-pose '{pose}': each must lie within [-180, 180]")
     assert main(base + ["180,-90,-180"]) == 0
     assert "query" in json.loads(capsys.readouterr().out)
+
+
+# ------------------------------------------------------------------------ 11. preview says what it skipped
+def test_preview_says_which_shards_it_skipped(synthetic_dir, tmp_path, capsys):
+    def corpus(name, edit=None, drop=None):
+        folder = tmp_path / name
+        shutil.copytree(synthetic_dir, folder)
+        if edit:
+            m = json.loads((folder / "manifest.json").read_text())
+            edit(m)
+            (folder / "manifest.json").write_text(json.dumps(m))
+        if drop:
+            (folder / drop).unlink()
+        return folder
+
+    def todo(m):
+        for e in m["shards"].values():
+            e["status"] = "todo"
+
+    all_todo, missing = corpus("todo", edit=todo), corpus("missing", drop="shard-000001.tar")
+    sheet = tmp_path / "sheets" / "p.png"
+    assert main(["preview", str(all_todo), "--out", str(sheet)]) == 2  # nothing to draw: one line, nothing written
+    one_line(capsys, f"{all_todo}: no finished shard to draw (skipped {all_todo}/shard-000000.tar (not recorded as "
+             "done in the manifest: unverified); ")
+    assert not (tmp_path / "sheets").exists()
+    assert main(["preview", str(missing), "--out", str(sheet)]) == 0  # drew shard 0, and says shard 1 is missing
+    out, err = capsys.readouterr()
+    assert out.strip() == str(sheet) and sheet.stat().st_size > 0
+    assert err.strip() == f"relhead: preview: skipped {missing}/shard-000001.tar (missing; the manifest lists it as done)"
+    unmade = corpus("unmade", edit=lambda m: m["shards"]["1"].update(status="todo"), drop="shard-000001.tar")
+    assert main(["preview", str(unmade), "--out", str(sheet), "--grid"]) == 0
+    assert capsys.readouterr().err.strip() == f"relhead: preview: skipped 1 shard(s) of {unmade} (not made yet)"
+    assert main(["preview", str(tmp_path), "--sweep", "--out", str(sheet)]) == 0
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("relhead: preview: skipped ") and "\n" not in err
+    assert err.count("(not recorded as done") == 2 and "missing/shard-000001.tar (missing" in err
+    assert main(["preview", str(synthetic_dir), "--out", str(sheet)]) == 0 and capsys.readouterr().err == ""
