@@ -597,6 +597,14 @@ PROBES: list[Probe] = [
           expect=0, writes=True, setup=lambda ws: (corpus_copy(ws, "c-gone") / "shard-000001.tar").unlink(),
           check=lambda ws, r: None if len(r.lines()) == 1 and "shard-000001.tar (missing" in r.lines()[0]
           else f"stderr: {' / '.join(r.lines())[:120]}"),
+    Probe("29.12", "report right after training (no eval.json: the page of what the run has, valid)",
+          ["report", "r-fresh", "--out", "fresh.html"], expect=0, writes=True,
+          setup=lambda ws: run_copy(ws, "r-fresh"), check=lambda ws, r: said("no evaluation yet", "--eval FILE")(ws, r)
+          or (None if (ws / "fresh.html").is_file() else "no fresh.html")),
+    Probe("29.12", "report --eval FILE written elsewhere (valid)", ["report", "r-else", "--out", "else.html", "--eval",
+          "evals/e.json"], expect=0, writes=True,
+          setup=lambda ws: (run_copy(ws, "r-else"), ws.run(["eval", "--checkpoint", "r-else", "--out", "evals/e.json"])),
+          check=lambda ws, r: None if "evals/e.json: pairs" in (ws / "else.html").read_text() else "not on the page"),
     # -- other natural bad input, command by command
     Probe("", "render: unknown pipeline", ["render", "--pipeline", "nosuch", "--out", "out-x"], names=("nosuch",)),
     Probe("", "render: misspelt --set key", ["render", "--pipeline", "test", "--out", "out-x",

@@ -214,7 +214,8 @@ def cmd_eval(args) -> int:
 def cmd_report(args) -> int:
     from relhead.train.report import write_report
 
-    print(write_report(args.run, args.out, worst=args.worst))
+    print(write_report(args.run, args.out, worst=args.worst, evals=args.eval,
+                       log=lambda msg: print(msg, file=sys.stderr)))
     return 0
 
 
@@ -328,6 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("run", metavar="RUN", help="a training run folder with its eval.json (`relhead eval`)")
     w.add_argument("--out", default=None, metavar="FILE", help="HTML file (default RUN/report.html)")
     w.add_argument("--worst", type=int, default=12, metavar="N", help="pairs in the gallery of the worst pairs")
+    w.add_argument("--eval", action="append", default=[], metavar="FILE",
+                   help="an evaluation written outside RUN (`relhead eval --out FILE`; repeatable)")
     w.set_defaults(func=cmd_report)
     return p
 

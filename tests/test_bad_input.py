@@ -273,3 +273,36 @@ def test_preview_says_which_shards_it_skipped(synthetic_dir, tmp_path, capsys):
     assert err.startswith("relhead: preview: skipped ") and "\n" not in err
     assert err.count("(not recorded as done") == 2 and "missing/shard-000001.tar (missing" in err
     assert main(["preview", str(synthetic_dir), "--out", str(sheet)]) == 0 and capsys.readouterr().err == ""
+
+
+# ------------------------------------------------------------------------ 12. report right after training
+def test_report_of_a_run_without_evaluation_shows_what_it_has_and_takes_evaluations_from_elsewhere(run, tmp_path,
+                                                                                                   capsys):
+    folder = tmp_path / "run"
+    shutil.copytree(run, folder, ignore=shutil.ignore_patterns("eval*.json", "report.html"))
+    assert main(["report", str(folder)]) == 0
+    out, err = capsys.readouterr()
+    page = (folder / "report.html").read_text()
+    assert out.strip() == str(folder / "report.html")
+    assert err.strip() == (f"relhead: report: no evaluation yet: `relhead eval --checkpoint {folder}` writes "
+                           f"{folder / 'eval.json'} (its held-out groups; --biwi DIR: {folder / 'eval_biwi.json'}), "
+                           f"which the next `relhead report {folder}` shows; an evaluation written elsewhere "
+                           "(eval --out FILE) is added with --eval FILE")
+    assert "no evaluation yet" in page and 'alt="learning curves"' in page and "training config" in page
+    assert "<h3>" not in page  # no evaluation section
+    elsewhere = tmp_path / "evals" / "held-out.json"
+    assert main(["eval", "--checkpoint", str(folder), "--out", str(elsewhere)]) == 0
+    capsys.readouterr()
+    sheet = tmp_path / "r.html"
+    for _ in range(2):  # --eval given twice is shown once
+        assert main(["report", str(folder), "--out", str(sheet), "--eval", str(elsewhere), "--eval", str(elsewhere)]) == 0
+        assert capsys.readouterr().err == ""
+        page = sheet.read_text()
+        assert page.count(f"<h3>{elsewhere}: pairs of ") == 1 and "no evaluation yet" not in page
+        assert 'alt="anchor ' in page  # the gallery of its worst pairs
+    before = tree(tmp_path)
+    for bad, needle in ((tmp_path / "nosuch.json", f"--eval {tmp_path / 'nosuch.json'}: no such file"),
+                        (folder / "config.json", f"{folder / 'config.json'}: not an evaluation")):
+        assert main(["report", str(folder), "--out", str(tmp_path / "x.html"), "--eval", str(bad)]) == 2
+        one_line(capsys, needle)
+    assert tree(tmp_path) == before

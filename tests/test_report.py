@@ -261,7 +261,7 @@ def test_a_gone_corpus_is_one_line_in_the_gallery_and_the_rest_renders(run, tmp_
     assert _section(page, "eval.json: pairs") and "learning curves" in [a for _, a in page.imgs]
 
 
-@pytest.mark.parametrize("case", ["no folder", "empty folder", "no eval json", "eval.json not an evaluation",
+@pytest.mark.parametrize("case", ["no folder", "empty folder", "eval.json not an evaluation",
                                   "eval.json cut short", "eval_biwi.json malformed", "metrics line bad",
                                   "out in a file"])
 def test_bad_input_is_one_line_exit_2_and_nothing_written(run, tmp_path, capsys, case):
@@ -273,7 +273,7 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(run, tmp_path, capsys,
         shutil.copy(run / "metrics.jsonl", folder)
     if case in ("eval_biwi.json malformed", "metrics line bad", "out in a file"):
         shutil.copy(run / "eval.json", folder)
-    expect = {"no folder": str(folder), "empty folder": "config.json", "no eval json": "no evaluation",
+    expect = {"no folder": str(folder), "empty folder": "config.json",
               "eval_biwi.json malformed": "eval_biwi.json", "metrics line bad": "metrics.jsonl: line 2",
               "out in a file": "--out"}.get(case, expect)
     if case == "eval.json not an evaluation":

@@ -1,8 +1,8 @@
 """`relhead report RUN`: one self-contained HTML page of a training run (every image an inline base64
 PNG; nothing external, no script), from what the run folder holds:
 
-- every RUN/eval*.json: `relhead eval`'s (eval.json, and others it wrote with `--out`, such as
-  eval_realistic.json) as tables of the model beside the no-rotation baseline on the same pairs;
+- every RUN/eval*.json, and every evaluation file given with `--eval FILE` (written elsewhere):
+  `relhead eval`'s (eval.json, and others it wrote with `--out`, such as eval_realistic.json) as tables of the model beside the no-rotation baseline on the same pairs;
   `relhead eval --biwi`'s (eval_biwi.json); and the `clips` section of any of them (temporal clips)
   as one row per anchor policy;
 - learning curves from RUN/metrics.jsonl (training loss; held-out error per evaluation, and the
@@ -48,9 +48,11 @@ def _kind(path: Path) -> tuple[str, dict]:
                       f"and per_pair, nor `relhead eval --biwi`'s, nor clips)")
 
 
-def read_run(run: Path) -> dict:
-    """The run's config, evaluations (file name -> (kind, JSON), eval.json first) and metrics records;
-    a ConfigError naming the file when the folder is no run, has no evaluation or holds bad JSON."""
+def read_run(run: Path, more: list[str | Path] = ()) -> dict:
+    """The run's config, evaluations (name -> (kind, JSON): the run's eval*.json by file name, eval.json
+    first, then the files `more` by the path given) and metrics records; a ConfigError naming the file
+    when the folder is no run, an evaluation file is missing or not one, or a file holds bad JSON. A run
+    without any evaluation (right after training) has none."""
     from relhead.configbase import validate
     from relhead.train.config import TrainConfig
     from relhead.train.runs import read_run_config
@@ -60,9 +62,14 @@ def read_run(run: Path) -> dict:
     raw, data = read_run_config(run)
     cfg = validate(TrainConfig, raw)
     files = sorted(run.glob("eval*.json"), key=lambda p: (p.name != "eval.json", p.name))
-    if not files:
-        raise ConfigError(f"{run}: no evaluation (no eval*.json; `relhead eval --checkpoint {run}` writes eval.json)")
     evals = {p.name: _kind(p) for p in files}
+    seen = {p.resolve() for p in files}
+    for p in map(Path, more):
+        if not p.is_file():
+            raise ConfigError(f"--eval {p}: no such file")
+        if p.resolve() not in seen:  # given twice, or one of the run's own: shown once
+            seen.add(p.resolve())
+            evals[str(p)] = _kind(p)
     metrics, path = [], run / "metrics.jsonl"
     lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
     for n, line in enumerate(lines, 1):
@@ -276,6 +283,13 @@ def eval_section(name: str, kind: str, doc: dict) -> str:
     return head + body + (clips_table(doc["clips"]) if "clips" in doc else "")
 
 
+def no_evaluation(run: Path) -> str:
+    """What a report of a run without an evaluation says about adding one."""
+    return (f"no evaluation yet: `relhead eval --checkpoint {run}` writes {run / 'eval.json'} (its held-out groups; "
+            f"--biwi DIR: {run / 'eval_biwi.json'}), which the next `relhead report {run}` shows; an evaluation "
+            "written elsewhere (eval --out FILE) is added with --eval FILE")
+
+
 def build_html(run: Path, info: dict, worst: int = 12) -> str:
     """The page, from read_run's `info`; a ConfigError naming the evaluation file a table cannot be read from."""
     cfg, evals = info["cfg"], info["evals"]
@@ -284,7 +298,11 @@ def build_html(run: Path, info: dict, worst: int = 12) -> str:
             ("steps", f"{max(steps) if steps else '?'} logged of {cfg.steps}"),
             ("trained on", ", ".join(map(str, info["data"])))]
     parts = [f"<h1>relhead report: {html.escape(run.resolve().name)}</h1>",
-             _table(["", ""], [[html.escape(k), html.escape(v)] for k, v in meta], "meta"), "<h2>Evaluation</h2>"]
+             _table(["", ""], [[html.escape(k), html.escape(v)] for k, v in meta], "meta"),
+             "<details><summary>training config</summary><pre>"
+             + html.escape(json.dumps(cfg.model_dump(mode="json"), indent=1)) + "</pre></details>", "<h2>Evaluation</h2>"]
+    if not evals:
+        parts.append(f'<p class="note">{html.escape(no_evaluation(run))}</p>')
     figures, main = [], None
     for name, (kind, doc) in evals.items():
         try:
@@ -317,14 +335,17 @@ def build_html(run: Path, info: dict, worst: int = 12) -> str:
             + "\n".join(parts) + "</body></html>\n")
 
 
-def write_report(run: str | Path, out: str | Path | None = None, worst: int = 12) -> Path:
-    """Build the page and write it whole or not at all (default RUN/report.html)."""
+def write_report(run: str | Path, out: str | Path | None = None, worst: int = 12, evals: list[str | Path] = (),
+                 log=lambda msg: None) -> Path:
+    """Build the page and write it whole or not at all (default RUN/report.html); `evals`: evaluation files
+    written outside the run (`relhead eval --out FILE`), shown after its own. A run without any evaluation
+    gets the page of its settings and curves, and `log` says how to add one."""
     from relhead.files import check_out_file, temp_path, write_problem
 
     run = Path(run)
     if worst < 0:
         raise ConfigError(f"--worst {worst}: must be >= 0")
-    info = read_run(run)  # bad input is refused before anything is created
+    info = read_run(run, evals)  # bad input is refused before anything is created
     path = check_out_file(out, "--out", "report.html") if out else run / "report.html"
     page = build_html(run, info, worst)
     problem = write_problem(path.parent)
@@ -337,4 +358,6 @@ def write_report(run: str | Path, out: str | Path | None = None, worst: int = 12
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    if not info["evals"]:
+        log(f"relhead: report: {no_evaluation(run)}")
     return path
