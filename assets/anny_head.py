@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -105,6 +106,37 @@ def cache_is_built(cache_dir: Path) -> bool:
 
     folder = Path(cache_dir) / f"v{CURRENT_DATA_VERSION}"
     return all(any(folder.glob(f"{name}_*.safetensors")) for name in CACHE_FILES)
+
+
+def safetensors_complete(path: Path) -> bool:
+    """Whether a .safetensors file holds all the bytes its header accounts for (a write that was stopped
+    leaves fewer)."""
+    try:
+        with open(path, "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            header = json.loads(f.read(n)) if 0 < n < 1 << 27 else None
+        ends = [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"] if isinstance(header, dict) else None
+        return ends is not None and Path(path).stat().st_size == 8 + n + max(ends, default=0)
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return False
+
+
+def remove_unfinished_cache_files(cache_dir: Path, since: float) -> list[Path]:
+    """Remove (and return) the files of Anny's cache in `cache_dir` written at or after `since` (seconds
+    since the epoch) that are not whole: anny writes them in place, and one cut short by Ctrl-C would
+    be loaded, and fail, on every later run."""
+    from anny.models.model_data import CURRENT_DATA_VERSION
+
+    gone = []
+    for p in sorted((Path(cache_dir) / f"v{CURRENT_DATA_VERSION}").glob("*.safetensors")):
+        try:
+            fresh = p.stat().st_mtime >= since - 1
+        except OSError:
+            continue
+        if fresh and not safetensors_complete(p):
+            p.unlink(missing_ok=True)
+            gone.append(p)
+    return gone
 
 
 def _region_weights(uv: np.ndarray, faces: np.ndarray, num_vertices: int) -> np.ndarray:
@@ -201,7 +233,8 @@ class AnnyHead:
 
         cache = Path(_default_cache_dir())
         anny.paths.set_anny_cache_path(cache)
-        if not cache_is_built(cache):  # else the progress bar would sit at 0 for minutes without a word
+        building = None if cache_is_built(cache) else time.time()
+        if building:  # else the progress bar would sit at 0 for minutes without a word
             tqdm.write(f"relhead: building Anny's model cache in {cache}; this happens once and takes a few "
                        f"minutes ({CACHE_BUILD_TIME})", file=sys.stderr)
         self._torch = torch
@@ -209,7 +242,15 @@ class AnnyHead:
         # The full MakeHuman topology keeps the helper vertices that no face uses (teeth among
         # them): their blend shapes and skinning come with Anny, so the teeth follow identity,
         # jaw and head. Every other helper is left out of the crop below.
-        m = anny.Anny(local_changes="default", facial_actions="all", topology="anny-full").to(dtype=self._dtype)
+        try:
+            m = anny.Anny(local_changes="default", facial_actions="all", topology="anny-full").to(dtype=self._dtype)
+        except BaseException as exc:
+            gone = remove_unfinished_cache_files(cache, building) if building else []
+            if building and isinstance(exc, KeyboardInterrupt):
+                raise KeyboardInterrupt(f"stopped by Ctrl-C (SIGINT) while building Anny's model cache in {cache}"
+                                        f"{f', its {len(gone)} unfinished file(s) removed' if gone else ''}; "
+                                        "the next run builds the rest") from None
+            raise
         m.eval()
         self.model = m
         self.bones = list(m.bone_labels)

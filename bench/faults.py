@@ -444,6 +444,39 @@ def signalled(sig: signal.Signals) -> Callable[[Workspace], Result]:
     return go
 
 
+SLOW = LAUNCHER.replace("synthetic.splat_group(cfg, spec, hm)", "(time.sleep(0.5), synthetic.splat_group(cfg, spec, hm))[1]") \
+    .replace("import sys\n", "import sys, time\n", 1)
+
+
+def render_interrupted(ws: Workspace) -> Result:
+    """`relhead render` (splatting, half a second a group) sent SIGINT as Ctrl-C sends it, to the process group,
+    once its first shard is done."""
+    (ws.aux / "slow.py").write_text(SLOW)
+    cmd = [sys.executable, str(ws.aux / "slow.py"), "render", "--pipeline", "test", "--out", "ctrl-c", *sets(FAKE)]
+    proc = subprocess.Popen(cmd, cwd=ws.ws, env=ws.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.time() + ws.timeout
+    while not (ws / "ctrl-c/test/shard-000000.json").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGINT)
+    try:
+        out, err = proc.communicate(timeout=ws.timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        return Result(None, out, err)
+    return Result(proc.returncode, out, err)
+
+
+def one_line_saying(*needles: str) -> Callable[[Workspace, Result], str | None]:
+    def check(ws: Workspace, r: Result) -> str | None:
+        lines = r.lines()
+        ok = len(lines) == 1 and all(n in lines[0] for n in needles)
+        return None if ok else f"stderr: {' / '.join(lines)[:160]}"
+    return check
+
+
 def stopped_step(ws: Workspace, run: str) -> int | None:
     log = (ws / run / "log.txt")
     last = log.read_text().strip().splitlines()[-1] if log.exists() else ""
@@ -581,6 +614,12 @@ PROBES: list[Probe] = [
     Probe("29.6", "verify: views_per_group \"three\"", ["verify", "c-three"], fake=True, expect=1,
           names=("manifest.json", "views_per_group"),
           setup=manifest_edit("c-three", lambda m: m.update(views_per_group="three"))),
+    Probe("29.7", "render: Ctrl-C (SIGINT to the process group) mid-render", expect=128 + signal.SIGINT, writes=True,
+          runner=render_interrupted, fake=True, shown="render --pipeline test --out ctrl-c FAKE (then Ctrl-C)",
+          check=one_line_saying("stopped by Ctrl-C", "ctrl-c/test", "run the same command again")),
+    Probe("29.7", "render again after Ctrl-C (resumes), then verify", follows=True, expect=0, writes=True, fake=True,
+          args=["render", "--pipeline", "test", "--out", "ctrl-c", *sets(FAKE)],
+          check=lambda ws, r: None if ws.run(["verify", "ctrl-c/test"], fake=True).rc == 0 else "verify failed"),
     Probe("29.8", "train --data corpus --data corpus", ["train", "--data", "corpus", *train("corpus", "r-twice")[1:]],
           names=("--data", "given twice")),
     Probe("29.9", "train: a shard of random bytes, sha256 vouched for; then the same command again",

@@ -35,7 +35,7 @@ from relhead.datasets.lease import LEASE_TIMEOUT_S, LeaseLost, acquire, release,
 from relhead.datasets.manifest import (CorpusMismatch, corpus_lock, done_entry, open_corpus, read_record,
                                        record_path, refresh_manifest, shard_groups, shard_is_done, shard_name,
                                        temp_files, versions, write_record)
-from relhead.datasets.shards import ShardWriter, group_key, remove_partials
+from relhead.datasets.shards import ShardWriter, group_key, partials, remove_partials
 
 __all__ = ["CorpusMismatch", "DiskFull", "ShardTask", "check_assets", "check_out_dir", "write_problem", "generate", "make_shard", "plan"]
 
@@ -263,6 +263,7 @@ def _generate_many(jobs, shards, workers, client, scheduler, log, lease_timeout_
     bar = tqdm(total=n_groups, unit="group", desc=jobs[0][0].name if len(jobs) == 1 else "sweep",
                dynamic_ncols=True, disable=not tasks)
     full = None  # the OSError of a full disk, if one stopped the run
+    stopped = None  # the KeyboardInterrupt (Ctrl-C), if one stopped the run
     try:
         for rec in run_tasks(tasks, workers, client, on_group=(lambda: bar.update(1)) if serial else None):
             if "skipped" in rec:
@@ -284,6 +285,8 @@ def _generate_many(jobs, shards, workers, client, scheduler, log, lease_timeout_
         if exc.errno not in DISK_FULL:
             raise
         full = exc
+    except KeyboardInterrupt as exc:  # every shard task removes its unfinished files on the way out
+        stopped = exc
     finally:
         bar.close()
         try:  # the records are the truth: a manifest that cannot be rewritten now is rebuilt on resume
@@ -292,6 +295,8 @@ def _generate_many(jobs, shards, workers, client, scheduler, log, lease_timeout_
             if exc.errno not in DISK_FULL:
                 raise
             full = full or exc
+    if stopped is not None:
+        raise KeyboardInterrupt(_stopped_message(stopped, jobs)) from None
     if full:
         raise DiskFull(_disk_full_message(full, jobs)) from None
     if made:
@@ -304,15 +309,34 @@ def _generate_many(jobs, shards, workers, client, scheduler, log, lease_timeout_
     return manifests
 
 
-def _disk_full_message(exc: OSError, jobs) -> str:
-    """One line: the disk filled up, under which folder, which shards are kept, how to go on."""
+def _kept(jobs) -> tuple[Path, int, int]:
+    """(the folder the corpora of `jobs` lie under, shards done, shards in all)."""
     dirs = [Path(out_dir) for _, out_dir in jobs]
     where = Path(os.path.commonpath(dirs)) if len(dirs) > 1 else dirs[0]
     total = sum(cfg.shards for cfg, _ in jobs)
     kept = sum(1 for cfg, d in jobs for i in range(cfg.shards)
                if (rec := read_record(d, i)) and rec["entry"].get("status") == "done")
+    return where, kept, total
+
+
+def _disk_full_message(exc: OSError, jobs) -> str:
+    """One line: the disk filled up, under which folder, which shards are kept, how to go on."""
+    where, kept, total = _kept(jobs)
     return (f"disk full ({exc.strerror or exc}) writing {where}: {kept} of {total} shard(s) are done and kept, "
             f"unfinished shards were removed; free space and run the same command again to resume")
+
+
+def _stopped_message(exc: KeyboardInterrupt, jobs) -> str:
+    """One line: Ctrl-C stopped the render (and what it was doing, when the interrupted step said), which
+    shards are kept, how to go on."""
+    where, kept, total = _kept(jobs)
+    said = exc.args[0] if exc.args and isinstance(exc.args[0], str) else ""  # what the stopped step was doing
+    doing = f"{said};" if said else "stopped by Ctrl-C (SIGINT)"
+    # worker processes stopped mid-write (joblib ends them) leave hidden partial files the next run removes
+    left = any(partials(Path(d) / shard_name(i)) for cfg, d in jobs for i in range(cfg.shards))
+    return (f"{doing} rendering {where}: {kept} of {total} shard(s) are done and kept, "
+            f"unfinished shards {'are removed by the next run' if left else 'were removed'}; run the same command "
+            "again to resume")
 
 
 def generate(cfg, out_dir: str | Path, shards: range | None = None, workers: int = 1,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -354,6 +355,15 @@ def _attach_lists(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt as exc:  # Ctrl-C: one line (what stopped, what is kept), as `train` stops
+        said = exc.args[0] if exc.args and isinstance(exc.args[0], str) else "stopped by Ctrl-C (SIGINT)"
+        print(f"relhead: {said}", file=sys.stderr)
+        return 128 + signal.SIGINT
+
+
+def _main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(_attach_lists(sys.argv[1:] if argv is None else list(argv)))
     from relhead.datasets.biwi import BiwiError
     from relhead.datasets.generate import DISK_FULL, DiskFull

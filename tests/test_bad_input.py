@@ -4,7 +4,13 @@ left behind that blocks the same command once the input is fixed. Fast tier unle
 are the fake head's, written without bpy (tests/synthetic.py); renders splat instead of calling Blender."""
 
 import json
-import shutil
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -306,3 +312,120 @@ def test_report_of_a_run_without_evaluation_shows_what_it_has_and_takes_evaluati
         assert main(["report", str(folder), "--out", str(tmp_path / "x.html"), "--eval", str(bad)]) == 2
         one_line(capsys, needle)
     assert tree(tmp_path) == before
+
+
+# ------------------------------------------------------------------------ 7. Ctrl-C
+TESTS = Path(__file__).resolve().parent
+# `relhead` with Blender's render of a group replaced by the splatter, slowed to half a second a group so
+# that a signal lands mid-render.
+SLOW_RELHEAD = """
+import sys, time
+import fake_head; fake_head.register()
+import synthetic
+import relhead.render.group
+relhead.render.group.render_group = lambda cfg, spec, hm, files: (time.sleep(0.5), synthetic.splat_group(cfg, spec, hm))[1]
+from relhead.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+BAR = re.compile(r"\|[^|]*\| *\d+/\d+ \[")  # a tqdm frame
+
+
+def messages(err: str) -> list[str]:
+    return [ln for ln in err.replace("\r", "\n").splitlines() if ln.strip() and not BAR.search(ln)]
+
+
+def interrupt(cmd: list[str], ready, env=None, after: float = 0.3, timeout: float = 900) -> tuple[int, list[str]]:
+    """Run `cmd` in its own process group, send the group SIGINT (what Ctrl-C in a terminal does) once
+    `ready(stderr lines so far)` holds, plus `after` seconds; (exit code, stderr lines without progress bars)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)
+    lines, deadline = [], time.time() + timeout
+    try:
+        if ready.__code__.co_argcount:  # waits on what the command says
+            for line in proc.stderr:
+                lines.append(line)
+                if ready(lines) or time.time() > deadline:
+                    break
+        else:
+            while not ready() and proc.poll() is None and time.time() < deadline:
+                time.sleep(0.05)
+        time.sleep(after)
+        assert proc.poll() is None, "the command ended before it was interrupted"
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return proc.returncode, messages("".join(lines) + err)
+
+
+def test_ctrl_c_in_any_command_is_one_line(synthetic_dir, capsys, monkeypatch):
+    import relhead.datasets.verify
+
+    def stop(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(relhead.datasets.verify, "verify_corpus", stop)
+    assert main(["verify", str(synthetic_dir)]) == 128 + signal.SIGINT
+    assert capsys.readouterr().err == "relhead: stopped by Ctrl-C (SIGINT)\n"
+
+
+@pytest.mark.slow  # a subprocess: seconds
+def test_ctrl_c_during_render_is_one_line_and_the_same_command_resumes(tmp_path):
+    script = tmp_path / "relhead_slow.py"
+    script.write_text(SLOW_RELHEAD)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH")) if p)}
+    sets = ["head.model=fake", "shards=4", "groups_per_shard=2", "views=2", "image.width=64", "image.height=64"]
+    cmd = [sys.executable, str(script), "render", "--pipeline", "test", "--out", str(tmp_path / "out"),
+           *sum((["--set", s] for s in sets), [])]
+    corpus = tmp_path / "out" / "test"
+    rc, lines = interrupt(cmd, lambda: (corpus / "shard-000000.json").exists(), env=env)
+    assert rc == 128 + signal.SIGINT, lines
+    assert len(lines) == 1 and re.fullmatch(
+        rf"relhead: stopped by Ctrl-C \(SIGINT\) rendering {re.escape(str(corpus))}: [1-3] of 4 shard\(s\) are done and "
+        r"kept, unfinished shards were removed; run the same command again to resume", lines[0]), lines
+    hidden = [p.name for p in corpus.iterdir() if p.name.startswith(".") and p.name != ".manifest.lock"]
+    assert hidden == []  # no partial shard, lease or temporary file
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert r.returncode == 0 and "already done and verified; skipping them" in r.stdout, r.stderr[-2000:]
+    assert subprocess.run([sys.executable, "-c", "import fake_head, sys; fake_head.register(); from relhead.cli import "
+                           f"main; sys.exit(main(['verify', {str(corpus)!r}]))"], env=env).returncode == 0
+
+
+def test_a_cut_short_anny_cache_file_is_found_and_removed(tmp_path):
+    import torch
+    from anny.models.model_data import CURRENT_DATA_VERSION
+    from safetensors.torch import save_file
+
+    from relhead.assets.anny_head import remove_unfinished_cache_files, safetensors_complete
+
+    folder = tmp_path / f"v{CURRENT_DATA_VERSION}"
+    folder.mkdir()
+    start = time.time()
+    for name in ("load_data_a.safetensors", "build_model_data_b.safetensors"):
+        save_file({"x": torch.arange(1000.0), "y": torch.ones(3, 4)}, str(folder / name))
+    whole = (folder / "build_model_data_b.safetensors").read_bytes()
+    (folder / "build_model_data_b.safetensors").write_bytes(whole[: len(whole) - 100])  # the write was stopped
+    assert safetensors_complete(folder / "load_data_a.safetensors")
+    assert not safetensors_complete(folder / "build_model_data_b.safetensors")
+    assert remove_unfinished_cache_files(tmp_path, start) == [folder / "build_model_data_b.safetensors"]
+    assert sorted(p.name for p in folder.iterdir()) == ["load_data_a.safetensors"]
+
+
+@pytest.mark.slow  # Anny's import and the start of its cache build: a minute
+def test_ctrl_c_during_annys_first_cache_build_is_one_line_and_leaves_no_cut_short_file(tmp_path):
+    from relhead.assets.anny_head import safetensors_complete
+
+    cache = tmp_path / "anny-cache"
+    env = {**os.environ, "ANNY_CACHE_DIR": str(cache)}
+    cmd = [sys.executable, "-m", "relhead.cli", "render", "--pipeline", "test", "--out", str(tmp_path / "out"),
+           "--set", "shards=1", "--set", "groups_per_shard=1", "--set", "views=2"]
+    rc, lines = interrupt(cmd, lambda seen: "building Anny's model cache" in seen[-1], env=env, after=5)
+    assert rc == 128 + signal.SIGINT, lines
+    assert lines[0].startswith(f"relhead: building Anny's model cache in {cache}"), lines
+    assert len(lines) == 2 and lines[1].startswith(
+        f"relhead: stopped by Ctrl-C (SIGINT) while building Anny's model cache in {cache}") and lines[1].endswith(
+        f"rendering {tmp_path / 'out' / 'test'}: 0 of 1 shard(s) are done and kept, unfinished shards were removed; "
+        "run the same command again to resume"), lines
+    assert all(safetensors_complete(p) for p in cache.rglob("*.safetensors"))
