@@ -6,6 +6,7 @@ are the fake head's, written without bpy (tests/synthetic.py); renders splat ins
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
