@@ -296,7 +296,7 @@ def resolve_box(rgb: np.ndarray, text: str | None, option: str, path) -> tuple[l
     """A `relhead predict` box option -> (the face box to crop around, or None for the whole image; what
     the JSON says about it). No value: MTCNN's largest face mapped to a relhead face box (NoFace when
     it finds none); `full`: the image is already the face crop; else x0,y0,x1,y1."""
-    from relhead.train.predict import check_box, parse_numbers
+    from relhead.train.options import check_box, parse_numbers
 
     if text == "full":
         return None, {"source": "full", "box": None}
