@@ -3,13 +3,13 @@ never by host path (what a scene spec and a corpus manifest record)."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from relhead.configbase import Strict
+from relhead.files import sha256_file
 
 
 class AssetRef(Strict):
@@ -26,11 +26,7 @@ class AssetRef(Strict):
 
 @lru_cache(maxsize=4096)
 def _sha256(path: str, size: int, mtime_ns: int) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return sha256_file(path)  # once per (path, size, mtime) in a process
 
 
 def file_ref(path: str | Path, source: str = "user", name: str | None = None) -> AssetRef:

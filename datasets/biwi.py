@@ -16,13 +16,13 @@ malformed file raises BiwiError naming it. Images are read only when used.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from relhead.files import write_atomic
 
 _FRAME = re.compile(r"^frame_(\d+)_rgb\.png$")
 
@@ -158,10 +158,7 @@ def _fmt(row) -> str:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    write_atomic(path, data)
 
 
 def calibration_text(K, E, e_mm, size: tuple[int, int], dist=(0, 0, 0, 0)) -> str:

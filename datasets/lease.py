@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from relhead.datasets.manifest import temp_path
+from relhead.files import write_atomic
 
 LEASE_TIMEOUT_S = 600.0
 
@@ -73,13 +73,8 @@ def acquire(shard: Path, timeout_s: float = LEASE_TIMEOUT_S) -> Lease | str:
     if holder is not None and not is_stale(holder, timeout_s):
         return describe(holder)
     lease = Lease(path, platform.node(), os.getpid())
-    tmp = temp_path(path)
-    try:
-        tmp.write_text(json.dumps({"host": lease.host, "pid": lease.pid, "started": time.time()}))
-        os.replace(tmp, path)
-    except BaseException:  # e.g. a full disk: leave no temporary file
-        tmp.unlink(missing_ok=True)
-        raise
+    # whole or not at all; a failure (a full disk) leaves no temporary file
+    write_atomic(path, json.dumps({"host": lease.host, "pid": lease.pid, "started": time.time()}))
     return lease
 
 

@@ -5,14 +5,13 @@ subjects, differing along the sweep's axes)."""
 
 from __future__ import annotations
 
-import os
 from itertools import islice
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from relhead.datasets.manifest import temp_path
+from relhead.files import replacing
 from relhead.datasets.shards import iter_groups
 from relhead.frames import project
 
@@ -143,13 +142,8 @@ def contact_sheet(shards: list[Path], out_png: Path, max_groups: int = 8, tile: 
 def save_image(pixels: np.ndarray, path: Path) -> None:
     """Write an image whole or not at all: under a temporary name (removed on failure), then renamed."""
     path = Path(path)
-    tmp = temp_path(path)
-    try:
+    with replacing(path) as tmp:
         Image.fromarray(pixels).save(tmp, format=Image.registered_extensions()[path.suffix.lower()])
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def sweep_sheet(corpora: list[tuple[str, list[Path]]], out_png: Path, max_groups: int = 6, tile: int = 160) -> Path:

@@ -20,7 +20,6 @@ import base64
 import html
 import io
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -340,7 +339,7 @@ def write_report(run: str | Path, out: str | Path | None = None, worst: int = 12
     """Build the page and write it whole or not at all (default RUN/report.html); `evals`: evaluation files
     written outside the run (`relhead eval --out FILE`), shown after its own. A run without any evaluation
     gets the page of its settings and curves, and `log` says how to add one."""
-    from relhead.files import check_out_file, temp_path, write_problem
+    from relhead.files import check_out_file, write_atomic, write_problem
 
     run = Path(run)
     if worst < 0:
@@ -351,13 +350,7 @@ def write_report(run: str | Path, out: str | Path | None = None, worst: int = 12
     problem = write_problem(path.parent)
     if problem:
         raise ConfigError(f"{'--out ' if out else ''}{path}: cannot write there ({problem})")
-    tmp = temp_path(path)
-    try:
-        tmp.write_text(page, encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_atomic(path, page)
     if not info["evals"]:
         log(f"relhead: report: {no_evaluation(run)}")
     return path
