@@ -18,6 +18,33 @@ from relhead.render.spec import (BackgroundSpec, CameraSpec, EffectsSpec, EyeSpe
                                  TIED, ViewSpec)
 
 
+# The part streams: a part added after the main stream draws from its own generator,
+# default_rng([group seed, number]), so switching it on leaves every other parameter as it was. The numbers
+# are part of every corpus' bytes: never change one; a new part takes the next free number (15).
+STREAMS = {
+    "effects": 1,  # camera effects
+    "lights": 2,  # extra lights
+    "photo": 3,  # background photo
+    "skin_regions": 4,  # lips, ears and eyelids tints
+    "hair": 5,  # brows, short hair, lashes, colour
+    "garment": 6,
+    "strands": 7,  # scalp strands
+    "glasses": 8,
+    "facial_hair": 9,
+    "hat": 10,
+    "albedo": 11,  # skin albedo texture
+    "mouth": 12,
+    "motion_blur": 13,
+    "clip": 14,  # a temporal clip's motion (render/clip.py)
+}
+assert len(set(STREAMS.values())) == len(STREAMS), "two parts share a stream"
+
+
+def part_stream(seed: int, part: str) -> np.random.Generator:
+    """The generator of `part` (a key of STREAMS) in the group of `seed`."""
+    return np.random.default_rng([seed, STREAMS[part]])
+
+
 def group_seed(corpus_seed: int, group: int) -> int:
     """The seed of group g depends on (corpus seed, g) only."""
     ss = np.random.SeedSequence(entropy=int(corpus_seed), spawn_key=(int(group),))
@@ -356,25 +383,25 @@ def sample_group(cfg, group: int, head_model, hdris: Sequence[AssetRef],
         if cfg.head.expression.per_view:
             v = v.model_copy(update={"expression": head_model.sample_expression(rng, cfg.head)})
         views.append(v)
-    # Parts added later draw from streams of their own (stream k: default_rng([seed, k])), so
-    # switching one on leaves every other parameter as it was.
-    def stream(k: int) -> np.random.Generator:
-        return np.random.default_rng([seed, k])
+    # Parts added later draw from streams of their own (STREAMS), so switching one on leaves every
+    # other parameter as it was.
+    def stream(part: str) -> np.random.Generator:
+        return part_stream(seed, part)
 
     clip = None
     if cfg.clip is not None:  # the frames of a clip, seen by the first view's camera
-        clip, views = sample_clip(stream(14), cfg, views[0].camera, head_model)
+        clip, views = sample_clip(stream("clip"), cfg, views[0].camera, head_model)
 
-    fx = stream(1)
+    fx = stream("effects")
     views = [v.model_copy(update={"effects": sample_effects(fx, cfg.effects)}) for v in views]
-    shake = stream(13)
+    shake = stream("motion_blur")
     views = [v.model_copy(update={"effects": sample_motion_blur(shake, cfg.effects, v.effects)}) for v in views]
-    lighting = lighting.model_copy(update={"lights": sample_lights(stream(2), cfg.lighting)})
-    photo = sample_photo(stream(3), cfg.lighting, backgrounds)
+    lighting = lighting.model_copy(update={"lights": sample_lights(stream("lights"), cfg.lighting)})
+    photo = sample_photo(stream("photo"), cfg.lighting, backgrounds)
     if photo is not None:
         lighting = lighting.model_copy(update={"background": photo})
-    skin = sample_skin_regions(stream(4), cfg.skin, materials.skin)
-    albedo = sample_albedo(stream(11), cfg.skin, skin_textures)
+    skin = sample_skin_regions(stream("skin_regions"), cfg.skin, materials.skin)
+    albedo = sample_albedo(stream("albedo"), cfg.skin, skin_textures)
     if albedo is not None:
         if getattr(head_model, "face_uvs", None) is None:
             raise ValueError(f"skin.albedo_fraction > 0 but head model '{head_model.name}' has no UVs "
@@ -383,18 +410,18 @@ def sample_group(cfg, group: int, head_model, hdris: Sequence[AssetRef],
     if cfg.render.skin_shader == "mpfb" and getattr(head_model, "face_uvs", None) is None:
         raise ValueError(f"render.skin_shader: mpfb lays MPFB's pores and SSS map on UVs, and head model "
                          f"'{head_model.name}' has none (face_uvs): set render.skin_shader: relhead")
-    strands = sample_strands(stream(7), cfg.hair)
+    strands = sample_strands(stream("strands"), cfg.hair)
     _needs(strands is not None, head_model, SCALP, "hair.strands", "where hair grows")
-    facial = sample_facial_hair(stream(9), cfg.hair, identity)
-    hair = sample_hair(stream(5), cfg.hair, skin, strands, facial, identity.age())
+    facial = sample_facial_hair(stream("facial_hair"), cfg.hair, identity)
+    hair = sample_hair(stream("hair"), cfg.hair, skin, strands, facial, identity.age())
     _needs(hair is not None and hair.brow_strands, head_model, BROWS, "hair.brow_strands", "where brows grow")
-    mouth = sample_mouth(stream(12), materials.mouth, identity.age())
+    mouth = sample_mouth(stream("mouth"), materials.mouth, identity.age())
     materials = materials.model_copy(update={"skin": skin, "hair": hair, "mouth": mouth})
-    garment = sample_garment(stream(6), cfg.clothing)
+    garment = sample_garment(stream("garment"), cfg.clothing)
     _needs(garment is not None, head_model, TORSO, "clothing.fraction", "where clothes go")
-    hat = sample_hat(stream(10), cfg.accessories)
+    hat = sample_hat(stream("hat"), cfg.accessories)
     _needs(hat is not None, head_model, SCALP, "accessories.hats", "where hats sit")
     return GroupSpec(group=int(group), seed=seed, head=HeadSpec(model=head_model.name, identity=identity),
                      materials=materials, lighting=lighting, render_seed=int(rng.integers(0, 2**31 - 1)),
-                     views=views, garment=garment, glasses=sample_glasses(stream(8), cfg.accessories), hat=hat,
+                     views=views, garment=garment, glasses=sample_glasses(stream("glasses"), cfg.accessories), hat=hat,
                      clip=clip)

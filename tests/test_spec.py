@@ -3,6 +3,7 @@
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 import configs
@@ -31,6 +32,17 @@ def test_spec_is_deterministic_and_seeded_per_group(spec_cfg, fake_model):
     assert a != sample_group(spec_cfg, 3, fake_model, refs(spec_cfg))
     assert a != sample_group(spec_cfg.model_copy(update={"seed": spec_cfg.seed + 1}), 2, fake_model, refs(spec_cfg))
     assert len({json.dumps(v.expression) for v in a.views}) > 1  # per_view expressions
+
+
+def test_the_part_streams_keep_their_numbers():
+    """A part's stream number is in every corpus' bytes (default_rng([group seed, number])): renumbering one
+    changes every corpus that uses the part, so the table may only grow (docs/design.md quotes it)."""
+    from relhead.render.sampling import STREAMS, part_stream
+
+    assert STREAMS == {"effects": 1, "lights": 2, "photo": 3, "skin_regions": 4, "hair": 5, "garment": 6, "strands": 7,
+                       "glasses": 8, "facial_hair": 9, "hat": 10, "albedo": 11, "mouth": 12, "motion_blur": 13,
+                       "clip": 14}
+    assert part_stream(7, "clip").random() == np.random.default_rng([7, 14]).random()
 
 
 def test_user_hdris_at_two_paths_give_the_same_spec(tmp_path, fake_model):
