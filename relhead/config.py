@@ -253,7 +253,7 @@ class PairsCfg(Strict):
     policy: Literal["all", "neutral-anchor", "random", "easy", "hard"] = Field(
         "all", description="all ordered pairs; the most frontal view anchoring every pair; k random pairs; "
                            "easy or hard pairs only")
-    k: int = Field(4, ge=1, description="pairs per group for policy 'random'")
+    k: int = Field(4, ge=1, description="pairs per group for policy 'random' (at most the V(V-1) ordered pairs)")
     easy_max_deg: float = Field(30.0, ge=0.0, le=180.0, description="a pair is easy up to this angle")
     hard_min_deg: float = Field(45.0, ge=0.0, le=180.0, description="a pair is hard from this angle")
 
@@ -317,7 +317,8 @@ class PipelineConfig(Strict):
     lighting: LightingCfg = LightingCfg()
     effects: EffectsCfg = EffectsCfg()
     pairs: PairsCfg = PairsCfg()
-    clip: ClipCfg | None = None  # temporal clips; None: independent views (left out of the dict and hash)
+    clip: ClipCfg | None = Field(None, description="null: independent views; while off, `clip` is left out of the "
+                                 "config's dict and hash, so a config keeps the hash it had before clips existed")
     labels: LabelsCfg = LabelsCfg()  # extra ground truth; all off: left out of the dict and hash
 
     @model_validator(mode="before")

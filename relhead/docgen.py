@@ -143,6 +143,11 @@ def _doc(model: type) -> str:
     return " ".join(inspect.cleandoc(doc).split()) if doc else ""
 
 
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text[0].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
 def _default(field) -> str:
     if field.default is PydanticUndefined and field.default_factory is not None:
         return _value(field.default_factory())
@@ -171,9 +176,9 @@ def sections(model: type[BaseModel], prefix: str, level: int, skip: tuple[str, .
             continue
         key = f"{prefix}{name}"
         out += [f"{'#' * level} `{key}`", ""]
-        text = " ".join(t for t in (_doc(sub), field.description or "") if t)
+        text = " ".join(_sentence(t) for t in (_doc(sub), field.description or "") if t)
         if field.default is None:
-            text += f" Off (null) by default; `{key}: {{}}` switches it on with the defaults below."
+            text += f" `{key}: {{}}` switches it on with the defaults below."
         if MORE.get(key):
             text += f" More: {MORE[key]}."
         if text.strip():

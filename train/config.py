@@ -77,7 +77,9 @@ class TrainConfig(Strict):
     seed: int = Field(0, ge=0, lt=2**63, description="every random draw of the run derives from it")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when there is a GPU")
     threads: int = Field(0, ge=0, le=1024, description="CPU intra-op threads of the training process; "
-                         "0: on CPU the cores the loader workers leave (at least 1), on CUDA torch's default")
+                         "0: on CPU the cores the loader workers leave (at least 1), divided among the processes of a "
+                         "machine (oversubscribed cores make torch's threads wait on each other), on CUDA torch's "
+                         "default")
     precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="auto: bf16 autocast on CUDA, fp32 on CPU")
 
     @model_validator(mode="after")
