@@ -67,3 +67,54 @@ def test_every_help_shows_an_example_that_parses(command, capsys):
         argv = shlex.split(one)[1:]
         assert argv[0] == (command or argv[0])
         build_parser().parse_args(_attach_lists(argv))  # the example's options exist (SystemExit if not)
+
+
+def test_cli_md_names_every_option_of_every_command():
+    """docs/cli.md has a section per command that names each of its options."""
+    text = (ROOT / "docs" / "cli.md").read_text()
+    sections = dict(re.findall(r"^### (\S+)\n(.*?)(?=^##|\Z)", text, re.M | re.S))
+    for name, parser in _subparsers().items():
+        assert name in sections, f"docs/cli.md has no section for {name}"
+        for action in parser._actions:
+            for opt in action.option_strings:
+                if opt.startswith("--") and opt != "--help":
+                    assert re.search(rf"{re.escape(opt)}\b", sections[name]), f"docs/cli.md, {name}: no {opt}"
+
+
+# ------------------------------------------------------------------------------------------- links
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def _slugs(md: Path) -> set[str]:
+    """The anchors GitHub gives a file's headings."""
+    out, seen, fence = set(), {}, False
+    for line in md.read_text().splitlines():
+        fence ^= line.startswith("```")
+        m = None if fence else re.match(r"#{1,6} (.*)", line)
+        if m:
+            slug = re.sub(r"[^\w\- ]", "", m.group(1).lower()).replace(" ", "-")
+            n = seen.get(slug, 0)
+            seen[slug] = n + 1
+            out.add(slug if n == 0 else f"{slug}-{n}")
+    return out
+
+
+def _links(md: Path) -> list[str]:
+    text = re.sub(r"```.*?```", "", md.read_text(), flags=re.S)
+    text = re.sub(r"`[^`\n]*`", "", text)
+    return re.findall(r"\]\(([^)\s]+)\)", text) + re.findall(r'src="([^"]+)"', text)
+
+
+@pytest.mark.parametrize("md", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_relative_links_lead_somewhere(md):
+    bad = []
+    for link in _links(md):
+        if re.match(r"[a-z]+:", link):
+            continue  # a web address
+        path, _, anchor = link.partition("#")
+        target = (md.parent / path).resolve() if path else md
+        if not target.exists():
+            bad.append(f"{link}: no such file")
+        elif anchor and target.suffix == ".md" and anchor not in _slugs(target):
+            bad.append(f"{link}: no such heading")
+    assert bad == [], f"{md.relative_to(ROOT)}: {bad}"
