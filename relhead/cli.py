@@ -220,7 +220,7 @@ def cmd_predict(args) -> int:
 # --help: one example per command, and the named entries of pipelines.yaml where a command takes a name
 EXAMPLES = {
     "relhead": "relhead render --pipeline quickstart --out data/ && relhead preview data/quickstart",
-    "render": "relhead render --pipeline quickstart --out data/ --set shards=1 --workers 2",
+    "render": "relhead render --pipeline quickstart --out data/ --workers 2",
     "sweep": "relhead sweep hair-styles --out sweeps/ --dry-run",
     "verify": "relhead verify data/quickstart",
     "preview": "relhead preview data/quickstart --out sheet.png --groups 4",
