@@ -49,9 +49,10 @@ class AnnyCfg(HeadCfg):
     """`head:` keys of the Anny backend."""
 
     model: Literal["anny"] = "anny"
-    age_years: Range(1.0, 90.0) = (18.0, 75.0)
-    local_change_scale: float = Field(0.6, ge=0.0, le=1.0)
-    local_change_fraction: float = Field(0.5, ge=0.0, le=1.0)
+    age_years: Range(1.0, 90.0) = Field((18.0, 75.0), description="adults by default")
+    local_change_scale: float = Field(0.6, ge=0.0, le=1.0, description="amplitude of its head and face local changes")
+    local_change_fraction: float = Field(0.5, ge=0.0, le=1.0, description="share of those local changes used per "
+                                                                           "identity")
     teeth: bool = Field(True, description="MakeHuman's helper teeth in the mouth, and the tongue a material of its "
                                           "own; false: the mouth's inside is one material, as before relhead had teeth")
 

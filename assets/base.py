@@ -67,20 +67,20 @@ def fixed_threads(n: int = ARITHMETIC_THREADS) -> Iterator[None]:
 
 
 class ExpressionCfg(Strict):
-    neutral_fraction: float = Field(0.3, ge=0.0, le=1.0)
-    max_actions: int = Field(3, ge=1, le=52)
-    weight: Range(0.0, 1.0) = (0.2, 0.9)
-    per_view: bool = False
+    neutral_fraction: float = Field(0.3, ge=0.0, le=1.0, description="share of neutral expressions")
+    max_actions: int = Field(3, ge=1, le=52, description="an expression mixes 1 to this many named facial actions")
+    weight: Range(0.0, 1.0) = Field((0.2, 0.9), description="each action's weight")
+    per_view: bool = Field(False, description="a new expression per view instead of one per group")
 
 
 class HeadCfg(Strict):
     """The `head:` keys every backend shares; a backend subclasses it with its own keys and fixes
     `model` to its name (a Literal)."""
 
-    model: str = "anny"
+    model: str = Field("anny", description="the head-model backend (relhead.assets.registry)")
     expression: ExpressionCfg = ExpressionCfg()
-    gaze_yaw_deg: Range(-40.0, 40.0) = (-20.0, 20.0)
-    gaze_pitch_deg: Range(-30.0, 30.0) = (-15.0, 15.0)
+    gaze_yaw_deg: Range(-40.0, 40.0) = Field((-20.0, 20.0), description="eye rotation in the head frame")
+    gaze_pitch_deg: Range(-30.0, 30.0) = Field((-15.0, 15.0), description="eye rotation in the head frame")
 
     def build_settings(self) -> dict:
         """The keys that change the built model (files, resolution), as JSON data: backends are

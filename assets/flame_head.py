@@ -5,7 +5,7 @@ Nothing licensed ships with relhead or is downloaded: `head.model_path`, `head.l
 the optional `head.masks_path` are host paths, hashed into a corpus' manifest (`assets.head`) and
 null in its config.
 
-What this module takes from FLAME's published file layout (see the README, "FLAME"):
+What this module takes from FLAME's published file layout (see docs/scene.md, "FLAME"):
 - model keys `v_template` (N, 3), `shapedirs` (N, 3, 400): 300 shape then 100 expression
   components, `posedirs` (N, 3, 36), `J_regressor` (5, N) (often a scipy sparse matrix),
   `kintree_table` (2, 5), `weights` (N, 5), `f` (F, 3); N = 5023 and F = 9976 for FLAME 2020/2023;
@@ -63,12 +63,15 @@ class FlameCfg(HeadCfg):
     model: Literal["flame"] = "flame"
     model_path: str | None = Field(None, description="your FLAME 2020/2023 model, .pkl or .npz (a host path)")
     landmarks_path: str | None = Field(None, description="68-point landmark embedding, .npy/.npz/.pkl (a host path)")
-    masks_path: str | None = Field(None, description="optional FLAME_masks.pkl: eyeball vertices (a host path)")
-    shape_components: int = Field(100, ge=0, le=NUM_SHAPE, description="shape coefficients sampled per identity")
-    shape_sigma: float = Field(1.0, ge=0.0, le=5.0, description="their standard deviation")
-    expression_components: int = Field(50, ge=0, le=NUM_EXPRESSION, description="expression coefficients sampled")
-    expression_sigma: float = Field(0.5, ge=0.0, le=5.0, description="their standard deviation")
-    jaw_open: Range(0.0, 1.0) = Field((0.0, 0.4), description="jawOpen of an expression (1 = JAW_OPEN_MAX_DEG)")
+    masks_path: str | None = Field(None, description="optional FLAME_masks.pkl; only left_eyeball and right_eyeball "
+                                                     "are read (a host path)")
+    shape_components: int = Field(100, ge=0, le=NUM_SHAPE,
+                                  description="shape coefficients each identity draws (the rest are 0)")
+    shape_sigma: float = Field(1.0, ge=0.0, le=5.0, description="they are drawn from N(0, sigma^2)")
+    expression_components: int = Field(50, ge=0, le=NUM_EXPRESSION, description="the same for expression coefficients")
+    expression_sigma: float = Field(0.5, ge=0.0, le=5.0, description="they are drawn from N(0, sigma^2)")
+    jaw_open: Range(0.0, 1.0) = Field((0.0, 0.4), description="jawOpen of an expression (1: the jaw turned 30 degrees, "
+                                                              "JAW_OPEN_MAX_DEG)")
 
     @field_validator("model_path", "landmarks_path", "masks_path")
     @classmethod

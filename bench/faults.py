@@ -5,7 +5,7 @@ what the user sees and what is left on disk.
     python bench/faults.py [--out DIR] [--only SUBSTRING] [--jobs 4] [--timeout SECONDS]
 
 Prints a markdown table: probe | command | exit | stderr lines | traceback? | files left behind | verdict.
-Clean means: the exit code the README documents (2 for bad input, 1 for verify's problems and a full
+Clean means: the exit code docs/cli.md documents (2 for bad input, 1 for verify's problems and a full
 disk, 128+signal for a stopped training, 0 where the input is valid), no traceback, for a failure one
 stderr line naming the file or key it is about, and nothing written anywhere in the workspace (for a
 stopped training: a checkpoint that `--resume` accepts, tried in the next row). "files left behind"

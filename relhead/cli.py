@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import signal
 import sys
+import textwrap
 from pathlib import Path
 
 from relhead.config import ConfigError, resolve, resolve_sweep
@@ -239,6 +241,68 @@ def cmd_predict(args) -> int:
     return 0
 
 
+# --help: one example per command, and the named entries of pipelines.yaml where a command takes a name
+EXAMPLES = {
+    "relhead": "relhead render --pipeline quickstart --out data/ && relhead preview data/quickstart",
+    "render": "relhead render --pipeline quickstart --out data/ --workers 2",
+    "sweep": "relhead sweep hair-styles --out sweeps/ --dry-run",
+    "verify": "relhead verify data/quickstart",
+    "preview": "relhead preview data/quickstart --out sheet.png --groups 4",
+    "export": "relhead export --format coco data/quickstart coco/ --no-segmentation",
+    "train": "relhead train --data data/quickstart --out runs/small --set steps=300 --set data.holdout_every=3",
+    "eval": "relhead eval --checkpoint runs/small",
+    "predict": "relhead predict --checkpoint runs/small --anchor coco/images/000000005_view0.png "
+               "--query coco/images/000000005_view1.png\n  (views that `relhead export` wrote; see `relhead export --help`)",
+    "report": "relhead report runs/small --worst 6",
+}
+
+
+@functools.lru_cache(maxsize=1)
+def _pipelines_doc(path: Path) -> dict:
+    from relhead.config import load_pipelines
+
+    return load_pipelines(path)
+
+
+def _named(section: str) -> str:
+    """The entries of pipelines.yaml's `section:`, each with the first sentence of its description."""
+    import shutil
+
+    from relhead.config import default_pipelines_file
+
+    path = default_pipelines_file()
+    try:
+        entries = _pipelines_doc(path).get(section) or {}
+    except Exception as exc:  # --help lists what it can; the command itself reports a broken file
+        return f"{section}: cannot list them ({exc})"
+    entries = entries if isinstance(entries, dict) else {}
+    width = max(map(len, entries), default=0)
+    room = max(40, min(shutil.get_terminal_size().columns, 140) - 2 - width - 4)
+    lines = [f"{section} (in {path}; --config FILE names another file):"]
+    for name, entry in entries.items():
+        text = " ".join(str(entry.get("description", "")).split()) if isinstance(entry, dict) else ""
+        lines.append(f"  {name:<{width}}  {_one_line(text, room)}".rstrip())
+    return "\n".join(lines)
+
+
+def _one_line(text: str, room: int) -> str:
+    """The first sentence of `text`, cut at a clause's end (or a word's) to fit `room` characters."""
+    import re
+
+    first = re.split(r"(?<=\.)\s", text, maxsplit=1)[0]
+    if len(first) <= room:
+        return first
+    cuts = [m.start() for m in re.finditer(r"[:;,]\s|\s\(", first)  # outside parentheses
+            if 20 <= m.start() <= room - 4 and first[:m.start()].count("(") == first[:m.start()].count(")")]
+    return first[:cuts[-1]] + " ..." if cuts else textwrap.shorten(first, room, placeholder=" ...")
+
+
+def _help(command: str, section: str | None = None) -> dict:
+    """add_parser's keywords for a command's --help: an example (and the names it can take) after the options."""
+    epilog = f"example:\n  {EXAMPLES[command]}" + (f"\n\n{_named(section)}" if section else "")
+    return {"epilog": epilog, "formatter_class": argparse.RawDescriptionHelpFormatter}
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (repeatable)")
@@ -251,23 +315,28 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="relhead", description=__doc__)
+    p = argparse.ArgumentParser(prog="relhead", description=__doc__, **_help("relhead"))
+    p.epilog += "\n\nEach command's --help shows an example; the reference is docs/cli.md in the repository."
     sub = p.add_subparsers(dest="command", required=True)
-    r = sub.add_parser("render", help="render a pipeline's corpus into OUT/PIPELINE/ (resumes)")
+    r = sub.add_parser("render", help="render a pipeline's corpus into OUT/PIPELINE/ (resumes)",
+                       **_help("render", "pipelines"))
     r.add_argument("--pipeline", required=True, help="a name from pipelines.yaml")
     _add_run_options(r)
     r.add_argument("--shards", default=None, metavar="START:STOP", help="render only these shards")
     r.set_defaults(func=cmd_render)
-    s = sub.add_parser("sweep", help="render one corpus per combination of a sweep into OUT/SWEEP/")
+    s = sub.add_parser("sweep", help="render one corpus per combination of a sweep into OUT/SWEEP/",
+                       **_help("sweep", "sweeps"))
     s.add_argument("name", help="a name from the sweeps: section of pipelines.yaml")
     _add_run_options(s)
     s.add_argument("--dry-run", action="store_true", help="list the combinations and stop")
     s.set_defaults(func=cmd_sweep)
-    c = sub.add_parser("verify", help="check a corpus: hashes, counts and every group's ground truth")
+    c = sub.add_parser("verify", help="check a corpus: hashes, counts and every group's ground truth",
+                       **_help("verify"))
     c.add_argument("dir", help="a corpus folder (holding manifest.json)")
     c.add_argument("--quick", action="store_true", help="hashes and counts only, not the metadata")
     c.set_defaults(func=cmd_verify)
-    v = sub.add_parser("preview", help="contact sheet PNG of a corpus with its ground truth drawn")
+    v = sub.add_parser("preview", help="contact sheet PNG of a corpus with its ground truth drawn",
+                       **_help("preview"))
     v.add_argument("dir", help="a corpus folder (or its parent)")
     v.add_argument("--out", default=None, help="PNG path (default: DIR/preview.png)")
     v.add_argument("--groups", type=int, default=8, help="groups to show (rows, or grid cells)")
@@ -276,22 +345,26 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--sweep", action="store_true",
                    help="DIR is a sweep's output: one row per corpus, the first view of its first --groups groups")
     v.set_defaults(func=cmd_preview)
-    x = sub.add_parser("export", help="export a corpus to another format (COCO: annotations.json and images/)")
-    x.add_argument("--format", choices=["coco"], required=True)
+    x = sub.add_parser("export", help="export a corpus to another format (COCO: annotations.json and images/)",
+                       **_help("export"))
+    x.add_argument("--format", choices=["coco"], required=True,
+                   help="coco: OUT/annotations.json and every view's image in OUT/images/GROUP_viewI.EXT")
     x.add_argument("corpus", metavar="CORPUS", help="a corpus folder (holding manifest.json)")
     x.add_argument("out", metavar="OUT", help="a new (or empty) folder")
     x.add_argument("--no-segmentation", action="store_true",
                    help="boxes and keypoints only (a corpus rendered without labels.segmentation)")
     x.set_defaults(func=cmd_export)
 
-    t = sub.add_parser("train", help="train the relative pose model (or its absolute twin) on corpora into RUN")
+    t = sub.add_parser("train", help="train the relative pose model (or its absolute twin) on corpora into RUN",
+                       **_help("train", "trainings"))
     t.add_argument("--data", action="append", default=[], metavar="CORPUS", help="a corpus folder (repeatable)")
     t.add_argument("--out", required=True, metavar="RUN", help="run folder (new, or an existing one with --resume)")
     t.add_argument("--training", default=None, help="a name from the trainings: section of pipelines.yaml "
                    "(default small-cpu)")
     t.add_argument("--model", choices=["small", "cnn", "vggt-1b"], default=None,
                    help="model preset (model.preset; cnn: the plain-CNN baseline)")
-    t.add_argument("--mode", choices=["relative", "absolute"], default=None)
+    t.add_argument("--mode", choices=["relative", "absolute"], default=None,
+                   help="relative: pairs of frames (the default); absolute: the single-frame twin")
     t.add_argument("--init", default=None, metavar="PATH", help="checkpoint (.pt/.pth/.safetensors) to start from")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a training key (repeatable), e.g. steps=2000")
@@ -300,7 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop after this step with a checkpoint (the schedule still spans `steps`); --resume goes on")
     t.add_argument("--config", default=None, help="pipelines file holding trainings: (default as for render)")
     t.set_defaults(func=cmd_train)
-    e = sub.add_parser("eval", help="errors of a run's checkpoint on held-out or unseen groups (JSON and a table)")
+    e = sub.add_parser("eval", help="errors of a run's checkpoint on held-out or unseen groups (JSON and a table)",
+                       **_help("eval"))
     e.add_argument("--checkpoint", required=True, metavar="RUN", help="a training run folder")
     e.add_argument("--data", action="append", default=[], metavar="CORPUS",
                    help="corpus folder (repeatable; default: the run's)")
@@ -309,24 +383,27 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--split", choices=["auto", "held-out", "all"], default="auto",
                    help="groups evaluated: auto (default) the held-out groups of a corpus the run trained on and "
                         "every group of any other; held-out or all for every corpus")
-    e.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    e.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="auto: CUDA when there is a GPU")
     e.add_argument("--known-every", type=int, default=10, metavar="K",
                    help="temporal clips: the anchor policies nearest and fused know every K-th frame's pose")
     e.add_argument("--biwi", default=None, metavar="DIR", help="evaluate on a BIWI Kinect Head Pose copy instead "
                    "(faces_0/NN/ layout; MTCNN crops, first frame the anchor; JSON default RUN/eval_biwi.json)")
     e.set_defaults(func=cmd_eval)
-    r = sub.add_parser("predict", help="relative head pose between two images (JSON on stdout)")
+    r = sub.add_parser("predict", help="relative head pose between two images (JSON on stdout)",
+                       **_help("predict"))
     r.add_argument("--checkpoint", required=True, metavar="RUN", help="a training run folder")
-    r.add_argument("--anchor", required=True, metavar="IMG")
-    r.add_argument("--query", required=True, metavar="IMG")
+    r.add_argument("--anchor", required=True, metavar="IMG",
+                   help="the anchor image (PNG, JPEG...): the query's pose is predicted relative to its pose")
+    r.add_argument("--query", required=True, metavar="IMG", help="the query image")
     r.add_argument("--anchor-box", default=None, metavar="x0,y0,x1,y1",
                    help="face box (default: MTCNN's, mapped to relhead's landmark box; `full`: the image is the face crop)")
     r.add_argument("--query-box", default=None, metavar="x0,y0,x1,y1", help="as --anchor-box")
     r.add_argument("--anchor-pose", default=None, metavar="yaw,pitch,roll",
                    help="the anchor's absolute pose in degrees: adds the query's absolute pose")
-    r.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    r.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="auto: CUDA when there is a GPU")
     r.set_defaults(func=cmd_predict)
-    w = sub.add_parser("report", help="one self-contained HTML page of a run: evaluation tables, curves, worst pairs")
+    w = sub.add_parser("report", help="one self-contained HTML page of a run: evaluation tables, curves, worst pairs",
+                       **_help("report"))
     w.add_argument("run", metavar="RUN", help="a training run folder with its eval.json (`relhead eval`)")
     w.add_argument("--out", default=None, metavar="FILE", help="HTML file (default RUN/report.html)")
     w.add_argument("--worst", type=int, default=12, metavar="N", help="pairs in the gallery of the worst pairs")

@@ -36,10 +36,10 @@ HatStyle = Literal["beanie", "cap"]
 
 
 class ImageCfg(Strict):
-    width: int = Field(256, ge=32, le=8192)
-    height: int = Field(256, ge=32, le=8192)
-    format: Literal["png", "jpg", "webp"] = "png"
-    quality: int = Field(95, ge=1, le=100)
+    width: int = Field(256, ge=32, le=8192, description="pixels")
+    height: int = Field(256, ge=32, le=8192, description="pixels")
+    format: Literal["png", "jpg", "webp"] = Field("png", description="encoding of the views' RGB images")
+    quality: int = Field(95, ge=1, le=100, description="for jpg and webp")
 
 
 # Render presets, named for what they trade; a preset fills every `render:` key not set explicitly.
@@ -59,24 +59,30 @@ RENDER_PRESETS: dict[str, dict[str, Any]] = {
 
 
 class RenderCfg(Strict):
-    preset: Literal["fast", "default", "recipe"] = "default"
+    """Blender's render settings. `preset` fills every key that the pipeline or `--set` leaves unset (the
+    defaults shown are the `default` preset's)."""
+
+    preset: Literal["fast", "default", "recipe"] = Field("default", description="a trade of speed for image quality")
     engine: Literal["cycles", "eevee", "workbench"] = "cycles"
-    device: Literal["cpu", "gpu", "auto"] = "cpu"
-    samples: int = Field(8, ge=1, le=65536)
-    adaptive_threshold: float = Field(0.0, ge=0.0, le=1.0, description="0: off")
+    device: Literal["cpu", "gpu", "auto"] = Field(
+        "cpu", description="gpu: Cycles on OptiX, else CUDA, HIP, Metal or oneAPI (an error if none); auto: a GPU "
+                           "when Cycles finds one, else the CPU")
+    samples: int = Field(8, ge=1, le=65536, description="Cycles' samples per pixel")
+    adaptive_threshold: float = Field(0.0, ge=0.0, le=1.0, description="Cycles' adaptive sampling; 0: off")
     adaptive_min_samples: int = Field(0, ge=0, le=4096, description="0: Cycles' automatic minimum")
-    denoise: bool = True
+    denoise: bool = Field(True, description="OpenImageDenoise on the albedo and normal passes")
     denoiser_quality: Literal["high", "balanced", "fast"] = "high"
     denoiser_prefilter: Literal["none", "fast", "accurate"] = "none"
-    max_bounces: int = Field(6, ge=0, le=1024)
-    diffuse_bounces: int = Field(3, ge=0, le=1024)
-    glossy_bounces: int = Field(3, ge=0, le=1024)
-    subsurface: Literal["random_walk", "burley"] = "random_walk"
+    max_bounces: int = Field(6, ge=0, le=1024, description="light-path limit")
+    diffuse_bounces: int = Field(3, ge=0, le=1024, description="light-path limit")
+    glossy_bounces: int = Field(3, ge=0, le=1024, description="light-path limit")
+    subsurface: Literal["random_walk", "burley"] = Field("random_walk", description="skin scattering; burley is cheaper")
     skin_shader: Literal["relhead", "mpfb"] = Field(
         "relhead", description="relhead's skin shader, or MPFB's enhanced skin node tree (pores and SSS map on the UVs; needs face_uvs)")
     env_map_resolution: int = Field(2048, ge=0, le=16384, description="world importance map; 0: Blender's automatic")
-    view_transform: Literal["AgX", "Filmic", "Standard"] = "AgX"
-    threads: int = Field(0, ge=0, le=1024, description="0: all cores; an execution detail, not data")
+    view_transform: Literal["AgX", "Filmic", "Standard"] = Field("AgX", description="colour management's view transform")
+    threads: int = Field(0, ge=0, le=1024, description="Cycles' threads; 0: all cores (cores // N with --workers N); "
+                         "an execution detail, not data: not part of the config hash")
 
     @model_validator(mode="before")
     @classmethod
@@ -95,7 +101,7 @@ class SkinCfg(Strict):
     model's UVs (a backend without UVs cannot take them)."""
 
     tone: Range(0.0, 1.0) = Field((0.0, 1.0), description="skin tone on relhead's scale, 0 very light .. 1 very dark, "
-                                                          "drawn uniformly (README: skin tone)")
+                                                          "drawn uniformly (docs/scene.md, Skin)")
     region_tint: Range(0.0, 1.0) = Field((0.0, 0.0), description="strength of the lips/ears/eyelids tints")
     lip_redness: Range(0.0, 1.0) = Field((0.3, 0.7), description="how much redder and darker lips are than skin")
     specular: Range(0.0, 1.0) = Field((0.5, 0.5), description="specular IOR level of the skin (0.5: as is; "
@@ -120,11 +126,12 @@ class HairCfg(Strict):
     short_hair_density: Range(0.0, 1.0) = Field((0.7, 1.0), description="its coverage")
     hairline_cm: Range(-3.0, 8.0) = Field((-0.5, 1.5), description="above the model's hairline (> 0: receding)")
     strands: float = Field(0.0, ge=0.0, le=1.0, description="share of subjects with strand hair")
-    styles: tuple[HairStyle, ...] = Field(get_args(HairStyle), min_length=1)
+    styles: tuple[HairStyle, ...] = Field(get_args(HairStyle), min_length=1, description="strand hair's styles to draw from")
     strand_count: Range(100, 200000) = Field((12000, 20000), description="strands per head (whole numbers)")
     facial_hair: float = Field(0.0, ge=0.0, le=1.0,
                                description="share of the subjects who can grow it (Anny: adult men) with facial hair")
-    facial_styles: tuple[FacialStyle, ...] = Field(get_args(FacialStyle), min_length=1)
+    facial_styles: tuple[FacialStyle, ...] = Field(get_args(FacialStyle), min_length=1,
+                                                   description="facial hair styles to draw from")
     brow_strands: float = Field(0.0, ge=0.0, le=1.0,
                                 description="share of subjects with brows whose brows are also strands (needs BROWS)")
     greying: float = Field(0.0, ge=0.0, le=1.0,
@@ -138,11 +145,12 @@ class ClothingCfg(Strict):
     attribute, which Anny has). Off by default: the bare bust, cut below the neck."""
 
     fraction: float = Field(0.0, ge=0.0, le=1.0, description="share of subjects wearing a garment")
-    styles: tuple[GarmentStyle, ...] = Field(get_args(GarmentStyle), min_length=1)
+    styles: tuple[GarmentStyle, ...] = Field(get_args(GarmentStyle), min_length=1, description="necklines to draw from")
     pattern_fraction: float = Field(0.4, ge=0.0, le=1.0, description="share of garments with a pattern")
-    patterns: tuple[Pattern, ...] = Field(get_args(Pattern)[1:], min_length=1)  # all but solid
+    patterns: tuple[Pattern, ...] = Field(get_args(Pattern)[1:], min_length=1,  # all but solid
+                                          description="patterns to draw from, in a second fabric colour")
     thickness_mm: Range(0.5, 30.0) = Field((2.0, 6.0), description="fabric's distance off the skin")
-    roughness: Range(0.0, 1.0) = (0.55, 0.95)
+    roughness: Range(0.0, 1.0) = Field((0.55, 0.95), description="fabric roughness (plus a sampled sheen and weave bump)")
 
 
 class AccessoriesCfg(Strict):
@@ -150,40 +158,51 @@ class AccessoriesCfg(Strict):
     them) and hats (relhead.render.parts.hats, on the head model's SCALP attribute). Off by default."""
 
     glasses: float = Field(0.0, ge=0.0, le=1.0, description="share of subjects wearing glasses")
-    glasses_styles: tuple[GlassesStyle, ...] = Field(get_args(GlassesStyle), min_length=1)
+    glasses_styles: tuple[GlassesStyle, ...] = Field(get_args(GlassesStyle), min_length=1,
+                                                     description="lens shapes to draw from")
     sunglasses: float = Field(0.25, ge=0.0, le=1.0, description="share of glasses with tinted lenses")
     metal_frames: float = Field(0.4, ge=0.0, le=1.0, description="share of thin metal frames (else acetate)")
-    lens_width_mm: Range(30.0, 70.0) = (44.0, 56.0)
-    bridge_mm: Range(8.0, 30.0) = (15.0, 21.0)
+    lens_width_mm: Range(30.0, 70.0) = Field((44.0, 56.0), description="lens width (its height by style: round "
+                                                                   "0.85-1, rectangular 0.5-0.7, aviator 0.8-0.95 of it)")
+    bridge_mm: Range(8.0, 30.0) = Field((15.0, 21.0), description="the gap between the lenses")
     hats: float = Field(0.0, ge=0.0, le=1.0, description="share of subjects wearing a hat")
-    hat_styles: tuple[HatStyle, ...] = Field(get_args(HatStyle), min_length=1)
+    hat_styles: tuple[HatStyle, ...] = Field(get_args(HatStyle), min_length=1, description="hat styles to draw from")
 
 
 class PoseCfg(Strict):
-    yaw_deg: Range(-180.0, 180.0) = (-60.0, 60.0)
-    pitch_deg: Range(-90.0, 90.0) = (-30.0, 30.0)
-    roll_deg: Range(-90.0, 90.0) = (-20.0, 20.0)
-    articulation: float = Field(0.5, ge=0.0, le=1.0, description="share of the head rotation done by the neck")
-    articulation_jitter: float = Field(0.2, ge=0.0, le=1.0)
+    """The head pose in the camera per view, as Euler angles `R = Rz(roll) Ry(yaw) Rx(pitch)` about the
+    OpenCV camera axes (docs/design.md, "Frames and conventions")."""
+
+    yaw_deg: Range(-180.0, 180.0) = Field((-60.0, 60.0), description="+ turns the face toward the image left")
+    pitch_deg: Range(-90.0, 90.0) = Field((-30.0, 30.0), description="+ turns the face down")
+    roll_deg: Range(-90.0, 90.0) = Field((-20.0, 20.0), description="+ tilts the head clockwise in the image")
+    articulation: float = Field(0.5, ge=0.0, le=1.0, description="share of the head rotation done by the neck (the "
+                                                                "camera orbits for the rest), so the torso is no shortcut")
+    articulation_jitter: float = Field(0.2, ge=0.0, le=1.0, description="the share varies by up to this per view")
 
 
 class CameraCfg(Strict):
-    focal_mm: Range(5.0, 1000.0) = (35.0, 85.0)
-    sensor_mm: float = Field(36.0, gt=0.0)
-    face_fill: Range(0.05, 1.0) = (0.35, 0.55)
-    principal_jitter: float = Field(0.02, ge=0.0, le=0.2)
-    lookat_jitter: float = Field(0.05, ge=0.0, le=0.5)
+    focal_mm: Range(5.0, 1000.0) = Field((35.0, 85.0), description="focal length")
+    sensor_mm: float = Field(36.0, gt=0.0, description="sensor width")
+    face_fill: Range(0.05, 1.0) = Field((0.35, 0.55), description="head width as a share of the image width (sets the "
+                                                                  "distance)")
+    principal_jitter: float = Field(0.02, ge=0.0, le=0.2, description="principal point offset, share of the image")
+    lookat_jitter: float = Field(0.05, ge=0.0, le=0.5, description="head offset off the optical axis, share of the "
+                                                                   "distance")
 
 
 MAX_LIGHTS = 8  # extra lights a scene holds
 
 
 class LightingCfg(Strict):
-    hdris: Literal["all", "bundled", "user"] | tuple[str, ...] = "all"
+    hdris: Literal["all", "bundled", "user"] | tuple[str, ...] = Field(
+        "all", description="the HDRI pool: all (bpy's 8 and every .exr/.hdr under hdri_dir), bundled, user, or a list "
+                           "of names (forest, or a path inside hdri_dir such as studio/loft.hdr; never a host path)")
     hdri_dir: str | None = Field(None, description="a folder of your own .exr/.hdr files (a host path: not data)")
-    strength: Range(0.0, 100.0) = (0.6, 1.6)
-    background: Literal["hdri", "color", "mixed"] = "mixed"
-    color_background_fraction: float = Field(0.3, ge=0.0, le=1.0)
+    strength: Range(0.0, 100.0) = Field((0.6, 1.6), description="HDRI strength; its rotation is uniform 0-360")
+    background: Literal["hdri", "color", "mixed"] = Field("mixed", description="behind the subject: the HDRI, a plain "
+                                                                              "colour, or either")
+    color_background_fraction: float = Field(0.3, ge=0.0, le=1.0, description="mixed: share of plain colours")
     image_background_fraction: float = Field(0.0, ge=0.0, le=1.0, description="share of groups behind a photo")
     background_dir: str | None = Field(None, description="a folder of your own background images (a host path)")
     light_count: Range(0, MAX_LIGHTS) = Field((0, 0), description="extra lights per group (whole numbers)")
@@ -228,10 +247,15 @@ class EffectsCfg(Strict):
 
 
 class PairsCfg(Strict):
-    policy: Literal["all", "neutral-anchor", "random", "easy", "hard"] = "all"
-    k: int = Field(4, ge=1, description="pairs per group for policy 'random'")
-    easy_max_deg: float = Field(30.0, ge=0.0, le=180.0)
-    hard_min_deg: float = Field(45.0, ge=0.0, le=180.0)
+    """The anchor/query pairs a group's pairs.json records (every pair carries the easy, hard and
+    neutral-anchor tags whatever the policy)."""
+
+    policy: Literal["all", "neutral-anchor", "random", "easy", "hard"] = Field(
+        "all", description="all ordered pairs; the most frontal view anchoring every pair; k random pairs; "
+                           "easy or hard pairs only")
+    k: int = Field(4, ge=1, description="pairs per group for policy 'random' (at most the V(V-1) ordered pairs)")
+    easy_max_deg: float = Field(30.0, ge=0.0, le=180.0, description="a pair is easy up to this angle")
+    hard_min_deg: float = Field(45.0, ge=0.0, le=180.0, description="a pair is hard from this angle")
 
 
 MAX_VIEWS = 64  # views per group (and frames per clip)
@@ -280,12 +304,12 @@ HOST_KEYS = (("render", "threads"), ("lighting", "hdri_dir"), ("lighting", "back
 
 
 class PipelineConfig(Strict):
-    name: str = "unnamed"
-    description: str = ""
-    seed: int = Field(0, ge=0, lt=2**63)
-    shards: int = Field(1, ge=1)
-    groups_per_shard: int = Field(4, ge=1)
-    views: int = Field(4, ge=2, le=MAX_VIEWS)
+    name: str = Field("unnamed", description="set from the pipeline's name; not part of the config hash")
+    description: str = Field("", description="for `relhead render --help`; not part of the config hash")
+    seed: int = Field(0, ge=0, lt=2**63, description="corpus seed; group g's seed depends on (seed, g) only")
+    shards: int = Field(1, ge=1, description="corpus size: shards x groups_per_shard groups")
+    groups_per_shard: int = Field(4, ge=1, description="a group: one subject and lighting, seen in `views` views")
+    views: int = Field(4, ge=2, le=MAX_VIEWS, description="views per group (with clip: set by clip.frames)")
     image: ImageCfg = ImageCfg()
     render: RenderCfg = RenderCfg()
     head: SerializeAsAny[HeadCfg] = Field(default_factory=lambda: registry.backend("anny").config())
@@ -298,7 +322,8 @@ class PipelineConfig(Strict):
     lighting: LightingCfg = LightingCfg()
     effects: EffectsCfg = EffectsCfg()
     pairs: PairsCfg = PairsCfg()
-    clip: ClipCfg | None = None  # temporal clips; None: independent views (left out of the dict and hash)
+    clip: ClipCfg | None = Field(None, description="null: independent views; while off, `clip` is left out of the "
+                                 "config's dict and hash, so a config keeps the hash it had before clips existed")
     labels: LabelsCfg = LabelsCfg()  # extra ground truth; all off: left out of the dict and hash
 
     @model_validator(mode="before")
@@ -414,10 +439,10 @@ def resolve(name: str, overrides: list[str] | None = None, path: str | Path | No
 class SweepCfg(Strict):
     """A sweep: a base pipeline, overrides for every combination, and axes of values."""
 
-    base: str
-    description: str = ""
-    set: dict[str, Any] = {}
-    axes: dict[str, list[Any]] = Field(min_length=1)
+    base: str = Field(description="the pipeline every combination starts from")
+    description: str = Field("", description="for `relhead sweep --help`")
+    set: dict[str, Any] = Field({}, description="overrides of the base for every combination (a mapping of keys)")
+    axes: dict[str, list[Any]] = Field(min_length=1, description="dotted key: its values; one corpus per combination")
 
     @field_validator("axes")
     @classmethod

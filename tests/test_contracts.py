@@ -25,7 +25,7 @@ LAYERS = [
     ("relhead.render",),  # config -> scene spec -> rendered, labelled views
     ("relhead.datasets",),  # samples, shards, manifests, corpora, pairs
     ("relhead.train",),  # reader -> model -> metrics
-    ("relhead.cli",),  # the command line, on top of everything
+    ("relhead.cli", "relhead.docgen"),  # the command line (and the docs generator), on top of everything
 ]
 
 

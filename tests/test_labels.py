@@ -372,7 +372,7 @@ def test_export_bad_input_is_one_line_exit_2_nothing_written(labelled, tmp_path,
 
 
 def test_shards_read_with_webdataset(labelled):
-    """The docs' snippet (docs/design.md, "Reading shards elsewhere"): a relhead shard is a plain
+    """The docs' snippet (docs/corpora.md, "Reading with other tools"): a relhead shard is a plain
     webdataset tar, one sample per group, its members' names after the group key the fields."""
     import io
 

@@ -1,5 +1,5 @@
 """`relhead eval --biwi DIR`: a run's model on the user's own copy of the BIWI Kinect Head Pose
-database, in the relative protocol (README "BIWI evaluation" is the citable description).
+database, in the relative protocol (docs/evaluation.md, "BIWI evaluation", is the citable description).
 
 Per sequence (frames in frame-number order):
 1. Every frame is run through MTCNN (relhead.train.detect: facenet-pytorch's weights and defaults),

@@ -18,9 +18,11 @@ from relhead.train.model import ModelConfig, model_config
 
 
 class ModelCfg(Strict):
-    preset: Literal["small", "cnn", "vggt-1b"] = "small"
-    overrides: dict[str, int | float | str | bool] = {}  # fields of relhead.train.model.ModelConfig
-    grad_checkpointing: bool = False
+    preset: Literal["small", "cnn", "vggt-1b"] = Field("small", description="the network (table of presets below); "
+                                                                        "cnn: the plain-CNN baseline")
+    overrides: dict[str, int | float | str | bool] = Field({}, description="fields of relhead.train.model.ModelConfig "
+                                                                           "to replace")
+    grad_checkpointing: bool = Field(False, description="recompute activations in the backward pass (less memory)")
 
     @field_validator("overrides")
     @classmethod
@@ -33,14 +35,18 @@ class ModelCfg(Strict):
 
 
 class LoraCfg(Strict):
+    """LoRA adapters on the aggregator's frame and global blocks (finetune: lora; the camera head trains whole)."""
+
     rank: int = Field(8, ge=1, le=1024)
-    alpha: float = Field(16.0, gt=0.0)
+    alpha: float = Field(16.0, gt=0.0, description="scale alpha / rank")
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
 
 
 class OptimCfg(Strict):
-    lr: float = Field(1e-4, gt=0.0, le=1.0)
-    weight_decay: float = Field(0.01, ge=0.0, le=1.0)
+    """AdamW; linear warmup from start_lr, then cosine to min_lr (a function of the step)."""
+
+    lr: float = Field(1e-4, gt=0.0, le=1.0, description="peak learning rate")
+    weight_decay: float = Field(0.01, ge=0.0, le=1.0, description="on every trainable tensor")
     betas: tuple[float, float] = (0.9, 0.999)
     warmup: float = Field(0.1, ge=0.0, le=1.0, description="share of the steps")
     start_lr: float = Field(1e-6, ge=0.0, le=1.0)
@@ -50,27 +56,31 @@ class OptimCfg(Strict):
 
 
 class TrainConfig(Strict):
-    name: str = "unnamed"
-    description: str = ""
+    name: str = Field("unnamed", description="set from the training's name")
+    description: str = Field("", description="for `relhead train --help`")
     model: ModelCfg = ModelCfg()
-    mode: Literal["relative", "absolute"] = "relative"
-    finetune: Literal["lora", "head", "full", "scratch"] = "scratch"
+    mode: Literal["relative", "absolute"] = Field("relative", description="relative: the two-frame model; absolute: "
+                                                                          "its single-frame twin")
+    finetune: Literal["lora", "head", "full", "scratch"] = Field(
+        "scratch", description="lora, head or full start from --init; scratch from random weights")
     init: str | None = Field(None, description="checkpoint to start from (.pt/.pth/.safetensors)")
     lora: LoraCfg = LoraCfg()
     data: DataCfg = DataCfg()
     loss: LossCfg = LossCfg()
     optim: OptimCfg = OptimCfg()
     steps: int = Field(1000, ge=1, description="optimizer steps")
-    log_every: int = Field(10, ge=1)
+    log_every: int = Field(10, ge=1, description="steps between log lines (and metrics.jsonl lines)")
     eval_every: int = Field(0, ge=0, description="steps; 0: only at the end")
     eval_max_pairs: int = Field(512, ge=0, description="held-out pairs per evaluation during training; 0: all")
     checkpoint_every: int = Field(500, ge=0, description="steps; 0: only at the end")
     plot: bool = Field(True, description="redraw curve.png at every checkpoint (matplotlib)")
-    seed: int = Field(0, ge=0, lt=2**63)
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    seed: int = Field(0, ge=0, lt=2**63, description="every random draw of the run derives from it")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when there is a GPU")
     threads: int = Field(0, ge=0, le=1024, description="CPU intra-op threads of the training process; "
-                         "0: on CPU the cores the loader workers leave (at least 1), on CUDA torch's default")
-    precision: Literal["auto", "fp32", "bf16"] = "auto"
+                         "0: on CPU the cores the loader workers leave (at least 1), divided among the processes of a "
+                         "machine (oversubscribed cores make torch's threads wait on each other), on CUDA torch's "
+                         "default")
+    precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="auto: bf16 autocast on CUDA, fp32 on CPU")
 
     @model_validator(mode="after")
     def _consistent(self):

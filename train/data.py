@@ -47,9 +47,9 @@ class CropCfg(Strict):
     `margin` of it per side, times `scale`, its centre moved by up to `shift` of the side. Evaluation
     and prediction take the centre of that distribution: the middle margin and scale, no shift."""
 
-    margin: Range(0.0, 3.0) = (0.4, 0.6)  # per side, as a share of the face box's larger side
+    margin: Range(0.0, 3.0) = Field((0.4, 0.6), description="per side, as a share of the face box's larger side")
     shift: float = Field(0.01, ge=0.0, le=0.5, description="max centre shift, share of the crop side")
-    scale: Range(0.25, 4.0) = (0.9, 1.1)  # scale jitter of the crop side
+    scale: Range(0.25, 4.0) = Field((0.9, 1.1), description="scale jitter of the crop side")
 
     def draw(self, rng: np.random.Generator) -> tuple[float, tuple[float, float], float]:
         """A training crop's (margin, shift, scale)."""
@@ -67,12 +67,12 @@ class AugmentCfg(Strict):
     (same decision and parameters; Gaussian noise is even the same pattern)."""
 
     enabled: bool = True
-    color_p: float = Field(0.8, ge=0.0, le=1.0)
+    color_p: float = Field(0.8, ge=0.0, le=1.0, description="probability of colour jitter")
     brightness: float = Field(0.3, ge=0.0, le=1.0)
     contrast: float = Field(0.3, ge=0.0, le=1.0)
     saturation: float = Field(0.3, ge=0.0, le=1.0)
     hue: float = Field(0.05, ge=0.0, le=0.5)
-    same_color_p: float = Field(0.7, ge=0.0, le=1.0)
+    same_color_p: float = Field(0.7, ge=0.0, le=1.0, description="probability that both frames share the jitter")
     gamma_p: float = Field(0.3, ge=0.0, le=1.0)
     gamma: Range(0.1, 10.0) = (0.7, 1.5)
     clahe_p: float = Field(0.1, ge=0.0, le=1.0)
@@ -80,22 +80,24 @@ class AugmentCfg(Strict):
     rgb_shift_p: float = Field(0.3, ge=0.0, le=1.0)
     rgb_shift: float = Field(0.05, ge=0.0, le=1.0, description="max shift per channel, in [0, 1] units")
     blur_p: float = Field(0.2, ge=0.0, le=1.0)
-    blur_sigma: Range(0.01, 10.0) = (0.1, 1.0)  # pixels of the resized crop
+    blur_sigma: Range(0.01, 10.0) = Field((0.1, 1.0), description="Gaussian blur, pixels of the resized crop")
     noise_p: float = Field(0.2, ge=0.0, le=1.0)
     noise_std: float = Field(0.02, ge=0.0, le=1.0)
 
 
 class DataCfg(Strict):
     size: int | None = Field(None, ge=14, le=4096, description="crop side in pixels; null: the model's img_size")
-    batch: int = Field(16, ge=1)
+    batch: int = Field(16, ge=1, description="pairs per batch, per process")
     workers: int = Field(1, ge=0, le=64, description="DataLoader worker processes (0: in the training process)")
     shuffle_buffer: int = Field(256, ge=1, description="pairs; each holds its group's encoded images")
     pairs_per_group: int = Field(1, ge=1, description="pairs drawn from a group each time the stream passes it")
     flip: float = Field(0.0, ge=0.0, le=1.0, description="probability that a training pair is mirrored "
                         "left-right, both frames and their poses (relhead.frames.mirror_pose)")
     holdout_every: int = Field(10, ge=2, description="group ids g with g % k == k - 1 are held out (eval only)")
-    eval_pairs: Literal["all", "recorded"] = "all"  # every ordered pair of a held-out group, or pairs.json's
-    on_corrupt: Literal["raise", "skip"] = "raise"
+    eval_pairs: Literal["all", "recorded"] = Field("all", description="every ordered pair of a held-out group, or "
+                                                                      "pairs.json's")
+    on_corrupt: Literal["raise", "skip"] = Field("raise", description="a corrupt shard stops the run, or is skipped "
+                                                                      "with a warning")
     crop: CropCfg = CropCfg()
     augment: AugmentCfg = AugmentCfg()
 

@@ -23,15 +23,16 @@ from relhead.configbase import Strict
 
 
 class LossCfg(Strict):
-    t: float = Field(1.0, ge=0.0)
+    t: float = Field(1.0, ge=0.0, description="weight of the translation term (L1, metres)")
     q: float = Field(1.0, ge=0.0, description="weight of the rotation term")
     rot: Literal["l1", "geodesic"] = Field("l1", description="rotation term: L1 on the quaternion's components "
                                            "(the recipe) or the geodesic angle in radians")
-    fov: float = Field(0.5, ge=0.0)
+    fov: float = Field(0.5, ge=0.0, description="weight of the field-of-view term (L1)")
     anchor: float = Field(0.0, ge=0.0, description="weight of the anchor frame (relative mode)")
     landmarks: float = Field(0.0, ge=0.0, description="weight of the auxiliary landmark loss (needs a model "
                              "with a landmark head): L1 of the 68 landmarks in the crops, in shares of the side")
-    iter_decay: float = Field(0.6, gt=0.0, le=1.0)
+    iter_decay: float = Field(0.6, gt=0.0, le=1.0, description="camera-head iteration k of n weighs "
+                                                                  "iter_decay^(n-1-k)")
 
 
 def quat_angle(pred: Tensor, target: Tensor) -> Tensor:
