@@ -151,7 +151,8 @@ def main() -> None:
     ap.add_argument("--groups", type=int, default=32)
     ap.add_argument("--views", type=int, default=4)
     ap.add_argument("--size", type=int, default=160)
-    ap.add_argument("--only", default=None, help="the first row and the rows whose name contains this")
+    ap.add_argument("--only", default=None, help="the first row and the rows whose name contains this (| separates several)")
+    ap.add_argument("--skip-first", action="store_true", help="leave the first row out (measured already)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="for every row (repeatable)")
     ap.add_argument("--json", default=None, help="also write every view's measurements here")
     ap.add_argument("--keep", default=None, help="keep each row's corpus in this folder (row number)")
@@ -164,7 +165,9 @@ def main() -> None:
         rows = look_rows(a.pipeline)
     if a.only:
         first = next(iter(rows))
-        rows = {k: v for k, v in rows.items() if k == first or a.only in k}
+        rows = {k: v for k, v in rows.items() if k == first or any(o in k for o in a.only.split("|"))}
+    if a.skip_first:
+        rows = dict(list(rows.items())[1:])
     detector = MTCNN()
     print(f"{platform.node()}: {a.pipeline} at {a.size} px, yaw +-90, {a.groups} groups x {a.views} views per row"
           + "".join(f", --set {s}" for s in a.set))

@@ -249,12 +249,17 @@ class EffectsCfg(Strict):
     photo_fraction: float = Field(0.0, ge=0.0, le=1.0,
                                   description="share of views through the camera model (relhead.render.photo, after the "
                                               "render): lens softness, exposure, white balance, shot and read noise, "
-                                              "JPEG; 0: off")
+                                              "tone curve and saturation, JPEG; 0: off")
     exposure_ev: Range(-4.0, 4.0) = Field((-0.7, 0.5), description="exposure error (stops)")
     white_balance: Range(0.0, 0.5) = Field((0.0, 0.12), description="white balance error: red and blue gains off by up to this")
     softness_px: Range(0.0, 8.0) = Field((0.2, 0.9), description="lens softness: Gaussian sigma in pixels")
-    shot_noise: Range(0.0, 0.2) = Field((0.001, 0.012), description="photon noise: variance per unit of linear signal")
-    read_noise: Range(0.0, 0.2) = Field((0.001, 0.008), description="read noise: standard deviation in linear units")
+    shot_noise: Range(0.0, 0.2) = Field((0.0001, 0.004), description="photon noise: variance per unit of linear signal "
+                                                                     "(log-uniform when min > 0: base to high ISO)")
+    read_noise: Range(0.0, 0.2) = Field((0.0005, 0.004), description="read noise: standard deviation in linear units "
+                                                                     "(log-uniform when min > 0)")
+    contrast: Range(0.0, 1.0) = Field((0.3, 0.8), description="the picture style's S-shaped tone curve (0: none, 1: "
+                                                              "smoothstep) on the encoded image")
+    saturation: Range(0.0, 2.0) = Field((0.95, 1.25), description="the picture style's saturation (1: as rendered)")
     jpeg_quality: Range(1, 100) = Field((60, 95), description="JPEG quality the view is compressed at (whole numbers)")
 
     @field_validator("jpeg_quality")
@@ -314,7 +319,7 @@ class LabelsCfg(Strict):
 OPTIONAL_KEYS = (
     ("skin", "detail", ("detail", "freckles", "makeup")),
     ("effects", "photo_fraction", ("photo_fraction", "exposure_ev", "white_balance", "softness_px", "shot_noise",
-                                   "read_noise", "jpeg_quality")),
+                                   "read_noise", "contrast", "saturation", "jpeg_quality")),
     ("lighting", "backdrop_fraction", ("backdrop_fraction", "backdrop_clutter", "backdrop_blur")),
 )
 

@@ -7,8 +7,11 @@ In this order, on the linear signal (the rendered sRGB image decoded):
 2. exposure and white balance: the signal times 2 ** `exposure_ev` and per-channel gains;
 3. sensor noise: shot noise (Poisson, as a Gaussian of variance `shot_noise` x signal) and read noise
    (Gaussian, standard deviation `read_noise`), per pixel and channel, from the view's `seed`;
-4. clipping to the sensor's range and sRGB encoding to 8 bits;
-5. JPEG compression at `jpeg_quality` (PIL, 4:2:0 chroma as cameras and phones store it), decoded again.
+4. clipping to the sensor's range and sRGB encoding;
+5. the camera's picture style: an S-shaped tone curve (`contrast`: 0 none .. 1 smoothstep) and
+   `saturation` about each pixel's grey, on the encoded values, then 8 bits. Blender's Filmic and AgX
+   views leave a flat, low-contrast image meant for grading; a camera's JPEG engine does not;
+6. JPEG compression at `jpeg_quality` (PIL, 4:2:0 chroma as cameras and phones store it), decoded again.
 
 Blender's compositor effects (config `effects.fraction`: its Sensor Noise, Vignette and Chromatic
 Aberration groups) run before this, in the render. Everything here is elementwise numpy, scipy's
@@ -53,5 +56,8 @@ def develop(rgb: np.ndarray, p: PhotoSpec) -> np.ndarray:
     rng = np.random.default_rng(p.seed)
     sigma = np.sqrt(p.shot_noise * np.clip(lin, 0.0, None) + p.read_noise ** 2)
     lin = lin + sigma * rng.standard_normal(lin.shape)
-    out = np.round(linear_to_srgb(lin) * 255.0).astype(np.uint8)
-    return jpeg(out, p.jpeg_quality)
+    x = linear_to_srgb(lin)
+    x = (1.0 - p.contrast) * x + p.contrast * (x * x * (3.0 - 2.0 * x))
+    grey = (x[..., 0] + x[..., 1] + x[..., 2])[..., None] / 3.0
+    x = np.clip(grey + p.saturation * (x - grey), 0.0, 1.0)
+    return jpeg(np.round(x * 255.0).astype(np.uint8), p.jpeg_quality)

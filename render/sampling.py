@@ -401,8 +401,14 @@ def sample_skin_detail(rng: np.random.Generator, cfg, skin: SkinSpec, age: float
     return skin.model_copy(update={"detail": detail})
 
 
+def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    """Log-uniform over [lo, hi] (a quantity spread over orders of magnitude), uniform when lo is 0."""
+    return float(np.exp(rng.uniform(np.log(lo), np.log(hi)))) if lo > 0 else float(rng.uniform(lo, hi))
+
+
 def sample_photo_model(rng: np.random.Generator, cfg, n_views: int) -> list[PhotoSpec | None]:
-    """The camera model of each view, for `effects.photo_fraction` of the views (config `effects:`), else None."""
+    """The camera model of each view, for `effects.photo_fraction` of the views (config `effects:`), else None.
+    Noise levels are log-uniform: most photos are taken at low ISO, a few at high."""
     out = []
     for _ in range(n_views):
         if not rng.random() < cfg.photo_fraction:
@@ -413,8 +419,9 @@ def sample_photo_model(rng: np.random.Generator, cfg, n_views: int) -> list[Phot
         out.append(PhotoSpec(softness_px=float(rng.uniform(*cfg.softness_px)),
                              exposure_ev=float(rng.uniform(*cfg.exposure_ev)),
                              white_balance=(float(1.0 + wb[0]), 1.0, float(1.0 + wb[1])),
-                             shot_noise=float(rng.uniform(*cfg.shot_noise)),
-                             read_noise=float(rng.uniform(*cfg.read_noise)),
+                             shot_noise=_log_uniform(rng, *cfg.shot_noise),
+                             read_noise=_log_uniform(rng, *cfg.read_noise),
+                             contrast=float(rng.uniform(*cfg.contrast)), saturation=float(rng.uniform(*cfg.saturation)),
                              jpeg_quality=int(rng.integers(lo, hi + 1)), seed=int(rng.integers(0, 2**31 - 1))))
     return out
 

@@ -68,13 +68,16 @@ class EffectsSpec(Strict):
 
 class PhotoSpec(Strict):
     """The camera model of one view (config `effects.photo_fraction`; relhead.render.photo), applied to the
-    rendered image in this order: lens softness, exposure and white balance, shot and read noise, JPEG."""
+    rendered image in this order: lens softness, exposure and white balance, shot and read noise, the
+    picture style's tone curve and saturation, JPEG."""
 
     softness_px: float  # Gaussian sigma (pixels)
     exposure_ev: float  # stops; the linear signal is scaled by 2 ** exposure_ev
     white_balance: RGB  # gains on the linear signal (green 1)
     shot_noise: float  # photon noise: variance per unit of linear signal
     read_noise: float  # standard deviation, linear units
+    contrast: float  # the tone curve's S: 0 none .. 1 smoothstep
+    saturation: float  # 1: as rendered
     jpeg_quality: int  # 1 .. 100
     seed: int  # of the noise
 

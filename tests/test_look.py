@@ -149,7 +149,7 @@ def test_look_config_errors_are_one_line_naming_the_key(sets, message):
 # ------------------------------------------------------------------ the camera model
 def _photo(**kw) -> PhotoSpec:
     base = dict(softness_px=0.0, exposure_ev=0.0, white_balance=(1.0, 1.0, 1.0), shot_noise=0.0, read_noise=0.0,
-                jpeg_quality=100, seed=1)
+                contrast=0.0, saturation=1.0, jpeg_quality=100, seed=1)
     return PhotoSpec(**{**base, **kw})
 
 
@@ -180,6 +180,12 @@ def test_exposure_white_balance_and_softness():
     soft = develop(edge, _photo(softness_px=1.5))
     assert np.abs(np.diff(soft[..., 0].astype(float), axis=1)).max() < 0.5 * 255
     assert np.array_equal(develop(edge, _photo()), jpeg(edge, 100))  # nothing else happens at zero
+    ramp = np.repeat(np.linspace(0, 255, 64).astype(np.uint8)[None, :, None], 3, axis=2).repeat(8, 0)
+    steep = develop(ramp, _photo(contrast=1.0)).astype(float)[..., 0].mean(0)
+    assert steep[8] < ramp[0, 8, 0] and steep[56] > ramp[0, 56, 0] and abs(steep[32] - 128) < 4  # an S about mid grey
+    colour = np.zeros((8, 8, 3), np.uint8) + np.array([180, 120, 90], np.uint8)
+    vivid = develop(colour, _photo(saturation=1.5)).reshape(-1, 3).mean(0)
+    assert np.ptp(vivid) > 1.3 * np.ptp(colour.reshape(-1, 3).mean(0))
 
 
 def test_jpeg_quality_is_within_its_range_and_lower_quality_loses_more(fake_model):
@@ -236,3 +242,71 @@ def test_the_spec_of_a_view_with_a_camera_model_reads_back_from_json(fake_model)
     d = json.loads(spec.model_dump_json())
     assert all("photo" in v for v in d["views"]) and d["lighting"]["background"]["type"] == "backdrop"
     assert "detail" in d["materials"]["skin"] and "detail" in d["materials"]["eye"]
+
+
+# ------------------------------------------------------------------ rendered (slow)
+@pytest.mark.slow
+def test_a_look_corpus_is_the_same_from_one_process_and_two_workers(tmp_path):
+    """Every look part on (the fake head, Cycles): 1 process with 3 numpy threads and 2 worker processes
+    with 1 each make the same bytes."""
+    from threadpoolctl import threadpool_limits
+
+    from relhead.datasets.generate import generate
+    from relhead.datasets.shards import iter_groups
+    from test_corpus import corpus_files
+
+    cfg = resolve("test", ["head.model=fake", "shards=2", "groups_per_shard=2", "views=2", "image.width=64",
+                           "image.height=64", "skin.freckles=1", "skin.makeup=1"] + LOOK_ON)
+    with threadpool_limits(limits=3):
+        generate(cfg, tmp_path / "one" / "test", log=lambda *_: None)
+    generate(cfg, tmp_path / "two" / "test", workers=2, log=lambda *_: None)
+    assert corpus_files(tmp_path / "one" / "test") == corpus_files(tmp_path / "two" / "test")
+    specs = [g.spec() for g in iter_groups(sorted((tmp_path / "one" / "test").glob("shard-*.tar")))]
+    assert all(s.lighting.background.type == "backdrop" and s.materials.eye.detail and s.materials.skin.detail
+               for s in specs)
+
+
+@pytest.mark.slow
+def test_each_look_part_renders_where_it_should_on_anny(head_model):
+    """Anny close-ups (realistic's MPFB skin), one part on at a time against the same views with it off:
+    the mask never changes; a backdrop changes only the background (the subject's opaque pixels stay);
+    the camera model is exactly relhead.render.photo.develop of the plain render; detailed eyes change the
+    eyes far more than anything else; detailed skin varies over the face (not a uniform shift)."""
+    from scipy.ndimage import binary_erosion
+
+    from relhead.render.group import render_group
+    from synthetic import render_setup
+
+    base = ["views=2", "image.width=128", "image.height=128", "camera.face_fill=[0.8,0.8]", "camera.lookat_jitter=0",
+            "pose.yaw_deg=[-15,15]", "pose.pitch_deg=[-5,5]", "pose.roll_deg=[-5,5]", "render.skin_shader=mpfb",
+            "head.expression.neutral_fraction=1", "lighting.background=hdri"]
+
+    def render(sets):
+        cfg, pool, spec = render_setup(base + sets, head_model, group=1)
+        return spec, render_group(cfg, spec, head_model, pool).views
+
+    _, plain = render([])
+    for on in LOOK_ON:
+        spec, views = render([on])
+        for i, (a, b) in enumerate(zip(plain, views)):
+            assert np.array_equal(a.mask, b.mask), on
+            d = np.abs(b.rgb.astype(float) - a.rgb.astype(float)).mean(-1)
+            if on.startswith("lighting"):
+                inside = binary_erosion(a.mask == 255, iterations=2)
+                assert d[inside].mean() < 0.5 and d[a.mask == 0].mean() > 10
+                assert b.rgb[a.mask == 0].std(0).mean() > 8  # not a plain colour
+            elif on.startswith("effects"):
+                assert np.array_equal(b.rgb, develop(a.rgb, spec.views[i].photo))
+            elif on.startswith("eyes"):
+                lm = a.labels.landmarks
+                box = np.zeros(d.shape, bool)
+                for eye in (lm[36:42], lm[42:48]):
+                    (x0, y0), (x1, y1) = eye.min(0).astype(int) - 1, eye.max(0).astype(int) + 2
+                    box[y0:y1, x0:x1] = True
+                assert d[box].mean() > 4 and d[box].mean() > 5 * d[~box].mean()
+            else:
+                lm = a.labels.landmarks
+                (x0, y0), (x1, y1) = lm.min(0).astype(int), lm.max(0).astype(int)
+                face = d[y0:y1, x0:x1]
+                signed = (b.rgb.astype(float) - a.rgb.astype(float))[y0:y1, x0:x1].mean(-1)
+                assert face.mean() > 2 and signed.std() > 2
