@@ -57,15 +57,19 @@ LOOK = {"eyes": ("eyes.detail=0", "eyes.detail=1"),
         "skin": ("skin.detail=0", "skin.detail=1"),
         "camera": ("effects.photo_fraction=0", "effects.photo_fraction=1"),
         "backdrops": ("lighting.backdrop_fraction=0", "lighting.backdrop_fraction=1")}
-LOOK_OFF = [off for off, _ in LOOK.values()]
+# Every look part off and Blender's compositor sensor noise at its default: the `realistic` pipeline as it
+# was before the look parts (its config hash then, da27ff0552104419).
+BEFORE = [off for off, _ in LOOK.values()] + ["effects.sensor_noise=[0.02,0.2]"]
 
 
 def look_rows(pipeline: str) -> dict[str, list[str]]:
-    """Every look part off (the look before issue 26), each on alone, all on, and the pipeline as shipped."""
-    rows = {"every look part off (before)": LOOK_OFF}
+    """The look before issue 26, each look part on alone, the camera model with Blender's sensor noise off
+    (the camera model's noise replacing it), and the pipeline as shipped."""
+    rows = {"every look part off (before)": BEFORE}
     for name, (off, on) in LOOK.items():
-        rows[f"+ {name}"] = [s for s in LOOK_OFF if s != off] + [on]
-    rows["+ every look part"] = [on for _, on in LOOK.values()]
+        rows[f"+ {name}"] = [s for s in BEFORE if s != off] + [on]
+        if name == "camera":
+            rows["+ camera, Blender's sensor noise off"] = rows["+ camera"] + ["effects.sensor_noise=[0,0]"]
     rows[f"{pipeline} as shipped"] = []
     return rows
 

@@ -212,14 +212,15 @@ class LightingCfg(Strict):
     backdrop_fraction: float = Field(0.0, ge=0.0, le=1.0,
                                      description="share of groups (of those without a photo) before a procedural "
                                                  "backdrop: a wall or room with clutter (relhead.render.backdrop); 0: off")
-    backdrop_clutter: Range(0, 64) = Field((3, 24), description="shapes in a backdrop (whole numbers)")
-    backdrop_blur: Range(0.0, 0.1) = Field((0.0, 0.015), description="a backdrop's defocus blur, share of the image width")
+    backdrop_clutter: Range(0, 64) = Field((2, 12), description="shapes in a backdrop (whole numbers)")
+    backdrop_blur: Range(0.0, 0.1) = Field((0.002, 0.02), description="a backdrop's defocus blur, share of the image width")
 
     @field_validator("light_count", "backdrop_clutter")
     @classmethod
-    def _whole(cls, v):
+    def _whole(cls, v, info):
         if any(float(x) != int(x) for x in v):
-            raise ValueError(f"counts are whole numbers (got {list(v)})")
+            what = "light counts" if info.field_name == "light_count" else "clutter counts"
+            raise ValueError(f"{what} are whole numbers (got {list(v)})")
         return v
 
     @field_validator("hdris")
@@ -257,9 +258,9 @@ class EffectsCfg(Strict):
                                                                      "(log-uniform when min > 0: base to high ISO)")
     read_noise: Range(0.0, 0.2) = Field((0.0005, 0.004), description="read noise: standard deviation in linear units "
                                                                      "(log-uniform when min > 0)")
-    contrast: Range(0.0, 1.0) = Field((0.3, 0.8), description="the picture style's S-shaped tone curve (0: none, 1: "
+    picture_contrast: Range(0.0, 1.0) = Field((0.3, 0.8), description="the picture style's S-shaped tone curve (0: none, 1: "
                                                               "smoothstep) on the encoded image")
-    saturation: Range(0.0, 2.0) = Field((0.95, 1.25), description="the picture style's saturation (1: as rendered)")
+    picture_saturation: Range(0.0, 2.0) = Field((0.95, 1.25), description="the picture style's saturation (1: as rendered)")
     jpeg_quality: Range(1, 100) = Field((60, 95), description="JPEG quality the view is compressed at (whole numbers)")
 
     @field_validator("jpeg_quality")
@@ -319,7 +320,7 @@ class LabelsCfg(Strict):
 OPTIONAL_KEYS = (
     ("skin", "detail", ("detail", "freckles", "makeup")),
     ("effects", "photo_fraction", ("photo_fraction", "exposure_ev", "white_balance", "softness_px", "shot_noise",
-                                   "read_noise", "contrast", "saturation", "jpeg_quality")),
+                                   "read_noise", "picture_contrast", "picture_saturation", "jpeg_quality")),
     ("lighting", "backdrop_fraction", ("backdrop_fraction", "backdrop_clutter", "backdrop_blur")),
 )
 

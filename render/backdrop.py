@@ -6,7 +6,8 @@ A backdrop is a wall (or a room's corner, or a wall over a floor) lit unevenly, 
 and `shapes` pieces of clutter painted back to front: picture frames and posters, windows with bright
 panes, doors and cupboards, shelves of books, lamps and round objects, plants (noise-edged blobs), blinds
 and tiles (striped rectangles), pipes and edges; each with its own colour, shading and grain, soft edges,
-some in silhouette against a bright window. Then the whole is defocused by `blur` (a share of the
+some in silhouette against a bright window. Its colours are then muted (pulled 20-60% toward grey, as
+most surroundings are), and the whole is defocused by `blur` (a share of the
 width, as a portrait lens would) and given a fine photographic grain.
 
 Pure numpy (elementwise, a value-noise built from seeded grids) and scipy's Gaussian filter: the same
@@ -187,7 +188,9 @@ def backdrop_image(p: BackdropSpec, W: int, H: int) -> np.ndarray:
     img *= (1.0 + rng.uniform(0.02, 0.12) * (grain - 0.5) * 2 + rng.uniform(0.02, 0.15) * (blotch - 0.5) * 2)[..., None]
     for _ in range(p.shapes):
         _shape(rng, img, grain)
-    img = np.clip(img, 0.0, 1.0)
+    # most real surroundings are muted: pull the colours toward their grey by 20-60%
+    grey = img.mean(-1, keepdims=True)
+    img = np.clip(grey + rng.uniform(0.4, 0.8) * (img - grey), 0.0, 1.0)
     if p.blur > 0:
         img = np.stack([gaussian_filter(img[..., c], p.blur * W, mode="nearest") for c in range(3)], -1)
     img = img + rng.normal(0.0, rng.uniform(0.002, 0.012), size=img.shape)  # the photo's grain

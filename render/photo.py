@@ -8,9 +8,10 @@ In this order, on the linear signal (the rendered sRGB image decoded):
 3. sensor noise: shot noise (Poisson, as a Gaussian of variance `shot_noise` x signal) and read noise
    (Gaussian, standard deviation `read_noise`), per pixel and channel, from the view's `seed`;
 4. clipping to the sensor's range and sRGB encoding;
-5. the camera's picture style: an S-shaped tone curve (`contrast`: 0 none .. 1 smoothstep) and
-   `saturation` about each pixel's grey, on the encoded values, then 8 bits. Blender's Filmic and AgX
-   views leave a flat, low-contrast image meant for grading; a camera's JPEG engine does not;
+5. the camera's picture style: an S-shaped tone curve (`contrast`: 0 none .. 1 smoothstep; config
+   `effects.picture_contrast`) and `saturation` (`effects.picture_saturation`) about each pixel's grey,
+   on the encoded values, then 8 bits. Blender's Filmic and AgX views leave a flat, low-contrast image
+   meant for grading; a camera's JPEG engine does not;
 6. JPEG compression at `jpeg_quality` (PIL, 4:2:0 chroma as cameras and phones store it), decoded again.
 
 Blender's compositor effects (config `effects.fraction`: its Sensor Noise, Vignette and Chromatic

@@ -421,7 +421,8 @@ def sample_photo_model(rng: np.random.Generator, cfg, n_views: int) -> list[Phot
                              white_balance=(float(1.0 + wb[0]), 1.0, float(1.0 + wb[1])),
                              shot_noise=_log_uniform(rng, *cfg.shot_noise),
                              read_noise=_log_uniform(rng, *cfg.read_noise),
-                             contrast=float(rng.uniform(*cfg.contrast)), saturation=float(rng.uniform(*cfg.saturation)),
+                             contrast=float(rng.uniform(*cfg.picture_contrast)),
+                             saturation=float(rng.uniform(*cfg.picture_saturation)),
                              jpeg_quality=int(rng.integers(lo, hi + 1)), seed=int(rng.integers(0, 2**31 - 1))))
     return out
 
