@@ -1,13 +1,16 @@
 """How real relhead's faces look to a detector trained on real photos: MTCNN's detection rate and its
 five landmarks' error against relhead's exact landmarks, by |yaw| bin, with each realism part
-switched off in turn; and the ratio of MTCNN's box to relhead's face box (relhead.train.detect.BOX_MAP).
+switched off in turn (`--table parts`) or each look part of issue 26 (eyes, skin detail, the camera
+model, procedural backdrops) switched on in turn (`--table look`); and the ratio of MTCNN's box to
+relhead's face box (relhead.train.detect.BOX_MAP).
 
-    python bench/realism.py [--groups 8] [--views 4] [--size 256] [--only NAME] [--json FILE]
+    python bench/realism.py [--table look] [--pipeline realistic] [--groups 32] [--views 4] [--size 160]
+                            [--only NAME] [--set KEY=VALUE ...] [--json FILE]
 
-Every row renders the `quickstart` pipeline (its seed, so every row shows the same heads, poses,
-cameras and lights: the parts draw from random streams of their own) with yaw widened to +-90
-degrees so that the 60-90 bin has views, into a temporary corpus, and runs relhead's MTCNN
-(relhead.train.detect) on every view:
+Every row renders the pipeline (its seed, so every row shows the same heads, poses, cameras and
+lights: the parts draw from random streams of their own) with yaw widened to +-90 degrees so that
+the 60-90 bin has views and the extra labels off (they do not change the images), into a temporary
+corpus, and runs relhead's MTCNN (relhead.train.detect) on every view:
 
 - a view counts as detected when a face MTCNN returns has its box centre inside relhead's face box
   (the tight box of the 68 landmarks) and that box's centre inside the MTCNN box;
@@ -46,6 +49,29 @@ from parts import OFF  # noqa: E402  (bench/parts.py: the switch that turns each
 
 BINS = ((0, 30), (30, 60), (60, 90.01))
 PARTS = {**OFF, "mpfb skin": "render.skin_shader=relhead"}
+LABELS_OFF = [f"labels.{k}=false" for k in ("depth", "normals", "segmentation", "landmarks_3d", "dense_landmarks",
+                                             "gaze", "mesh")]
+
+# The look parts of issue 26, each with its switch off and on (on: for every subject, view or group).
+LOOK = {"eyes": ("eyes.detail=0", "eyes.detail=1"),
+        "skin": ("skin.detail=0", "skin.detail=1"),
+        "camera": ("effects.photo_fraction=0", "effects.photo_fraction=1"),
+        "backdrops": ("lighting.backdrop_fraction=0", "lighting.backdrop_fraction=1")}
+# Every look part off and Blender's compositor sensor noise at its default: the `realistic` pipeline as it
+# was before the look parts (its config hash then, da27ff0552104419).
+BEFORE = [off for off, _ in LOOK.values()] + ["effects.sensor_noise=[0.02,0.2]"]
+
+
+def look_rows(pipeline: str) -> dict[str, list[str]]:
+    """The look before issue 26, each look part on alone, the camera model with Blender's sensor noise off
+    (the camera model's noise replacing it), and the pipeline as shipped."""
+    rows = {"every look part off (before)": BEFORE}
+    for name, (off, on) in LOOK.items():
+        rows[f"+ {name}"] = [s for s in BEFORE if s != off] + [on]
+        if name == "camera":
+            rows["+ camera, Blender's sensor noise off"] = rows["+ camera"] + ["effects.sensor_noise=[0,0]"]
+    rows[f"{pipeline} as shipped"] = []
+    return rows
 
 
 def five_points(lm68: np.ndarray) -> np.ndarray:
@@ -63,7 +89,8 @@ def measure_view(detector: MTCNN, rgb: np.ndarray, view: dict) -> dict:
     """One view: its |yaw|, whether MTCNN found its face, the normalised landmark error, the boxes."""
     fb = np.asarray(view["face_box"], float)
     centre = (fb[:2] + fb[2:]) / 2
-    row = {"abs_yaw": abs(view["euler_deg"]["yaw"]), "face_box": fb.tolist(), "detected": False}
+    row = {"abs_yaw": abs(view["euler_deg"]["yaw"]), "pitch": view["euler_deg"]["pitch"],
+           "roll": view["euler_deg"]["roll"], "face_box": fb.tolist(), "detected": False}
     for f in detector.detect(rgb):
         b = np.asarray(f.box)
         if _inside(centre, b) and _inside((b[:2] + b[2:]) / 2, fb):
@@ -122,29 +149,42 @@ def _cell(s: dict) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--groups", type=int, default=8)
+    ap.add_argument("--table", choices=("look", "parts"), default="look",
+                    help="look: each look part on in turn; parts: each scene part off in turn")
+    ap.add_argument("--pipeline", default="realistic")
+    ap.add_argument("--groups", type=int, default=32)
     ap.add_argument("--views", type=int, default=4)
-    ap.add_argument("--size", type=int, default=256)
-    ap.add_argument("--only", default=None, help="the first row and the rows whose name contains this")
+    ap.add_argument("--size", type=int, default=160)
+    ap.add_argument("--only", default=None, help="the first row and the rows whose name contains this (| separates several)")
+    ap.add_argument("--skip-first", action="store_true", help="leave the first row out (measured already)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="for every row (repeatable)")
     ap.add_argument("--json", default=None, help="also write every view's measurements here")
+    ap.add_argument("--keep", default=None, help="keep each row's corpus in this folder (row number)")
     a = ap.parse_args()
     common = [f"views={a.views}", f"image.width={a.size}", f"image.height={a.size}", "shards=1",
-              f"groups_per_shard={a.groups}", "pose.yaw_deg=[-90,90]"]
-    rows = {"quickstart, every part on": []} | {f"- {name}": [s] for name, s in PARTS.items()}
+              f"groups_per_shard={a.groups}", "pose.yaw_deg=[-90,90]", *LABELS_OFF, *a.set]
+    if a.table == "parts":
+        rows = {f"{a.pipeline}, every part on": []} | {f"- {name}": [s] for name, s in PARTS.items()}
+    else:
+        rows = look_rows(a.pipeline)
     if a.only:
         first = next(iter(rows))
-        rows = {k: v for k, v in rows.items() if k == first or a.only in k}
+        rows = {k: v for k, v in rows.items() if k == first or any(o in k for o in a.only.split("|"))}
+    if a.skip_first:
+        rows = dict(list(rows.items())[1:])
     detector = MTCNN()
-    print(f"{platform.node()}: quickstart at {a.size} px, yaw +-90, {a.groups} groups x {a.views} views per row")
+    print(f"{platform.node()}: {a.pipeline} at {a.size} px, yaw +-90, {a.groups} groups x {a.views} views per row"
+          + "".join(f", --set {s}" for s in a.set))
     head = " | ".join(f"|yaw| {lo}-{int(hi)}: detected | NME" for lo, hi in BINS)
     print(f"| row | {head} | all: detected | NME |\n|---|" + "---|" * (2 * len(BINS) + 2), flush=True)
     results = {}
-    for name, sets in rows.items():
+    for n, (name, sets) in enumerate(rows.items()):
         t0 = time.time()
         with tempfile.TemporaryDirectory(prefix="relhead-realism-") as tmp:
-            cfg = resolve("quickstart", common + sets)
-            generate(cfg, Path(tmp) / "c", log=lambda *_: None)
-            views = measure_corpus(Path(tmp) / "c", detector)
+            cfg = resolve(a.pipeline, common + sets)
+            out = Path(a.keep) / f"row{n}" if a.keep else Path(tmp) / "c"
+            generate(cfg, out, log=lambda *_: None)
+            views = measure_corpus(out, detector)
         s = summarise(views)
         results[name] = {"sets": sets, "summary": s, "views": views, "seconds": time.time() - t0}
         cells = " | ".join(_cell(s[f"{lo}-{int(hi)}"]) for lo, hi in BINS)

@@ -110,6 +110,22 @@ class SkinCfg(Strict):
                                    description="share of subjects whose skin colour is a texture from albedo_dir")
     albedo_dir: str | None = Field(None, description="a folder of your own albedo textures on the head model's UVs "
                                                      "(a host path)")
+    detail: float = Field(0.0, ge=0.0, le=1.0,
+                          description="share of subjects with detailed skin: colour varying over the face (flushed "
+                                      "cheeks, nose and ears, blotches, darker and lighter regions), roughness that "
+                                      "varies, a duller sheen, age cues; 0: off (relhead.render.skin_detail)")
+    freckles: float = Field(0.25, ge=0.0, le=1.0, description="share of the detailed skins with freckles")
+    makeup: float = Field(0.15, ge=0.0, le=1.0, description="share of the detailed skins with make-up (lips, blush, "
+                                                            "eye shadow)")
+
+
+class EyesCfg(Strict):
+    """Detailed eyes (relhead.render.blender.materials.build_eye): an iris with radial fibres, a collarette
+    and a dark limbal ring in one of many colours, a warm grey sclera with veins, a wet cornea with its
+    reflection, and the lids' contact shadow. Off by default: relhead's flat iris on a pale sclera."""
+
+    detail: float = Field(0.0, ge=0.0, le=1.0, description="share of subjects with detailed eyes; 0: off")
+    veins: Range(0.0, 1.0) = Field((0.0, 0.6), description="how visible the sclera's veins are")
 
 
 class HairCfg(Strict):
@@ -212,12 +228,18 @@ class LightingCfg(Strict):
     light_distance_m: Range(0.3, 20.0) = Field((0.8, 2.5), description="from the head's origin")
     light_elevation_deg: Range(-90.0, 90.0) = Field((-20.0, 70.0), description="above the head's horizontal plane")
     light_size_m: Range(0.0, 5.0) = Field((0.05, 1.0), description="area light side / point light radius")
+    backdrop_fraction: float = Field(0.0, ge=0.0, le=1.0,
+                                     description="share of groups (of those without a photo) before a procedural "
+                                                 "backdrop: a wall or room with clutter (relhead.render.backdrop); 0: off")
+    backdrop_clutter: Range(0, 64) = Field((2, 12), description="shapes in a backdrop (whole numbers)")
+    backdrop_blur: Range(0.0, 0.1) = Field((0.002, 0.02), description="a backdrop's defocus blur, share of the image width")
 
-    @field_validator("light_count")
+    @field_validator("light_count", "backdrop_clutter")
     @classmethod
-    def _whole(cls, v):
+    def _whole(cls, v, info):
         if any(float(x) != int(x) for x in v):
-            raise ValueError(f"light counts are whole numbers (got {list(v)})")
+            what = "light counts" if info.field_name == "light_count" else "clutter counts"
+            raise ValueError(f"{what} are whole numbers (got {list(v)})")
         return v
 
     @field_validator("hdris")
@@ -244,6 +266,28 @@ class EffectsCfg(Strict):
     f_number: Range(0.5, 64.0) = Field((1.4, 8.0), description="aperture, focused on the head's origin")
     motion_blur_fraction: float = Field(0.0, ge=0.0, le=1.0, description="share of views with camera-shake motion blur")
     motion_blur_px: Range(0.0, 64.0) = Field((1.0, 6.0), description="how far the image moves over the exposure (pixels)")
+    photo_fraction: float = Field(0.0, ge=0.0, le=1.0,
+                                  description="share of views through the camera model (relhead.render.photo, after the "
+                                              "render): lens softness, exposure, white balance, shot and read noise, "
+                                              "tone curve and saturation, JPEG; 0: off")
+    exposure_ev: Range(-4.0, 4.0) = Field((-0.7, 0.5), description="exposure error (stops)")
+    white_balance: Range(0.0, 0.5) = Field((0.0, 0.12), description="white balance error: red and blue gains off by up to this")
+    softness_px: Range(0.0, 8.0) = Field((0.2, 0.9), description="lens softness: Gaussian sigma in pixels")
+    shot_noise: Range(0.0, 0.2) = Field((0.0001, 0.004), description="photon noise: variance per unit of linear signal "
+                                                                     "(log-uniform when min > 0: base to high ISO)")
+    read_noise: Range(0.0, 0.2) = Field((0.0005, 0.004), description="read noise: standard deviation in linear units "
+                                                                     "(log-uniform when min > 0)")
+    picture_contrast: Range(0.0, 1.0) = Field((0.3, 0.8), description="the picture style's S-shaped tone curve (0: none, 1: "
+                                                              "smoothstep) on the encoded image")
+    picture_saturation: Range(0.0, 2.0) = Field((0.95, 1.25), description="the picture style's saturation (1: as rendered)")
+    jpeg_quality: Range(1, 100) = Field((60, 95), description="JPEG quality the view is compressed at (whole numbers)")
+
+    @field_validator("jpeg_quality")
+    @classmethod
+    def _whole(cls, v):
+        if any(float(x) != int(x) for x in v):
+            raise ValueError(f"JPEG qualities are whole numbers (got {list(v)})")
+        return v
 
 
 class PairsCfg(Strict):
@@ -299,6 +343,16 @@ class LabelsCfg(Strict):
         return any(getattr(self, k) for k in type(self).model_fields)
 
 
+# Keys added to a section after corpora were made with it, written into the config's dict (and hash) only
+# while their switch is on, so every config that leaves them off keeps its dict and hash:
+# (section, switch, the keys, the switch among them).
+OPTIONAL_KEYS = (
+    ("skin", "detail", ("detail", "freckles", "makeup")),
+    ("effects", "photo_fraction", ("photo_fraction", "exposure_ev", "white_balance", "softness_px", "shot_noise",
+                                   "read_noise", "picture_contrast", "picture_saturation", "jpeg_quality")),
+    ("lighting", "backdrop_fraction", ("backdrop_fraction", "backdrop_clutter", "backdrop_blur")),
+)
+
 # Keys that depend on the host or the run, not on the data: left out of the hash and the manifest.
 HOST_KEYS = (("render", "threads"), ("lighting", "hdri_dir"), ("lighting", "background_dir"), ("skin", "albedo_dir"))
 
@@ -315,6 +369,7 @@ class PipelineConfig(Strict):
     head: SerializeAsAny[HeadCfg] = Field(default_factory=lambda: registry.backend("anny").config())
     skin: SkinCfg = SkinCfg()
     hair: HairCfg = HairCfg()
+    eyes: EyesCfg = EyesCfg()  # detailed eyes; off: left out of the dict and hash
     clothing: ClothingCfg = ClothingCfg()
     accessories: AccessoriesCfg = AccessoriesCfg()
     pose: PoseCfg = PoseCfg()
@@ -382,9 +437,16 @@ class PipelineConfig(Strict):
 
     def to_dict(self) -> dict:
         # `clip` is written only when on, so configs without it keep the dict (and hash) they had before
-        # and so is `labels` while every switch is off
-        exclude = ({"clip"} if self.clip is None else set()) | (set() if self.labels.any() else {"labels"})
-        return self.model_dump(mode="json", exclude=exclude or None)
+        # and so is `labels` while every switch is off, `eyes` while off, and each of OPTIONAL_KEYS'
+        # groups of keys while its switch is 0
+        exclude = (({"clip"} if self.clip is None else set()) | (set() if self.labels.any() else {"labels"})
+                   | (set() if self.eyes.detail else {"eyes"}))
+        d = self.model_dump(mode="json", exclude=exclude or None)
+        for section, switch, keys in OPTIONAL_KEYS:
+            if not getattr(getattr(self, section), switch):
+                for key in keys:
+                    d[section].pop(key)
+        return d
 
     def portable_dict(self) -> dict:
         """The config as data: host- and run-specific keys (HOST_KEYS) at their defaults, so every

@@ -16,6 +16,7 @@ from relhead.assets.base import PosedHead, fixed_threads
 from relhead.assets.refs import AssetPool
 from relhead.render.extra_labels import PROXY_CLASSES, ExtraLabeler, HeadSegmenter
 from relhead.render.labels import RenderedGroup, RenderedView, label_views
+from relhead.render.photo import develop
 from relhead.render.spec import GroupSpec
 from relhead.render.views import neck_rotation
 
@@ -62,6 +63,9 @@ def render_group(cfg, spec: GroupSpec, head_model, files: AssetPool, clock=_no_c
             scene.render_still()
         with clock("read back rgb and mask"):
             rgb, mask = scene.read_back()
+        if v.photo is not None:  # the camera model (config effects.photo_fraction): after the render, before storing
+            with clock("camera model"), fixed_threads():
+                rgb = develop(rgb, v.photo)
         with clock("landmark visibility"):
             centre = -labels.R_w2c.T @ labels.t_w2c
             visible = scene.visible(p.landmarks, centre) & labels.landmarks_visible

@@ -13,14 +13,15 @@ import numpy as np
 from relhead.assets.base import BROWS, SCALP, TORSO
 from relhead.assets.refs import AssetRef
 from relhead.render.clip import sample_clip
-from relhead.render.spec import (BackgroundSpec, CameraSpec, EffectsSpec, EyeSpec, Euler, FacialHairSpec, GarmentSpec, GlassesSpec, GroupSpec, HatSpec, HairSpec,
-                                 HeadSpec, LightingSpec, LightSpec, MaterialsSpec, MouthSpec, SkinSpec, StrandsSpec,
-                                 TIED, ViewSpec)
+from relhead.render.spec import (BackdropSpec, BackgroundSpec, CameraSpec, EffectsSpec, EyeDetailSpec, EyeSpec, Euler,
+                                 FacialHairSpec, GarmentSpec, GlassesSpec, GroupSpec, HatSpec, HairSpec, HeadSpec,
+                                 LightingSpec, LightSpec, MakeupSpec, MaterialsSpec, MouthSpec, PhotoSpec,
+                                 SkinDetailSpec, SkinSpec, StrandsSpec, TIED, ViewSpec)
 
 
 # The part streams: a part added after the main stream draws from its own generator,
 # default_rng([group seed, number]), so switching it on leaves every other parameter as it was. The numbers
-# are part of every corpus' bytes: never change one; a new part takes the next free number (15).
+# are part of every corpus' bytes: never change one; a new part takes the next free number (19).
 STREAMS = {
     "effects": 1,  # camera effects
     "lights": 2,  # extra lights
@@ -36,6 +37,10 @@ STREAMS = {
     "mouth": 12,
     "motion_blur": 13,
     "clip": 14,  # a temporal clip's motion (render/clip.py)
+    "eye_detail": 15,  # iris, sclera and lid detail
+    "skin_detail": 16,  # skin colour over face areas, freckles, make-up
+    "photo_model": 17,  # the camera model after the render
+    "backdrop": 18,  # procedural backdrop
 }
 assert len(set(STREAMS.values())) == len(STREAMS), "two parts share a stream"
 
@@ -359,6 +364,110 @@ def sample_albedo(rng: np.random.Generator, cfg, textures: Sequence[AssetRef]) -
     return textures[int(rng.integers(len(textures)))]
 
 
+# Iris colours (sRGB) from light to dark: blue, grey, green, hazel, amber, light brown, brown, dark brown;
+# and the colour round the pupil (the collarette) each tends to have.
+_IRISES = np.array([[0.36, 0.52, 0.70], [0.47, 0.53, 0.56], [0.36, 0.48, 0.28], [0.47, 0.40, 0.20],
+                    [0.58, 0.40, 0.14], [0.42, 0.26, 0.12], [0.27, 0.15, 0.07], [0.13, 0.075, 0.04]])
+_COLLARETTES = np.array([[0.55, 0.45, 0.25], [0.50, 0.42, 0.25], [0.58, 0.45, 0.16], [0.45, 0.28, 0.10],
+                         [0.50, 0.30, 0.10], [0.30, 0.17, 0.07], [0.18, 0.10, 0.05], [0.09, 0.05, 0.03]])
+
+
+def sample_eye_detail(rng: np.random.Generator, cfg, eye: EyeSpec, tone: float) -> EyeSpec:
+    """Detailed eyes for `eyes.detail` of the subjects (config `eyes:`), else `eye` as it was. The
+    iris colour is redrawn from a wider palette, darker the darker the skin (`tone`), with fibres, a
+    collarette and a limbal ring; the sclera is a warm grey, not paper-white, with veins."""
+    if not rng.random() < cfg.detail:
+        return eye
+    # light eyes are common only in light skin: the palette index is a beta draw pulled toward dark by tone
+    x = float(np.clip(rng.beta(1.0 + 3.0 * tone, 1.6 - 0.8 * tone), 0.0, 1.0)) * (len(_IRISES) - 1)
+    i = min(int(x), len(_IRISES) - 2)
+    w = x - i
+    iris = (_IRISES[i] * (1 - w) + _IRISES[i + 1] * w) * rng.uniform(0.85, 1.15, size=3)
+    collarette = (_COLLARETTES[i] * (1 - w) + _COLLARETTES[i + 1] * w) * rng.uniform(0.8, 1.2)
+    # sclera: sRGB about 0.78-0.88 with a warm (yellow-pink) cast, never paper-white
+    sclera = np.array([0.86, 0.82, 0.78]) * rng.uniform(0.86, 1.0) * np.array([1.0, rng.uniform(0.96, 1.0),
+                                                                              rng.uniform(0.90, 0.98)])
+    detail = EyeDetailSpec(collarette=_srgb_to_linear(np.clip(collarette, 0, 1)),
+                           collarette_size=float(rng.uniform(0.3, 0.6)), fibres=float(rng.uniform(0.4, 0.9)),
+                           fibre_scale=float(rng.uniform(25.0, 45.0)), limbal=float(rng.uniform(0.4, 0.85)),
+                           limbal_width=float(rng.uniform(0.12, 0.25)),
+                           sclera=_srgb_to_linear(np.clip(sclera, 0, 1)), veins=float(rng.uniform(*cfg.veins)),
+                           seed=float(rng.uniform(0, 1000)))
+    return eye.model_copy(update={"iris_color": _srgb_to_linear(np.clip(iris, 0, 1)), "detail": detail})
+
+
+# Make-up colours (sRGB): lipsticks (nude, pink, red, berry, brown), blush (peach, pink, rose), eye
+# shadows (brown, taupe, grey, plum, bronze).
+_LIPSTICKS = np.array([[0.70, 0.45, 0.40], [0.80, 0.40, 0.50], [0.65, 0.08, 0.12], [0.45, 0.10, 0.22],
+                       [0.50, 0.28, 0.22]])
+_BLUSH = np.array([[0.95, 0.60, 0.50], [0.95, 0.55, 0.60], [0.80, 0.45, 0.45]])
+_SHADOW = np.array([[0.40, 0.28, 0.22], [0.50, 0.44, 0.40], [0.35, 0.35, 0.38], [0.40, 0.25, 0.35],
+                    [0.60, 0.45, 0.25]])
+
+
+def _pick(rng: np.random.Generator, palette: np.ndarray) -> tuple[float, ...]:
+    return _srgb_to_linear(np.clip(palette[rng.integers(len(palette))] * rng.uniform(0.9, 1.1, size=3), 0, 1))
+
+
+def sample_skin_detail(rng: np.random.Generator, cfg, skin: SkinSpec, age: float | None) -> SkinSpec:
+    """Skin detail for `skin.detail` of the subjects (config `skin:`), else `skin` as it was: colour
+    varying over the face, roughness varying, a duller sheen, age cues by the backend's `age` (30 where
+    it does not model age), freckles for `skin.freckles` and make-up for `skin.makeup` of them."""
+    if not rng.random() < cfg.detail:
+        return skin
+    old = float(np.clip(((age if age is not None else 30.0) - 25.0) / 50.0, 0.0, 1.0))
+    # freckles show on light skin; on dark skin the same melanin spots barely contrast
+    freckles = float(rng.uniform(0.3, 1.0)) * (1.0 - 0.7 * skin.tone) if rng.random() < cfg.freckles else 0.0
+    makeup = None
+    if rng.random() < cfg.makeup:
+        makeup = MakeupSpec(lips=_pick(rng, _LIPSTICKS), lips_strength=float(rng.uniform(0.3, 0.9)),
+                            blush=_pick(rng, _BLUSH), blush_strength=float(rng.uniform(0.0, 0.5)),
+                            shadow=_pick(rng, _SHADOW), shadow_strength=float(rng.uniform(0.0, 0.7)))
+    detail = SkinDetailSpec(seed=float(rng.uniform(0, 1000)), variation=float(rng.uniform(0.08, 0.2)),
+                            mottling=float(rng.uniform(0.1, 0.4)), flush=float(rng.uniform(0.3, 0.9)),
+                            under_eye=float(rng.uniform(0.2, 0.6)), freckles=freckles,
+                            freckle_size=float(rng.uniform(1.2, 2.5)),
+                            roughness_variation=float(rng.uniform(0.05, 0.15)), sheen=float(rng.uniform(0.45, 0.8)),
+                            age=float(np.clip(old * rng.uniform(0.6, 1.2), 0.0, 1.0)), makeup=makeup)
+    return skin.model_copy(update={"detail": detail})
+
+
+def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    """Log-uniform over [lo, hi] (a quantity spread over orders of magnitude), uniform when lo is 0."""
+    return float(np.exp(rng.uniform(np.log(lo), np.log(hi)))) if lo > 0 else float(rng.uniform(lo, hi))
+
+
+def sample_photo_model(rng: np.random.Generator, cfg, n_views: int) -> list[PhotoSpec | None]:
+    """The camera model of each view, for `effects.photo_fraction` of the views (config `effects:`), else None.
+    Noise levels are log-uniform: most photos are taken at low ISO, a few at high."""
+    out = []
+    for _ in range(n_views):
+        if not rng.random() < cfg.photo_fraction:
+            out.append(None)
+            continue
+        wb = rng.uniform(-1.0, 1.0, size=2) * rng.uniform(*cfg.white_balance)
+        lo, hi = (int(q) for q in cfg.jpeg_quality)
+        out.append(PhotoSpec(softness_px=float(rng.uniform(*cfg.softness_px)),
+                             exposure_ev=float(rng.uniform(*cfg.exposure_ev)),
+                             white_balance=(float(1.0 + wb[0]), 1.0, float(1.0 + wb[1])),
+                             shot_noise=_log_uniform(rng, *cfg.shot_noise),
+                             read_noise=_log_uniform(rng, *cfg.read_noise),
+                             contrast=float(rng.uniform(*cfg.picture_contrast)),
+                             saturation=float(rng.uniform(*cfg.picture_saturation)),
+                             jpeg_quality=int(rng.integers(lo, hi + 1)), seed=int(rng.integers(0, 2**31 - 1))))
+    return out
+
+
+def sample_backdrop(rng: np.random.Generator, cfg) -> BackgroundSpec | None:
+    """A procedural backdrop for `lighting.backdrop_fraction` of the groups, else None."""
+    if not rng.random() < cfg.backdrop_fraction:
+        return None
+    lo, hi = (int(x) for x in cfg.backdrop_clutter)
+    return BackgroundSpec(type="backdrop", backdrop=BackdropSpec(seed=int(rng.integers(0, 2**31 - 1)),
+                                                                 shapes=int(rng.integers(lo, hi + 1)),
+                                                                 blur=float(rng.uniform(*cfg.backdrop_blur))))
+
+
 def _needs(drawn: bool, head_model, attribute: str, key: str, why: str) -> None:
     """ValueError naming config `key` when a part it drew needs a vertex attribute the head model lacks."""
     if drawn and attribute not in head_model.vertex_attributes:
@@ -400,6 +509,12 @@ def sample_group(cfg, group: int, head_model, hdris: Sequence[AssetRef],
     photo = sample_photo(stream("photo"), cfg.lighting, backgrounds)
     if photo is not None:
         lighting = lighting.model_copy(update={"background": photo})
+    else:  # groups without a photo may stand before a procedural backdrop
+        backdrop = sample_backdrop(stream("backdrop"), cfg.lighting)
+        if backdrop is not None:
+            lighting = lighting.model_copy(update={"background": backdrop})
+    models = sample_photo_model(stream("photo_model"), cfg.effects, len(views))
+    views = [v.model_copy(update={"photo": m}) if m is not None else v for v, m in zip(views, models)]
     skin = sample_skin_regions(stream("skin_regions"), cfg.skin, materials.skin)
     albedo = sample_albedo(stream("albedo"), cfg.skin, skin_textures)
     if albedo is not None:
@@ -416,7 +531,9 @@ def sample_group(cfg, group: int, head_model, hdris: Sequence[AssetRef],
     hair = sample_hair(stream("hair"), cfg.hair, skin, strands, facial, identity.age())
     _needs(hair is not None and hair.brow_strands, head_model, BROWS, "hair.brow_strands", "where brows grow")
     mouth = sample_mouth(stream("mouth"), materials.mouth, identity.age())
-    materials = materials.model_copy(update={"skin": skin, "hair": hair, "mouth": mouth})
+    eye = sample_eye_detail(stream("eye_detail"), cfg.eyes, materials.eye, skin.tone)
+    skin = sample_skin_detail(stream("skin_detail"), cfg.skin, skin, identity.age())
+    materials = materials.model_copy(update={"skin": skin, "hair": hair, "mouth": mouth, "eye": eye})
     garment = sample_garment(stream("garment"), cfg.clothing)
     _needs(garment is not None, head_model, TORSO, "clothing.fraction", "where clothes go")
     hat = sample_hat(stream("hat"), cfg.accessories)

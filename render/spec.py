@@ -8,7 +8,7 @@ garments, accessories) and other head models add typed fields here.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import SerializeAsAny, field_validator, model_serializer
 
@@ -21,6 +21,21 @@ from relhead.configbase import Strict
 SPEC_FORMAT = "relhead-spec/1"
 
 RGB = tuple[float, float, float]  # linear RGB in [0, 1]
+
+
+class Spec(Strict):
+    """A spec type whose `optional` fields (added after specs were written without them) are left out
+    of its JSON while None, so the specs of configs that leave them off keep their bytes."""
+
+    optional: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _optional_only_when_set(self, handler):
+        out = handler(self)
+        for name in self.optional:
+            if getattr(self, name) is None:
+                out.pop(name, None)
+        return out
 
 
 class Euler(Strict):
@@ -51,13 +66,32 @@ class EffectsSpec(Strict):
     motion_blur_deg: float = 0.0  # its direction in the image, from +x toward +y (down)
 
 
-class ViewSpec(Strict):
+class PhotoSpec(Strict):
+    """The camera model of one view (config `effects.photo_fraction`; relhead.render.photo), applied to the
+    rendered image in this order: lens softness, exposure and white balance, shot and read noise, the
+    picture style's tone curve and saturation, JPEG."""
+
+    softness_px: float  # Gaussian sigma (pixels)
+    exposure_ev: float  # stops; the linear signal is scaled by 2 ** exposure_ev
+    white_balance: RGB  # gains on the linear signal (green 1)
+    shot_noise: float  # photon noise: variance per unit of linear signal
+    read_noise: float  # standard deviation, linear units
+    contrast: float  # the tone curve's S: 0 none .. 1 smoothstep
+    saturation: float  # 1: as rendered
+    jpeg_quality: int  # 1 .. 100
+    seed: int  # of the noise
+
+
+class ViewSpec(Spec):
+    optional: ClassVar[tuple[str, ...]] = ("photo",)
+
     euler_deg: Euler  # head pose in the camera
     neck_share: float  # share of the rotation done by the neck; the camera orbits for the rest
     gaze_deg: tuple[float, float]  # (yaw, pitch) of both eyes in the head frame
     camera: CameraSpec
     expression: dict[str, float]  # the backend's named expression parameters
     effects: EffectsSpec | None = None  # None: no camera effects
+    photo: PhotoSpec | None = None  # None: the render as it comes (and the field is not written)
 
 
 class HeadSpec(Strict):
@@ -76,7 +110,37 @@ class HeadSpec(Strict):
         return section.model_validate(value)
 
 
-class SkinSpec(Strict):
+class MakeupSpec(Strict):
+    """Make-up of a detailed skin: colours (linear RGB) and strengths 0 .. 1 (0: none)."""
+
+    lips: RGB
+    lips_strength: float
+    blush: RGB
+    blush_strength: float
+    shadow: RGB  # eye shadow on the upper lids
+    shadow_strength: float
+
+
+class SkinDetailSpec(Strict):
+    """A skin whose colour, roughness and sheen vary over the face (config `skin.detail`;
+    relhead.render.blender.materials, region weights from relhead.render.parts.face_areas)."""
+
+    seed: float  # offsets the detail's noise textures
+    variation: float  # darker and lighter regions (low-frequency), +- share of the colour
+    mottling: float  # small red-brown blotches
+    flush: float  # redness of the cheeks and the nose
+    under_eye: float  # darker skin under the eyes
+    freckles: float  # density of freckles; 0: none
+    freckle_size: float  # their spacing (mm)
+    roughness_variation: float  # +- over the face; the forehead and nose are glossier (the T-zone)
+    sheen: float  # the specular level is multiplied by this (< 1: a duller, less plastic sheen)
+    age: float  # 0 .. 1: wrinkle relief on the forehead and round the eyes, age spots, sagging shade
+    makeup: MakeupSpec | None = None
+
+
+class SkinSpec(Spec):
+    optional: ClassVar[tuple[str, ...]] = ("detail",)
+
     tone: float  # 0 light .. 1 dark
     base_color: RGB
     roughness: float
@@ -87,12 +151,31 @@ class SkinSpec(Strict):
     lip_color: RGB | None = None
     albedo: AssetRef | None = None  # a texture on the head model's UVs for the skin's colour (skin.albedo_dir)
     specular: float = 0.5  # the Principled BSDF's specular IOR level (0.5: skin's IOR as is)
+    detail: SkinDetailSpec | None = None  # None: the plain skin (and the field is not written)
 
 
-class EyeSpec(Strict):
+class EyeDetailSpec(Strict):
+    """Detailed eyes (config `eyes.detail`; relhead.render.blender.materials.build_eye): the iris'
+    fibres, collarette and limbal ring, the sclera's tint and veins."""
+
+    collarette: RGB  # the iris' colour round the pupil
+    collarette_size: float  # its reach, share of the iris radius
+    fibres: float  # contrast of the radial fibres, 0 .. 1
+    fibre_scale: float  # fibres round the iris
+    limbal: float  # darkness of the limbal ring, 0 .. 1
+    limbal_width: float  # its width, share of the iris radius
+    sclera: RGB  # linear RGB
+    veins: float  # 0 .. 1
+    seed: float  # offsets the noise textures
+
+
+class EyeSpec(Spec):
+    optional: ClassVar[tuple[str, ...]] = ("detail",)
+
     iris_color: RGB
     iris_deg: float  # half-angle of the iris cone from the eyeball centre
     pupil_deg: float
+    detail: EyeDetailSpec | None = None  # None: relhead's flat iris (and the field is not written)
 
 
 class MouthSpec(Strict):
@@ -207,10 +290,22 @@ class MaterialsSpec(Strict):
     hair: HairSpec | None = None  # None: no hair of any kind
 
 
-class BackgroundSpec(Strict):
-    type: Literal["hdri", "color", "image"]
+class BackdropSpec(Strict):
+    """A procedural backdrop (config `lighting.backdrop_fraction`; drawn by relhead.render.backdrop from
+    this spec alone): a wall or a room's corner with clutter, composited behind the subject like a photo."""
+
+    seed: int
+    shapes: int  # clutter: frames, shelves, windows, lamps, plants, stripes...
+    blur: float  # defocus, share of the image width (Gaussian sigma)
+
+
+class BackgroundSpec(Spec):
+    optional: ClassVar[tuple[str, ...]] = ("backdrop",)
+
+    type: Literal["hdri", "color", "image", "backdrop"]
     color: RGB | None = None  # for type 'color'
     image: AssetRef | None = None  # for type 'image': a photo from lighting.background_dir
+    backdrop: BackdropSpec | None = None  # for type 'backdrop' (and only then written)
 
 
 class LightSpec(Strict):
@@ -240,7 +335,9 @@ class ClipSpec(Strict):
     fps: float
 
 
-class GroupSpec(Strict):
+class GroupSpec(Spec):
+    optional: ClassVar[tuple[str, ...]] = ("clip",)
+
     format: Literal["relhead-spec/1"] = SPEC_FORMAT
     group: int
     seed: int
@@ -253,11 +350,3 @@ class GroupSpec(Strict):
     glasses: GlassesSpec | None = None  # None: no glasses
     hat: HatSpec | None = None  # None: no hat
     clip: ClipSpec | None = None  # None: independent views (and the field is not written)
-
-    @model_serializer(mode="wrap")
-    def _clip_only_when_set(self, handler):
-        """Specs of groups that are not clips serialise as they did before clips existed."""
-        out = handler(self)
-        if self.clip is None:
-            out.pop("clip", None)
-        return out

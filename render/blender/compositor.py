@@ -30,8 +30,10 @@ def effect_node_groups() -> list:
 
 
 def compositor_parts(cfg) -> dict[str, bool]:
-    """Which optional compositor branches a config's scene is built with (part of its scene key)."""
-    return {"effects": cfg.effects.fraction > 0, "photos": cfg.lighting.image_background_fraction > 0}
+    """Which optional compositor branches a config's scene is built with (part of its scene key); procedural
+    backdrops (relhead.render.backdrop) go behind the subject the way photos do."""
+    return {"effects": cfg.effects.fraction > 0,
+            "photos": cfg.lighting.image_background_fraction > 0 or cfg.lighting.backdrop_fraction > 0}
 
 
 class Compositor:
@@ -88,6 +90,10 @@ class Compositor:
         img = scene.render.image_settings
         img.file_format, img.color_mode, img.color_depth, img.compression = "PNG", "RGB", "8", 0
         scene.render.filepath = str(Path(self._tmp.name) / "rgb.png")
+
+    def backdrop_file(self) -> Path:
+        """Where a group's procedural backdrop is written for its image node to read."""
+        return Path(self._tmp.name) / "backdrop.png"
 
     def set_photo(self, image) -> None:
         """The group's photo background (a loaded image), or None: what the camera sees."""

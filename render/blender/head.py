@@ -7,9 +7,10 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from relhead.assets.base import PART_EYE, PART_SKIN, PosedHead
+from relhead.assets.base import PART_EYE, PART_SKIN, PosedHead, fixed_threads
 from relhead.render.blender import materials
 from relhead.render.blender.part import remove
+from relhead.render.parts.face_areas import FACE_AREAS, FACE_LINES, face_areas
 from relhead.render.parts.surface import head_frame
 from relhead.render.spec import MaterialsSpec
 
@@ -17,7 +18,8 @@ from relhead.render.spec import MaterialsSpec
 class Head:
     """The mesh of one head model in `scene`; `subsurface` and `skin_shader` as in config `render:`."""
 
-    def __init__(self, scene, hm, subsurface: str, skin_shader: str) -> None:
+    def __init__(self, scene, hm, subsurface: str, skin_shader: str, skin_detail: bool = False,
+                 eye_detail: bool = False) -> None:
         self.model_name = hm.name
         me = bpy.data.meshes.new("head")
         me.from_pydata(np.zeros((int(hm.faces.max()) + 1, 3)).tolist(), [], hm.faces.tolist())
@@ -27,10 +29,13 @@ class Head:
             a = me.attributes.new(name, "FLOAT_VECTOR", "POINT")
             a.data.foreach_set("vector", values.astype(np.float32).ravel())
         me.attributes.new(materials.SKIN_COORDS, "FLOAT_VECTOR", "POINT")
+        if skin_detail:  # where on the face the detail varies, per group (set_areas)
+            for name in (FACE_AREAS, FACE_LINES):
+                me.attributes.new(name, "FLOAT_VECTOR", "POINT")
         uvs = getattr(hm, "face_uvs", None)
         if uvs is not None:  # per face corner, in the order from_pydata made the loops
             me.uv_layers.new(name="UVMap").data.foreach_set("uv", uvs.astype(np.float32).ravel())
-        for mat in materials.build_head_materials(subsurface, skin_shader):
+        for mat in materials.build_head_materials(subsurface, skin_shader, skin_detail, eye_detail):
             me.materials.append(mat)  # slot index == part label
         self.object = bpy.data.objects.new("head", me)
         scene.collection.objects.link(self.object)
@@ -49,6 +54,13 @@ class Head:
             if not self.object.data.uv_layers:
                 raise RuntimeError(f"a skin texture on head model '{self.model_name}', which has no UVs")
             mats[PART_SKIN].node_tree.nodes["albedo"].image = albedo
+
+    def set_areas(self, first: PosedHead) -> None:
+        """A detailed skin's face areas (relhead.render.parts.face_areas), laid out on the group's first posed head."""
+        with fixed_threads():
+            weights = face_areas(first)
+        for name, w in zip((FACE_AREAS, FACE_LINES), weights):
+            self.object.data.attributes[name].data.foreach_set("vector", w.ravel())
 
     def set_view(self, posed: PosedHead) -> None:
         """The posed head's vertices, and their head-frame coordinates, which keep textures on the skin."""

@@ -67,6 +67,7 @@ class ProcessScene:
         self.camera = Camera(self.scene)
         self.world = World(self.scene)
         self._images: dict[str, object] = {}  # path -> bpy image, least recently used first
+        self._backdrop_image = None  # the group's procedural backdrop, when it has one
         settings.apply(self.scene, cfg.render, cfg.image)
         self.compositor = Compositor(self.scene, **compositor_parts(cfg))
         self._head_model = None
@@ -81,7 +82,9 @@ class ProcessScene:
         if head_model is not self._head_model:
             if self.head is not None:
                 self.head.remove()
-            self.head = Head(self.scene, head_model, cfg.render.subsurface, cfg.render.skin_shader)
+            look = look_parts(cfg)
+            self.head = Head(self.scene, head_model, cfg.render.subsurface, cfg.render.skin_shader,
+                             skin_detail=look["skin"], eye_detail=look["eyes"])
             self._head_model = head_model
 
     def _image(self, path: Path):
@@ -99,11 +102,29 @@ class ProcessScene:
         by part name (Part.geometry; a part missing there is left out)."""
         albedo, photo = spec.materials.skin.albedo, spec.lighting.background.image
         self.head.set_group(spec.materials, self._image(files.path(albedo)) if albedo else None)
+        if spec.materials.skin.detail is not None:
+            self.head.set_areas(first)
         self.world.set_group(spec.lighting, self._image(files.path(spec.lighting.hdri)))
         settings.set_seed(self.scene, spec.render_seed)
-        self.compositor.set_photo(self._image(files.path(photo)) if photo else None)
+        backdrop = spec.lighting.background.backdrop
+        self.compositor.set_photo(self._image(files.path(photo)) if photo else
+                                  self._backdrop(backdrop) if backdrop else None)
         for part in self.parts:
             part.set_group(spec, (geometry or {}).get(part.name), first)
+
+    def _backdrop(self, p):
+        """The group's procedural backdrop (relhead.render.backdrop) as a loaded image."""
+        from PIL import Image
+
+        from relhead.render.backdrop import backdrop_image
+
+        if self._backdrop_image is not None:
+            bpy.data.images.remove(self._backdrop_image)
+        path = self.compositor.backdrop_file()
+        Image.fromarray(backdrop_image(p, self.W, self.H)).save(path, compress_level=0)
+        self._backdrop_image = bpy.data.images.load(str(path))
+        self._backdrop_image.pack()  # its pixels now, not when the file is next rewritten
+        return self._backdrop_image
 
     # ------------------------------------------------------------------ per view
     def set_view(self, posed: PosedHead, labels: ViewLabels) -> None:
@@ -208,6 +229,11 @@ PART_CLASSES = {"hair": SEG["hair"], "facial": SEG["beard"], "glasses": SEG["gla
                 "garment": SEG["clothing"]}
 
 
+def look_parts(cfg) -> dict[str, bool]:
+    """Which detailed materials a config's head is built with (config skin.detail, eyes.detail)."""
+    return {"skin": cfg.skin.detail > 0, "eyes": cfg.eyes.detail > 0}
+
+
 _SCENE: tuple[str, ProcessScene] | None = None
 
 
@@ -216,7 +242,8 @@ def process_scene(cfg, head_model) -> ProcessScene:
     a fresh scene: Cycles' persistent data does not reliably take up settings changed between
     renders of an unchanged scene, and the pixels must depend on the config alone."""
     global _SCENE
-    key = cfg.render.model_dump_json(exclude={"threads"}) + cfg.image.model_dump_json() + str(compositor_parts(cfg))
+    key = (cfg.render.model_dump_json(exclude={"threads"}) + cfg.image.model_dump_json() + str(compositor_parts(cfg))
+           + str(look_parts(cfg)))
     if _SCENE is None or _SCENE[0] != key:
         if _SCENE is not None:
             _SCENE[1].close()
