@@ -181,6 +181,35 @@ def crop_image(rgb: np.ndarray, x0: float, y0: float, side: float, size: int) ->
     return torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1).float().div_(255.0)
 
 
+def rotated_crop(rgb: np.ndarray, x0: float, y0: float, side: float, size: int, theta_deg: float,
+                 pivot=None, padding: str = "border") -> torch.Tensor:
+    """The crop [x0, x0 + side] x [y0, y0 + side] of (H, W, 3) uint8 `rgb` with the picture turned by
+    `theta_deg` about `pivot` (image coordinates, pixel centres at +0.5; default the crop's centre), as
+    (3, size, size) float in [0, 1]: a point p of the photo lands at pivot + Rot(theta) (p - pivot),
+    Rot(theta) = [[cos, -sin], [sin, cos]] in image coordinates (x right, y down), i.e. clockwise on
+    the screen for positive theta. With the principal point at `pivot` this is exactly the image of the
+    camera rolled about its optical axis so that every point X becomes Rz(theta) X, i.e. the head's pose
+    (R, t) becomes (Rz(theta) R, Rz(theta) t) (relhead.frames: positive roll tilts the head clockwise).
+    Sampled bilinearly at the photo's own resolution, then resized to `size` antialiased; pixels the
+    photo does not cover take `padding` (grid_sample's "border", "reflection" or "zeros")."""
+    import torch.nn.functional as F
+
+    H, W = rgb.shape[:2]
+    n = max(size, int(np.ceil(side)))
+    px, py = (x0 + side / 2, y0 + side / 2) if pivot is None else (float(pivot[0]), float(pivot[1]))
+    c, s = np.cos(np.radians(theta_deg)), np.sin(np.radians(theta_deg))
+    u = x0 + (np.arange(n) + 0.5) * side / n  # output pixel centres, in photo coordinates before turning
+    v = y0 + (np.arange(n) + 0.5) * side / n
+    du, dv = np.meshgrid(u - px, v - py)
+    sx, sy = px + c * du + s * dv, py - s * du + c * dv  # Rot(theta)^T (p' - pivot) + pivot
+    grid = torch.from_numpy(np.stack([2 * sx / W - 1, 2 * sy / H - 1], -1)[None]).float()
+    img = torch.from_numpy(np.array(rgb, dtype=np.float32)).permute(2, 0, 1)[None]
+    out = F.grid_sample(img, grid, mode="bilinear", padding_mode=padding, align_corners=False)
+    if n != size:
+        out = F.interpolate(out, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return out[0].clamp_(0, 255).div_(255.0)
+
+
 def pair_meta(corpus: Corpus, g: Group, a: int, q: int, K_a, K_q) -> dict:
     va, vq = g.views[a], g.views[q]
     R_a, R_q = np.asarray(va["R"]), np.asarray(vq["R"])
