@@ -279,7 +279,7 @@ def _f(v, d=1) -> str:
 def table_rows(res: dict) -> tuple[list[str], list[list[str]]]:
     """The summary table: real photos, held-out renders, their ratio; columns overall and by |roll|."""
     angles = [f"{a:g}" for a in res["angles"]]
-    head = ["roll test", "images", "pairs", "median", "mean", *(f"|roll| {a}" for a in angles), "identity median",
+    head = ["roll test", "images", "pairs", "median", "mean", *(f"roll ±{a}" for a in angles), "identity median",
             "swap", "cycle"]
     rows = []
     for name, s in (("real photos", res["real"]["summary"]), ("held-out renders", res["synthetic"]["summary"])):
