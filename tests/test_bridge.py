@@ -70,11 +70,16 @@ def test_roll_augmentation_turns_the_query_and_composes_its_target_exactly(train
                 if theta:
                     v = g.views[2]
                     K = np.asarray(v["K"], float)
-                    box = _crop_box(plain["meta"]["K_q"], K, 48)
+                    box, box0 = _crop_box(m["K_q"], K, 48), _crop_box(plain["meta"]["K_q"], K, 48)
                     want = D.rotated_crop(g.image(2), *box, 48, theta, K[:2, 2], "reflection")
                     assert torch.allclose(item["images"][1], want)
                     assert not torch.allclose(item["images"][1], plain["images"][1], atol=0.02)
-    assert turned >= 6  # the fake head's principal point lies inside its crops: almost every draw turns
+                    # the window moved with the face: its centre is the old centre turned about the pivot
+                    Rz2 = euler_to_matrix(0, 0, theta)[:2, :2]
+                    centre = lambda b: np.array([b[0] + b[2] / 2, b[1] + b[2] / 2])  # noqa: E731
+                    np.testing.assert_allclose(centre(box), K[:2, 2] + Rz2 @ (centre(box0) - K[:2, 2]), atol=1e-9)
+                    assert box[2] == pytest.approx(box0[2])
+    assert turned == 8
 
 
 def _crop_box(Kc, K, size):

@@ -104,9 +104,10 @@ class DataCfg(Strict):
     pairs_per_group: int = Field(1, ge=1, description="pairs drawn from a group each time the stream passes it")
     flip: float = Field(0.0, ge=0.0, le=1.0, description="probability that a training pair is mirrored "
                         "left-right, both frames and their poses (relhead.frames.mirror_pose)")
-    roll: float = Field(0.0, ge=0.0, le=1.0, description="probability that a training pair's query frame is turned "
-                        "about its principal point by an angle uniform in +-roll_deg: exactly a roll of its camera, "
-                        "so its pose becomes (Rz R_q, Rz t_q) and the relative target (Rz R_rel, Rz t_rel)")
+    roll: float = Field(0.0, ge=0.0, le=1.0, description="probability that a training pair's query image is turned "
+                        "about its principal point by an angle uniform in +-roll_deg, its crop window turning with "
+                        "the face: exactly a roll of its camera, so its pose becomes (Rz R_q, Rz t_q) and the "
+                        "relative target (Rz R_rel, Rz t_rel)")
     roll_deg: float = Field(30.0, ge=0.0, le=180.0)
     holdout_every: int = Field(10, ge=2, description="group ids g with g % k == k - 1 are held out (eval only)")
     eval_pairs: Literal["all", "recorded"] = "all"  # every ordered pair of a held-out group, or pairs.json's
@@ -389,11 +390,17 @@ class TrainPairs(torch.utils.data.IterableDataset):
         meta = pair_meta(self.corpora[d.corpus], d.group, d.anchor, d.query, *Ks)
         theta, pivot = 0.0, None
         if cfg.roll and bridge.random() < cfg.roll:
+            # the query's image turned about its principal point (a roll of its camera), and its crop window
+            # moved with the face: the window's centre turns too, so the face stays where the crop had it
+            # (moving a window changes only K, which crop_intrinsics follows)
             theta = float(bridge.uniform(-cfg.roll_deg, cfg.roll_deg))
             vq, (x0, y0, side) = d.group.views[d.query], crops[1]
-            pivot = np.asarray(vq["K"], float)[:2, 2]  # the query's principal point, in its image
-            if not (x0 <= pivot[0] <= x0 + side and y0 <= pivot[1] <= y0 + side):
-                theta = 0.0  # turning about a point outside the crop would swing the face out of it
+            pivot = np.asarray(vq["K"], float)[:2, 2]
+            c, s = np.cos(np.radians(theta)), np.sin(np.radians(theta))
+            dx, dy = x0 + side / 2 - pivot[0], y0 + side / 2 - pivot[1]
+            crops[1] = (pivot[0] + c * dx - s * dy - side / 2, pivot[1] + s * dx + c * dy - side / 2, side)
+            Ks[1] = crop_intrinsics(vq["K"], *crops[1], size)
+            meta["K_q"] = Ks[1]
         frames = [(d.query, crops[1])] if self.mode == "absolute" else [(d.anchor, crops[0]), (d.query, crops[1])]
         images = torch.stack([rotated_crop(d.group.image(i), *box, size, theta, pivot, "reflection")
                               if theta and i == d.query else crop_image(d.group.image(i), *box, size)
