@@ -163,3 +163,33 @@ def test_the_identity_model_scores_the_roll_and_is_perfectly_consistent():
     s = RL.summarise([rows], (10.0, 20.0))
     assert s["by_roll"]["10"]["median"] == pytest.approx(10.0) and s["by_roll"]["20"]["median"] == pytest.approx(20.0)
     assert s["swap_median"] == pytest.approx(0.0, abs=1e-4) and s["cycle_median"] == pytest.approx(0.0, abs=1e-4)
+    assert s["roll_gain"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_an_oracle_sees_the_whole_roll():
+    """A model that predicts the true roll of each pair scores 0 with gain 1."""
+    class Oracle(torch.nn.Module):
+        def forward(self, x):  # frames carry their roll in pixel [0, 0, 0] (degrees / 100)
+            B, S = x.shape[:2]
+            enc = torch.zeros(B, S, 9)
+            enc[..., 7:] = 1.0
+            from scipy.spatial.transform import Rotation
+
+            for b in range(B):
+                rel = float(x[b, 1, 0, 0, 0] - x[b, 0, 0, 0, 0]) * 100
+                q = Rotation.from_matrix(RL.roll_matrix(rel)).as_quat()
+                enc[b, 1, 3:7] = torch.tensor(q, dtype=torch.float32)
+                enc[b, 0, 6] = 1.0
+            return [enc]
+
+    from types import SimpleNamespace
+
+    frames = {}
+    for t in (0.0, 10.0, -10.0, 45.0, -45.0):
+        f = torch.zeros(3, 16, 16)
+        f[0, 0, 0] = t / 100
+        frames[t] = f
+    rows = RL.roll_rows(Oracle(), SimpleNamespace(mode="relative"), torch.device("cpu"), False, frames, (10.0, 45.0))
+    s = RL.summarise([rows], (10.0, 45.0))
+    assert s["median"] == pytest.approx(0.0, abs=1e-3) and s["roll_gain"] == pytest.approx(1.0, abs=1e-4)
+    assert s["swap_median"] == pytest.approx(0.0, abs=1e-3) and s["cycle_median"] == pytest.approx(0.0, abs=1e-3)

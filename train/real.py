@@ -17,7 +17,8 @@ has a pixel the photo does not cover (no black or smeared corners); `scale` reco
 frame, the unturned anchor too, goes through the same resampling.
 
 Pairs per image, for each theta in `angles` (both signs): (0, theta) with truth Rz(theta) and its swap
-(theta, 0) with truth Rz(-theta). Label-free checks, in degrees (zero for a consistent model, whatever
+(theta, 0) with truth Rz(-theta); `roll_gain` is the median of the predicted roll (the Euler roll of
+R_pred, relhead.frames) over the true one: 1 for a model that sees the whole roll, 0 for one that sees none. Label-free checks, in degrees (zero for a consistent model, whatever
 the truth): swap consistency angle(R_ab R_ba) and cycle consistency angle(R_bc R_ab R_ac^T) over the
 triplet (a, b, c) = (0, +theta, -theta) (with R_q = R_rel R_a, R_c = R_bc R_ab R_a = R_ac R_a).
 
@@ -38,7 +39,7 @@ import numpy as np
 import torch
 
 from relhead.configbase import ConfigError
-from relhead.frames import euler_to_matrix, geodesic_deg
+from relhead.frames import euler_to_matrix, geodesic_deg, matrix_to_euler
 
 ANGLES = (10.0, 20.0, 30.0, 45.0)  # |theta|, degrees; each with both signs
 
@@ -150,7 +151,8 @@ def roll_rows(model, cfg, device, bf16, frames: dict[float, torch.Tensor], angle
     pairs = roll_pairs(angles)
     R = dict(zip(pairs, _predict(model, cfg, device, bf16, [torch.stack([frames[a], frames[q]]) for a, q in pairs])))
     rows = [{"anchor": a, "query": q, "roll": q - a, "rot_deg": geodesic_deg(R[(a, q)], roll_matrix(q - a)),
-             "identity_deg": abs(q - a), "R_pred": np.round(R[(a, q)], 6).tolist()}
+             "identity_deg": abs(q - a), "pred_roll_deg": matrix_to_euler(R[(a, q)])[2],
+             "R_pred": np.round(R[(a, q)], 6).tolist()}
             for a, q in pairs if a == 0.0 or q == 0.0]
     swaps = [{"roll": t, "swap_deg": swap_deg(R[(0.0, t)], R[(t, 0.0)])} for a in angles for t in (a, -a)]
     cycles = [{"roll": a, "cycle_deg": cycle_deg(R[(0.0, a)], R[(a, -a)], R[(0.0, -a)])} for a in angles]
@@ -170,7 +172,8 @@ def summarise(images: list[dict], angles=ANGLES) -> dict:
                 "mean": float(e.mean()) if len(e) else None,
                 "identity": float(np.median([r["identity_deg"] for r in sel])) if sel else None}
 
-    out = {"images": len(images), **stats(rows),
+    gains = [r["pred_roll_deg"] / r["roll"] for r in rows if r["roll"]]
+    out = {"images": len(images), **stats(rows), "roll_gain": float(np.median(gains)) if gains else None,
            "by_roll": {f"{a:g}": stats([r for r in rows if abs(abs(r["roll"]) - a) < 1e-9]) for a in angles},
            "swap_median": float(np.median(swaps)) if swaps else None,
            "cycle_median": float(np.median(cycles)) if cycles else None}
@@ -280,15 +283,16 @@ def table_rows(res: dict) -> tuple[list[str], list[list[str]]]:
     """The summary table: real photos, held-out renders, their ratio; columns overall and by |roll|."""
     angles = [f"{a:g}" for a in res["angles"]]
     head = ["roll test", "images", "pairs", "median", "mean", *(f"roll ±{a}" for a in angles), "identity median",
-            "swap", "cycle"]
+            "roll gain", "swap", "cycle"]
     rows = []
     for name, s in (("real photos", res["real"]["summary"]), ("held-out renders", res["synthetic"]["summary"])):
         rows.append([name, str(s["images"]), str(s["n"]), _f(s["median"]), _f(s["mean"]),
-                     *(_f(s["by_roll"][a]["median"]) for a in angles), _f(s["identity"]), _f(s["swap_median"]),
+                     *(_f(s["by_roll"][a]["median"]) for a in angles), _f(s["identity"]), _f(s.get("roll_gain"), 2),
+                     _f(s["swap_median"]),
                      _f(s["cycle_median"])])
     r = res["ratio"]
     rows.append(["real / synthetic", "", "", _f(r["median"], 2), _f(r["mean"], 2),
-                 *(_f(r["by_roll"][a], 2) for a in angles), "", _f(r["swap_median"], 2), _f(r["cycle_median"], 2)])
+                 *(_f(r["by_roll"][a], 2) for a in angles), "", "", _f(r["swap_median"], 2), _f(r["cycle_median"], 2)])
     return head, rows
 
 
@@ -299,7 +303,8 @@ def markdown(res: dict) -> str:
     per_photo = "; ".join(f"{p['name']}: " + (f"median {_f(float(np.median([r['rot_deg'] for r in p['pairs']])))}"
                                               if p["detected"] else "no face found") for p in res["real"]["photos"])
     return ("\n".join(lines) + f"\n\nerrors in degrees (geodesic, medians unless marked); pairs (0, theta) and "
-            f"(theta, 0) for theta = +-{', +-'.join(f'{a:g}' for a in res['angles'])}; renders: "
+            f"(theta, 0) for theta = +-{', +-'.join(f'{a:g}' for a in res['angles'])}; roll gain: the median of the "
+            f"predicted roll (relhead.frames' Euler roll of R_pred) over the true one; renders: "
             f"{res['synthetic']['views']} held-out views, {res['synthetic']['undetected']} without an MTCNN face\n"
             f"per photo: {per_photo}\n"
             f"held-out relative error on the renders' ordinary pairs: mean {_f(h['rot_deg'], 2)}, median "
