@@ -16,17 +16,19 @@ from training import tiny
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def test_the_bridging_knobs_are_off_by_default():
-    cfg = tiny().data
+def test_the_bridging_knobs_are_off_by_default_and_small_cpu_rolls():
+    cfg = D.DataCfg()
     assert cfg.roll == 0 and cfg.crop.detector == 0
     a = cfg.augment
     assert a.grey_p == 0 and a.sensor_p == 0 and a.jpeg_p == 0
+    small = tiny().data  # small-cpu turns roll on (bench/README.md, "Real photos"), nothing else
+    assert small.roll == 0.5 and small.roll_deg == 45 and small.crop.detector == 0 and small.augment.jpeg_p == 0
 
 
 def _items(corpora, g, seed, *sets, flip=0.0):
     """The same pair draw (mirrored with probability `flip`) without and with `sets`."""
     d = D.PairDraw(0, g, 1, 2, (seed,))
-    base = ("data.augment.enabled=false", f"data.flip={flip}")
+    base = ("data.augment.enabled=false", f"data.flip={flip}", "data.roll=0")
     plain = D.TrainPairs(corpora, tiny(*base).data, 48, "relative", seed=0).item(d)
     cfg = tiny(*base, *sets).data
     return plain, D.TrainPairs(corpora, cfg, 48, "relative", seed=0).item(d), cfg
