@@ -6,7 +6,8 @@ real / synthetic ratios (relhead.train.real says exactly what is measured).
                          [--held-out-pairs N] [--render-box mtcnn|true] [--out FILE]
 
 Writes JSON (default RUN/real.json, which `relhead report RUN` shows as a section) and prints a
-markdown table.
+markdown table. Needs the photos' packages (scikit-image, in relhead's `test` extra, and matplotlib)
+and MTCNN's weights (`pip install --no-deps facenet-pytorch==2.6.0`); nothing is downloaded.
 """
 
 from __future__ import annotations
