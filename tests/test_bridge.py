@@ -16,13 +16,11 @@ from training import tiny
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def test_the_bridging_knobs_are_off_by_default_and_small_cpu_rolls():
-    cfg = D.DataCfg()
-    assert cfg.roll == 0 and cfg.crop.detector == 0
-    a = cfg.augment
-    assert a.grey_p == 0 and a.sensor_p == 0 and a.jpeg_p == 0
-    small = tiny().data  # small-cpu turns roll on (bench/README.md, "Real photos"), nothing else
-    assert small.roll == 0.5 and small.roll_deg == 45 and small.crop.detector == 0 and small.augment.jpeg_p == 0
+def test_the_bridging_knobs_are_off_by_default():
+    for cfg in (D.DataCfg(), tiny().data):  # small-cpu too (bench/README.md, "Real photos": none helped yet)
+        assert cfg.roll == 0 and cfg.crop.detector == 0
+        a = cfg.augment
+        assert a.grey_p == 0 and a.sensor_p == 0 and a.jpeg_p == 0
 
 
 def _items(corpora, g, seed, *sets, flip=0.0):
