@@ -417,7 +417,7 @@ def test_a_corrupt_shard_fails_or_is_skipped_as_configured(train_corpus, tmp_pat
     (["--set", "data.size=50"], "data.size: must be a multiple of the patch size 16"),
     (["--set", "model.overrides={depht: 2}"], "model.overrides: unknown model field 'depht'"),
     (["--set", "data.crop.margin=[0.6,0.4]"], "data.crop.margin: [min, max] needs min <= max"),
-    (["--training", "nope"], "training 'nope' not found; known: cnn-cpu, small-cpu, vggt-1b-lora"),
+    (["--training", "nope"], "training 'nope' not found; known: cnn-cpu, small-cpu, small-cpu-bridge, vggt-1b-lora"),
     (["--init", "/no/such.pt"], "--init /no/such.pt: no such file"),
     (["--resume"], "--resume:"),
     (["--set", "data.workers=9"], "data.workers: 9 loader workers in 1 process(es) need at least"),

@@ -37,8 +37,8 @@ from relhead.datasets.manifest import read_manifest
 from relhead.datasets.pairs import frontal_view, tag
 from relhead.datasets.sample import Group
 from relhead.datasets.shards import iter_groups
-from relhead.frames import (IBUG68_MIRROR, geodesic_deg, mirror_intrinsics, mirror_pose, pose_to_encoding,
-                            relative_transform)
+from relhead.frames import (IBUG68_MIRROR, euler_to_matrix, geodesic_deg, mirror_intrinsics, mirror_pose,
+                            pose_to_encoding, relative_transform)
 
 
 # ------------------------------------------------------------------------------------------- config
@@ -50,6 +50,9 @@ class CropCfg(Strict):
     margin: Range(0.0, 3.0) = Field((0.4, 0.6), description="per side, as a share of the face box's larger side")
     shift: float = Field(0.01, ge=0.0, le=0.5, description="max centre shift, share of the crop side")
     scale: Range(0.25, 4.0) = Field((0.9, 1.1), description="scale jitter of the crop side")
+    detector: float = Field(0.0, ge=0.0, le=1.0, description="probability that a training frame is cropped "
+                            "around the box a real-photo detector would give (relhead.train.detect.detector_box: "
+                            "MTCNN's spread about BOX_MAP) instead of its true face box")
 
     def draw(self, rng: np.random.Generator) -> tuple[float, tuple[float, float], float]:
         """A training crop's (margin, shift, scale)."""
@@ -83,6 +86,14 @@ class AugmentCfg(Strict):
     blur_sigma: Range(0.01, 10.0) = Field((0.1, 1.0), description="Gaussian blur, pixels of the resized crop")
     noise_p: float = Field(0.2, ge=0.0, le=1.0)
     noise_std: float = Field(0.02, ge=0.0, le=1.0)
+    # camera-like degradations of real photos (off by default), after the above, in this order:
+    grey_p: float = Field(0.0, ge=0.0, le=1.0, description="both frames greyscale (luma in all three channels)")
+    sensor_p: float = Field(0.0, ge=0.0, le=1.0, description="sensor noise drawn per frame: Gaussian with variance "
+                            "a x + b^2 (shot and read noise), a pattern of its own in each frame")
+    sensor_shot: Range(0.0, 1.0) = (0.0005, 0.005)  # a, per unit of intensity in [0, 1]
+    sensor_read: Range(0.0, 1.0) = (0.003, 0.02)  # b, the read noise's std
+    jpeg_p: float = Field(0.0, ge=0.0, le=1.0, description="both frames re-encoded as JPEG (one quality)")
+    jpeg_quality: Range(1.0, 100.0) = (30.0, 90.0)
 
 
 class DataCfg(Strict):
@@ -93,6 +104,11 @@ class DataCfg(Strict):
     pairs_per_group: int = Field(1, ge=1, description="pairs drawn from a group each time the stream passes it")
     flip: float = Field(0.0, ge=0.0, le=1.0, description="probability that a training pair is mirrored "
                         "left-right, both frames and their poses (relhead.frames.mirror_pose)")
+    roll: float = Field(0.0, ge=0.0, le=1.0, description="probability that a training pair's query image is turned "
+                        "about its principal point by an angle uniform in +-roll_deg, its crop window turning with "
+                        "the face: exactly a roll of its camera, so its pose becomes (Rz R_q, Rz t_q) and the "
+                        "relative target (Rz R_rel, Rz t_rel)")
+    roll_deg: float = Field(30.0, ge=0.0, le=180.0)
     holdout_every: int = Field(10, ge=2, description="group ids g with g % k == k - 1 are held out (eval only)")
     eval_pairs: Literal["all", "recorded"] = Field("all", description="every ordered pair of a held-out group, or "
                                                                       "pairs.json's")
@@ -192,6 +208,35 @@ def crop_image(rgb: np.ndarray, x0: float, y0: float, side: float, size: int) ->
     return torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1).float().div_(255.0)
 
 
+def rotated_crop(rgb: np.ndarray, x0: float, y0: float, side: float, size: int, theta_deg: float,
+                 pivot=None, padding: str = "border") -> torch.Tensor:
+    """The crop [x0, x0 + side] x [y0, y0 + side] of (H, W, 3) uint8 `rgb` with the picture turned by
+    `theta_deg` about `pivot` (image coordinates, pixel centres at +0.5; default the crop's centre), as
+    (3, size, size) float in [0, 1]: a point p of the photo lands at pivot + Rot(theta) (p - pivot),
+    Rot(theta) = [[cos, -sin], [sin, cos]] in image coordinates (x right, y down), i.e. clockwise on
+    the screen for positive theta. With the principal point at `pivot` this is exactly the image of the
+    camera rolled about its optical axis so that every point X becomes Rz(theta) X, i.e. the head's pose
+    (R, t) becomes (Rz(theta) R, Rz(theta) t) (relhead.frames: positive roll tilts the head clockwise).
+    Sampled bilinearly at the photo's own resolution, then resized to `size` antialiased; pixels the
+    photo does not cover take `padding` (grid_sample's "border", "reflection" or "zeros")."""
+    import torch.nn.functional as F
+
+    H, W = rgb.shape[:2]
+    n = max(size, int(np.ceil(side)))
+    px, py = (x0 + side / 2, y0 + side / 2) if pivot is None else (float(pivot[0]), float(pivot[1]))
+    c, s = np.cos(np.radians(theta_deg)), np.sin(np.radians(theta_deg))
+    u = x0 + (np.arange(n) + 0.5) * side / n  # output pixel centres, in photo coordinates before turning
+    v = y0 + (np.arange(n) + 0.5) * side / n
+    du, dv = np.meshgrid(u - px, v - py)
+    sx, sy = px + c * du + s * dv, py - s * du + c * dv  # Rot(theta)^T (p' - pivot) + pivot
+    grid = torch.from_numpy(np.stack([2 * sx / W - 1, 2 * sy / H - 1], -1)[None]).float()
+    img = torch.from_numpy(np.array(rgb, dtype=np.float32)).permute(2, 0, 1)[None]
+    out = F.grid_sample(img, grid, mode="bilinear", padding_mode=padding, align_corners=False)
+    if n != size:
+        out = F.interpolate(out, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return out[0].clamp_(0, 255).div_(255.0)
+
+
 def pair_meta(corpus: Corpus, g: Group, a: int, q: int, K_a, K_q) -> dict:
     va, vq = g.views[a], g.views[q]
     R_a, R_q = np.asarray(va["R"]), np.asarray(vq["R"])
@@ -238,6 +283,7 @@ class Augmenter:
             (c.blur_p, K.RandomGaussianBlur(kernel, c.blur_sigma, p=1.0, same_on_batch=True)),
             (c.noise_p, K.RandomGaussianNoise(std=c.noise_std, p=1.0, same_on_batch=True)),
         ]
+        self.cfg = c
 
     def __call__(self, x: torch.Tensor, seed: int) -> torch.Tensor:
         with torch.random.fork_rng(devices=[]):
@@ -247,7 +293,36 @@ class Augmenter:
             for p, transform in self.shared:
                 if torch.rand(()).item() < p:
                     x = transform(x)
-            return x.clamp_(0.0, 1.0)
+            x = x.clamp_(0.0, 1.0)
+            c = self.cfg  # the real-photo degradations draw only when switched on: off, the above is unchanged
+            if c.grey_p and torch.rand(()).item() < c.grey_p:
+                luma = (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2])[:, None]
+                x = luma.expand_as(x).contiguous()
+            if c.sensor_p and torch.rand(()).item() < c.sensor_p:
+                shot = _uniform(*c.sensor_shot, (x.shape[0], 1, 1, 1))
+                read = _uniform(*c.sensor_read, (x.shape[0], 1, 1, 1))
+                x = (x + torch.randn_like(x) * (shot * x + read ** 2).sqrt()).clamp_(0.0, 1.0)
+            if c.jpeg_p and torch.rand(()).item() < c.jpeg_p:
+                x = jpeg(x, int(round(_uniform(*c.jpeg_quality, ()).item())))
+            return x
+
+
+def _uniform(lo: float, hi: float, shape) -> torch.Tensor:
+    return lo + (hi - lo) * torch.rand(shape)
+
+
+def jpeg(x: torch.Tensor, quality: int) -> torch.Tensor:
+    """Frames (S, 3, H, W) in [0, 1] re-encoded as JPEG at `quality` (PIL, 4:2:0), as a camera or a web
+    page would have saved them."""
+    import io
+
+    out = []
+    for f in x:
+        buf = io.BytesIO()
+        Image.fromarray((f.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)).save(buf, "JPEG", quality=quality)
+        buf.seek(0)
+        out.append(torch.from_numpy(np.asarray(Image.open(buf).convert("RGB")).copy()).permute(2, 0, 1))
+    return torch.stack(out).float().div_(255.0)
 
 
 # ------------------------------------------------------------------------------------------ streams
@@ -309,17 +384,49 @@ class TrainPairs(torch.utils.data.IterableDataset):
     def item(self, d: PairDraw) -> dict:
         cfg, size = self.cfg, self.size
         rng = np.random.default_rng(d.seed + (1,))
+        # the sim-to-real knobs (crop.detector, roll) draw from a stream of their own, so that switched
+        # off they change nothing and switched on they leave every other draw as it was
+        bridge = np.random.default_rng(d.seed + (2,))
         crops, Ks = [], []
         for i in (d.anchor, d.query):
             v = d.group.views[i]
-            box = square_crop(v["face_box"], v["W"], v["H"], *cfg.crop.draw(rng))
+            face_box = v["face_box"]
+            if cfg.crop.detector and bridge.random() < cfg.crop.detector:
+                from relhead.train.detect import detector_box
+
+                face_box = detector_box(face_box, v["W"], v["H"], bridge)
+            box = square_crop(face_box, v["W"], v["H"], *cfg.crop.draw(rng))
             crops.append(box)
             Ks.append(crop_intrinsics(v["K"], *box, size))
         meta = pair_meta(self.corpora[d.corpus], d.group, d.anchor, d.query, *Ks)
+        theta, pivot = 0.0, None
+        if cfg.roll and bridge.random() < cfg.roll:
+            # the query's image turned about its principal point (a roll of its camera), and its crop window
+            # moved with the face: the window's centre turns too, so the face stays where the crop had it
+            # (moving a window changes only K, which crop_intrinsics follows)
+            theta = float(bridge.uniform(-cfg.roll_deg, cfg.roll_deg))
+            vq, (x0, y0, side) = d.group.views[d.query], crops[1]
+            pivot = np.asarray(vq["K"], float)[:2, 2]
+            c, s = np.cos(np.radians(theta)), np.sin(np.radians(theta))
+            dx, dy = x0 + side / 2 - pivot[0], y0 + side / 2 - pivot[1]
+            crops[1] = (pivot[0] + c * dx - s * dy - side / 2, pivot[1] + s * dx + c * dy - side / 2, side)
+            Ks[1] = crop_intrinsics(vq["K"], *crops[1], size)
+            meta["K_q"] = Ks[1]
         frames = [(d.query, crops[1])] if self.mode == "absolute" else [(d.anchor, crops[0]), (d.query, crops[1])]
-        images = torch.stack([crop_image(d.group.image(i), *box, size) for i, box in frames])
+        images = torch.stack([rotated_crop(d.group.image(i), *box, size, theta, pivot, "reflection")
+                              if theta and i == d.query else crop_image(d.group.image(i), *box, size)
+                              for i, box in frames])
         # the 68 landmarks in the crops, as shares of the side (an auxiliary target)
-        landmarks = np.stack([(np.asarray(d.group.views[i]["landmarks"], float) - box[:2]) / box[2] for i, box in frames])
+        pts = [np.asarray(d.group.views[i]["landmarks"], float) for i, _ in frames]
+        if theta:
+            Rz = euler_to_matrix(0.0, 0.0, theta)
+            pts[-1] = pivot + (pts[-1] - pivot) @ Rz[:2, :2].T
+            for k in ("R_q", "t_q"):
+                meta[k] = Rz @ meta[k]
+            meta["angle_deg"] = geodesic_deg(meta["R_q"], meta["R_a"])
+            meta["query_angle_deg"] = geodesic_deg(meta["R_q"], np.eye(3))
+            meta["roll_deg"] = theta
+        landmarks = np.stack([(p - box[:2]) / box[2] for p, (_, box) in zip(pts, frames)])
         if cfg.augment.enabled:
             if self._augment is None:
                 self._augment = Augmenter(cfg.augment)

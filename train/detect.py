@@ -47,6 +47,25 @@ THRESHOLDS = (0.6, 0.7, 0.7)
 # the landmark box is about as wide as MTCNN's, three quarters as tall and centred 12% of its height
 # lower (MTCNN's box reaches up the forehead, the 68 landmarks start at the brows).
 BOX_MAP = {"cx": 0.016, "cy": 0.120, "sx": 0.936, "sy": 0.744}
+# ... and their quartiles over the same views (bench/README.md, "MTCNN's box against relhead's face box"):
+# how far one detection's box strays from the median map. Training's `data.crop.detector` draws from it.
+BOX_SPREAD = {"cx": (-0.039, 0.066), "cy": (0.091, 0.135), "sx": (0.849, 0.978), "sy": (0.685, 0.783)}
+
+
+def detector_box(face_box, W: int, H: int, rng) -> list[float]:
+    """The face box a prediction would crop around if MTCNN had found the face whose relhead face box is
+    `face_box`: a detector box is drawn whose relation to the face box follows BOX_SPREAD (each of
+    cx, cy, sx, sy a split normal about BOX_MAP's median whose two halves put the quartiles where they
+    were measured, sigma = (median - q25) / 0.6745 below and (q75 - median) / 0.6745 above, cut at 2
+    sigma), and mapped back with the median BOX_MAP, as `to_face_box` maps a real detection."""
+    x0, y0, x1, y1 = (float(v) for v in face_box)
+    p = {}
+    for k, (q25, q75) in BOX_SPREAD.items():
+        z = float(np.clip(rng.standard_normal(), -2.0, 2.0))
+        p[k] = BOX_MAP[k] + z * ((q75 - BOX_MAP[k]) if z > 0 else (BOX_MAP[k] - q25)) / 0.6745
+    w, h = (x1 - x0) / p["sx"], (y1 - y0) / p["sy"]
+    cx, cy = (x0 + x1) / 2 - p["cx"] * w, (y0 + y1) / 2 - p["cy"] * h
+    return to_face_box((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), W, H)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ PNG; nothing external, no script), from what the run folder holds:
   `relhead eval`'s (eval.json, and others it wrote with `--out`, such as eval_realistic.json) as tables of the model beside the no-rotation baseline on the same pairs;
   `relhead eval --biwi`'s (eval_biwi.json); and the `clips` section of any of them (temporal clips)
   as one row per anchor policy;
+- RUN/real.json when present: bench/real.py's roll test on real photos beside held-out renders;
 - learning curves from RUN/metrics.jsonl (training loss; held-out error per evaluation, and the
   no-rotation baseline's);
 - each evaluated pair's rotation error against the pair's angle and against the query's angle;
@@ -77,7 +78,10 @@ def read_run(run: Path, more: list[str | Path] = ()) -> dict:
         except ValueError:
             if n < len(lines):  # only the last line may be cut short (a killed run)
                 raise ConfigError(f"{path}: line {n} is not JSON") from None
-    return {"cfg": cfg, "data": data, "evals": evals, "metrics": [m for m in metrics if isinstance(m, dict)]}
+    real = run / "real.json"  # bench/real.py's measure, when it has been run
+    real = json.loads(real.read_text(encoding="utf-8")) if real.is_file() else None
+    return {"cfg": cfg, "data": data, "evals": evals, "metrics": [m for m in metrics if isinstance(m, dict)],
+            "real": real}
 
 
 # ------------------------------------------------------------------------------------------ figures
@@ -312,6 +316,16 @@ def build_html(run: Path, info: dict, worst: int = 12) -> str:
                                                                        f"error against angle, {name}"))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ConfigError(f"{run / name}: malformed ({type(exc).__name__}: {exc})") from None
+    if info.get("real"):
+        from relhead.train.real import table_rows
+
+        try:
+            head, rows = table_rows(info["real"])
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ConfigError(f"{run / 'real.json'}: malformed ({type(exc).__name__}: {exc})") from None
+        parts.append("<h2>Real photos: the roll test (bench/real.py)</h2><p>Geodesic error of the relative "
+                     "rotation, degrees, on real photos and on held-out renders turned by known rolls; swap and "
+                     "cycle are label-free consistency angles (relhead.train.real).</p>" + _table(head, rows))
     parts.append("<h2>Learning curves</h2>")
     png = curves(info["metrics"])
     parts.append(_img(png, "learning curves") if png else "<p>no records in metrics.jsonl</p>")
