@@ -2,13 +2,17 @@
 are cached per process by (name, build settings).
 
 Built in: `anny`, and `flame` for licence holders (it reads their own model files). Another backend
-(e.g. a test's fake) registers itself with :func:`register` before a config naming it is validated.
+is a plugin: an installed distribution names it in the entry-point group `relhead.head_models`
+(`mine = "my_package.head:BACKEND"`, a `Backend` or a callable returning one), loaded the first time a
+name is not a built-in; or a program registers it with :func:`register` before a config naming it is
+validated.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from typing import Callable
 
 from relhead.assets.base import HeadCfg, HeadModel, Identity
@@ -24,17 +28,40 @@ class Backend:
 
 _BACKENDS: dict[str, Backend] = {}
 _BUILT: dict[tuple[str, str], HeadModel] = {}
+ENTRY_POINTS = "relhead.head_models"
 
 
 def register(backend: Backend) -> None:
     _BACKENDS[backend.name] = backend
 
 
+def _plugin(name: str) -> Backend | None:
+    """The backend an installed distribution names `name` in the entry-point group
+    `relhead.head_models` (a Backend, or a callable returning one), or None."""
+    for ep in entry_points(group=ENTRY_POINTS, name=name):
+        try:
+            obj = ep.load()
+            b = obj if isinstance(obj, Backend) else obj()
+        except Exception as e:  # a broken plugin names itself, whatever it raised
+            raise RuntimeError(f"head-model plugin {name!r} ({ep.value}, entry point group {ENTRY_POINTS}) "
+                               f"failed to load: {type(e).__name__}: {e}") from e
+        if not isinstance(b, Backend) or b.name != name:
+            raise RuntimeError(f"head-model plugin {name!r} ({ep.value}) gave {b!r}, not a "
+                               f"relhead.assets.registry.Backend named {name!r}")
+        return b
+    return None
+
+
 def names() -> list[str]:
-    return sorted(_BACKENDS)
+    """Registered backends and the plugins installed (not loaded until a config names one)."""
+    return sorted(set(_BACKENDS) | {ep.name for ep in entry_points(group=ENTRY_POINTS)})
 
 
 def backend(name: str) -> Backend:
+    if name not in _BACKENDS:
+        plugin = _plugin(name)
+        if plugin is not None:
+            register(plugin)
     if name not in _BACKENDS:
         raise KeyError(f"unknown head-model backend {name!r}; known: {', '.join(names())}")
     return _BACKENDS[name]

@@ -13,8 +13,9 @@ lists what a probe created (+), changed (~) or removed (-) in the workspace.
 
 The corpora come from `relhead render` with the tests' analytic fake head (`--set head.model=fake`, 64 px)
 and Blender's render of a group replaced by the fast tier's splatter (tests/synthetic.py): commands
-marked `relhead*` run through that launcher, which registers the fake head the way a third-party backend
-registers itself and is otherwise `relhead.cli.main`. No network, no GPU, no Anny; a few minutes on two
+marked `relhead*` run through that launcher, which is otherwise `relhead.cli.main`. The fake head is a
+plugin as a third party's backend would be: the workspace installs a `.dist-info` naming it in the
+entry-point group `relhead.head_models`, and every command finds it there. No network, no GPU, no Anny; a few minutes on two
 cores. The full disk and the read-only corpus are real file systems (a small tmpfs, a read-only bind
 mount) in a private mount namespace (`unshare --user --map-root-user --mount`); without one those rows
 say skipped. `--out DIR` keeps the workspace in DIR (which must not exist) instead of a temporary folder.
@@ -50,10 +51,11 @@ TINY = ["data.size=48", "data.batch=4", "data.workers=0", "data.shuffle_buffer=8
         "model.overrides={embed_dim: 32, depth: 1, num_heads: 2, head_depth: 1, head_heads: 2, cnn_width: 8}",
         "log_every=1", "checkpoint_every=0", "eval_max_pairs=0", "plot=false", "threads=1"]
 OTHER_SIZE = "model.overrides={embed_dim: 64, depth: 1, num_heads: 2, head_depth: 1, head_heads: 2, cnn_width: 8}"
+# The fake head is a plugin, found through the entry point the workspace installs (Workspace.__init__)
+# as a third-party backend's distribution would; the launcher only swaps Blender for the splatter.
 LAUNCHER = f"""
 import sys
 sys.path.insert(0, {str(ROOT / "tests")!r})
-import fake_head; fake_head.register()
 import synthetic
 import relhead.render.group
 relhead.render.group.render_group = lambda cfg, spec, hm, files: synthetic.splat_group(cfg, spec, hm)
@@ -80,7 +82,14 @@ class Workspace:
         self.launcher = root / "relhead_fake.py"
         if not self.launcher.exists():
             self.launcher.write_text(LAUNCHER)
-        self.env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        site = root / "site"  # what `pip install` of a plugin declaring the fake head leaves behind
+        info = site / "relhead_fake_head-0.1.dist-info"
+        if not info.exists():
+            info.mkdir(parents=True)
+            (info / "METADATA").write_text("Metadata-Version: 2.1\nName: relhead-fake-head\nVersion: 0.1\n")
+            (info / "entry_points.txt").write_text("[relhead.head_models]\nfake = fake_head:BACKEND\n")
+        path = os.pathsep.join([str(site), str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+        self.env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path}
         self.shared: dict = {}  # what a probe leaves for the one that follows it
 
     def probe(self, name: str) -> "Workspace":

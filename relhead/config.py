@@ -414,7 +414,7 @@ class PipelineConfig(Strict):
         name = raw.get("model", "anny") if isinstance(raw, dict) else None
         try:
             section = registry.backend(name).config
-        except KeyError as exc:
+        except (KeyError, RuntimeError) as exc:  # RuntimeError: a plugin that does not load
             raise key_error("head", ("model",), exc.args[0], name) from None
         return section.model_validate(raw)
 
@@ -423,7 +423,7 @@ class PipelineConfig(Strict):
         if name == "head":
             try:
                 return registry.backend((raw or {}).get("model", "anny")).config
-            except (KeyError, AttributeError):
+            except (KeyError, AttributeError, RuntimeError):
                 return HeadCfg
         return None
 

@@ -191,5 +191,9 @@ class FakeHead:
         return out
 
 
+# What a plugin's entry point names (group relhead.head_models; tests/test_plugins.py installs it so).
+BACKEND = registry.Backend("fake", FakeCfg, FakeIdentity, FakeHead.from_config)
+
+
 def register() -> None:
-    registry.register(registry.Backend("fake", FakeCfg, FakeIdentity, FakeHead.from_config))
+    registry.register(BACKEND)
