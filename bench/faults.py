@@ -89,7 +89,8 @@ class Workspace:
             (info / "METADATA").write_text("Metadata-Version: 2.1\nName: relhead-fake-head\nVersion: 0.1\n")
             (info / "entry_points.txt").write_text("[relhead.head_models]\nfake = fake_head:BACKEND\n")
         path = os.pathsep.join([str(site), str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-        self.env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path}
+        self.env = {**os.environ, "OMP_NUM_THREADS": "1"}  # plain `relhead`: no fake head installed
+        self.fake_env = {**self.env, "PYTHONPATH": path}
         self.shared: dict = {}  # what a probe leaves for the one that follows it
 
     def probe(self, name: str) -> "Workspace":
@@ -108,7 +109,8 @@ class Workspace:
     def run(self, args: list[str], fake: bool = False) -> "Result":
         t = time.time()
         try:
-            p = subprocess.run(self.cmd(args, fake), cwd=self.ws, env=self.env, capture_output=True, text=True,
+            env = self.fake_env if fake else self.env
+            p = subprocess.run(self.cmd(args, fake), cwd=self.ws, env=env, capture_output=True, text=True,
                                timeout=self.timeout)
             return Result(p.returncode, p.stdout, p.stderr, time.time() - t)
         except subprocess.TimeoutExpired as exc:
@@ -356,7 +358,7 @@ def resume_accepts(run: str) -> Callable[[Workspace, Result], str | None]:
 # ---- probes that need a private mount namespace or a signal
 def in_namespace(ws: Workspace, script: str) -> subprocess.CompletedProcess:
     return subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-uc", script],
-                          capture_output=True, text=True, cwd=ws.ws, env=ws.env, timeout=3 * ws.timeout)
+                          capture_output=True, text=True, cwd=ws.ws, env=ws.fake_env, timeout=3 * ws.timeout)
 
 
 def namespaces_work() -> bool:
@@ -453,16 +455,17 @@ def signalled(sig: signal.Signals) -> Callable[[Workspace], Result]:
     return go
 
 
-SLOW = LAUNCHER.replace("synthetic.splat_group(cfg, spec, hm)", "(time.sleep(0.5), synthetic.splat_group(cfg, spec, hm))[1]") \
+SLOW = LAUNCHER.replace("synthetic.splat_group(cfg, spec, hm)", "(time.sleep(2.0), synthetic.splat_group(cfg, spec, hm))[1]") \
     .replace("import sys\n", "import sys, time\n", 1)
 
 
 def render_interrupted(ws: Workspace) -> Result:
-    """`relhead render` (splatting, half a second a group) sent SIGINT as Ctrl-C sends it, to the process group,
-    once its first shard is done."""
+    """`relhead render` (splatting, two seconds a group, so that a bench thread starved by its neighbours'
+    file diffs still signals before the last shard ends) sent SIGINT as Ctrl-C sends it, to the process
+    group, once its first shard is done."""
     (ws.aux / "slow.py").write_text(SLOW)
     cmd = [sys.executable, str(ws.aux / "slow.py"), "render", "--pipeline", "test", "--out", "ctrl-c", *sets(FAKE)]
-    proc = subprocess.Popen(cmd, cwd=ws.ws, env=ws.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    proc = subprocess.Popen(cmd, cwd=ws.ws, env=ws.fake_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     deadline = time.time() + ws.timeout
     while not (ws / "ctrl-c/test/shard-000000.json").exists() and proc.poll() is None and time.time() < deadline:
