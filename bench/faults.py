@@ -466,7 +466,8 @@ def render_interrupted(ws: Workspace) -> Result:
     (ws.aux / "slow.py").write_text(SLOW)
     cmd = [sys.executable, str(ws.aux / "slow.py"), "render", "--pipeline", "test", "--out", "ctrl-c", *sets(FAKE)]
     proc = subprocess.Popen(cmd, cwd=ws.ws, env=ws.fake_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True,  # SIGINT as a terminal leaves it (not ignored as in `cmd &`)
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + ws.timeout
     while not (ws / "ctrl-c/test/shard-000000.json").exists() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.05)

@@ -338,8 +338,10 @@ def messages(err: str) -> list[str]:
 def interrupt(cmd: list[str], ready, env=None, after: float = 0.3, timeout: float = 900) -> tuple[int, list[str]]:
     """Run `cmd` in its own process group, send the group SIGINT (what Ctrl-C in a terminal does) once
     `ready(stderr lines so far)` holds, plus `after` seconds; (exit code, stderr lines without progress bars)."""
+    # SIGINT as a terminal leaves it: a shell without job control starts its background jobs (a CI
+    # runner's, `cmd &` in a script) with SIGINT ignored, which the command would inherit and keep
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines, deadline = [], time.time() + timeout
     try:
         if ready.__code__.co_argcount:  # waits on what the command says
