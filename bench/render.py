@@ -1,7 +1,8 @@
 """Render speed and image quality of relhead's presets against the published recipe, side by side in
 one run on the same sampled scenes, and where the time of a group and of a view goes.
 
-    python bench/render.py [--groups 3] [--views 2] [--size 256] [--ref-samples 1024] [--quick]
+    python bench/render.py [--groups 3] [--views 2] [--size 256] [--ref-samples 1024]
+    python bench/render.py --interleave "recipe (as published)" recipe default fast [--reps 4]   # side by side
 
 Scenes: the `paper` pipeline's distribution (Filmic, HDRI background) at --size px. Each row makes
 a one-shard corpus with the real pipeline (relhead.datasets.generate: sample, pose, render, label,
@@ -68,9 +69,10 @@ def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
     return float(10 * np.log10(255.0**2 / max(mse, 1e-12)))
 
 
-def ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean SSIM (Wang et al. 2004: Gaussian window sigma 1.5, K1 0.01, K2 0.03) over RGB channels;
-    written out with scipy rather than adding scikit-image for one bench metric."""
+def ssim(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Mean SSIM (Wang et al. 2004: Gaussian window sigma 1.5, K1 0.01, K2 0.03) over RGB channels, over
+    the pixels of `mask` when given; written out with scipy rather than adding scikit-image for one bench
+    metric."""
     a, b = a.astype(float), b.astype(float)
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
     out = []
@@ -80,7 +82,8 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
         sxx = gaussian_filter(x * x, 1.5) - mx * mx
         syy = gaussian_filter(y * y, 1.5) - my * my
         sxy = gaussian_filter(x * y, 1.5) - mx * my
-        out.append(((2 * mx * my + c1) * (2 * sxy + c2) / ((mx**2 + my**2 + c1) * (sxx + syy + c2))).mean())
+        m = (2 * mx * my + c1) * (2 * sxy + c2) / ((mx**2 + my**2 + c1) * (sxx + syy + c2))
+        out.append(m[mask].mean() if mask is not None else m.mean())
     return float(np.mean(out))
 
 
@@ -198,6 +201,42 @@ def cycles_breakdown(base: list[str], groups: range, hm, pool) -> dict:
             "compositing (background over, mask output)": full - plain}
 
 
+def interleaved(base: list[str], settings: list[str], n_groups: int, reps: int, hm, pool, ref_rgb, subject) -> None:
+    """Settings compared side by side: blocks of the same `n_groups` groups, one block per setting in
+    ABBA order (the order reversed every repeat), each block after an untimed warm-up group of its own
+    setting (the scene of a setting is built there, as a corpus builds it once). Prints per setting the
+    median seconds per view over blocks, and per setting the median and range of its paired ratio
+    against the first setting (blocks of the same repeat), with PSNR and SSIM, whole image and subject
+    (the reference's mask), of its first repeat's images."""
+    seconds: dict[str, list[float]] = defaultdict(list)
+    images: dict[str, list[np.ndarray]] = {}
+    for r in range(reps):
+        for label in (settings if r % 2 == 0 else settings[::-1]):
+            legacy = label == "recipe (as published)"
+            cfg = resolve("paper", base + [f"render.preset={'recipe' if legacy else label}"])
+            with as_published(legacy):
+                warm_up(cfg, hm, pool)
+                rgbs, t, views = [], time.perf_counter(), 0
+                for g in range(n_groups):
+                    out = render_group(cfg, sample_group(cfg, g, hm, pool.refs), hm, pool)
+                    rgbs += [v.rgb for v in out.views]
+                    views += len(out.views)
+                seconds[label].append((time.perf_counter() - t) / views)
+            images.setdefault(label, rgbs)
+            print(f"  repeat {r} {label}: {seconds[label][-1]:.3f} s/view", flush=True)
+    first = settings[0]
+    print(f"\n{time.strftime('%Y-%m-%d')}, {platform.node()}, {os.cpu_count()} cores, load average "
+          f"{os.getloadavg()[0]:.1f} at the end; {reps} repeats of {n_groups} groups, ABBA")
+    print(f"| setting | s/view (median) | speed vs {first}: median (min-max) | PSNR dB | subject PSNR | SSIM | subject SSIM |")
+    print("|---|---|---|---|---|---|---|")
+    for label in settings:
+        ratios = [a / b for a, b in zip(seconds[first], seconds[label])]
+        q = [(psnr(x, y), psnr(x, y, m), ssim(x, y), ssim(x, y, m)) for x, y, m in zip(images[label], ref_rgb, subject)]
+        q = np.mean(q, axis=0)
+        print(f"| {label} | {np.median(seconds[label]):.3f} | {np.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f}) "
+              f"| {q[0]:.2f} | {q[1]:.2f} | {q[2]:.4f} | {q[3]:.4f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--groups", type=int, default=3)
@@ -206,6 +245,10 @@ def main() -> None:
     ap.add_argument("--ref-samples", type=int, default=1024)
     ap.add_argument("--presets", nargs="*", default=None, help="presets to compare (default: all)")
     ap.add_argument("--set", action="append", default=[], help="extra override for every row (key=value)")
+    ap.add_argument("--interleave", nargs="+", default=None, metavar="SETTING",
+                    help="compare these side by side instead (preset names, or 'recipe (as published)'), "
+                         "in ABBA blocks; the first is the ratios' reference")
+    ap.add_argument("--reps", type=int, default=4, help="with --interleave: repeats (blocks per setting)")
     a = ap.parse_args()
     base = [f"views={a.views}", f"image.width={a.size}", f"image.height={a.size}", "lighting.background=hdri",
             "render.view_transform=Filmic", "shards=1", f"groups_per_shard={a.groups}", *a.set]
@@ -215,6 +258,10 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="relhead-bench-"))
     ref_rgb, ref_mask = references(base, a.groups, a.ref_samples, hm, pool, tmp)
     subject = [m >= 128 for m in ref_mask]
+    if a.interleave:
+        interleaved(base, a.interleave, a.groups, a.reps, hm, pool, ref_rgb, subject)
+        shutil.rmtree(tmp)
+        return
     rows = [("recipe (as published)", "recipe", True)] + [(n, n, False) for n in (a.presets or list(RENDER_PRESETS))]
     results = {}
     for label, preset, legacy in rows:
