@@ -3,6 +3,7 @@ one run on the same sampled scenes, and where the time of a group and of a view 
 
     python bench/render.py [--groups 3] [--views 2] [--size 256] [--ref-samples 1024]
     python bench/render.py --interleave "recipe (as published)" recipe default fast [--reps 4]   # side by side
+    python bench/render.py --interleave default default+render.samples=6 [...]          # a candidate cut
 
 Scenes: the `paper` pipeline's distribution (Filmic, HDRI background) at --size px. Each row makes
 a one-shard corpus with the real pipeline (relhead.datasets.generate: sample, pose, render, label,
@@ -201,6 +202,16 @@ def cycles_breakdown(base: list[str], groups: range, hm, pool) -> dict:
             "compositing (background over, mask output)": full - plain}
 
 
+def setting(base: list[str], label: str):
+    """The config of an --interleave setting and whether it is the recipe as published: a preset name,
+    'recipe (as published)', or a preset followed by overrides, 'default+render.samples=6+render.subsurface=burley'."""
+    legacy = label == "recipe (as published)"
+    preset, *sets = ("recipe",) if legacy else label.split("+")
+    if preset not in RENDER_PRESETS:
+        raise SystemExit(f"--interleave {label!r}: {preset!r} is not a preset ({', '.join(RENDER_PRESETS)})")
+    return resolve("paper", base + [f"render.preset={preset}", *sets]), legacy
+
+
 def interleaved(base: list[str], settings: list[str], n_groups: int, reps: int, hm, pool, ref_rgb, subject) -> None:
     """Settings compared side by side: blocks of the same `n_groups` groups, one block per setting in
     ABBA order (the order reversed every repeat), each block after an untimed warm-up group of its own
@@ -212,8 +223,7 @@ def interleaved(base: list[str], settings: list[str], n_groups: int, reps: int, 
     images: dict[str, list[np.ndarray]] = {}
     for r in range(reps):
         for label in (settings if r % 2 == 0 else settings[::-1]):
-            legacy = label == "recipe (as published)"
-            cfg = resolve("paper", base + [f"render.preset={'recipe' if legacy else label}"])
+            cfg, legacy = setting(base, label)
             with as_published(legacy):
                 warm_up(cfg, hm, pool)
                 rgbs, t, views = [], time.perf_counter(), 0
@@ -246,7 +256,8 @@ def main() -> None:
     ap.add_argument("--presets", nargs="*", default=None, help="presets to compare (default: all)")
     ap.add_argument("--set", action="append", default=[], help="extra override for every row (key=value)")
     ap.add_argument("--interleave", nargs="+", default=None, metavar="SETTING",
-                    help="compare these side by side instead (preset names, or 'recipe (as published)'), "
+                    help="compare these side by side instead (preset names, 'recipe (as published)', or a preset "
+                         "with overrides: 'default+render.samples=6+render.denoiser_quality=balanced'), "
                          "in ABBA blocks; the first is the ratios' reference")
     ap.add_argument("--reps", type=int, default=4, help="with --interleave: repeats (blocks per setting)")
     a = ap.parse_args()
