@@ -17,6 +17,9 @@ groups, with the realism parts; `--split held-out`), the trivial no-rotation bas
 
     python bench/experiment.py [--out experiment] [--minutes 60] [--runs small-rel,cnn-rel] [--table-only]
 
+Every run is then measured on real photos (bench/real.py: the roll test on the photos installed packages
+ship, beside the same test on held-out renders; RUN/real.json).
+
 Every step is the CLI a user would run (printed before it runs), so the experiment resumes: the render
 skips finished shards, a finished run is not retrained. Results: OUT/results.json, OUT/curves.png, and
 the table printed (copied by hand into bench/README.md).
@@ -95,6 +98,26 @@ def table(results: dict) -> str:
                      + f" | {res['relative']['overall']['t_m']:.3f} |")
     counts = " ".join(f"{c} {ident[c]['n']}" for c in cols)
     return "\n".join(lines) + f"\n\npairs per column: {counts}"
+
+
+def real_table(out: Path, names: list[str]) -> str:
+    """Markdown: bench/real.py's roll test per run (RUN/real.json), real photos beside held-out renders,
+    with the no-rotation baseline's row; '' when no run has been measured."""
+    rows = {n: json.loads(p.read_text()) for n in names if (p := out / "runs" / n / "real.json").exists()}
+    if not rows:
+        return ""
+    first = next(iter(rows.values()))["real"]["summary"]
+    angles = list(first["by_roll"])
+    head = ("| run | real: median | " + " / ".join(f"±{a}" for a in angles) + " | roll gain | swap / cycle "
+            "| renders: median | real / synthetic |")
+    lines = [head, "|---|---|---|---|---|---|---|",
+             f"| identity (no rotation) | {first['identity']:.1f} | " + " / ".join(angles) + " | 0 | 0 / 0 | | |"]
+    for n, r in rows.items():
+        real, syn = r["real"]["summary"], r["synthetic"]["summary"]
+        lines.append(f"| {n} | {real['median']:.1f} | " + " / ".join(f"{real['by_roll'][a]['median']:.1f}" for a in angles)
+                     + f" | {real['roll_gain']:.2f} | {real['swap_median']:.1f} / {real['cycle_median']:.1f} "
+                     f"| {syn['median']:.1f} | {r['ratio']['median']:.2f} |")
+    return "\n".join(lines)
 
 
 def plot(out: Path, runs: dict) -> None:
@@ -187,6 +210,8 @@ def main() -> None:
                 plan_file.write_text(json.dumps(plan, indent=1))
             run(relhead + ["eval", "--checkpoint", str(run_dir), "--data", str(corpora[EVAL_ON]), "--split",
                            "held-out", "--out", str(run_dir / "eval_realistic.json")])
+            if not (run_dir / "real.json").exists():  # the real-photo measure (issue 26), on the run's own corpora
+                run([sys.executable, str(Path(__file__).with_name("real.py")), "--checkpoint", str(run_dir)])
     results = {}
     for n in names:
         path = out / "runs" / n / "eval_realistic.json"
@@ -208,6 +233,10 @@ def main() -> None:
     print(f"\nheld-out {first['pairs']} pairs in {first['groups']} groups of {EVAL_ON}; geodesic error of the "
           f"relative rotation, degrees (absolute runs: from their two single-frame predictions)\n")
     print(table(results))
+    real = real_table(out, list(results))
+    if real:
+        print("\nthe roll test on real photos and on held-out renders (bench/real.py), median geodesic error, degrees\n")
+        print(real)
     for n, info in runs.items():
         wall = info.get("wall_s")
         print(f"{n}: {info['steps']} steps at {info['pairs_per_s']:.1f} pairs/s measured"
