@@ -143,6 +143,15 @@ def test_bench_real_end_to_end_on_a_toy_run_and_the_report(train_corpus, tmp_pat
     assert main(["report", str(run)]) == 0
     page = (run / "report.html").read_text()
     assert "Real photos: the roll test" in page and "real / synthetic" in page
+    # bench/experiment.py's table of it: a row per measured run (RUNS/NAME/real.json) beside no rotation
+    import experiment  # bench/experiment.py
+
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "toy").symlink_to(run)
+    rows = experiment.real_table(tmp_path, ["toy", "never-run"]).splitlines()
+    assert len(rows) == 4 and rows[2].startswith("| identity (no rotation) | 20.0 | 10 / 30 |")
+    assert rows[3].startswith(f"| toy | {real['median']:.1f} | {real['by_roll']['10']['median']:.1f} / ")
+    assert experiment.real_table(tmp_path, ["never-run"]) == ""
 
 
 def test_the_identity_model_scores_the_roll_and_is_perfectly_consistent():
