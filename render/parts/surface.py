@@ -59,7 +59,7 @@ class Skin:
     def depth(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(signed distance of points p (M, 3) off the skin along the nearest skin vertex's normal,
         the index of that vertex among the skin's)."""
-        _, i = self.tree.query(p)
+        _, i = self.tree.query(p, workers=-1)  # exact nearest vertex per point: the same on any thread count
         return ((p - self.points[i]) * self.normals[i]).sum(1), i
 
     def push_out(self, p: np.ndarray, clearance, most: float | np.ndarray | None = None) -> np.ndarray:
