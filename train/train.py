@@ -102,9 +102,12 @@ def train(cfg: TrainConfig, data: list[str], out: str | Path, resume: bool = Fal
     existed = out.exists()
     new = not resume and (not existed or (out.is_dir() and not any(out.iterdir())))  # what it holds will be ours
     d = dist.setup(cuda=device.type == "cuda")
+    finished = False
     try:
         with StopSignals() as stop:
-            return _train(cfg, data, out, resume, until, d, stop)
+            result = _train(cfg, data, out, resume, until, d, stop)
+        finished = True
+        return result
     except BaseException:
         # A start that fails before its first checkpoint leaves nothing (--resume would begin at step 0
         # anyway), so the same command runs once the input is fixed.
@@ -116,7 +119,7 @@ def train(cfg: TrainConfig, data: list[str], out: str | Path, resume: bool = Fal
                     out.rmdir()
         raise
     finally:
-        dist.teardown(d)
+        dist.teardown(d, finished)
 
 
 def _train(cfg: TrainConfig, data: list[str], out: Path, resume: bool, until: int | None, d: dist.Dist,
