@@ -194,12 +194,11 @@ def main() -> None:
             views = measure_corpus(out, detector)
         s = summarise(views)
         results[name] = {"sets": sets, "summary": s, "views": views, "seconds": time.time() - t0}
-        cells = " | ".join(_cell(s[f"{lo}-{int(hi)}"]) for lo, hi in BINS)
-        print(f"| {name} | {cells} | {_cell(s['all'])} |", flush=True)
         up = summarise([v for v in views if abs(v["pitch"]) <= UPRIGHT and abs(v["roll"]) <= UPRIGHT])
         results[name]["summary_upright"] = up
-        cells = " | ".join(_cell(up[f"{lo}-{int(hi)}"]) for lo, hi in BINS)
-        print(f"| {name}, \\|pitch\\| and \\|roll\\| <= {UPRIGHT:g} | {cells} | {_cell(up['all'])} |", flush=True)
+        for label, summary in ((name, s), (f"{name}, \\|pitch\\| and \\|roll\\| <= {UPRIGHT:g}", up)):
+            cells = " | ".join(_cell(summary[f"{lo}-{int(hi)}"]) for lo, hi in BINS)
+            print(f"| {label} | {cells} | {_cell(summary['all'])} |", flush=True)
         ratio = box_ratio(next(iter(results.values()))["views"])
         if a.json:  # after every row, so a long run's finished rows are kept
             Path(a.json).write_text(json.dumps({"args": vars(a), "rows": results, "box_ratio": ratio}, indent=1))

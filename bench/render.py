@@ -273,10 +273,9 @@ def main() -> None:
         interleaved(base, a.interleave, a.groups, a.reps, hm, pool, ref_rgb, subject)
         shutil.rmtree(tmp)
         return
-    rows = [("recipe (as published)", "recipe", True)] + [(n, n, False) for n in (a.presets or list(RENDER_PRESETS))]
     results = {}
-    for label, preset, legacy in rows:
-        cfg = resolve("paper", base + [f"render.preset={preset}"])
+    for label in ["recipe (as published)", *(a.presets or RENDER_PRESETS)]:
+        cfg, legacy = setting(base, label)
         rgbs, _, spv = corpus(cfg, tmp / label.replace(" ", "_"), hm, pool, legacy)
         results[label] = {"s/view": spv,
                           "psnr": float(np.mean([psnr(x, y) for x, y in zip(rgbs, ref_rgb)])),
@@ -291,8 +290,9 @@ def main() -> None:
         print(f"{label:24s} {r['s/view']:7.3f} {1 / r['s/view']:8.2f} {ref / r['s/view']:6.1f}x "
               f"{r['psnr']:8.2f} {r['psnr_subject']:8.2f} {r['ssim']:7.4f}")
     groups = range(a.groups)
-    for label, preset, legacy in (("recipe (as published)", "recipe", True), ("default", "default", False)):
-        clock, total = stages(resolve("paper", base + [f"render.preset={preset}"]), groups, hm, pool, legacy)
+    for label in ("recipe (as published)", "default"):
+        cfg, legacy = setting(base, label)
+        clock, total = stages(cfg, groups, hm, pool, legacy)
         print(f"\nwhere the time goes, {label} ({total / a.groups:.2f} s per group of {a.views} views, serial):")
         for stage, s in sorted(clock.seconds.items(), key=lambda kv: -kv[1]):
             print(f"  {stage:50s} {s / a.groups:7.3f} s/group {100 * s / total:5.1f}%")

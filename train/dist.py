@@ -48,13 +48,8 @@ def setup(cuda: bool) -> Dist:
     return d
 
 
-def teardown(d: Dist, finished: bool = False) -> None:
-    """Leave the process group; after a finished run every process first waits for the others, so none
-    tears its connections down while another is still using them (a failed run does not wait: its
-    peers may be gone)."""
+def teardown(d: Dist) -> None:
     if d.on and torch_dist.is_initialized():
-        if finished:
-            torch_dist.barrier()
         torch_dist.destroy_process_group()
 
 

@@ -102,11 +102,10 @@ def train(cfg: TrainConfig, data: list[str], out: str | Path, resume: bool = Fal
     existed = out.exists()
     new = not resume and (not existed or (out.is_dir() and not any(out.iterdir())))  # what it holds will be ours
     d = dist.setup(cuda=device.type == "cuda")
-    finished = False
     try:
         with StopSignals() as stop:
             result = _train(cfg, data, out, resume, until, d, stop)
-        finished = True
+        dist.barrier(d)  # every process finished before any leaves the group (a failed run does not wait)
         return result
     except BaseException:
         # A start that fails before its first checkpoint leaves nothing (--resume would begin at step 0
@@ -119,7 +118,7 @@ def train(cfg: TrainConfig, data: list[str], out: str | Path, resume: bool = Fal
                     out.rmdir()
         raise
     finally:
-        dist.teardown(d, finished)
+        dist.teardown(d)
 
 
 def _train(cfg: TrainConfig, data: list[str], out: Path, resume: bool, until: int | None, d: dist.Dist,
