@@ -4,6 +4,7 @@ one run on the same sampled scenes, and where the time of a group and of a view 
     python bench/render.py [--groups 3] [--views 2] [--size 256] [--ref-samples 1024]
     python bench/render.py --interleave "recipe (as published)" recipe default fast [--reps 4]   # side by side
     python bench/render.py --interleave default default+render.samples=6 [...]          # a candidate cut
+    python bench/render.py --interleave default default+heap=scanned                    # before gc.freeze
 
 Scenes: the `paper` pipeline's distribution (Filmic, HDRI background) at --size px. Each row makes
 a one-shard corpus with the real pipeline (relhead.datasets.generate: sample, pose, render, label,
@@ -31,7 +32,7 @@ import shutil
 import tempfile
 import time
 from collections import defaultdict
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -89,7 +90,24 @@ def ssim(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
 
 
 @contextmanager
-def as_published(on: bool = True):
+def heap_scanned():
+    """Render as relhead did before it froze the process' heap after the first group (relhead.render.
+    group.settle_heap): every full garbage collection walks bpy's, torch's and the scene's objects."""
+    import gc
+
+    from relhead.render import group
+
+    original = group.settle_heap
+    group.settle_heap = lambda: None
+    gc.unfreeze()
+    try:
+        yield
+    finally:
+        group.settle_heap = original
+
+
+@contextmanager
+def as_published():
     """Make the pipeline work as relhead 0.1 did (the recipe's baseline): a fresh scene for every
     group (factory reset and rebuild), no persistent data, Blender's automatic world importance map."""
     import bpy
@@ -107,12 +125,12 @@ def as_published(on: bool = True):
         bpy.context.scene.world.cycles.sampling_method = "AUTOMATIC"
         return scene
 
-    sc.process_scene = fresh if on else original
+    sc.process_scene = fresh
     try:
         yield
     finally:
         sc.process_scene = original
-        if on and sc._SCENE is not None:
+        if sc._SCENE is not None:
             sc._SCENE[1].close()
             sc._SCENE = None
 
@@ -122,10 +140,10 @@ def warm_up(cfg, hm, pool) -> None:
     render_group(cfg, sample_group(cfg, 1000, hm, pool.refs), hm, pool)
 
 
-def corpus(cfg, out: Path, hm, pool, legacy: bool = False, warm: bool = True):
+def corpus(cfg, out: Path, hm, pool, mode=nullcontext, warm: bool = True):
     """Make the corpus of `cfg` with the real pipeline (relhead.datasets.generate: render, encode and
     write overlapped) after a warm-up; returns ([rgb], [mask], seconds per view from the shard records)."""
-    with as_published(legacy):
+    with mode():
         if warm:
             warm_up(cfg, hm, pool)
         generate(cfg, out, log=lambda *_: None)
@@ -136,10 +154,10 @@ def corpus(cfg, out: Path, hm, pool, legacy: bool = False, warm: bool = True):
             [g.mask(i) for g in groups for i in range(len(g.views))], seconds)
 
 
-def stages(cfg, groups: range, hm, pool, legacy: bool = False) -> tuple[Clock, float]:
+def stages(cfg, groups: range, hm, pool, mode=nullcontext) -> tuple[Clock, float]:
     """Seconds per stage of rendering and packing `groups` (after a warm-up), serially."""
     clock = Clock()
-    with as_published(legacy):
+    with mode():
         warm_up(cfg, hm, pool)
         t = time.perf_counter()
         for g in groups:
@@ -203,13 +221,16 @@ def cycles_breakdown(base: list[str], groups: range, hm, pool) -> dict:
 
 
 def setting(base: list[str], label: str):
-    """The config of an --interleave setting and whether it is the recipe as published: a preset name,
-    'recipe (as published)', or a preset followed by overrides, 'default+render.samples=6+render.subsurface=burley'."""
+    """The config of an --interleave setting and the context it renders in (as_published for the
+    recipe as published, heap_scanned for `+heap=scanned`, else none): a preset name, 'recipe (as
+    published)', or a preset followed by overrides, 'default+render.samples=6+render.subsurface=burley'."""
     legacy = label == "recipe (as published)"
     preset, *sets = ("recipe",) if legacy else label.split("+")
     if preset not in RENDER_PRESETS:
         raise SystemExit(f"--interleave {label!r}: {preset!r} is not a preset ({', '.join(RENDER_PRESETS)})")
-    return resolve("paper", base + [f"render.preset={preset}", *sets]), legacy
+    mode = as_published if legacy else heap_scanned if "heap=scanned" in sets else nullcontext
+    sets = [x for x in sets if x != "heap=scanned"]
+    return resolve("paper", base + [f"render.preset={preset}", *sets]), mode
 
 
 def interleaved(base: list[str], settings: list[str], n_groups: int, reps: int, hm, pool, ref_rgb, subject) -> None:
@@ -223,8 +244,8 @@ def interleaved(base: list[str], settings: list[str], n_groups: int, reps: int, 
     images: dict[str, list[np.ndarray]] = {}
     for r in range(reps):
         for label in (settings if r % 2 == 0 else settings[::-1]):
-            cfg, legacy = setting(base, label)
-            with as_published(legacy):
+            cfg, mode = setting(base, label)
+            with mode():
                 warm_up(cfg, hm, pool)
                 rgbs, t, views = [], time.perf_counter(), 0
                 for g in range(n_groups):
@@ -275,8 +296,8 @@ def main() -> None:
         return
     results = {}
     for label in ["recipe (as published)", *(a.presets or RENDER_PRESETS)]:
-        cfg, legacy = setting(base, label)
-        rgbs, _, spv = corpus(cfg, tmp / label.replace(" ", "_"), hm, pool, legacy)
+        cfg, mode = setting(base, label)
+        rgbs, _, spv = corpus(cfg, tmp / label.replace(" ", "_"), hm, pool, mode)
         results[label] = {"s/view": spv,
                           "psnr": float(np.mean([psnr(x, y) for x, y in zip(rgbs, ref_rgb)])),
                           "psnr_subject": float(np.mean([psnr(x, y, s) for x, y, s in zip(rgbs, ref_rgb, subject)])),
@@ -291,8 +312,8 @@ def main() -> None:
               f"{r['psnr']:8.2f} {r['psnr_subject']:8.2f} {r['ssim']:7.4f}")
     groups = range(a.groups)
     for label in ("recipe (as published)", "default"):
-        cfg, legacy = setting(base, label)
-        clock, total = stages(cfg, groups, hm, pool, legacy)
+        cfg, mode = setting(base, label)
+        clock, total = stages(cfg, groups, hm, pool, mode)
         print(f"\nwhere the time goes, {label} ({total / a.groups:.2f} s per group of {a.views} views, serial):")
         for stage, s in sorted(clock.seconds.items(), key=lambda kv: -kv[1]):
             print(f"  {stage:50s} {s / a.groups:7.3f} s/group {100 * s / total:5.1f}%")
@@ -302,8 +323,8 @@ def main() -> None:
     tiny = base + ["image.width=64", "image.height=64", "render.preset=default", "render.samples=1", "render.denoise=false"]
     print("\nfixed cost per view (64 px, 1 sample, no denoising):")
     fixed = {}
-    for label, legacy in (("as relhead 0.1 did", True), ("now", False)):
-        _, _, fixed[label] = corpus(resolve("paper", tiny), tmp / f"tiny_{legacy}", hm, pool, legacy)
+    for label, mode in (("as relhead 0.1 did", as_published), ("now", nullcontext)):
+        _, _, fixed[label] = corpus(resolve("paper", tiny), tmp / f"tiny_{mode.__name__}", hm, pool, mode)
         print(f"  {label:20s} {fixed[label]:7.3f} s/view")
     print(f"  ratio {fixed['as relhead 0.1 did'] / fixed['now']:.1f}x")
     shutil.rmtree(tmp)
