@@ -65,15 +65,27 @@ class Skin:
     def push_out(self, p: np.ndarray, clearance, most: float | np.ndarray | None = None) -> np.ndarray:
         """Points moved out along the nearest vertex's normal until they are `clearance` off the skin
         (a few rounds: a point deep inside may first reach a nearer stretch of skin), by at most `most`
-        a round if given (on a coarse mesh the nearest vertex's plane can lie far off the surface)."""
-        for _ in range(3):
-            depth, i = self.depth(p)
-            need = np.maximum(np.asarray(clearance) - depth, 0.0)
+        a round if given (on a coarse mesh the nearest vertex's plane can lie far off the surface).
+        A round looks again only at the points the last one moved: the others have the same nearest
+        vertex and depth, so they would not move (about a tenth of strand hair's points move at all)."""
+        clearance, most = np.asarray(clearance), None if most is None else np.asarray(most)
+        moving = np.arange(len(p))
+
+        def at(a):  # a per-point array's values at the moving points; a scalar as it is
+            return a if a.ndim == 0 else a[moving]
+
+        for r in range(3):
+            depth, i = self.depth(p[moving])
+            need = np.maximum(at(clearance) - depth, 0.0)
             if most is not None:
-                need = np.minimum(need, most)
-            if not need.any():
+                need = np.minimum(need, at(most))
+            moved = need > 0
+            if not moved.any():
                 break
-            p = p + need[:, None] * self.normals[i]
+            if r == 0:  # a copy, of the type that p + need * normals has
+                p = p.astype(np.result_type(p, need, self.normals))
+            p[moving] = p[moving] + need[:, None] * self.normals[i]
+            moving = moving[moved]
         return p
 
 
