@@ -386,3 +386,32 @@ def test_brow_strands_lie_on_the_brows_and_are_off_by_default(fake_model):
     r = np.linalg.norm((p.reshape(-1, 3) - CENTRE) / (AXES * [spec.head.identity.width_scale, 1.0, 1.0]), axis=1)
     assert (r > 0.99).all() and (r < 1.06).all()  # lying along the skin of the fake's skull
     assert (np.abs(p[:, 0, 1] - lm[17:27, 1].mean()) < 0.02).all()  # at the brows' height
+
+
+def test_push_out_moves_only_what_lies_too_close_as_three_full_rounds_would():
+    """Skin.push_out looks again only at the points its last round moved; the result must be the one
+    of three rounds over every point, bit for bit, with the points already clear left as they were."""
+    from relhead.render.parts.surface import Skin
+
+    rng = np.random.default_rng(0)
+    n = rng.normal(size=(4000, 3))
+    n /= np.linalg.norm(n, axis=1, keepdims=True)
+    skin = Skin.over(0.1 * n * rng.uniform(0.97, 1.03, (4000, 1)), n)  # a bumpy sphere, 10 cm
+    p = rng.normal(size=(5000, 3))
+    p = 0.1 * p / np.linalg.norm(p, axis=1, keepdims=True) * rng.uniform(0.8, 1.2, (5000, 1))
+    clearance = rng.uniform(0.0, 0.01, 5000)
+
+    def full_rounds(p, clearance, most=None):
+        for _ in range(3):
+            depth, i = skin.depth(p)
+            need = np.maximum(np.asarray(clearance) - depth, 0.0)
+            need = need if most is None else np.minimum(need, most)
+            p = p + need[:, None] * skin.normals[i]
+        return p
+
+    for c, most in ((clearance, None), (0.004, None), (clearance, 0.002)):
+        out = skin.push_out(p, c, most)
+        assert np.array_equal(out, full_rounds(p, c, most))
+        clear = skin.depth(p)[0] >= c
+        assert clear.any() and (~clear).any() and np.array_equal(out[clear], p[clear])
+        assert (skin.depth(out)[0] > np.minimum(c, skin.depth(p)[0]) - 1e-12).mean() > 0.99
