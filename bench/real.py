@@ -3,7 +3,7 @@ installed packages ship, the same test on held-out renders, the ordinary held-ou
 real / synthetic ratios (relhead.train.real says exactly what is measured).
 
     python bench/real.py --checkpoint RUN [--data CORPUS ...] [--angles 10,20,30,45] [--max-views N]
-                         [--held-out-pairs N] [--render-box mtcnn|true] [--out FILE]
+                         [--held-out-pairs N] [--render-box mtcnn|true] [--test-time swap,mirror] [--out FILE]
 
 Writes JSON (default RUN/real.json, which `relhead report RUN` shows as a section) and prints a
 markdown table. Needs the photos' packages (scikit-image, in relhead's `test` extra, and matplotlib)
@@ -20,9 +20,9 @@ from relhead.train.real import ANGLES, markdown, measure
 
 
 def run(checkpoint, data=None, angles=ANGLES, max_views: int = 0, held_out_pairs: int = 0, out=None,
-        render_box: str = "mtcnn") -> dict:
+        render_box: str = "mtcnn", test_time=None) -> dict:
     res = measure(checkpoint, data, tuple(angles), max_views=max_views, held_out_limit=held_out_pairs,
-                  render_box=render_box)
+                  render_box=render_box, test_time=test_time)
     path = Path(out) if out else Path(checkpoint) / "real.json"
     path.write_text(json.dumps(res, indent=1))
     res["out"] = str(path)
@@ -38,10 +38,13 @@ def main(argv=None) -> None:
     ap.add_argument("--held-out-pairs", type=int, default=0, help="ordinary held-out pairs; 0: all")
     ap.add_argument("--render-box", choices=("mtcnn", "true"), default="mtcnn",
                     help="crop renders around MTCNN's box (like the photos) or their true face box")
+    ap.add_argument("--test-time", default=None, help="comma-separated exact test-time variants averaged (swap, "
+                    "mirror; 'none' for none) in place of the run's own test_time")
     ap.add_argument("--out", default=None)
     a = ap.parse_args(argv)
     angles = [float(v) for v in a.angles.split(",") if v]
-    res = run(a.checkpoint, a.data, angles, a.max_views, a.held_out_pairs, a.out, a.render_box)
+    test_time = None if a.test_time is None else [v for v in a.test_time.split(",") if v and v != "none"]
+    res = run(a.checkpoint, a.data, angles, a.max_views, a.held_out_pairs, a.out, a.render_box, test_time)
     print(f"{a.checkpoint} -> {res['out']}\n")
     print(markdown(res))
 

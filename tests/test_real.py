@@ -166,7 +166,7 @@ def test_the_identity_model_scores_the_roll_and_is_perfectly_consistent():
 
     from types import SimpleNamespace
 
-    cfg = SimpleNamespace(mode="relative")
+    cfg = SimpleNamespace(mode="relative", test_time=[])
     frames = {t: torch.zeros(3, 16, 16) for t in (0.0, 10.0, -10.0, 20.0, -20.0)}
     rows = RL.roll_rows(Still(), cfg, torch.device("cpu"), False, frames, (10.0, 20.0))
     s = RL.summarise([rows], (10.0, 20.0))
@@ -198,7 +198,7 @@ def test_an_oracle_sees_the_whole_roll():
         f = torch.zeros(3, 16, 16)
         f[0, 0, 0] = t / 100
         frames[t] = f
-    rows = RL.roll_rows(Oracle(), SimpleNamespace(mode="relative"), torch.device("cpu"), False, frames, (10.0, 45.0))
+    rows = RL.roll_rows(Oracle(), SimpleNamespace(mode="relative", test_time=[]), torch.device("cpu"), False, frames, (10.0, 45.0))
     s = RL.summarise([rows], (10.0, 45.0))
     assert s["median"] == pytest.approx(0.0, abs=1e-3) and s["roll_gain"] == pytest.approx(1.0, abs=1e-4)
     assert s["swap_median"] == pytest.approx(0.0, abs=1e-3) and s["cycle_median"] == pytest.approx(0.0, abs=1e-3)

@@ -80,6 +80,10 @@ class TrainConfig(Strict):
                          "0: on CPU the cores the loader workers leave (at least 1), divided among the processes of a "
                          "machine (oversubscribed cores make torch's threads wait on each other), on CUDA torch's "
                          "default")
+    test_time: list[Literal["swap", "mirror"]] = Field(
+        [], description="exact variants of each pair averaged at evaluation and prediction "
+        "(relhead.train.eval.predict_poses): swap, the inverse of the reversed pair's prediction; mirror, both "
+        "frames mirrored left-right and the prediction mirrored back; each doubles the inference cost")
     precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="auto: bf16 autocast on CUDA, fp32 on CPU")
 
     @model_validator(mode="after")

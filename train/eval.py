@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from relhead.frames import encoding_to_pose, geodesic_deg, matrix_to_euler
+from relhead.frames import encoding_to_pose, geodesic_deg, matrix_to_euler, mirror_pose
 from relhead.train import clips as C
 from relhead.train.data import eval_batches, eval_clips
 
@@ -45,9 +45,56 @@ def bin_name(lo: float, hi: float) -> str:
     return f"{lo}+" if hi > 180 else f"{lo}-{hi}"
 
 
+TEST_TIME = ("swap", "mirror")
+
+
 @torch.no_grad()
-def predict_poses(model, images: torch.Tensor, mode: str, device, bf16: bool) -> dict[str, np.ndarray]:
-    """Pairs (B, 2, 3, H, W) -> predicted R_rel, t_rel (and R_a, t_a, R_q, t_q for the absolute twin)."""
+def predict_poses(model, images: torch.Tensor, mode: str, device, bf16: bool, test_time=()) -> dict[str, np.ndarray]:
+    """Pairs (B, 2, 3, H, W) -> predicted R_rel, t_rel (and R_a, t_a, R_q, t_q for the absolute twin).
+
+    `test_time` (TrainConfig.test_time) averages exact variants of each pair: `swap` the inverse of the
+    reversed pair's prediction (relative model), `mirror` the prediction for both frames mirrored
+    left-right, mirrored back (relhead.frames.mirror_pose); rotations by their chordal mean (the
+    nearest rotation to the sum: roma.special_procrustes), translations by their mean. `R_rel_net` is
+    always the network's own prediction for the pair as given (for label-free consistency checks)."""
+    swaps = (False, True) if "swap" in test_time and mode == "relative" else (False,)
+    mirrors = (False, True) if "mirror" in test_time else (False,)
+    variants = [(m, s) for m in mirrors for s in swaps]
+    xs = []
+    for m, s in variants:
+        x = images.flip(-1) if m else images
+        xs.append(x.flip(1) if s else x)
+    both = _net_poses(model, torch.cat(xs), mode, device, bf16)
+    B = images.shape[0]
+    outs = []
+    for i, (m, s) in enumerate(variants):
+        p = {k: v[i * B:(i + 1) * B] for k, v in both.items()}
+        if s:  # the reversed pair's (R, t) maps query to anchor: invert it
+            Rt = p["R_rel"].transpose(0, 2, 1)
+            p = {"R_rel": Rt, "t_rel": -np.einsum("bij,bj->bi", Rt, p["t_rel"])}
+        if m:
+            p = {k: v for f in ("rel", "a", "q") if f"R_{f}" in p
+                 for k, v in zip((f"R_{f}", f"t_{f}"), mirror_pose(p[f"R_{f}"], p[f"t_{f}"]))}
+        outs.append(p)
+    out = {k: _mean_pose(k, [p[k] for p in outs]) for k in outs[0]}
+    if mode == "absolute" and len(outs) > 1:
+        out["R_rel"] = out["R_q"] @ out["R_a"].transpose(0, 2, 1)
+        out["t_rel"] = out["t_q"] - np.einsum("bij,bj->bi", out["R_rel"], out["t_a"])
+    out["R_rel_net"] = outs[0]["R_rel"]
+    return out
+
+
+def _mean_pose(key: str, values: list[np.ndarray]) -> np.ndarray:
+    if len(values) == 1:
+        return values[0]
+    if key.startswith("t_"):
+        return np.mean(values, axis=0)
+    import roma
+
+    return roma.special_procrustes(torch.as_tensor(np.sum(values, axis=0), dtype=torch.float64)).numpy()
+
+
+def _net_poses(model, images: torch.Tensor, mode: str, device, bf16: bool) -> dict[str, np.ndarray]:
     B, _, _, H, W = images.shape
     x = images.to(device)
     if mode == "absolute":
@@ -104,7 +151,7 @@ def evaluate(model, cfg, corpora, device, bf16: bool = False, limit: int | None 
     bar = tqdm(desc="eval pairs", unit="pair", total=limit, disable=None if progress else True, leave=False,
                dynamic_ncols=True)
     for b in eval_batches(corpora, cfg.data, cfg.size, batch or cfg.data.batch, limit):
-        pred = predict_poses(model, b["images"], cfg.mode, device, bf16)
+        pred = predict_poses(model, b["images"], cfg.mode, device, bf16, cfg.test_time)
         bar.update(len(b["meta"]))
         for i, m in enumerate(b["meta"]):
             R_rel = m["R_q"] @ m["R_a"].T
@@ -151,7 +198,7 @@ def evaluate_clips(model, cfg, corpora, device, bf16: bool = False, batch: int |
         for i in range(0, len(pairs), batch):
             chunk = pairs[i:i + batch]
             images = torch.stack([clip["images"][[a, q]] for a, q in chunk])
-            pred = predict_poses(model, images, cfg.mode, device, bf16)["R_rel"]
+            pred = predict_poses(model, images, cfg.mode, device, bf16, cfg.test_time)["R_rel"]
             rel.update(zip(chunk, pred))
         for p in C.POLICIES:
             rows[p] += C.clip_rows(p, clip["R"], rel, known_every)

@@ -78,7 +78,7 @@ class Predictor:
                 anchor_pose=None) -> dict:
         """anchor_pose: the anchor's absolute rotation, a 3x3 matrix or (yaw, pitch, roll) degrees."""
         images = torch.stack([self.frame(anchor, anchor_box, "anchor box"), self.frame(query, query_box, "query box")])
-        pred = predict_poses(self.model, images[None], self.cfg.mode, self.device, self.bf16)
+        pred = predict_poses(self.model, images[None], self.cfg.mode, self.device, self.bf16, self.cfg.test_time)
         pred = {k: v[0] for k, v in pred.items()}
         R_rel, t_rel = pred["R_rel"], pred["t_rel"]
         out = {"mode": self.cfg.mode, "R_rel": R_rel.tolist(), "t_rel": t_rel.tolist(),

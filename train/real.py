@@ -137,25 +137,32 @@ def cycle_deg(R_ab, R_bc, R_ac) -> float:
 
 
 # ------------------------------------------------------------------------------------- measuring
-def _predict(model, cfg, device, bf16, images: list[torch.Tensor], batch: int = 32) -> np.ndarray:
+def _predict(model, cfg, device, bf16, images: list[torch.Tensor], batch: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """R_rel as the run predicts it (with its test_time averaging) and the network's own, per pair."""
     from relhead.train.eval import predict_poses
 
-    out = []
+    out, net = [], []
     for i in range(0, len(images), batch):
-        out.append(predict_poses(model, torch.stack(images[i:i + batch]), cfg.mode, device, bf16)["R_rel"])
-    return np.concatenate(out) if out else np.zeros((0, 3, 3))
+        p = predict_poses(model, torch.stack(images[i:i + batch]), cfg.mode, device, bf16, cfg.test_time)
+        out.append(p["R_rel"])
+        net.append(p["R_rel_net"])
+    empty = np.zeros((0, 3, 3))
+    return (np.concatenate(out), np.concatenate(net)) if out else (empty, empty)
 
 
 def roll_rows(model, cfg, device, bf16, frames: dict[float, torch.Tensor], angles=ANGLES) -> dict:
-    """One image's roll test: per pair (anchor theta, query theta, error, identity error), swap and cycle."""
+    """One image's roll test: per pair (anchor theta, query theta, error, identity error), swap and cycle.
+    Errors are the run's predictions' (its test_time averaging included); swap and cycle check the
+    network's own predictions (a swap-averaged prediction is swap-consistent by construction)."""
     pairs = roll_pairs(angles)
-    R = dict(zip(pairs, _predict(model, cfg, device, bf16, [torch.stack([frames[a], frames[q]]) for a, q in pairs])))
+    pred, own = _predict(model, cfg, device, bf16, [torch.stack([frames[a], frames[q]]) for a, q in pairs])
+    R, N = dict(zip(pairs, pred)), dict(zip(pairs, own))
     rows = [{"anchor": a, "query": q, "roll": q - a, "rot_deg": geodesic_deg(R[(a, q)], roll_matrix(q - a)),
              "identity_deg": abs(q - a), "pred_roll_deg": matrix_to_euler(R[(a, q)])[2],
              "R_pred": np.round(R[(a, q)], 6).tolist()}
             for a, q in pairs if a == 0.0 or q == 0.0]
-    swaps = [{"roll": t, "swap_deg": swap_deg(R[(0.0, t)], R[(t, 0.0)])} for a in angles for t in (a, -a)]
-    cycles = [{"roll": a, "cycle_deg": cycle_deg(R[(0.0, a)], R[(a, -a)], R[(0.0, -a)])} for a in angles]
+    swaps = [{"roll": t, "swap_deg": swap_deg(N[(0.0, t)], N[(t, 0.0)])} for a in angles for t in (a, -a)]
+    cycles = [{"roll": a, "cycle_deg": cycle_deg(N[(0.0, a)], N[(a, -a)], N[(0.0, -a)])} for a in angles]
     return {"pairs": rows, "swap": swaps, "cycle": cycles}
 
 
@@ -239,10 +246,10 @@ def ratio(real: dict, synth: dict) -> dict:
 
 
 def measure(run, corpora=None, angles=ANGLES, photos=PHOTOS, max_views: int = 0, held_out_limit: int = 0,
-            device: str = "cpu", render_box: str = "mtcnn") -> dict:
+            device: str = "cpu", render_box: str = "mtcnn", test_time=None) -> dict:
     """Everything bench/real.py reports for a trained run: the photos' roll test, the renders' roll
     test and held-out relative error (when `corpora`, else the corpora the run trained on), summaries
-    and real / synthetic ratios."""
+    and real / synthetic ratios. `test_time`: replaces the run's TrainConfig.test_time (None: the run's)."""
     import dataclasses
 
     from relhead.train.data import open_corpora
@@ -253,8 +260,13 @@ def measure(run, corpora=None, angles=ANGLES, photos=PHOTOS, max_views: int = 0,
     _, trained_on = read_run_config(run)
     seen = {Path(p).resolve() for p in trained_on}
     cs = [dataclasses.replace(c, held_out_only=c.path.resolve() in seen) for c in open_corpora(corpora or trained_on)]
+    from relhead.train.eval import TEST_TIME
+
+    unknown = sorted(set(test_time or ()) - set(TEST_TIME))
+    if unknown:
+        raise ConfigError(f"test_time: unknown variant {unknown[0]!r}; allowed: {', '.join(TEST_TIME)}")
     cfg, model = load_run(run, "cpu")
-    cfg = cfg.model_copy(update={"device": device})
+    cfg = cfg.model_copy(update={"device": device, **({} if test_time is None else {"test_time": list(test_time)})})
     dev, bf16 = resolve_device(cfg)
     model.to(dev).eval()
     detector = load_mtcnn()
@@ -266,6 +278,7 @@ def measure(run, corpora=None, angles=ANGLES, photos=PHOTOS, max_views: int = 0,
     synth = summarise(renders["images"], angles)
     ov, ident = held["relative"]["overall"], held["identity"]["overall"]
     return {"kind": "relhead-real/1", "run": str(run), "data": [str(c.path) for c in cs], "size": cfg.size,
+            "test_time": list(cfg.test_time),
             "angles": list(angles), "definitions": __doc__.strip(),
             "real": {"summary": real, "photos": real_images},
             "synthetic": {"summary": synth, "box": render_box, "views": renders["views"], "undetected": renders["undetected"],
