@@ -72,9 +72,10 @@ def predict_poses(model, images: torch.Tensor, mode: str, device, bf16: bool, te
         if s:  # the reversed pair's (R, t) maps query to anchor: invert it
             Rt = p["R_rel"].transpose(0, 2, 1)
             p = {"R_rel": Rt, "t_rel": -np.einsum("bij,bj->bi", Rt, p["t_rel"])}
-        if m:
-            p = {k: v for f in ("rel", "a", "q") if f"R_{f}" in p
-                 for k, v in zip((f"R_{f}", f"t_{f}"), mirror_pose(p[f"R_{f}"], p[f"t_{f}"]))}
+        if m:  # mirror every pose it holds back (relhead.frames.mirror_pose is its own inverse)
+            for f in ("rel", "a", "q"):
+                if f"R_{f}" in p:
+                    p[f"R_{f}"], p[f"t_{f}"] = mirror_pose(p[f"R_{f}"], p[f"t_{f}"])
         outs.append(p)
     out = {k: _mean_pose(k, [p[k] for p in outs]) for k in outs[0]}
     if mode == "absolute" and len(outs) > 1:
