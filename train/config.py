@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from relhead.configbase import Strict, key_error, load_yaml, resolve_inherit, validate
 from relhead.train.data import DataCfg
+from relhead.train.eval import TestTime
 from relhead.train.losses import LossCfg
 from relhead.train.model import ModelConfig, model_config
 
@@ -80,7 +81,7 @@ class TrainConfig(Strict):
                          "0: on CPU the cores the loader workers leave (at least 1), divided among the processes of a "
                          "machine (oversubscribed cores make torch's threads wait on each other), on CUDA torch's "
                          "default")
-    test_time: list[Literal["swap", "mirror"]] = Field(
+    test_time: list[TestTime] = Field(
         [], description="exact variants of each pair averaged at evaluation and prediction "
         "(relhead.train.eval.predict_poses): swap, the inverse of the reversed pair's prediction; mirror, both "
         "frames mirrored left-right and the prediction mirrored back; each doubles the inference cost")

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Literal, get_args
 
 import numpy as np
 import torch
@@ -45,7 +46,8 @@ def bin_name(lo: float, hi: float) -> str:
     return f"{lo}+" if hi > 180 else f"{lo}-{hi}"
 
 
-TEST_TIME = ("swap", "mirror")
+TestTime = Literal["swap", "mirror"]  # TrainConfig.test_time's variants
+TEST_TIME = get_args(TestTime)
 
 
 @torch.no_grad()
@@ -79,8 +81,7 @@ def predict_poses(model, images: torch.Tensor, mode: str, device, bf16: bool, te
         outs.append(p)
     out = {k: _mean_pose(k, [p[k] for p in outs]) for k in outs[0]}
     if mode == "absolute" and len(outs) > 1:
-        out["R_rel"] = out["R_q"] @ out["R_a"].transpose(0, 2, 1)
-        out["t_rel"] = out["t_q"] - np.einsum("bij,bj->bi", out["R_rel"], out["t_a"])
+        out["R_rel"], out["t_rel"] = _relative(out["R_a"], out["t_a"], out["R_q"], out["t_q"])
     out["R_rel_net"] = outs[0]["R_rel"]
     return out
 
@@ -109,9 +110,14 @@ def _net_poses(model, images: torch.Tensor, mode: str, device, bf16: bool) -> di
             return {"R_rel": R_rel, "t_rel": t_rel}
         R, t, _ = encoding_to_pose(enc[:, 0].reshape(B, 2, 9), W, H)
     R_a, R_q, t_a, t_q = R[:, 0], R[:, 1], t[:, 0], t[:, 1]
+    R_rel, t_rel = _relative(R_a, t_a, R_q, t_q)
+    return {"R_rel": R_rel, "t_rel": t_rel, "R_a": R_a, "t_a": t_a, "R_q": R_q, "t_q": t_q}
+
+
+def _relative(R_a, t_a, R_q, t_q) -> tuple[np.ndarray, np.ndarray]:
+    """relhead.frames.relative_transform over a batch: the absolute twin's two poses -> R_rel, t_rel."""
     R_rel = R_q @ R_a.transpose(0, 2, 1)
-    return {"R_rel": R_rel, "t_rel": t_q - np.einsum("bij,bj->bi", R_rel, t_a), "R_a": R_a, "t_a": t_a,
-            "R_q": R_q, "t_q": t_q}
+    return R_rel, t_q - np.einsum("bij,bj->bi", R_rel, t_a)
 
 
 def pose_errors(R_pred, t_pred, R_true, t_true) -> dict[str, float]:
