@@ -24,7 +24,7 @@ from typing import Literal
 from pydantic import Field
 
 from relhead.assets.base import (BROWS, PART_EYE, PART_MOUTH, PART_SKIN, PART_TEETH, PART_TONGUE, SCALP, SKIN_REGIONS, TORSO, HeadCfg, Identity, PosedHead,
-                                 sample_sparse_expression)
+                                 fixed_threads, sample_sparse_expression)
 from relhead.configbase import Range
 from relhead.frames import euler_to_matrix
 from relhead.quiet import NO_GPU_DRIVER, without_lines
@@ -379,7 +379,9 @@ class AnnyHead:
         lc = torch.zeros((B, len(self.model.local_change_labels)), dtype=self._dtype)
         for name, v in identity.local_changes.items():
             lc[:, self.model.local_change_labels.index(name)] = v
-        with torch.no_grad():
+        # on a fixed thread count whoever calls: the rest pose is cached, and its last bits must not
+        # depend on whether the first caller had limited the threads (render_group does, a test may not)
+        with torch.no_grad(), fixed_threads():
             return self.model(
                 pose_parameters=pose_params,
                 phenotype_kwargs=self._phenotype_kwargs(identity, B),

@@ -35,7 +35,7 @@ import numpy as np
 from pydantic import Field, field_validator
 from scipy.spatial.transform import Rotation
 
-from relhead.assets.base import PART_EYE, PART_SKIN, HeadCfg, Identity, PosedHead
+from relhead.assets.base import PART_EYE, PART_SKIN, HeadCfg, Identity, PosedHead, fixed_threads
 from relhead.assets.refs import file_ref
 from relhead.configbase import ConfigError, Range
 from relhead.frames import euler_to_matrix
@@ -426,9 +426,10 @@ class FlameHead:
         """The identity's neutral rest vertices and joints (cached for the last identity)."""
         key = identity.model_dump_json()
         if getattr(self, "_rest_key", None) != key:
-            betas = np.asarray(identity.shape, float)
-            v = self.v_template + (self.shape_dirs[:, :len(betas)] @ betas).reshape(-1, 3)
-            self._rest_key, self._rest_out = key, (v, self.J_regressor @ v)
+            with fixed_threads():  # cached: its bits must not depend on the first caller's thread count
+                betas = np.asarray(identity.shape, float)
+                v = self.v_template + (self.shape_dirs[:, :len(betas)] @ betas).reshape(-1, 3)
+                self._rest_key, self._rest_out = key, (v, self.J_regressor @ v)
         return self._rest_out
 
     def head_width(self, identity: FlameIdentity) -> float:

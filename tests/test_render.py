@@ -219,6 +219,30 @@ def test_a_corpus_does_not_depend_on_what_the_process_rendered_before(tmp_path):
     assert (tmp_path / "b" / "shard-000000.tar").read_bytes() == (tmp_path / "fresh" / "shard-000000.tar").read_bytes()
 
 
+def test_the_head_models_numbers_do_not_depend_on_the_callers_thread_count(head_model):
+    """Anny caches an identity's rest pose: computed first for a caller on 2 threads (a test, a tool),
+    it must hold the bits a renderer on its fixed thread count computes, or a re-render differs from
+    the corpus in the labels' last bits."""
+    import torch
+
+    from relhead.assets.base import fixed_threads
+    from relhead.assets.registry import backend
+
+    cfg = backend(head_model.name).config()
+    a, b = (head_model.sample_identity(np.random.default_rng(s), cfg) for s in (11, 12))
+    args = ([{}], [(0.0, 0.0)], [np.eye(3)])
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        free = head_model.head_width(a), head_model.pose(a, *args)[0].vertices
+    finally:
+        torch.set_num_threads(before)
+    with fixed_threads():
+        head_model.head_width(b)  # the cache now holds another identity
+        fixed = head_model.head_width(a), head_model.pose(a, *args)[0].vertices
+    assert free[0] == fixed[0] and np.array_equal(free[1], fixed[1])
+
+
 def test_a_quickstart_group_renders_to_the_same_pixels_every_time(head_model):
     """Group 0 of the quickstart pipeline (hair, beard, brow strands, lashes, a garment) rendered six
     times in one process: with Cycles' persistent data one render in about four came out another way
