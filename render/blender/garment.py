@@ -26,6 +26,7 @@ class GarmentPart(Part):
 
     name = "garment"
     geometry = staticmethod(group_garment)
+    on_skin = True  # the shell and the neck and shoulders cut through each other
 
     def __init__(self, scene, world) -> None:
         super().__init__(scene, world)

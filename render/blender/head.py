@@ -39,12 +39,49 @@ class Head:
             me.materials.append(mat)  # slot index == part label
         self.object = bpy.data.objects.new("head", me)
         scene.collection.objects.link(self.object)
+        self._joined = None  # the Geometry Nodes tree that joins parts to the head (join)
         # Occluders for landmark visibility: everything but the eyeballs, which poke slightly
         # through the eyelid rims where the eye landmarks sit.
         self._occluder_faces = hm.faces[hm.face_parts != PART_EYE]
 
     def remove(self) -> None:
         remove(self.object)
+        if self._joined is not None:
+            bpy.data.node_groups.remove(self._joined)
+
+    def join(self, objects) -> None:
+        """Render the mesh objects `objects` (the group's parts that cut through the skin, Part.on_skin)
+        as part of the head's one Cycles geometry: a Geometry Nodes modifier joins their meshes, as
+        placed, with their materials, to the head's, and the objects themselves are hidden from the
+        render (they still move view by view; the modifier follows them). Where two objects' surfaces
+        cross, which of two coincident hits a ray takes depends on Embree's top-level tree, which a kept
+        Cycles session builds differently run to run; joined into one geometry, kept sessions gave the
+        fresh sessions' bytes (bench/README.md, "What makes a kept session flip"). No objects: no modifier."""
+        mod = self.object.modifiers.get("join")
+        if not objects:
+            if mod is not None:
+                self.object.modifiers.remove(mod)
+            return
+        if self._joined is None:
+            self._joined = ng = bpy.data.node_groups.new("join", "GeometryNodeTree")
+            ng.interface.new_socket("Geometry", in_out="INPUT", socket_type="NodeSocketGeometry")
+            ng.interface.new_socket("Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
+            join = ng.nodes.new("GeometryNodeJoinGeometry")
+            ng.links.new(ng.nodes.new("NodeGroupInput").outputs[0], join.inputs[0])
+            ng.links.new(join.outputs[0], ng.nodes.new("NodeGroupOutput").inputs[0])
+        ng = self._joined
+        for node in [n for n in ng.nodes if n.bl_idname == "GeometryNodeObjectInfo"]:
+            ng.nodes.remove(node)
+        join = next(n for n in ng.nodes if n.bl_idname == "GeometryNodeJoinGeometry")
+        for ob in objects:
+            info = ng.nodes.new("GeometryNodeObjectInfo")
+            info.transform_space = "RELATIVE"  # in the head object's frame
+            info.inputs["Object"].default_value = ob
+            ng.links.new(info.outputs["Geometry"], join.inputs[0])
+            ob.hide_render = True
+        if mod is None:
+            mod = self.object.modifiers.new("join", "NODES")
+            mod.node_group = ng
 
     def set_group(self, p: MaterialsSpec, albedo=None) -> None:
         """The group's materials; `albedo` the loaded image of its skin texture, if it has one."""

@@ -24,6 +24,8 @@ class Part:
     places them for a view, and `occluder` is what of it hides landmarks (world frame)."""
 
     name = "part"  # its key in the group's geometry
+    # Its mesh cuts through the skin: rendered as part of the head's geometry (Head.join), from `self.object`.
+    on_skin = False
 
     @staticmethod
     def geometry(spec: GroupSpec, head_model, first: PosedHead):

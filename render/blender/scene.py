@@ -111,6 +111,7 @@ class ProcessScene:
                                   self._backdrop(backdrop) if backdrop else None)
         for part in self.parts:
             part.set_group(spec, (geometry or {}).get(part.name), first)
+        self.head.join([part.object for part in self.parts if part.on_skin and part.object is not None])
 
     def _backdrop(self, p):
         """The group's procedural backdrop (relhead.render.backdrop) as a loaded image."""
