@@ -3,8 +3,9 @@ one per process and render settings.
 
 Groups change values in place (materials, world, seed) and remake only the parts' objects; views
 move the head's vertices, the parts and the camera, so nothing else is rebuilt in bpy between renders
-(Cycles itself renders every view in a fresh session: settings.apply). The scene parts are the classes in
-PARTS, each drawing its bpy-free geometry (relhead.render.parts) in the order listed.
+(Cycles renders every view in a fresh session, or a group's views in one: config render.session,
+settings.apply). The scene parts are the classes in PARTS, each drawing its bpy-free geometry
+(relhead.render.parts) in the order listed.
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ class ProcessScene:
             self.head.set_areas(first)
         self.world.set_group(spec.lighting, self._image(files.path(spec.lighting.hdri)))
         settings.set_seed(self.scene, spec.render_seed)
+        settings.new_group(self.scene)
         backdrop = spec.lighting.background.backdrop
         self.compositor.set_photo(self._image(files.path(photo)) if photo else
                                   self._backdrop(backdrop) if backdrop else None)

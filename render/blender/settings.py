@@ -15,6 +15,15 @@ def set_seed(scene, seed: int) -> None:
     scene.cycles.seed = seed % (2**31 - 1)
 
 
+def new_group(scene) -> None:
+    """A kept session (render.session: group) starts afresh with each group: switching persistent data
+    off frees it (the next render builds a new one), switching it on keeps that one."""
+    r = scene.render
+    if r.use_persistent_data:
+        r.use_persistent_data = False
+        r.use_persistent_data = True
+
+
 def set_threads(scene, threads: int) -> None:
     """Cycles threads (0: all cores); pixels do not depend on it."""
     if threads:
@@ -29,11 +38,13 @@ def apply(scene, render_cfg, image_cfg) -> None:
     r.resolution_x, r.resolution_y, r.resolution_percentage = image_cfg.width, image_cfg.height, 100
     r.pixel_aspect_x = r.pixel_aspect_y = 1.0
     r.film_transparent = True  # alpha = subject; the background is composited from the environment pass
-    # No persistent data: in a Cycles session kept between renders, a scene came out one of two ways
-    # run to run (a few hundred subject pixels by up to 12 levels; glasses, garments, brow strands and
-    # lashes all showed it, with 1 Cycles thread too, and a static BVH left glasses' flips); every
-    # render in a fresh session gave the same bytes. So every view renders afresh.
-    r.use_persistent_data = False
+    # session "view" (the default): no persistent data, every view in a fresh Cycles session. "group":
+    # persistent data, freed when a group starts (new_group), so a group's later views reuse the
+    # session's scene, images and world map. In a kept session a scene used to come out one of two
+    # ways run to run where two objects' surfaces cut through each other (the garment and the neck:
+    # which coincident hit wins follows Embree's top-level tree); the garment is now part of the
+    # head's geometry (Head.join) and kept sessions give the fresh sessions' bytes in the bench.
+    r.use_persistent_data = render_cfg.session == "group"
     # Motion blur (per view, when a view has it): the camera's keys sit half a frame either side of
     # the rendered frame (ProcessScene._shake_keys), so the shutter spans one frame, centred on it.
     r.motion_blur_shutter, r.motion_blur_position = 1.0, "CENTER"
