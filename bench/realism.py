@@ -6,6 +6,7 @@ relhead's face box (relhead.train.detect.BOX_MAP).
 
     python bench/realism.py [--table look] [--pipeline realistic] [--groups 32] [--views 4] [--size 160]
                             [--only NAME] [--set KEY=VALUE ...] [--json FILE]
+    python bench/realism.py --real-rolls    # MTCNN on real photos turned by 0-45 degrees (real_rolls)
 
 Every row renders the pipeline (its seed, so every row shows the same heads, poses, cameras and
 lights: the parts draw from random streams of their own) with yaw widened to +-90 degrees so that
@@ -154,6 +155,36 @@ def _cell(s: dict) -> str:
     return f"{100 * s['rate']:.0f}% ({s['detected']}/{s['n']}) | {nme}"
 
 
+def real_rolls(detector: MTCNN, sizes=(40, 60, 90), crop: int = 160, rolls=range(0, 50, 5)) -> None:
+    """MTCNN on the real-photo measure's photos (relhead.train.real.PHOTOS) turned about the face's
+    centre by each roll, both ways, scaled so MTCNN's box is `size` px wide, in a `crop` px square
+    around the face: is a real face found at the rolls and sizes where renders are missed? A turn counts
+    as found when a detection's box centre lies within a quarter of the box width of the crop centre."""
+    from PIL import Image
+
+    from relhead.train.real import PHOTOS, load_photo
+
+    print(f"| photo | face px | " + " | ".join(f"±{r}" for r in rolls) + " |\n|---|---|" + "---|" * len(rolls))
+    for photo in PHOTOS:
+        rgb = load_photo(photo)
+        box = np.asarray(detector.detect(rgb)[0].box)
+        for size in sizes:
+            scale = size / (box[2] - box[0])
+            img = Image.fromarray(rgb).resize((round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)), Image.BICUBIC)
+            cx, cy = (box[:2] + box[2:]) / 2 * scale
+            cells = []
+            for roll in rolls:
+                found = 0
+                for sign in (1, -1):
+                    turned = img.rotate(sign * roll, resample=Image.BICUBIC, center=(cx, cy))
+                    x0, y0 = round(cx - crop / 2), round(cy - crop / 2)
+                    view = np.asarray(turned.crop((x0, y0, x0 + crop, y0 + crop)))
+                    found += any(np.hypot(*((np.asarray(f.box[:2]) + np.asarray(f.box[2:])) / 2 - crop / 2)) < size / 4
+                                 for f in detector.detect(view))
+                cells.append(f"{found}/2")
+            print(f"| {photo.name} | {size} | " + " | ".join(cells) + " |", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--table", choices=("look", "parts"), default="look",
@@ -167,7 +198,12 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="for every row (repeatable)")
     ap.add_argument("--json", default=None, help="also write every view's measurements here")
     ap.add_argument("--keep", default=None, help="keep each row's corpus in this folder (row number)")
+    ap.add_argument("--real-rolls", action="store_true",
+                    help="instead: MTCNN on the real-photo measure's photos turned by 0-45 degrees (no renders)")
     a = ap.parse_args()
+    if a.real_rolls:
+        real_rolls(MTCNN())
+        return
     common = [f"views={a.views}", f"image.width={a.size}", f"image.height={a.size}", "shards=1",
               f"groups_per_shard={a.groups}", "pose.yaw_deg=[-90,90]", *LABELS_OFF, *a.set]
     if a.table == "parts":
