@@ -29,6 +29,7 @@ from relhead.assets.refs import AssetPool
 from relhead.assets.registry import get_head_model
 from relhead.config import resolve
 from relhead.datasets.generate import scene_pools, skin_pool
+from relhead.render.blender import settings
 from relhead.render.group import render_group
 from relhead.render.sampling import sample_group
 
@@ -48,9 +49,9 @@ def set_mode(mode: str) -> None:
             r.use_persistent_data = False
         elif mode in ("persist", "static"):
             r.use_persistent_data = True
-        else:  # group: turning it off frees the kept session (RE_FreePersistentData), then keep anew
-            r.use_persistent_data = False
+        else:  # group: what render.session: group does, a session kept for the group and freed at the next
             r.use_persistent_data = True
+            settings.new_group(self.scene)
 
     sc.ProcessScene.set_group = set_group
 
