@@ -5,6 +5,7 @@ one run on the same sampled scenes, and where the time of a group and of a view 
     python bench/render.py --interleave "recipe (as published)" recipe default fast [--reps 4]   # side by side
     python bench/render.py --interleave default default+render.samples=6 [...]          # a candidate cut
     python bench/render.py --interleave default default+heap=scanned                    # before gc.freeze
+    python bench/render.py --interleave default+render.session=group default+render.session=group+keepers=none
 
 Scenes: the `paper` pipeline's distribution (Filmic, HDRI background) at --size px. Each row makes
 a one-shard corpus with the real pipeline (relhead.datasets.generate: sample, pose, render, label,
@@ -32,7 +33,7 @@ import shutil
 import tempfile
 import time
 from collections import defaultdict
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -104,6 +105,19 @@ def heap_scanned():
         yield
     finally:
         group.settle_heap = original
+
+
+@contextmanager
+def without_keepers():
+    """Render as before the rigid parts' keepers (relhead.render.blender.part.RigidPart): every rigid
+    part's data with one user, its BVH rebuilt whenever it turns."""
+    from relhead.render.blender.part import RigidPart
+
+    RigidPart.moves_points = True
+    try:
+        yield
+    finally:
+        RigidPart.moves_points = False
 
 
 @contextmanager
@@ -220,16 +234,28 @@ def cycles_breakdown(base: list[str], groups: range, hm, pool) -> dict:
             "compositing (background over, mask output)": full - plain}
 
 
+# --interleave labels' switches that are not config keys: the context each renders in
+SWITCHES = {"heap=scanned": heap_scanned, "keepers=none": without_keepers}
+
+
 def setting(base: list[str], label: str):
     """The config of an --interleave setting and the context it renders in (as_published for the
-    recipe as published, heap_scanned for `+heap=scanned`, else none): a preset name, 'recipe (as
-    published)', or a preset followed by overrides, 'default+render.samples=6+render.subsurface=burley'."""
+    recipe as published, and those of SWITCHES it names): a preset name, 'recipe (as published)', or a
+    preset followed by overrides, 'default+render.samples=6+render.subsurface=burley+keepers=none'."""
     legacy = label == "recipe (as published)"
     preset, *sets = ("recipe",) if legacy else label.split("+")
     if preset not in RENDER_PRESETS:
         raise SystemExit(f"--interleave {label!r}: {preset!r} is not a preset ({', '.join(RENDER_PRESETS)})")
-    mode = as_published if legacy else heap_scanned if "heap=scanned" in sets else nullcontext
-    sets = [x for x in sets if x != "heap=scanned"]
+    modes = [as_published] if legacy else [SWITCHES[x] for x in sets if x in SWITCHES]
+
+    @contextmanager
+    def mode():
+        with ExitStack() as stack:
+            for m in modes:
+                stack.enter_context(m())
+            yield
+
+    sets = [x for x in sets if x not in SWITCHES]
     return resolve("paper", base + [f"render.preset={preset}", *sets]), mode
 
 

@@ -83,7 +83,7 @@ class RenderCfg(Strict):
     view_transform: Literal["AgX", "Filmic", "Standard"] = Field("AgX", description="colour management's view transform")
     session: Literal["view", "group"] = Field(
         "view", description="view: every view in a fresh Cycles session (the same bytes in every process); group: a "
-                            "group's views share one session (1.13x faster a view with strand hair, 1.26x bald; the same "
+                            "group's views share one session (1.22x faster a view on paper's scenes, strand hair on 80%; the same "
                             "bytes in all but one of about 950 renders: bench/README.md, \"Kept sessions\")")
     threads: int = Field(0, ge=0, le=1024, description="Cycles' threads; 0: all cores (cores // N with --workers N); "
                          "an execution detail, not data: not part of the config hash")

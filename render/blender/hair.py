@@ -46,6 +46,7 @@ class FacialHairPart(RigidPart):
 
     name = "facial"
     geometry = staticmethod(group_facial_hair)
+    moves_points = True  # the jaw's and the lids' (set_view)
 
     def __init__(self, scene, world) -> None:
         super().__init__(scene, world)

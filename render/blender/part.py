@@ -54,15 +54,40 @@ class Part:
 class RigidPart(Part):
     """A part fixed in the head frame, made once per group on the first view's head (hair, glasses,
     hats): its object (`self.object`) turns with the skull view by view; `self.hides` is what of
-    it hides landmarks, (vertices, triangles) in the head frame."""
+    it hides landmarks, (vertices, triangles) in the head frame.
+
+    Its data also gets a second user, `self.keeper`, which no ray sees. A background render builds a
+    static BVH, into which Cycles bakes the transform of every object whose geometry has one user: in
+    a kept Cycles session (render.session: group), turning the object view by view then rebuilds that
+    geometry's BVH every view (strand hair: about 0.12 s a view at 256 px). Geometry with two users is
+    instanced instead: its BVH is built once, in the group's first view, and later views only move the
+    instance (bench/README.md, "Kept sessions: the hair's BVH built once a group"). Fresh sessions get
+    the keeper too, so that both sessions render the same scene, to the same bytes. A part whose data
+    changes view by view (facial hair: `moves_points`) gets no keeper."""
+
+    moves_points = False  # set_view writes new points into the data
 
     def __init__(self, scene, world) -> None:
         super().__init__(scene, world)
-        self.object = None
+        self.object = self.keeper = None
         self.hides = NO_OCCLUDER
 
+    def add(self, name: str, data):
+        ob = super().add(name, data)
+        if not self.moves_points:
+            self.keeper = keeper = super().add(f"{name}_keeper", data)
+            # Seen by volume-scatter rays only, which no scene of relhead casts (it has no volumes), and
+            # far below the scene: it is in the scene for Cycles' count of the data's users alone.
+            for ray in ("camera", "diffuse", "glossy", "transmission", "shadow"):
+                setattr(keeper, f"visible_{ray}", False)
+            keeper.matrix_world = Matrix.LocRotScale((0.0, 0.0, -1000.0), None, (1e-3, 1e-3, 1e-3))
+        return ob
+
     def drop(self) -> None:
-        """Remove the last group's object and its occluder."""
+        """Remove the last group's object (and keeper) and its occluder."""
+        if self.keeper is not None:
+            bpy.data.objects.remove(self.keeper)
+            self.keeper = None
         if self.object is not None:
             remove(self.object)
             self.object = None
