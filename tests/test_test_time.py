@@ -106,3 +106,91 @@ def test_an_unknown_variant_is_a_config_error():
 
     with pytest.raises(ConfigError, match="test_time"):
         resolve_training("small-cpu", ["test_time=[rotate]"])
+
+
+# ------------------------------------------------------------------------------------------- roll
+SR = 48  # frames for the roll variant: two blobs about the centre give a frame's in-plane angle and handedness
+
+
+def blob_frame(i: int, theta: float) -> torch.Tensor:
+    """Frame i of a head turned in the picture by theta (clockwise on the screen, as turn_frames): blob A
+    (channel 0) at angle theta from the x axis, blob B (channel 1) 90 degrees further clockwise, and the
+    frame's id as channel 2's level."""
+    u = torch.arange(SR, dtype=torch.float64) + 0.5 - SR / 2
+    y, x = torch.meshgrid(u, u, indexing="ij")
+    f = torch.zeros(3, SR, SR, dtype=torch.float64)
+    for ch, a in ((0, theta), (1, theta + 90.0)):
+        cx, cy = 12 * np.cos(np.radians(a)), 12 * np.sin(np.radians(a))  # y down: clockwise on the screen
+        f[ch] = torch.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * 2.0 ** 2))
+    f[2] = i / 10
+    return f.float()
+
+
+class RollOracle(torch.nn.Module):
+    """Sees a frame's angle (blob A's centroid) and whether it is mirrored (blob B counter-clockwise of A),
+    and answers with the true pose of what it sees: frame i of POSES turned by its angle, Rz(theta) R_i,
+    or for a mirrored frame the mirrored pose turned the other way (mirror_pose(Rz R) = Rz^T mirror_pose(R))."""
+
+    def seen(self, f):
+        u = torch.arange(SR, dtype=torch.float64) + 0.5 - SR / 2
+        y, x = torch.meshgrid(u, u, indexing="ij")
+        ang = []
+        for ch in (0, 1):
+            w = f[ch].double().clamp(min=0)
+            ang.append(np.degrees(np.arctan2(float((w * y).sum()), float((w * x).sum()))))
+        mirrored = ((ang[1] - ang[0]) % 360) > 180
+        R, t = POSES[round(float(f[2].mean()) * 10)]
+        if mirrored:  # the mirror image of the head turned by theta, blob A at 180 - theta: the mirrored head turned by -theta
+            R, t = mirror_pose(R, t)
+        Rz = euler_to_matrix(0.0, 0.0, ang[0] - 180.0 if mirrored else ang[0])
+        return Rz @ R, Rz @ t
+
+    def forward(self, x):
+        B = x.shape[0]
+        enc = np.zeros((B, 2, 9))
+        for b in range(B):
+            (Ra, ta), (Rq, tq) = self.seen(x[b, 0]), self.seen(x[b, 1])
+            R_rel = Rq @ Ra.T
+            enc[b, 0] = pose_to_encoding(np.eye(3), np.zeros(3), K_R, SR, SR)
+            enc[b, 1] = pose_to_encoding(R_rel, tq - R_rel @ ta, K_R, SR, SR)
+        return [torch.as_tensor(enc, dtype=torch.float32)]
+
+
+K_R = intrinsics(60.0, 60.0, SR / 2, SR / 2)
+
+
+@pytest.mark.parametrize("test_time", [["roll"], ["roll", "swap", "mirror"]])
+def test_the_roll_variant_turns_both_frames_and_its_answer_back(test_time):
+    """Frames whose pose the oracle reads off the picture: turned by +-10 degrees, their answers turned back
+    (R_rel = Rz^T R_rel' Rz) agree with the truth to the blobs' resampling error. Turned back with the
+    wrong sign, or not at all, the yaw and pitch of these pairs would be off by degrees."""
+    pairs = [((1, 0.0), (2, 20.0)), ((3, -15.0), (1, 5.0)), ((2, 30.0), (3, -30.0))]
+    images = torch.stack([torch.stack([blob_frame(i, th), blob_frame(j, ph)]) for (i, th), (j, ph) in pairs])
+    out = predict_poses(RollOracle(), images, "relative", torch.device("cpu"), False, test_time)
+    for k, ((i, th), (j, ph)) in enumerate(pairs):
+        Ra, ta = euler_to_matrix(0.0, 0.0, th) @ POSES[i][0], euler_to_matrix(0.0, 0.0, th) @ POSES[i][1]
+        Rq, tq = euler_to_matrix(0.0, 0.0, ph) @ POSES[j][0], euler_to_matrix(0.0, 0.0, ph) @ POSES[j][1]
+        R = Rq @ Ra.T
+        assert geodesic_deg(out["R_rel_net"][k], R) < 0.3  # the oracle reads the untouched frames
+        assert geodesic_deg(out["R_rel"][k], R) < 0.3
+        assert np.allclose(out["t_rel"][k], tq - R @ ta, atol=2e-3)
+
+
+def test_turned_frames_are_the_crop_turned_about_its_centre():
+    """turn_frames against rotated_crop (the training roll's and the roll test's crop): the same picture
+    inside the disc both cover, for either sign."""
+    from relhead.train.data import rotated_crop, turn_frames
+
+    rng = np.random.default_rng(0)
+    rgb = (rng.random((64, 64, 3)) * 255).astype(np.uint8)
+    from scipy.ndimage import gaussian_filter
+
+    rgb = gaussian_filter(rgb.astype(float), (2, 2, 0)).astype(np.uint8)  # smooth: resampling errors small
+    u = np.arange(32) + 0.5 - 16
+    disc = torch.as_tensor(np.hypot(*np.meshgrid(u, u)) < 12)
+    flat = rotated_crop(rgb, 16, 16, 32, 32, 0.0)
+    for theta in (20.0, -20.0):
+        turned = turn_frames(flat[None], theta)[0]
+        err = (turned - rotated_crop(rgb, 16, 16, 32, 32, theta))[:, disc].abs().mean()
+        wrong = (turn_frames(flat[None], -theta)[0] - rotated_crop(rgb, 16, 16, 32, 32, theta))[:, disc].abs().mean()
+        assert err < 0.01 < wrong

@@ -84,7 +84,9 @@ class TrainConfig(Strict):
     test_time: list[TestTime] = Field(
         [], description="exact variants of each pair averaged at evaluation and prediction "
         "(relhead.train.eval.predict_poses): swap, the inverse of the reversed pair's prediction; mirror, both "
-        "frames mirrored left-right and the prediction mirrored back; each doubles the inference cost")
+        "frames mirrored left-right and the prediction mirrored back; each doubles the inference cost; roll, both "
+        "frames also turned by +-10 degrees about their centres (an exact camera roll) and the prediction turned "
+        "back: three times the inference")
     precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="auto: bf16 autocast on CUDA, fp32 on CPU")
 
     @model_validator(mode="after")

@@ -237,6 +237,24 @@ def rotated_crop(rgb: np.ndarray, x0: float, y0: float, side: float, size: int, 
     return out[0].clamp_(0, 255).div_(255.0)
 
 
+def turn_frames(x: torch.Tensor, theta_deg: float) -> torch.Tensor:
+    """Square frames (..., C, S, S) turned by `theta_deg` about their centres, as rotated_crop turns a crop
+    (clockwise on the screen for positive theta; the image of the camera rolled by Rz(theta) when the
+    principal point is the centre), from the frames' own pixels: the corners they do not cover take the
+    nearest edge pixel (grid_sample's "border", rotated_crop's default)."""
+    import torch.nn.functional as F
+
+    shape, S = x.shape, x.shape[-1]
+    u = (torch.arange(S, dtype=torch.float64) + 0.5) * 2 / S - 1  # pixel centres, normalised
+    v, u = torch.meshgrid(u, u, indexing="ij")
+    c, s = np.cos(np.radians(theta_deg)), np.sin(np.radians(theta_deg))
+    grid = torch.stack([c * u + s * v, -s * u + c * v], -1).to(x.dtype)  # Rot(theta)^T p, as rotated_crop
+    flat = x.reshape(-1, *shape[-3:])
+    out = F.grid_sample(flat, grid.expand(len(flat), S, S, 2), mode="bilinear", padding_mode="border",
+                        align_corners=False)
+    return out.reshape(shape)
+
+
 def pair_meta(corpus: Corpus, g: Group, a: int, q: int, K_a, K_q) -> dict:
     va, vq = g.views[a], g.views[q]
     R_a, R_q = np.asarray(va["R"]), np.asarray(vq["R"])

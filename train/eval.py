@@ -34,9 +34,9 @@ from typing import Literal, get_args
 import numpy as np
 import torch
 
-from relhead.frames import encoding_to_pose, geodesic_deg, matrix_to_euler, mirror_pose
+from relhead.frames import encoding_to_pose, euler_to_matrix, geodesic_deg, matrix_to_euler, mirror_pose
 from relhead.train import clips as C
-from relhead.train.data import eval_batches, eval_clips
+from relhead.train.data import eval_batches, eval_clips, turn_frames
 
 BINS = ((0, 15), (15, 30), (30, 45), (45, 60), (60, 181))
 METRICS = ("rot_deg", "rot_med_deg", "yaw_deg", "pitch_deg", "roll_deg", "ypr_deg", "t_m")
@@ -46,8 +46,9 @@ def bin_name(lo: float, hi: float) -> str:
     return f"{lo}+" if hi > 180 else f"{lo}-{hi}"
 
 
-TestTime = Literal["swap", "mirror"]  # TrainConfig.test_time's variants
+TestTime = Literal["swap", "mirror", "roll"]  # TrainConfig.test_time's variants
 TEST_TIME = get_args(TestTime)
+ROLL_DEG = 10.0  # test_time `roll`: both frames also turned by +-this
 
 
 @torch.no_grad()
@@ -56,29 +57,41 @@ def predict_poses(model, images: torch.Tensor, mode: str, device, bf16: bool, te
 
     `test_time` (TrainConfig.test_time) averages exact variants of each pair: `swap` the inverse of the
     reversed pair's prediction (relative model), `mirror` the prediction for both frames mirrored
-    left-right, mirrored back (relhead.frames.mirror_pose); rotations by their chordal mean (the
-    nearest rotation to the sum: roma.special_procrustes), translations by their mean. `R_rel_net` is
-    always the network's own prediction for the pair as given (for label-free consistency checks)."""
+    left-right, mirrored back (relhead.frames.mirror_pose), `roll` the predictions for both frames turned
+    by +-ROLL_DEG about their centres (relhead.train.data.turn_frames: an exact camera roll Rz, which takes
+    every pose (R, t) to (Rz R, Rz t) and a relative one to (Rz R_rel Rz^T, Rz t_rel)), turned back;
+    rotations by their chordal mean (the nearest rotation to the sum: roma.special_procrustes),
+    translations by their mean. `R_rel_net` is always the network's own prediction for the pair as given
+    (for label-free consistency checks)."""
+    rolls = (0.0, ROLL_DEG, -ROLL_DEG) if "roll" in test_time else (0.0,)
     swaps = (False, True) if "swap" in test_time and mode == "relative" else (False,)
     mirrors = (False, True) if "mirror" in test_time else (False,)
     variants = [(m, s) for m in mirrors for s in swaps]
-    xs = []
-    for m, s in variants:
-        x = images.flip(-1) if m else images
-        xs.append(x.flip(1) if s else x)
-    both = _net_poses(model, torch.cat(xs), mode, device, bf16)
     B = images.shape[0]
     outs = []
-    for i, (m, s) in enumerate(variants):
-        p = {k: v[i * B:(i + 1) * B] for k, v in both.items()}
-        if s:  # the reversed pair's (R, t) maps query to anchor: invert it
-            Rt = p["R_rel"].transpose(0, 2, 1)
-            p = {"R_rel": Rt, "t_rel": -np.einsum("bij,bj->bi", Rt, p["t_rel"])}
-        if m:  # mirror every pose it holds back (relhead.frames.mirror_pose is its own inverse)
-            for f in ("rel", "a", "q"):
-                if f"R_{f}" in p:
-                    p[f"R_{f}"], p[f"t_{f}"] = mirror_pose(p[f"R_{f}"], p[f"t_{f}"])
-        outs.append(p)
+    for r in rolls:  # one network call per roll (its mirrors and swaps batched)
+        turned = turn_frames(images, r) if r else images
+        xs = []
+        for m, s in variants:
+            x = turned.flip(-1) if m else turned
+            xs.append(x.flip(1) if s else x)
+        both = _net_poses(model, torch.cat(xs), mode, device, bf16)
+        for i, (m, s) in enumerate(variants):
+            p = {k: v[i * B:(i + 1) * B] for k, v in both.items()}
+            if s:  # the reversed pair's (R, t) maps query to anchor: invert it
+                Rt = p["R_rel"].transpose(0, 2, 1)
+                p = {"R_rel": Rt, "t_rel": -np.einsum("bij,bj->bi", Rt, p["t_rel"])}
+            if m:  # mirror every pose it holds back (relhead.frames.mirror_pose is its own inverse)
+                for f in ("rel", "a", "q"):
+                    if f"R_{f}" in p:
+                        p[f"R_{f}"], p[f"t_{f}"] = mirror_pose(p[f"R_{f}"], p[f"t_{f}"])
+            if r:  # turn it back: Rz^T R (Rz for the relative pose), Rz^T t
+                Rz = euler_to_matrix(0.0, 0.0, r)
+                for f in ("rel", "a", "q"):
+                    if f"R_{f}" in p:
+                        R = Rz.T @ p[f"R_{f}"]
+                        p[f"R_{f}"], p[f"t_{f}"] = (R @ Rz if f == "rel" else R), p[f"t_{f}"] @ Rz
+            outs.append(p)
     out = {k: _mean_pose(k, [p[k] for p in outs]) for k in outs[0]}
     if mode == "absolute" and len(outs) > 1:
         out["R_rel"], out["t_rel"] = _relative(out["R_a"], out["t_a"], out["R_q"], out["t_q"])
