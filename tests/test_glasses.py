@@ -139,10 +139,11 @@ def test_glasses_render_where_their_geometry_is_and_tinted_lenses_hide_the_eyes(
 
 
 @pytest.mark.slow
-def test_clear_lenses_add_a_reflection_on_the_lens_and_nothing_elsewhere(head_model, monkeypatch):
-    """A clear lens reflects the world as an emission along the reflected ray, which costs no noise:
-    against the same lens with no reflection (and no denoiser to spread a change), it adds light
-    inside the rims and leaves every other pixel as it was, byte for byte."""
+@pytest.mark.parametrize("sunglasses", [0, 1])
+def test_lenses_add_a_reflection_on_the_lens_and_nothing_elsewhere(head_model, monkeypatch, sunglasses):
+    """A lens, clear or tinted, reflects the world as an emission along the reflected ray, which costs
+    no noise: against the same lens with no reflection (and no denoiser to spread a change), it adds
+    light inside the rims and leaves every other pixel as it was, byte for byte."""
     import relhead.render.blender.glasses as glasses_blender
     from relhead.frames import project
     from relhead.render.group import posed_heads, render_group
@@ -151,10 +152,10 @@ def test_clear_lenses_add_a_reflection_on_the_lens_and_nothing_elsewhere(head_mo
 
     cfg, pool, spec = render_setup(["views=2", "image.width=160", "image.height=160", "camera.face_fill=[0.6,0.6]",
                                     "pose.yaw_deg=[-30,30]", "render.samples=8", "render.denoise=false",
-                                    "accessories.glasses=1", "accessories.sunglasses=0"], head_model, group=1)
+                                    "accessories.glasses=1", f"accessories.sunglasses={sunglasses}"], head_model, group=1)
     with_reflection = render_group(cfg, spec, head_model, pool).views
-    real = glasses_blender.set_clear_lens
-    monkeypatch.setattr(glasses_blender, "set_clear_lens", lambda mat, image, rotation, strength: real(mat, image, rotation, 0.0))
+    real = glasses_blender.set_lens
+    monkeypatch.setattr(glasses_blender, "set_lens", lambda mat, image, rotation, strength, coating: real(mat, image, rotation, 0.0, 0.0))
     without = render_group(cfg, spec, head_model, pool).views
     mesh = group_glasses(spec, head_model, posed_heads(spec, head_model)[0])
     lens_points = mesh.vertices[np.unique(mesh.faces[mesh.lens])]

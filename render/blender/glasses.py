@@ -25,7 +25,8 @@ class GlassesPart(RigidPart):
         self.materials = build_glasses_materials()
 
     def set_group(self, spec: GroupSpec, mesh: GlassesMesh | None, first: PosedHead) -> None:
-        set_clear_lens(self.materials[2], self.world.env_image, self.world.rotation, spec.lighting.strength)
+        for mat, kind in zip(self.materials[1:], ("tinted", "clear")):
+            set_lens(mat, self.world.env_image, self.world.rotation, spec.lighting.strength, LENS_COATING[kind])
         self.drop()
         if mesh is None:
             return
@@ -45,36 +46,24 @@ class GlassesPart(RigidPart):
 
 
 def build_glasses_materials() -> tuple:
-    """The frame (metal or glossy acetate) and tinted lenses: thin glass as a transparent BSDF in
-    the lens colour (light crosses both faces of the slab relhead.render.parts.glasses builds, shadows
-    too), mixed by Fresnel with a sharp reflection; and clear lenses (:func:`_clear_lens`)."""
+    """The frame (metal or glossy acetate) and the two lenses, tinted and clear (:func:`_lens`)."""
     frame, _, _ = principled("glasses_frame")
-    lens, nt = empty_material("glasses_lens")
-    fresnel = nt.nodes.new("ShaderNodeFresnel")
-    fresnel.inputs["IOR"].default_value = 1.5
-    clear = named_node(nt, "ShaderNodeBsdfTransparent", "lens_transmittance")
-    gloss = nt.nodes.new("ShaderNodeBsdfGlossy")
-    gloss.inputs["Roughness"].default_value = 0.02
-    mix = nt.nodes.new("ShaderNodeMixShader")
-    nt.links.new(fresnel.outputs["Fac"], mix.inputs["Fac"])
-    nt.links.new(clear.outputs["BSDF"], mix.inputs[1])
-    nt.links.new(gloss.outputs["BSDF"], mix.inputs[2])
-    out = nt.nodes.new("ShaderNodeOutputMaterial")
-    nt.links.new(mix.outputs["Shader"], out.inputs["Surface"])
-    return frame, lens, _clear_lens()
+    return frame, _lens("glasses_lens"), _lens("glasses_clear_lens")
 
 
-LENS_COATING = 0.35  # most clear lenses are anti-reflection coated: a share of bare glass' Fresnel reflection
+# Lenses are mostly anti-reflection coated: a share of bare glass' Fresnel reflection.
+LENS_COATING = {"tinted": 0.35, "clear": 0.35}
 
 
-def _clear_lens():
-    """A clear lens: fully transparent, plus, for camera rays, the environment's reflection weighted
-    by Fresnel as an emission: the HDRI that lights the group (its image, rotation and strength are
-    copied from the world per group, GlassesPart.set_group) looked up along the reflected ray.
-    Deterministic, so no noise: a reflecting BSDF mixed into a transparent one is sampled stochastically
-    and leaves the skin behind the lens grainy at these sample counts. It reflects the world only (not
-    the face or the extra lights), and every other ray passes it untouched, so it lights nothing."""
-    mat, nt = empty_material("glasses_clear_lens")
+def _lens(name: str):
+    """A lens: transparent in its tint (light crosses both faces of the slab relhead.render.parts.glasses
+    builds, shadows too), plus, for camera rays, the environment's reflection weighted by Fresnel as an
+    emission: the HDRI that lights the group (its image, rotation and strength are copied from the world
+    per group, :func:`set_lens`) looked up along the reflected ray. Deterministic, so no noise: a
+    reflecting BSDF mixed into a transparent one is sampled stochastically and leaves the lens blotched
+    and the skin behind it grainy at these sample counts. It reflects the world only (not the face or the
+    extra lights), and every other ray passes it untouched, so it lights nothing."""
+    mat, nt = empty_material(name)
     mat.cycles.emission_sampling = "NONE"  # not a light: only camera rays see the emission
     fresnel = nt.nodes.new("ShaderNodeFresnel")
     fresnel.inputs["IOR"].default_value = 1.5
@@ -86,7 +75,7 @@ def _clear_lens():
     nt.links.new(mapping.outputs["Vector"], env.inputs["Vector"])
     strength = named_node(nt, "ShaderNodeValue", "lens_strength").outputs[0]
     weight = math_node(nt, "MULTIPLY", math_node(nt, "MULTIPLY", fresnel.outputs["Fac"], path.outputs["Is Camera Ray"]),
-                   math_node(nt, "MULTIPLY", strength, LENS_COATING))
+                       strength)
     scale = nt.nodes.new("ShaderNodeVectorMath")
     scale.operation = "SCALE"
     nt.links.new(env.outputs["Color"], scale.inputs["Vector"])
@@ -94,19 +83,19 @@ def _clear_lens():
     glow = nt.nodes.new("ShaderNodeEmission")
     nt.links.new(scale.outputs["Vector"], glow.inputs["Color"])
     add = nt.nodes.new("ShaderNodeAddShader")
-    nt.links.new(nt.nodes.new("ShaderNodeBsdfTransparent").outputs["BSDF"], add.inputs[0])
+    nt.links.new(named_node(nt, "ShaderNodeBsdfTransparent", "lens_transmittance").outputs["BSDF"], add.inputs[0])
     nt.links.new(glow.outputs["Emission"], add.inputs[1])
     out = nt.nodes.new("ShaderNodeOutputMaterial")
     nt.links.new(add.outputs["Shader"], out.inputs["Surface"])
     return mat
 
 
-def set_clear_lens(mat, image, rotation, strength: float) -> None:
-    """The world's HDRI, rotation and strength, for the clear lens' reflection."""
+def set_lens(mat, image, rotation, strength: float, coating: float) -> None:
+    """The world's HDRI, rotation and strength (times the lens' coating), for the lens' reflection."""
     nodes = mat.node_tree.nodes
     nodes["lens_env"].image = image
     nodes["lens_mapping"].inputs["Rotation"].default_value = rotation
-    nodes["lens_strength"].outputs[0].default_value = strength
+    nodes["lens_strength"].outputs[0].default_value = strength * coating
 
 
 def set_glasses_materials(frame, lens, clear_lens, p: GlassesSpec) -> None:
