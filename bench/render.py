@@ -7,7 +7,7 @@ one run on the same sampled scenes, and where the time of a group and of a view 
     python bench/render.py --interleave default default+heap=scanned                    # before gc.freeze
     python bench/render.py --interleave default+render.session=group default+render.session=group+keepers=none
 
-Scenes: the `paper` pipeline's distribution (Filmic, HDRI background) at --size px. Each row makes
+Scenes: the `paper` pipeline's distribution (or --pipeline's; Filmic, HDRI background) at --size px. Each row makes
 a one-shard corpus with the real pipeline (relhead.datasets.generate: sample, pose, render, label,
 encode and write, the last two overlapped with the next render) after a warm-up group; speed is
 seconds per view from the shard record, the ratio is views per second against the recipe as
@@ -49,6 +49,7 @@ from relhead.render.group import render_group
 from relhead.render.sampling import sample_group
 
 CACHE = Path.home() / ".cache" / "relhead-bench"
+PIPELINE = "paper"  # the scenes' distribution (--pipeline)
 
 
 class Clock:
@@ -182,7 +183,7 @@ def stages(cfg, groups: range, hm, pool, mode=nullcontext) -> tuple[Clock, float
 
 
 def references(base: list[str], n_groups: int, samples: int, hm, pool, tmp: Path):
-    cfg = resolve("paper", base + [f"groups_per_shard={n_groups}", f"render.samples={samples}",
+    cfg = resolve(PIPELINE, base + [f"groups_per_shard={n_groups}", f"render.samples={samples}",
                                    "render.adaptive_threshold=0", "render.denoise=true",
                                    "render.denoiser_prefilter=accurate", "render.env_map_resolution=0"])
     path = CACHE / f"ref-{cfg.hash()}.npz"
@@ -207,7 +208,7 @@ def cycles_breakdown(base: list[str], groups: range, hm, pool) -> dict:
     from relhead.render.labels import label_view
 
     def per_view(sets, compositing=True):
-        cfg = resolve("paper", base + ["render.preset=default", *sets])
+        cfg = resolve(PIPELINE, base + ["render.preset=default", *sets])
         warm_up(cfg, hm, pool)
         scene = process_scene(cfg, hm)
         bpy.context.scene.render.use_compositing = compositing
@@ -256,7 +257,7 @@ def setting(base: list[str], label: str):
             yield
 
     sets = [x for x in sets if x not in SWITCHES]
-    return resolve("paper", base + [f"render.preset={preset}", *sets]), mode
+    return resolve(PIPELINE, base + [f"render.preset={preset}", *sets]), mode
 
 
 def interleaved(base: list[str], settings: list[str], n_groups: int, reps: int, hm, pool, ref_rgb, subject) -> None:
@@ -296,6 +297,7 @@ def interleaved(base: list[str], settings: list[str], n_groups: int, reps: int, 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--pipeline", default="paper", help="the pipeline whose scenes are rendered (default paper)")
     ap.add_argument("--groups", type=int, default=3)
     ap.add_argument("--views", type=int, default=2)
     ap.add_argument("--size", type=int, default=256)
@@ -308,10 +310,12 @@ def main() -> None:
                          "in ABBA blocks; the first is the ratios' reference")
     ap.add_argument("--reps", type=int, default=4, help="with --interleave: repeats (blocks per setting)")
     a = ap.parse_args()
+    global PIPELINE
+    PIPELINE = a.pipeline
     base = [f"views={a.views}", f"image.width={a.size}", f"image.height={a.size}", "lighting.background=hdri",
             "render.view_transform=Filmic", "shards=1", f"groups_per_shard={a.groups}", *a.set]
     hm = get_head_model()
-    cfg0 = resolve("paper", base)
+    cfg0 = resolve(PIPELINE, base)
     pool = hdri_pool(cfg0.lighting.hdris, cfg0.lighting.hdri_dir)
     tmp = Path(tempfile.mkdtemp(prefix="relhead-bench-"))
     ref_rgb, ref_mask = references(base, a.groups, a.ref_samples, hm, pool, tmp)
@@ -330,7 +334,7 @@ def main() -> None:
                           "ssim": float(np.mean([ssim(x, y) for x, y in zip(rgbs, ref_rgb)]))}
         print(f"  {label}: {spv:.3f} s/view", flush=True)
     ref = results["recipe (as published)"]["s/view"]
-    print(f"\n{time.strftime('%Y-%m-%d')}, {platform.node()}, {os.cpu_count()} cores, paper scenes at {a.size} px "
+    print(f"\n{time.strftime('%Y-%m-%d')}, {platform.node()}, {os.cpu_count()} cores, {PIPELINE} scenes at {a.size} px "
           f"(Filmic, HDRI background), {a.groups} groups x {a.views} views, reference {a.ref_samples} samples + denoise")
     print(f"{'setting':24s} {'s/view':>7s} {'views/s':>8s} {'speed':>7s} {'PSNR dB':>8s} {'subject':>8s} {'SSIM':>7s}")
     for label, r in results.items():
@@ -350,7 +354,7 @@ def main() -> None:
     print("\nfixed cost per view (64 px, 1 sample, no denoising):")
     fixed = {}
     for label, mode in (("as relhead 0.1 did", as_published), ("now", nullcontext)):
-        _, _, fixed[label] = corpus(resolve("paper", tiny), tmp / f"tiny_{mode.__name__}", hm, pool, mode)
+        _, _, fixed[label] = corpus(resolve(PIPELINE, tiny), tmp / f"tiny_{mode.__name__}", hm, pool, mode)
         print(f"  {label:20s} {fixed[label]:7.3f} s/view")
     print(f"  ratio {fixed['as relhead 0.1 did'] / fixed['now']:.1f}x")
     shutil.rmtree(tmp)

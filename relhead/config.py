@@ -51,7 +51,7 @@ RENDER_PRESETS: dict[str, dict[str, Any]] = {
              "denoiser_prefilter": "none", "subsurface": "burley"},
     # the recipe's image quality (PSNR against the reference) at a fraction of its cost
     "default": {**_PATHS, "samples": 8, "adaptive_threshold": 0.0, "denoise": True, "denoiser_quality": "high",
-                "denoiser_prefilter": "none", "subsurface": "random_walk"},
+                "denoiser_prefilter": "fast", "subsurface": "random_walk"},
     # the published VGGT-HPE recipe: 64 samples, adaptive sampling 0.01, no denoising
     "recipe": {**_PATHS, "samples": 64, "adaptive_threshold": 0.01, "denoise": False, "denoiser_quality": "high",
                "denoiser_prefilter": "none", "subsurface": "random_walk"},
@@ -72,7 +72,9 @@ class RenderCfg(Strict):
     adaptive_min_samples: int = Field(0, ge=0, le=4096, description="0: Cycles' automatic minimum")
     denoise: bool = Field(True, description="OpenImageDenoise on the albedo and normal passes")
     denoiser_quality: Literal["high", "balanced", "fast"] = "high"
-    denoiser_prefilter: Literal["none", "fast", "accurate"] = "none"
+    denoiser_prefilter: Literal["none", "fast", "accurate"] = Field(
+        "fast", description="the albedo and normal passes denoised first; none keeps their noise at low sample counts "
+                            "as speckle in hair and skin (bench/README.md, \"The denoiser's prefilter\")")
     max_bounces: int = Field(6, ge=0, le=1024, description="light-path limit")
     diffuse_bounces: int = Field(3, ge=0, le=1024, description="light-path limit")
     glossy_bounces: int = Field(3, ge=0, le=1024, description="light-path limit")

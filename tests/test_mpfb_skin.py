@@ -41,7 +41,12 @@ def test_a_head_model_without_uvs_cannot_wear_the_mpfb_skin(fake_model):
 
 
 @pytest.mark.slow
-def test_the_mpfb_skin_renders_pores_and_leaves_shape_and_labels_alone(head_model):
+def test_the_mpfb_skin_leaves_shape_and_labels_alone_and_the_denoiser_adds_no_speckle(head_model):
+    """MPFB's pores are a bump finer than a pixel at these sizes: converged (128 samples, accurate
+    prefilter) the cheek of MPFB's skin holds the fine detail of relhead's smooth skin (0.98-1.00x, at 192
+    and 384 px; bench/README.md, "The denoiser's prefilter"). At 8 samples the bump makes the albedo and
+    normal passes noisy, and a denoiser that trusts them unfiltered keeps that noise as speckle (1.5-3.6x
+    the plain skin's detail with prefilter none): the default preset must not."""
     from relhead.assets.hdri import hdri_pool
     from relhead.config import resolve
     from relhead.render.group import render_group
@@ -52,11 +57,12 @@ def test_the_mpfb_skin_renders_pores_and_leaves_shape_and_labels_alone(head_mode
     renders = []
     for shader in ("relhead", "mpfb"):
         cfg = resolve("test", sets + [f"render.skin_shader={shader}"])
+        assert cfg.render.denoiser_prefilter == "fast"  # the default preset's
         pool = hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir)
         renders.append(render_group(cfg, sample_group(cfg, 0, head_model, pool.refs), head_model, pool).views)
     for plain, mpfb in zip(*renders):
         assert np.array_equal(plain.mask, mpfb.mask) and np.array_equal(plain.labels.landmarks, mpfb.labels.landmarks)
-        # The same skin tone on the cheeks, with more fine detail (pores) than relhead's smoother skin.
+        # The same skin tone on the cheeks, and no more fine detail than the converged render has.
         cheek = mpfb.labels.landmarks[[1, 2, 3, 31, 48]].mean(0).astype(int)
         box = np.s_[cheek[1] - 12: cheek[1] + 12, cheek[0] - 12: cheek[0] + 12]
         a, b = plain.rgb[box].astype(float), mpfb.rgb[box].astype(float)
@@ -66,4 +72,4 @@ def test_the_mpfb_skin_renders_pores_and_leaves_shape_and_labels_alone(head_mode
             y = x.mean(2)
             return np.abs(4 * y[1:-1, 1:-1] - y[:-2, 1:-1] - y[2:, 1:-1] - y[1:-1, :-2] - y[1:-1, 2:]).mean()
 
-        assert fine(b) > 1.2 * fine(a)
+        assert fine(b) < 1.2 * fine(a)
