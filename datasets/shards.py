@@ -104,13 +104,20 @@ def _corrupt(shard: Path, problem: str, on_corrupt: OnCorrupt) -> None:
     warnings.warn(f"skipping corrupt shard {msg}", stacklevel=3)
 
 
-def iter_groups(shards: Iterable[str | Path], on_corrupt: OnCorrupt = "raise", check_hash: bool = True) -> Iterator[Group]:
-    """Stream groups (relhead.datasets.sample.Group) from tar shards with webdataset's tar iterators.
+def iter_groups(shards: str | Path | Iterable[str | Path], on_corrupt: OnCorrupt = "raise",
+                check_hash: bool = True) -> Iterator[Group]:
+    """Stream groups (relhead.datasets.sample.Group) from tar shards with webdataset's tar iterators:
+    a list of shards, one shard, or a corpus folder (its shards in order).
 
     A shard is read whole (tens of MB) before its groups are yielded, so a corrupt shard yields
     nothing. Before that, a shard the manifest beside it lists as done has its size and sha256
     checked (`check_hash`). A corrupt shard raises :class:`CorruptShard` naming the shard and the
     problem, or, with `on_corrupt="skip"`, is skipped with a warning."""
+    if isinstance(shards, (str, Path)):  # not a string's characters
+        one = Path(shards)
+        shards = sorted(one.glob("shard-*.tar")) if one.is_dir() else [one]
+        if not shards:
+            raise FileNotFoundError(f"{one}: no shard-*.tar in this folder")
     manifests: dict[Path, dict | None] = {}
     for shard in map(Path, shards):
         if check_hash:

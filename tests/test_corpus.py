@@ -109,3 +109,15 @@ def test_a_shard_leased_by_a_live_run_elsewhere_is_left_alone(tmp_path):
     assert read_manifest(out)["shards"]["1"]["status"] == "done"
     assert not theirs.exists() and not lease_path(shard1).exists()
     assert verify_corpus(out, progress=False) == ([], [])
+
+
+def test_groups_read_from_a_list_of_shards_one_shard_or_the_corpus_folder(synthetic_dir, tmp_path):
+    from relhead.datasets.shards import iter_groups
+
+    shards = sorted(synthetic_dir.glob("shard-*.tar"))
+    keys = [g.key for g in iter_groups(shards)]
+    assert len(shards) >= 1 and keys
+    assert [g.key for g in iter_groups(synthetic_dir)] == keys == [g.key for g in iter_groups(str(synthetic_dir))]
+    assert [g.key for g in iter_groups(str(shards[0]))] == [g.key for g in iter_groups(shards[:1])]
+    with pytest.raises(FileNotFoundError, match="no shard-"):
+        list(iter_groups(tmp_path))
