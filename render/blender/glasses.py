@@ -74,8 +74,11 @@ def _lens(name: str):
     env = named_node(nt, "ShaderNodeTexEnvironment", "lens_env")
     nt.links.new(mapping.outputs["Vector"], env.inputs["Vector"])
     strength = named_node(nt, "ShaderNodeValue", "lens_strength").outputs[0]
+    # The outer surface only: seen from inside the slab, Blender's Fresnel takes the glass-to-air ratio and
+    # totally reflects beyond 42 degrees, which a ray that entered through the parallel front face never does.
+    front = math_node(nt, "SUBTRACT", 1.0, nt.nodes.new("ShaderNodeNewGeometry").outputs["Backfacing"])
     weight = math_node(nt, "MULTIPLY", math_node(nt, "MULTIPLY", fresnel.outputs["Fac"], path.outputs["Is Camera Ray"]),
-                       strength)
+                       math_node(nt, "MULTIPLY", strength, front))
     scale = nt.nodes.new("ShaderNodeVectorMath")
     scale.operation = "SCALE"
     nt.links.new(env.outputs["Color"], scale.inputs["Vector"])
