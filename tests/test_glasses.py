@@ -153,7 +153,7 @@ def _lens_light(head_model, monkeypatch, sets):
                                    head_model, group=1)
     with_reflection = render_group(cfg, spec, head_model, pool).views
     real = glasses_blender.set_lens
-    monkeypatch.setattr(glasses_blender, "set_lens", lambda mat, image, rotation, strength, coating: real(mat, image, rotation, 0.0, 0.0))
+    monkeypatch.setattr(glasses_blender, "set_lens", lambda mat, image, rotation, strength: real(mat, image, rotation, 0.0))
     without = render_group(cfg, spec, head_model, pool).views
     mesh = group_glasses(spec, head_model, posed_heads(spec, head_model)[0])
     lens_points = mesh.vertices[np.unique(mesh.faces[mesh.lens])]

@@ -25,8 +25,8 @@ class GlassesPart(RigidPart):
         self.materials = build_glasses_materials()
 
     def set_group(self, spec: GroupSpec, mesh: GlassesMesh | None, first: PosedHead) -> None:
-        for mat, kind in zip(self.materials[1:], ("tinted", "clear")):
-            set_lens(mat, self.world.env_image, self.world.rotation, spec.lighting.strength, LENS_COATING[kind])
+        for lens in self.materials[1:]:  # tinted and clear
+            set_lens(lens, self.world.env_image, self.world.rotation, spec.lighting.strength)
         self.drop()
         if mesh is None:
             return
@@ -51,8 +51,7 @@ def build_glasses_materials() -> tuple:
     return frame, _lens("glasses_lens"), _lens("glasses_clear_lens")
 
 
-# Lenses are mostly anti-reflection coated: a share of bare glass' Fresnel reflection.
-LENS_COATING = {"tinted": 0.35, "clear": 0.35}
+LENS_COATING = 0.35  # most lenses are anti-reflection coated: a share of bare glass' Fresnel reflection
 
 
 def _lens(name: str):
@@ -93,12 +92,12 @@ def _lens(name: str):
     return mat
 
 
-def set_lens(mat, image, rotation, strength: float, coating: float) -> None:
-    """The world's HDRI, rotation and strength (times the lens' coating), for the lens' reflection."""
+def set_lens(mat, image, rotation, strength: float) -> None:
+    """The world's HDRI, rotation and strength (times LENS_COATING), for the lens' reflection."""
     nodes = mat.node_tree.nodes
     nodes["lens_env"].image = image
     nodes["lens_mapping"].inputs["Rotation"].default_value = rotation
-    nodes["lens_strength"].outputs[0].default_value = strength * coating
+    nodes["lens_strength"].outputs[0].default_value = strength * LENS_COATING
 
 
 def set_glasses_materials(frame, lens, clear_lens, p: GlassesSpec) -> None:
