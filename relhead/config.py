@@ -49,9 +49,10 @@ RENDER_PRESETS: dict[str, dict[str, Any]] = {
     # about 2x the default's speed for visibly noisier skin: previews, pipeline checks
     "fast": {**_PATHS, "samples": 4, "adaptive_threshold": 0.0, "denoise": True, "denoiser_quality": "balanced",
              "denoiser_prefilter": "none", "subsurface": "burley"},
-    # the recipe's image quality (PSNR against the reference) at a fraction of its cost
+    # the recipe's image quality (PSNR against the reference) at a fraction of its cost; a world map of 1024 (not
+    # 2048): 1.15x for 0.35 dB, still above the recipe's PSNR (bench/README.md, "The world map at 1024")
     "default": {**_PATHS, "samples": 8, "adaptive_threshold": 0.0, "denoise": True, "denoiser_quality": "high",
-                "denoiser_prefilter": "fast", "subsurface": "random_walk"},
+                "denoiser_prefilter": "fast", "subsurface": "random_walk", "env_map_resolution": 1024},
     # the published VGGT-HPE recipe: 64 samples, adaptive sampling 0.01, no denoising
     "recipe": {**_PATHS, "samples": 64, "adaptive_threshold": 0.01, "denoise": False, "denoiser_quality": "high",
                "denoiser_prefilter": "none", "subsurface": "random_walk"},
@@ -81,12 +82,12 @@ class RenderCfg(Strict):
     subsurface: Literal["random_walk", "burley"] = Field("random_walk", description="skin scattering; burley is cheaper")
     skin_shader: Literal["relhead", "mpfb"] = Field(
         "relhead", description="relhead's skin shader, or MPFB's enhanced skin node tree (pores and SSS map on the UVs; needs face_uvs)")
-    env_map_resolution: int = Field(2048, ge=0, le=16384, description="world importance map; 0: Blender's automatic")
+    env_map_resolution: int = Field(1024, ge=0, le=16384, description="world importance map; 0: Blender's automatic")
     view_transform: Literal["AgX", "Filmic", "Standard"] = Field("AgX", description="colour management's view transform")
     session: Literal["view", "group"] = Field(
         "view", description="view: every view in a fresh Cycles session (the same bytes in every process); group: a "
-                            "group's views share one session (1.22x faster a view on paper's scenes, strand hair on 80%; the same "
-                            "bytes in all but one of about 950 renders: bench/README.md, \"Kept sessions\")")
+                            "group's views share one session (1.2x faster a view on paper's scenes, strand hair on 80%; the same "
+                            "bytes in all but one of about 3,000 renders: bench/README.md, \"Kept sessions\")")
     threads: int = Field(0, ge=0, le=1024, description="Cycles' threads; 0: all cores (cores // N with --workers N); "
                          "an execution detail, not data: not part of the config hash")
 

@@ -21,8 +21,9 @@ NEW_KEYS = ("detail", "freckles", "makeup", "photo_fraction", "exposure_ev", "jp
 
 # Config hashes of the shipped pipelines that leave the look parts off, as they were before the parts
 # existed (main at 6022be5): switching a part off must give these exactly. The default preset's denoiser
-# prefilter has changed since (none -> fast, a data change of its own), so the pins are taken with it as it was.
-AS_IT_WAS = ["render.denoiser_prefilter=none"]
+# prefilter (none -> fast) and world map (2048 -> 1024) have changed since, data changes of their own, so the
+# pins are taken with them as they were.
+AS_IT_WAS = ["render.denoiser_prefilter=none", "render.env_map_resolution=2048"]
 PINNED = {"quickstart": "cf39a8140dfa1af6", "paper": "5f84356554a8b1cc", "relative-vs-absolute": "bc530eac632b11a1",
           "clips": "e513f6626549ef8b", "test": "0a564e724ed85ca0"}
 REALISTIC_BEFORE = "da27ff0552104419"
