@@ -3,6 +3,8 @@ keeping (or not) Cycles' session between renders? Also the time per render, inte
 
     python bench/determinism.py --pipeline quickstart --groups 0 1 --reps 8 --modes fresh group
         [--views 2] [--size 96] [--threads 1] [--set key=value ...]
+    python bench/determinism.py --count --pipeline realistic --groups 0 1 2 --views 6 --reps 2   # many groups
+
 
 Modes (each applied on top of the shipped settings, then all modes take turns, group by group):
 - `fresh`: no persistent data (every view in a fresh Cycles session);
@@ -12,6 +14,8 @@ Modes (each applied on top of the shipped settings, then all modes take turns, g
   its other views reuse it);
 - `group-static`: `group` with a static BVH.
 Prints, per mode and group, the sha256 (8 hex) of every view per rep and whether all reps agree.
+With --count: each group rendered once in fresh sessions, then --reps times in the `group` mode; prints every
+later view whose bytes differ from the fresh render's (its pixels that differ) and the count.
 Not part of the tests; results go into bench/README.md.
 """
 
@@ -23,6 +27,7 @@ import statistics
 import time
 
 import bpy
+import numpy as np
 
 import relhead.render.blender.scene as sc
 from relhead.assets.refs import AssetPool
@@ -56,6 +61,29 @@ def set_mode(mode: str) -> None:
     sc.ProcessScene.set_group = set_group
 
 
+def _hash(view) -> str:
+    return hashlib.sha256(view.rgb.tobytes() + view.mask.tobytes()).hexdigest()[:8]
+
+
+def count(cfg, specs, hm, files, reps: int) -> None:
+    """Each group fresh once, then `reps` times in a kept session: the later views that differ."""
+    n = differ = 0
+    for g, spec in specs.items():
+        set_mode("fresh")
+        fresh = render_group(cfg, spec, hm, files).views
+        for rep in range(reps):
+            set_mode("group")
+            for i, v in enumerate(render_group(cfg, spec, hm, files).views[1:], start=1):
+                n += 1
+                if _hash(v) != _hash(fresh[i]):
+                    differ += 1
+                    px = np.argwhere((v.rgb != fresh[i].rgb).any(-1))
+                    print(f"group {g} rep {rep} view {i} differs: {len(px)} px, e.g. {px[:3].tolist()}, at most "
+                          f"{int(np.abs(v.rgb.astype(int) - fresh[i].rgb).max())} levels", flush=True)
+        print(f"group {g}: {n} kept-session later views so far, {differ} differing", flush=True)
+    print(f"kept-session later views: {n}; differing from the fresh render: {differ}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pipeline", default="quickstart")
@@ -66,6 +94,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=96)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--set", nargs="*", default=[])
+    ap.add_argument("--count", action="store_true", help="count kept-session views differing from fresh ones")
     a = ap.parse_args()
     cfg = resolve(a.pipeline, a.set + [f"views={a.views}", f"image.width={a.size}", f"image.height={a.size}",
                                        f"render.threads={a.threads}"])
@@ -74,6 +103,8 @@ def main() -> None:
     skins = skin_pool(cfg)
     files = AssetPool(pool.refs + photos.refs + skins.refs, pool.files + photos.files + skins.files)
     specs = {g: sample_group(cfg, g, hm, pool.refs, photos.refs, skins.refs) for g in a.groups}
+    if a.count:
+        return count(cfg, specs, hm, files, a.reps)
     hashes = {(m, g): [] for m in a.modes for g in a.groups}
     secs = {m: [] for m in a.modes}
     print(f"bpy {bpy.app.version_string}; {a.pipeline} {a.set} views={a.views} {a.size}px threads={a.threads}",
@@ -86,7 +117,7 @@ def main() -> None:
                 t = time.perf_counter()
                 r = render_group(cfg, specs[g], hm, files)
                 secs[m].append(time.perf_counter() - t)
-                h = tuple(hashlib.sha256(v.rgb.tobytes() + v.mask.tobytes()).hexdigest()[:8] for v in r.views)
+                h = tuple(_hash(v) for v in r.views)
                 hashes[(m, g)].append(h)
                 print(f"rep {rep} group {g} {m:13s} {secs[m][-1]:6.2f}s {' '.join(h)}", flush=True)
     print("\nmode          group  distinct renders of each view (of reps)   same bytes")
