@@ -71,11 +71,12 @@ def count(cfg, specs, hm, files, reps: int) -> None:
     for g, spec in specs.items():
         set_mode("fresh")
         fresh = render_group(cfg, spec, hm, files).views
+        fresh_hashes = [_hash(v) for v in fresh]
         for rep in range(reps):
             set_mode("group")
             for i, v in enumerate(render_group(cfg, spec, hm, files).views[1:], start=1):
                 n += 1
-                if _hash(v) != _hash(fresh[i]):
+                if _hash(v) != fresh_hashes[i]:
                     differ += 1
                     px = np.argwhere((v.rgb != fresh[i].rgb).any(-1))
                     print(f"group {g} rep {rep} view {i} differs: {len(px)} px, e.g. {px[:3].tolist()}, at most "

@@ -49,7 +49,6 @@ from relhead.render.group import render_group
 from relhead.render.sampling import sample_group
 
 CACHE = Path.home() / ".cache" / "relhead-bench"
-PIPELINE = "paper"  # the scenes' distribution (--pipeline)
 
 
 class Clock:
@@ -182,10 +181,9 @@ def stages(cfg, groups: range, hm, pool, mode=nullcontext) -> tuple[Clock, float
     return clock, time.perf_counter() - t
 
 
-def references(base: list[str], n_groups: int, samples: int, hm, pool, tmp: Path):
-    cfg = resolve(PIPELINE, base + [f"groups_per_shard={n_groups}", f"render.samples={samples}",
-                                   "render.adaptive_threshold=0", "render.denoise=true",
-                                   "render.denoiser_prefilter=accurate", "render.env_map_resolution=0"])
+def references(scenes, n_groups: int, samples: int, hm, pool, tmp: Path):
+    cfg = scenes(f"groups_per_shard={n_groups}", f"render.samples={samples}", "render.adaptive_threshold=0",
+                 "render.denoise=true", "render.denoiser_prefilter=accurate", "render.env_map_resolution=0")
     path = CACHE / f"ref-{cfg.hash()}.npz"
     if path.exists():
         d = np.load(path)
@@ -197,7 +195,7 @@ def references(base: list[str], n_groups: int, samples: int, hm, pool, tmp: Path
     return rgbs, masks
 
 
-def cycles_breakdown(base: list[str], groups: range, hm, pool) -> dict:
+def cycles_breakdown(scenes, groups: range, hm, pool) -> dict:
     """Split the default preset's Cycles render of a view into fixed cost, path tracing, denoising
     and compositing: the same views rendered with parts switched off, each in its own fresh scene
     (differences of steady-state seconds per view)."""
@@ -208,7 +206,7 @@ def cycles_breakdown(base: list[str], groups: range, hm, pool) -> dict:
     from relhead.render.labels import label_view
 
     def per_view(sets, compositing=True):
-        cfg = resolve(PIPELINE, base + ["render.preset=default", *sets])
+        cfg = scenes("render.preset=default", *sets)
         warm_up(cfg, hm, pool)
         scene = process_scene(cfg, hm)
         bpy.context.scene.render.use_compositing = compositing
@@ -239,7 +237,7 @@ def cycles_breakdown(base: list[str], groups: range, hm, pool) -> dict:
 SWITCHES = {"heap=scanned": heap_scanned, "keepers=none": without_keepers}
 
 
-def setting(base: list[str], label: str):
+def setting(scenes, label: str):
     """The config of an --interleave setting and the context it renders in (as_published for the
     recipe as published, and those of SWITCHES it names): a preset name, 'recipe (as published)', or a
     preset followed by overrides, 'default+render.samples=6+render.subsurface=burley+keepers=none'."""
@@ -257,10 +255,10 @@ def setting(base: list[str], label: str):
             yield
 
     sets = [x for x in sets if x not in SWITCHES]
-    return resolve(PIPELINE, base + [f"render.preset={preset}", *sets]), mode
+    return scenes(f"render.preset={preset}", *sets), mode
 
 
-def interleaved(base: list[str], settings: list[str], n_groups: int, reps: int, hm, pool, ref_rgb, subject) -> None:
+def interleaved(scenes, settings: list[str], n_groups: int, reps: int, hm, pool, ref_rgb, subject) -> None:
     """Settings compared side by side: blocks of the same `n_groups` groups, one block per setting in
     ABBA order (the order reversed every repeat), each block after an untimed warm-up group of its own
     setting (the scene of a setting is built there, as a corpus builds it once). Prints per setting the
@@ -271,7 +269,7 @@ def interleaved(base: list[str], settings: list[str], n_groups: int, reps: int, 
     images: dict[str, list[np.ndarray]] = {}
     for r in range(reps):
         for label in (settings if r % 2 == 0 else settings[::-1]):
-            cfg, mode = setting(base, label)
+            cfg, mode = setting(scenes, label)
             with mode():
                 warm_up(cfg, hm, pool)
                 rgbs, t, views = [], time.perf_counter(), 0
@@ -310,23 +308,26 @@ def main() -> None:
                          "in ABBA blocks; the first is the ratios' reference")
     ap.add_argument("--reps", type=int, default=4, help="with --interleave: repeats (blocks per setting)")
     a = ap.parse_args()
-    global PIPELINE
-    PIPELINE = a.pipeline
     base = [f"views={a.views}", f"image.width={a.size}", f"image.height={a.size}", "lighting.background=hdri",
             "render.view_transform=Filmic", "shards=1", f"groups_per_shard={a.groups}", *a.set]
+
+    def scenes(*sets: str):
+        """The config of the compared scenes (--pipeline's, at the bench's size) with `sets` on top."""
+        return resolve(a.pipeline, base + list(sets))
+
     hm = get_head_model()
-    cfg0 = resolve(PIPELINE, base)
+    cfg0 = scenes()
     pool = hdri_pool(cfg0.lighting.hdris, cfg0.lighting.hdri_dir)
     tmp = Path(tempfile.mkdtemp(prefix="relhead-bench-"))
-    ref_rgb, ref_mask = references(base, a.groups, a.ref_samples, hm, pool, tmp)
+    ref_rgb, ref_mask = references(scenes, a.groups, a.ref_samples, hm, pool, tmp)
     subject = [m >= 128 for m in ref_mask]
     if a.interleave:
-        interleaved(base, a.interleave, a.groups, a.reps, hm, pool, ref_rgb, subject)
+        interleaved(scenes, a.interleave, a.groups, a.reps, hm, pool, ref_rgb, subject)
         shutil.rmtree(tmp)
         return
     results = {}
     for label in ["recipe (as published)", *(a.presets or RENDER_PRESETS)]:
-        cfg, mode = setting(base, label)
+        cfg, mode = setting(scenes, label)
         rgbs, _, spv = corpus(cfg, tmp / label.replace(" ", "_"), hm, pool, mode)
         results[label] = {"s/view": spv,
                           "psnr": float(np.mean([psnr(x, y) for x, y in zip(rgbs, ref_rgb)])),
@@ -334,7 +335,7 @@ def main() -> None:
                           "ssim": float(np.mean([ssim(x, y) for x, y in zip(rgbs, ref_rgb)]))}
         print(f"  {label}: {spv:.3f} s/view", flush=True)
     ref = results["recipe (as published)"]["s/view"]
-    print(f"\n{time.strftime('%Y-%m-%d')}, {platform.node()}, {os.cpu_count()} cores, {PIPELINE} scenes at {a.size} px "
+    print(f"\n{time.strftime('%Y-%m-%d')}, {platform.node()}, {os.cpu_count()} cores, {a.pipeline} scenes at {a.size} px "
           f"(Filmic, HDRI background), {a.groups} groups x {a.views} views, reference {a.ref_samples} samples + denoise")
     print(f"{'setting':24s} {'s/view':>7s} {'views/s':>8s} {'speed':>7s} {'PSNR dB':>8s} {'subject':>8s} {'SSIM':>7s}")
     for label, r in results.items():
@@ -342,19 +343,19 @@ def main() -> None:
               f"{r['psnr']:8.2f} {r['psnr_subject']:8.2f} {r['ssim']:7.4f}")
     groups = range(a.groups)
     for label in ("recipe (as published)", "default"):
-        cfg, mode = setting(base, label)
+        cfg, mode = setting(scenes, label)
         clock, total = stages(cfg, groups, hm, pool, mode)
         print(f"\nwhere the time goes, {label} ({total / a.groups:.2f} s per group of {a.views} views, serial):")
         for stage, s in sorted(clock.seconds.items(), key=lambda kv: -kv[1]):
             print(f"  {stage:50s} {s / a.groups:7.3f} s/group {100 * s / total:5.1f}%")
     print("\ninside the default preset's Cycles render of a view (differences of steady-state renders):")
-    for stage, s in cycles_breakdown(base, groups, hm, pool).items():
+    for stage, s in cycles_breakdown(scenes, groups, hm, pool).items():
         print(f"  {stage:50s} {s:7.3f} s/view")
-    tiny = base + ["image.width=64", "image.height=64", "render.preset=default", "render.samples=1", "render.denoise=false"]
+    tiny = scenes("image.width=64", "image.height=64", "render.preset=default", "render.samples=1", "render.denoise=false")
     print("\nfixed cost per view (64 px, 1 sample, no denoising):")
     fixed = {}
     for label, mode in (("as relhead 0.1 did", as_published), ("now", nullcontext)):
-        _, _, fixed[label] = corpus(resolve(PIPELINE, tiny), tmp / f"tiny_{mode.__name__}", hm, pool, mode)
+        _, _, fixed[label] = corpus(tiny, tmp / f"tiny_{mode.__name__}", hm, pool, mode)
         print(f"  {label:20s} {fixed[label]:7.3f} s/view")
     print(f"  ratio {fixed['as relhead 0.1 did'] / fixed['now']:.1f}x")
     shutil.rmtree(tmp)
