@@ -7,6 +7,7 @@ relhead's face box (relhead.train.detect.BOX_MAP).
     python bench/realism.py [--table look] [--pipeline realistic] [--groups 32] [--views 4] [--size 160]
                             [--only NAME] [--set KEY=VALUE ...] [--json FILE]
     python bench/realism.py --real-rolls    # MTCNN on real photos turned by 0-45 degrees (real_rolls)
+    python bench/realism.py --turned FLAT ROLLED   # roll-0 renders turned in 2D by the rolled twins' roll (turned)
 
 Every row renders the pipeline (its seed, so every row shows the same heads, poses, cameras and
 lights: the parts draw from random streams of their own) with yaw widened to +-90 degrees so that
@@ -185,6 +186,41 @@ def real_rolls(detector: MTCNN, sizes=(40, 60, 90), crop: int = 160, rolls=range
             print(f"| {photo.name} | {size} | " + " | ".join(cells) + " |", flush=True)
 
 
+def turned(detector: MTCNN, flat: Path, rolled: Path) -> None:
+    """MTCNN on the views of corpus `flat` (rendered with `--set pose.roll_deg=[0,0]`) turned in the image
+    about their face box's centre by the roll of the same views in corpus `rolled` (the same command
+    without that --set: the same scenes, since a range of [0, 0] still takes its draw), landmarks turned
+    with them: how much of what roll costs is the detector's own answer to a turned image, the part a real
+    photo would share. Prints the turned views' row, and how far the turned landmarks lie from the
+    rolled renders' (pixels: a check of the turn's sign, not zero, as the camera's perspective differs)."""
+    from skimage.transform import rotate
+
+    def views(c: Path):
+        for g in iter_groups(sorted(c.glob("shard-*.tar"))):
+            for i, v in enumerate(g.views):
+                yield g.image(i), v
+
+    rows, apart = [], []
+    for (rgb, v), (_, twin) in zip(views(flat), views(rolled), strict=True):
+        roll = twin["euler_deg"]["roll"]
+        if abs(v["euler_deg"]["roll"]) > 1e-6 or abs(v["euler_deg"]["yaw"] - twin["euler_deg"]["yaw"]) > 1e-6:
+            raise SystemExit(f"--turned: {flat} must be {rolled}'s scenes rendered with roll 0")
+        lm, fb = np.asarray(v["landmarks"], float), np.asarray(v["face_box"], float)
+        c = (fb[:2] + fb[2:]) / 2
+        a = np.deg2rad(roll)  # relhead.frames: a positive roll turns the head clockwise in the image (y down)
+        lm = (lm - c) @ np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]).T + c
+        apart.append(float(np.abs(lm - np.asarray(twin["landmarks"], float)).mean()))
+        img = rotate(rgb, -roll, center=tuple(c), mode="edge", preserve_range=True).round().astype(np.uint8)
+        euler = {**v["euler_deg"], "roll": roll}
+        rows.append(measure_view(detector, img, {**v, "landmarks": lm.tolist(), "euler_deg": euler,
+                                                 "face_box": [*lm.min(0), *lm.max(0)]}))
+    s = summarise(rows)
+    cells = " | ".join(_cell(s[f"{lo}-{int(hi)}"]) for lo, hi in BINS)
+    print(f"| {flat}, turned by {rolled}'s rolls | {cells} | {_cell(s['all'])} |")
+    print(f"turned landmarks against the rolled renders': median {np.median(apart):.1f} px, 90th percentile "
+          f"{np.percentile(apart, 90):.1f} px")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--table", choices=("look", "parts"), default="look",
@@ -200,7 +236,12 @@ def main() -> None:
     ap.add_argument("--keep", default=None, help="keep each row's corpus in this folder (row number)")
     ap.add_argument("--real-rolls", action="store_true",
                     help="instead: MTCNN on the real-photo measure's photos turned by 0-45 degrees (no renders)")
+    ap.add_argument("--turned", nargs=2, metavar=("FLAT", "ROLLED"), default=None,
+                    help="instead: MTCNN on corpus FLAT's views (roll 0) turned by corpus ROLLED's rolls (--keep's row folders)")
     a = ap.parse_args()
+    if a.turned:
+        turned(MTCNN(), *map(Path, a.turned))
+        return
     if a.real_rolls:
         real_rolls(MTCNN())
         return
