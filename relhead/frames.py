@@ -36,10 +36,11 @@ def matrix_to_euler(R: np.ndarray) -> tuple[float, float, float]:
 
 def relative_transform(R_a, t_a, R_q, t_q) -> tuple[np.ndarray, np.ndarray]:
     """Anchor pose (R_a, t_a), query pose (R_q, t_q) -> (R_rel, t_rel) with
-    R_q = R_rel R_a and t_q = R_rel t_a + t_rel: the query camera seen from the anchor camera."""
+    R_q = R_rel R_a and t_q = R_rel t_a + t_rel: the query camera seen from the anchor camera. Also over
+    a batch: (..., 3, 3) rotations and (..., 3) translations."""
     R_a, R_q = np.asarray(R_a, float), np.asarray(R_q, float)
-    R_rel = R_q @ R_a.T
-    t_rel = np.asarray(t_q, float) - R_rel @ np.asarray(t_a, float)
+    R_rel = R_q @ np.swapaxes(R_a, -1, -2)
+    t_rel = np.asarray(t_q, float) - np.einsum("...ij,...j->...i", R_rel, np.asarray(t_a, float))
     return R_rel, t_rel
 
 

@@ -73,6 +73,16 @@ def test_relative_transform_carries_anchor_to_query():
         assert frames.geodesic_deg(Rr, np.eye(3)) == pytest.approx(frames.geodesic_deg(Ra, Rq))
 
 
+def test_relative_transform_over_a_batch_is_each_pair_s():
+    rng = np.random.default_rng(3)
+    (Ra, ta), (Rq, tq) = (tuple(map(np.stack, zip(*(random_pose(rng) for _ in range(6))))) for _ in range(2))
+    Rr, tr = frames.relative_transform(Ra, ta, Rq, tq)
+    assert Rr.shape == (6, 3, 3) and tr.shape == (6, 3)
+    for i in range(6):
+        R1, t1 = frames.relative_transform(Ra[i], ta[i], Rq[i], tq[i])
+        assert np.allclose(Rr[i], R1, atol=1e-12) and np.allclose(tr[i], t1, atol=1e-12)
+
+
 # --- Pose encoding ------------------------------------------------------------------------------
 
 

@@ -208,6 +208,14 @@ def crop_image(rgb: np.ndarray, x0: float, y0: float, side: float, size: int) ->
     return torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1).float().div_(255.0)
 
 
+def _turned_back(du, dv, theta_deg: float):
+    """Where the point at offset (du, dv) from the pivot of a picture turned by `theta_deg` lay before the
+    turn: Rot(theta)^T (du, dv), image coordinates (x right, y down; clockwise on the screen for positive
+    theta). The sampling grid of rotated_crop and turn_frames (arrays or tensors)."""
+    c, s = np.cos(np.radians(theta_deg)), np.sin(np.radians(theta_deg))
+    return c * du + s * dv, -s * du + c * dv
+
+
 def rotated_crop(rgb: np.ndarray, x0: float, y0: float, side: float, size: int, theta_deg: float,
                  pivot=None, padding: str = "border") -> torch.Tensor:
     """The crop [x0, x0 + side] x [y0, y0 + side] of (H, W, 3) uint8 `rgb` with the picture turned by
@@ -224,11 +232,10 @@ def rotated_crop(rgb: np.ndarray, x0: float, y0: float, side: float, size: int, 
     H, W = rgb.shape[:2]
     n = max(size, int(np.ceil(side)))
     px, py = (x0 + side / 2, y0 + side / 2) if pivot is None else (float(pivot[0]), float(pivot[1]))
-    c, s = np.cos(np.radians(theta_deg)), np.sin(np.radians(theta_deg))
     u = x0 + (np.arange(n) + 0.5) * side / n  # output pixel centres, in photo coordinates before turning
     v = y0 + (np.arange(n) + 0.5) * side / n
-    du, dv = np.meshgrid(u - px, v - py)
-    sx, sy = px + c * du + s * dv, py - s * du + c * dv  # Rot(theta)^T (p' - pivot) + pivot
+    du, dv = _turned_back(*np.meshgrid(u - px, v - py), theta_deg)
+    sx, sy = px + du, py + dv
     grid = torch.from_numpy(np.stack([2 * sx / W - 1, 2 * sy / H - 1], -1)[None]).float()
     img = torch.from_numpy(np.array(rgb, dtype=np.float32)).permute(2, 0, 1)[None]
     out = F.grid_sample(img, grid, mode="bilinear", padding_mode=padding, align_corners=False)
@@ -247,8 +254,7 @@ def turn_frames(x: torch.Tensor, theta_deg: float) -> torch.Tensor:
     shape, S = x.shape, x.shape[-1]
     u = (torch.arange(S, dtype=torch.float64) + 0.5) * 2 / S - 1  # pixel centres, normalised
     v, u = torch.meshgrid(u, u, indexing="ij")
-    c, s = np.cos(np.radians(theta_deg)), np.sin(np.radians(theta_deg))
-    grid = torch.stack([c * u + s * v, -s * u + c * v], -1).to(x.dtype)  # Rot(theta)^T p, as rotated_crop
+    grid = torch.stack(_turned_back(u, v, theta_deg), -1).to(x.dtype)
     flat = x.reshape(-1, *shape[-3:])
     out = F.grid_sample(flat, grid.expand(len(flat), S, S, 2), mode="bilinear", padding_mode="border",
                         align_corners=False)

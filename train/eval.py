@@ -34,7 +34,8 @@ from typing import Literal, get_args
 import numpy as np
 import torch
 
-from relhead.frames import encoding_to_pose, euler_to_matrix, geodesic_deg, matrix_to_euler, mirror_pose
+from relhead.frames import (encoding_to_pose, euler_to_matrix, geodesic_deg, matrix_to_euler, mirror_pose,
+                            relative_transform)
 from relhead.train import clips as C
 from relhead.train.data import eval_batches, eval_clips, turn_frames
 
@@ -94,7 +95,7 @@ def predict_poses(model, images: torch.Tensor, mode: str, device, bf16: bool, te
             outs.append(p)
     out = {k: _mean_pose(k, [p[k] for p in outs]) for k in outs[0]}
     if mode == "absolute" and len(outs) > 1:
-        out["R_rel"], out["t_rel"] = _relative(out["R_a"], out["t_a"], out["R_q"], out["t_q"])
+        out["R_rel"], out["t_rel"] = relative_transform(out["R_a"], out["t_a"], out["R_q"], out["t_q"])
     out["R_rel_net"] = outs[0]["R_rel"]
     return out
 
@@ -123,14 +124,8 @@ def _net_poses(model, images: torch.Tensor, mode: str, device, bf16: bool) -> di
             return {"R_rel": R_rel, "t_rel": t_rel}
         R, t, _ = encoding_to_pose(enc[:, 0].reshape(B, 2, 9), W, H)
     R_a, R_q, t_a, t_q = R[:, 0], R[:, 1], t[:, 0], t[:, 1]
-    R_rel, t_rel = _relative(R_a, t_a, R_q, t_q)
+    R_rel, t_rel = relative_transform(R_a, t_a, R_q, t_q)
     return {"R_rel": R_rel, "t_rel": t_rel, "R_a": R_a, "t_a": t_a, "R_q": R_q, "t_q": t_q}
-
-
-def _relative(R_a, t_a, R_q, t_q) -> tuple[np.ndarray, np.ndarray]:
-    """relhead.frames.relative_transform over a batch: the absolute twin's two poses -> R_rel, t_rel."""
-    R_rel = R_q @ R_a.transpose(0, 2, 1)
-    return R_rel, t_q - np.einsum("bij,bj->bi", R_rel, t_a)
 
 
 def pose_errors(R_pred, t_pred, R_true, t_true) -> dict[str, float]:
