@@ -192,8 +192,10 @@ def turned(detector: MTCNN, flat: Path, rolled: Path) -> None:
     without that --set: the same scenes, since a range of [0, 0] still takes its draw), landmarks turned
     with them: how much of what roll costs is the detector's own answer to a turned image, the part a real
     photo would share. Prints the turned views' row, and how far the turned landmarks lie from the
-    rolled renders' (pixels: a check of the turn's sign, not zero, as the camera's perspective differs)."""
-    from skimage.transform import rotate
+    rolled renders' (pixels: a check of the turn's sign, not zero, as the camera's perspective differs). The
+    picture is turned by relhead.train.data.rotated_crop, the real-photo measure's turn (uncovered corners take
+    the nearest edge pixel)."""
+    from relhead.train.data import rotated_crop
 
     def views(c: Path):
         for g in iter_groups(sorted(c.glob("shard-*.tar"))):
@@ -210,7 +212,10 @@ def turned(detector: MTCNN, flat: Path, rolled: Path) -> None:
         a = np.deg2rad(roll)  # relhead.frames: a positive roll turns the head clockwise in the image (y down)
         lm = (lm - c) @ np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]).T + c
         apart.append(float(np.abs(lm - np.asarray(twin["landmarks"], float)).mean()))
-        img = rotate(rgb, -roll, center=tuple(c), mode="edge", preserve_range=True).round().astype(np.uint8)
+        H, W = rgb.shape[:2]
+        if H != W:
+            raise SystemExit(f"--turned: square images only ({W} x {H})")
+        img = (rotated_crop(rgb, 0.0, 0.0, W, W, roll, pivot=c) * 255).round().byte().permute(1, 2, 0).numpy()
         euler = {**v["euler_deg"], "roll": roll}
         rows.append(measure_view(detector, img, {**v, "landmarks": lm.tolist(), "euler_deg": euler,
                                                  "face_box": [*lm.min(0), *lm.max(0)]}))
