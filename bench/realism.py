@@ -195,6 +195,7 @@ def turned(detector: MTCNN, flat: Path, rolled: Path) -> None:
     rolled renders' (pixels: a check of the turn's sign, not zero, as the camera's perspective differs). The
     picture is turned by relhead.train.data.rotated_crop, the real-photo measure's turn (uncovered corners take
     the nearest edge pixel)."""
+    from relhead.frames import euler_to_matrix
     from relhead.train.data import rotated_crop
 
     def views(c: Path):
@@ -209,8 +210,8 @@ def turned(detector: MTCNN, flat: Path, rolled: Path) -> None:
             raise SystemExit(f"--turned: {flat} must be {rolled}'s scenes rendered with roll 0")
         lm, fb = np.asarray(v["landmarks"], float), np.asarray(v["face_box"], float)
         c = (fb[:2] + fb[2:]) / 2
-        a = np.deg2rad(roll)  # relhead.frames: a positive roll turns the head clockwise in the image (y down)
-        lm = (lm - c) @ np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]).T + c
+        Rz = euler_to_matrix(0.0, 0.0, roll)  # as rotated_crop turns the picture (training's roll does the same)
+        lm = c + (lm - c) @ Rz[:2, :2].T
         apart.append(float(np.abs(lm - np.asarray(twin["landmarks"], float)).mean()))
         H, W = rgb.shape[:2]
         if H != W:
