@@ -6,6 +6,7 @@ one run on the same sampled scenes, and where the time of a group and of a view 
     python bench/render.py --interleave default default+render.samples=6 [...]          # a candidate cut
     python bench/render.py --interleave default default+heap=scanned                    # before gc.freeze
     python bench/render.py --interleave default+render.session=group default+render.session=group+keepers=none
+    python bench/render.py --pipeline realistic --size 160 --views 5 --interleave default default+casts=all   # the labels' casts
 
 Scenes: the `paper` pipeline's distribution (or --pipeline's; Filmic, HDRI background) at --size px. Each row makes
 a one-shard corpus with the real pipeline (relhead.datasets.generate: sample, pose, render, label,
@@ -234,7 +235,22 @@ def cycles_breakdown(scenes, groups: range, hm, pool) -> dict:
 
 
 # --interleave labels' switches that are not config keys: the context each renders in
-SWITCHES = {"heap=scanned": heap_scanned, "keepers=none": without_keepers}
+@contextmanager
+def every_cast():
+    """Cast the labels' rays as before relhead.render.raycull: every pixel's ray in `surface`, and every
+    occluder triangle in a BVH of `visible`'s own (the same hits, at the old cost)."""
+    from relhead.render.blender import scene
+
+    kept = scene.rays_meet_box, scene.triangles_on_rays
+    scene.rays_meet_box = lambda origin, dirs, lo, hi: np.ones(len(dirs), bool)
+    scene.triangles_on_rays = lambda centre, points, verts, faces: np.ones(len(faces), bool)
+    try:
+        yield
+    finally:
+        scene.rays_meet_box, scene.triangles_on_rays = kept
+
+
+SWITCHES = {"heap=scanned": heap_scanned, "keepers=none": without_keepers, "casts=all": every_cast}
 
 
 def setting(scenes, label: str):

@@ -35,6 +35,7 @@ from relhead.render.blender.world import World
 from relhead.render.extra_labels import SEG
 from relhead.render.labels import ViewLabels
 from relhead.render.parts.surface import join_meshes
+from relhead.render.raycull import rays_meet_box, triangles_on_rays
 from relhead.render.spec import EffectsSpec, GroupSpec
 
 # The scene parts, made per group in this order.
@@ -74,6 +75,7 @@ class ProcessScene:
         self._head_model = None
         self.head: Head | None = None
         self.parts = [part(self.scene, self.world) for part in PARTS]
+        self._casts: dict[bool, tuple] = {}  # the current view's ray-cast surfaces (_cast_surfaces)
         self.scene.cycles_curves.shape = "RIBBONS"  # flat strands facing the camera: sub-pixel here anyway
 
     # ------------------------------------------------------------------ per corpus
@@ -108,6 +110,7 @@ class ProcessScene:
         self.world.set_group(spec.lighting, self._image(files.path(spec.lighting.hdri)))
         settings.set_seed(self.scene, spec.render_seed)
         settings.new_group(self.scene)
+        self._casts.clear()
         backdrop = spec.lighting.background.backdrop
         self.compositor.set_photo(self._image(files.path(photo)) if photo else
                                   self._backdrop(backdrop) if backdrop else None)
@@ -136,6 +139,7 @@ class ProcessScene:
         for part in self.parts:
             part.set_view(posed)
         self._T_world_head = posed.T_world_head
+        self._casts.clear()
         self.camera.set_view(labels.K, labels.R_w2c, labels.t_w2c, self.W, self.H, self.cfg.camera.sensor_mm)
 
     def set_effects(self, fx: EffectsSpec | None, focus_m: float) -> None:
@@ -160,6 +164,29 @@ class ProcessScene:
     def close(self) -> None:
         self.compositor.close()
 
+    def _cast_surfaces(self, eyes: bool) -> tuple:
+        """(BVH, vertices, triangles, part class per triangle, head triangles) of what the current view's
+        rays meet: the posed head (its eyeballs only if `eyes`) and the parts' occluders, in the world
+        frame; joined once a view. The BVH is built for `eyes` only (surface); visible() builds its own of
+        the triangles its rays can meet."""
+        if eyes not in self._casts:
+            hm = self._head_model
+            head = (self.head._vertices, hm.faces) if eyes else self.head.occluder()
+            parts, classes = [head], [np.zeros(len(head[1]), np.uint8)]
+            for part in self.parts:
+                v, f = part.occluder(self._T_world_head)
+                if len(f):
+                    parts.append((v, f))
+                    c = np.full(len(f), PART_CLASSES.get(part.name, SEG["skin"]), np.uint8)
+                    lens = getattr(part, "hides_lens", None)  # glasses: tinted lenses apart from the frame
+                    if lens is not None and len(lens) == len(f):
+                        c[lens] = SEG["lenses"]
+                    classes.append(c)
+            verts, faces = join_meshes(parts)
+            bvh = BVHTree.FromPolygons(verts.tolist(), faces.tolist()) if eyes else None  # visible() culls first
+            self._casts[eyes] = (bvh, verts, faces, np.concatenate(classes), len(head[1]))
+        return self._casts[eyes]
+
     def surface(self, K: np.ndarray, R_w2c: np.ndarray, t_w2c: np.ndarray) -> dict[str, np.ndarray]:
         """Ray casts through every pixel's centre against the posed head (eyes included) and the parts'
         surfaces (their occluders): `depth` (H, W) z along the optical axis in metres (0: no surface),
@@ -167,35 +194,26 @@ class ProcessScene:
         the camera; 0: none), `points` (H, W, 3) the hits in the camera frame, `head_tri` (H, W) the head
         triangle hit (-1: none or a part) and `part_class` (H, W) uint8 the segmentation class of a part
         hit (0: none or the head). Exact surface values, no pixel filter: one ray per pixel,
-        single-threaded, so the same bytes on any host."""
-        hm = self._head_model
-        head = (self.head._vertices, hm.faces)
-        parts, classes = [head], [np.zeros(len(hm.faces), np.uint8)]
-        for part in self.parts:
-            v, f = part.occluder(self._T_world_head)
-            if len(f):
-                parts.append((v, f))
-                c = np.full(len(f), PART_CLASSES.get(part.name, SEG["skin"]), np.uint8)
-                lens = getattr(part, "hides_lens", None)  # glasses: tinted lenses apart from the frame
-                if lens is not None and len(lens) == len(f):
-                    c[lens] = SEG["lenses"]
-                classes.append(c)
-        verts, faces = join_meshes(parts)
-        cls = np.concatenate(classes)
-        bvh = BVHTree.FromPolygons(verts.tolist(), faces.tolist())
+        single-threaded, so the same bytes on any host. Rays that miss the surfaces' bounding box are
+        not cast (they meet nothing)."""
+        bvh, verts, _, cls, n_head = self._cast_surfaces(eyes=True)
         W, H = self.W, self.H
         u, v = np.meshgrid(np.arange(W) + 0.5, np.arange(H) + 0.5)
         rays_cam = np.stack([u, v, np.ones_like(u)], -1).reshape(-1, 3) @ np.linalg.inv(K).T
         rays_world = rays_cam @ R_w2c  # R_w2c^T d per row
-        c = Vector((-R_w2c.T @ t_w2c).tolist())
-        n_head = len(hm.faces)
+        centre = -R_w2c.T @ t_w2c
+        c = Vector(centre.tolist())
+        cast = np.flatnonzero(rays_meet_box(centre, rays_world, verts.min(0), verts.max(0)))
         points = np.zeros((H * W, 3))
         normals = np.zeros((H * W, 3))
         tri = np.full(H * W, -1, np.int64)
-        for i, d in enumerate(rays_world.tolist()):
+        hits, locs, norms, idxs = [], [], [], []
+        for i, d in zip(cast.tolist(), rays_world[cast].tolist()):
             loc, n, idx, _ = bvh.ray_cast(c, Vector(d).normalized())
             if loc is not None:
-                points[i], normals[i], tri[i] = loc, n, idx
+                hits.append(i), locs.append(loc), norms.append(n), idxs.append(idx)
+        if hits:
+            points[hits], normals[hits], tri[hits] = np.array(locs), np.array(norms), idxs
         hit = tri >= 0
         points[hit] = points[hit] @ R_w2c.T + t_w2c
         normals[hit] = normals[hit] @ R_w2c.T
@@ -212,10 +230,12 @@ class ProcessScene:
         the scalp and facial hair's proxies of relhead.render.parts.hair.occluder_ribbons, a glasses
         frame or tinted lens, a hat) lies on its ray from the camera centre more than `eps` in front
         of it. Eyelid-rim and inner-lip landmarks sit in creases a few mm behind the surrounding skin;
-        a head occluding itself does so by centimetres."""
-        parts = [self.head.occluder()] + [part.occluder(self._T_world_head) for part in self.parts]
-        verts, faces = join_meshes(parts)
-        bvh = BVHTree.FromPolygons(verts.tolist(), faces.tolist())
+        a head occluding itself does so by centimetres. Only the triangles whose image from the camera
+        centre can cover a point are cast against (relhead.render.raycull): the same nearest hits as all of them."""
+        _, verts, faces, _, _ = self._cast_surfaces(eyes=False)
+        faces = faces[triangles_on_rays(camera_center, points, verts, faces)]
+        used, faces = np.unique(faces, return_inverse=True)  # the same triangles on fewer vertices
+        bvh = BVHTree.FromPolygons(verts[used].tolist(), faces.reshape(-1, 3).tolist())
         c = Vector(camera_center.tolist())
         out = np.zeros(len(points), bool)
         for i, p in enumerate(points):
