@@ -250,7 +250,39 @@ def every_cast():
         scene.rays_meet_box, scene.triangles_on_rays = kept
 
 
-SWITCHES = {"heap=scanned": heap_scanned, "keepers=none": without_keepers, "casts=all": every_cast}
+@contextmanager
+def image_files():
+    """Let Cycles read the texture images from their files, as before relhead.render.blender.nodes.load_image
+    packed them and kept them decoded: every fresh session decodes each file again."""
+    import bpy
+
+    from relhead.render.blender import mpfb_nodes, scene, settings
+
+    def plain(path, check_existing=False):
+        return bpy.data.images.load(str(path), check_existing=check_existing)
+
+    def files():
+        for img in bpy.data.images:
+            if img.packed_file is not None and img.filepath and Path(bpy.path.abspath(img.filepath)).is_file() \
+                    and not img.name.startswith("backdrop"):
+                img.unpack(method="REMOVE")
+                img.reload()
+
+    kept = scene.load_image, mpfb_nodes.load_image, settings.new_group
+    scene.load_image = mpfb_nodes.load_image = plain
+    settings.new_group = lambda s: (kept[2](s), files())
+    try:
+        yield
+    finally:
+        scene.load_image, mpfb_nodes.load_image, settings.new_group = kept
+        for img in bpy.data.images:  # as load_image leaves them
+            if img.packed_file is None and img.source == "FILE" and Path(bpy.path.abspath(img.filepath)).is_file():
+                img.pack()
+                img.update()
+
+
+SWITCHES = {"heap=scanned": heap_scanned, "keepers=none": without_keepers, "casts=all": every_cast,
+            "images=files": image_files}
 
 
 def setting(scenes, label: str):

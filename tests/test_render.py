@@ -264,3 +264,46 @@ def test_a_quickstart_group_renders_to_the_same_pixels_every_time(head_model, se
     for _ in range(5):
         for a, b in zip(first, render_group(cfg, spec, head_model, files).views):
             assert np.array_equal(a.rgb, b.rgb) and np.array_equal(a.mask, b.mask)
+
+
+def test_texture_images_are_decoded_once_and_give_the_files_pixels(tmp_path):
+    """relhead.render.blender.nodes.load_image: a texture's file is packed and decoded once, Cycles reads
+    it from memory and leaves it there after a render, and the render has the bytes of the same image
+    read from its file."""
+    import bpy
+
+    from relhead.render.blender import scene as process
+    from relhead.render.blender.nodes import load_image
+
+    if process._SCENE is not None:  # the factory reset below ends the process' scene: the next render makes a new one
+        process._SCENE[1].close()
+        process._SCENE = None
+    rng = np.random.default_rng(0)
+    png = tmp_path / "tex.png"
+    Image.fromarray(rng.integers(0, 256, (64, 64, 4), dtype=np.uint8)).save(png)
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    sc = bpy.context.scene
+    sc.render.engine, sc.cycles.device, sc.cycles.samples, sc.cycles.use_denoising = "CYCLES", "CPU", 2, False
+    sc.render.resolution_x = sc.render.resolution_y = 24
+    cam = bpy.data.objects.new("cam", bpy.data.cameras.new("cam"))
+    sc.collection.objects.link(cam)
+    sc.camera, cam.location, cam.rotation_euler = cam, (0.0, -3.0, 0.0), (np.pi / 2, 0.0, 0.0)
+    sc.world = bpy.data.worlds.new("w")
+    bpy.ops.mesh.primitive_plane_add(rotation=(np.pi / 2, 0.0, 0.0))
+    mat = bpy.data.materials.new("m")
+    bpy.context.object.data.materials.append(mat)
+    tex = mat.node_tree.nodes.new("ShaderNodeTexImage")
+    mat.node_tree.links.new(tex.outputs["Color"], mat.node_tree.nodes["Principled BSDF"].inputs["Base Color"])
+
+    def render(name):
+        sc.render.filepath = str(tmp_path / name)
+        bpy.ops.render.render(write_still=True)
+        return np.asarray(Image.open(tmp_path / name))
+
+    tex.image = bpy.data.images.load(str(png), check_existing=False)
+    from_file = render("file.png")
+    tex.image = img = load_image(png)
+    assert img.packed_file is not None and img.has_data
+    assert (render("memory.png") == from_file).all() and img.has_data
+    assert (render("again.png") == from_file).all() and img.has_data
+    assert from_file.std() > 0

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import bpy
 
+from relhead.render.blender.nodes import load_image
+
 # Blender 3-4 node types that Blender 5 replaced: new type, and socket renames on the new node.
 _NODE_TYPES = {"ShaderNodeCombineRGB": ("ShaderNodeCombineColor", {"R": "Red", "G": "Green", "B": "Blue", "Image": "Color"})}
 _SOCKET_ALIASES = {"Fac": "Factor", "Bright": "Brightness"}
@@ -81,7 +83,7 @@ def build_group(tree: str, name: str, images: dict[str, str], placeholders: dict
             for element, position in zip(node.color_ramp.elements, n["stops"]):
                 element.position = position
         if kind == "ShaderNodeTexImage":
-            node.image = bpy.data.images.load(images[nname], check_existing=True)
+            node.image = load_image(images[nname], check_existing=True)
             node.image.colorspace_settings.name = n.get("colorspace", "sRGB")
         for sname, v in n.get("values", {}).items():
             _socket(node.inputs, sname, renames[nname]).default_value = _value(v, placeholders)

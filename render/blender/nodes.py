@@ -1,9 +1,24 @@
 """Shader-node helpers shared by the scene's materials: a material with a Principled BSDF or with
-no nodes, and Math, Map Range, Mix and attribute nodes wired to sockets or set to values."""
+no nodes, Math, Map Range, Mix and attribute nodes wired to sockets or set to values, and the image
+files their textures read (load_image)."""
 
 from __future__ import annotations
 
 import bpy
+
+
+def load_image(path, check_existing: bool = False):
+    """The image file at `path` for a texture node, packed into the scene and decoded once. A file
+    image is read from disk and decoded by Cycles in every new session (every view by default,
+    render.session); a packed image whose pixels Blender already holds is taken from memory, and
+    Cycles leaves them there (a 2048-px PNG: about 0.12 s a view saved; bench/README.md, "Images
+    decoded once"). The same pixels either way."""
+    img = bpy.data.images.load(str(path), check_existing=check_existing)
+    if img.packed_file is None:
+        img.pack()
+    if not img.has_data:
+        img.update()  # decodes the image into Blender's buffer
+    return img
 
 
 def principled(name: str):

@@ -31,6 +31,7 @@ from relhead.render.blender.hair import FacialHairPart, ScalpHairPart
 from relhead.render.blender.hat import HatPart
 from relhead.render.blender.head import Head
 from relhead.render.blender.lights import LightsPart
+from relhead.render.blender.nodes import load_image
 from relhead.render.blender.world import World
 from relhead.render.extra_labels import SEG
 from relhead.render.labels import ViewLabels
@@ -92,7 +93,7 @@ class ProcessScene:
 
     def _image(self, path: Path):
         key = str(path)
-        img = self._images.pop(key, None) or bpy.data.images.load(key)
+        img = self._images.pop(key, None) or load_image(key)
         self._images[key] = img
         while len(self._images) > self.MAX_IMAGES:
             bpy.data.images.remove(self._images.pop(next(iter(self._images))))
