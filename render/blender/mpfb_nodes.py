@@ -83,8 +83,7 @@ def build_group(tree: str, name: str, images: dict[str, str], placeholders: dict
             for element, position in zip(node.color_ramp.elements, n["stops"]):
                 element.position = position
         if kind == "ShaderNodeTexImage":
-            node.image = load_image(images[nname], check_existing=True)
-            node.image.colorspace_settings.name = n.get("colorspace", "sRGB")
+            node.image = load_image(images[nname], check_existing=True, colorspace=n.get("colorspace", "sRGB"))
         for sname, v in n.get("values", {}).items():
             _socket(node.inputs, sname, renames[nname]).default_value = _value(v, placeholders)
     for link in spec["links"]:
