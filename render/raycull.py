@@ -42,11 +42,27 @@ def triangles_on_rays(centre: np.ndarray, points: np.ndarray, verts: np.ndarray,
     if not (q[:, 2] > tol).all():
         return np.ones(len(faces), bool)
     q = q[:, :2] / q[:, 2:]
-    z = p[faces, 2]  # (T, 3)
-    front = (z > tol).all(1)
-    xy = p[faces, :2] / np.where(z > tol, z, 1.0)[..., None]  # (T, 3, 2); triangles not in front are kept anyway
-    lo, hi = xy.min(1) - tol, xy.max(1) + tol
-    covers = np.zeros(len(faces), bool)
-    for x, y in q:  # a few hundred points at most
-        covers |= (lo[:, 0] <= x) & (x <= hi[:, 0]) & (lo[:, 1] <= y) & (y <= hi[:, 1])
-    return ~front | covers
+    ahead = p[:, 2] > tol
+    xy = p[:, :2] / np.where(ahead, p[:, 2], 1.0)[:, None]  # each vertex's image; triangles not ahead are kept anyway
+    a, b, c = faces[:, 0], faces[:, 1], faces[:, 2]
+    front = ahead[a] & ahead[b] & ahead[c]
+    lo = np.minimum(np.minimum(xy[a], xy[b]), xy[c]) - tol
+    hi = np.maximum(np.maximum(xy[a], xy[b]), xy[c]) + tol
+    return ~front | _holds_a_point(q, lo, hi)
+
+
+def _holds_a_point(q: np.ndarray, lo: np.ndarray, hi: np.ndarray, cells: int = 64) -> np.ndarray:
+    """(T,) whether each box [lo, hi] (T, 2) may hold one of the 2D points `q` (N, 2): counted on a grid
+    over the points (a summed-area table), a box holds a point if the grid cells it overlaps do, which
+    they do whenever it does (conservative: a cell's point may lie outside the box)."""
+    q0, q1 = q.min(0), q.max(0)
+    size = np.maximum(q1 - q0, 1e-12) / cells
+    ij = np.minimum(((q - q0) / size).astype(np.int64), cells - 1)
+    count = np.zeros((cells + 1, cells + 1), np.int64)
+    np.add.at(count, (ij[:, 0] + 1, ij[:, 1] + 1), 1)
+    count = count.cumsum(0).cumsum(1)  # count[i, j]: points in cells < i along x and < j along y
+    outside = (hi[:, 0] < q0[0]) | (hi[:, 1] < q0[1]) | (lo[:, 0] > q1[0]) | (lo[:, 1] > q1[1])
+    a = np.clip(np.floor((lo - q0) / size), 0, cells - 1).astype(np.int64)  # first and last cell overlapped
+    b = np.clip(np.floor((hi - q0) / size), 0, cells - 1).astype(np.int64) + 1
+    n = count[b[:, 0], b[:, 1]] - count[a[:, 0], b[:, 1]] - count[b[:, 0], a[:, 1]] + count[a[:, 0], a[:, 1]]
+    return ~outside & (n > 0)

@@ -212,9 +212,9 @@ class ProcessScene:
         for i, d in zip(cast.tolist(), rays_world[cast].tolist()):
             loc, n, idx, _ = bvh.ray_cast(c, Vector(d).normalized())
             if loc is not None:
-                hits.append(i), locs.append(loc), norms.append(n), idxs.append(idx)
+                hits.append(i), locs.extend(loc), norms.extend(n), idxs.append(idx)
         if hits:
-            points[hits], normals[hits], tri[hits] = np.array(locs), np.array(norms), idxs
+            points[hits], normals[hits], tri[hits] = np.reshape(locs, (-1, 3)), np.reshape(norms, (-1, 3)), idxs
         hit = tri >= 0
         points[hit] = points[hit] @ R_w2c.T + t_w2c
         normals[hit] = normals[hit] @ R_w2c.T
