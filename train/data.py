@@ -431,9 +431,8 @@ class TrainPairs(torch.utils.data.IterableDataset):
             theta = float(bridge.uniform(-cfg.roll_deg, cfg.roll_deg))
             vq, (x0, y0, side) = d.group.views[d.query], crops[1]
             pivot = np.asarray(vq["K"], float)[:2, 2]
-            c, s = np.cos(np.radians(theta)), np.sin(np.radians(theta))
-            dx, dy = x0 + side / 2 - pivot[0], y0 + side / 2 - pivot[1]
-            crops[1] = (pivot[0] + c * dx - s * dy - side / 2, pivot[1] + s * dx + c * dy - side / 2, side)
+            dx, dy = _turned_back(x0 + side / 2 - pivot[0], y0 + side / 2 - pivot[1], -theta)  # turned forward
+            crops[1] = (pivot[0] + dx - side / 2, pivot[1] + dy - side / 2, side)
             Ks[1] = crop_intrinsics(vq["K"], *crops[1], size)
             meta["K_q"] = Ks[1]
         frames = [(d.query, crops[1])] if self.mode == "absolute" else [(d.anchor, crops[0]), (d.query, crops[1])]
