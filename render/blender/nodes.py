@@ -9,11 +9,10 @@ import bpy
 
 def load_image(path, check_existing: bool = False, colorspace: str | None = None):
     """The image file at `path` for a texture node (its pixels in `colorspace`, if given), packed into
-    the scene and decoded once. A file
-    image is read from disk and decoded by Cycles in every new session (every view by default,
-    render.session); a packed image whose pixels Blender already holds is taken from memory, and
-    Cycles leaves them there (a 2048-px PNG: about 0.12 s a view saved; bench/README.md, "Images
-    decoded once"). The same pixels either way."""
+    the scene and decoded once. A file image is read from disk and decoded by Cycles in every new
+    session (every view by default, render.session); a packed image whose pixels Blender already holds
+    is taken from memory, and Cycles leaves them there (a 2048-px PNG: about 0.12 s a render saved;
+    bench/README.md, "Texture images decoded once"). The same pixels either way."""
     img = bpy.data.images.load(str(path), check_existing=check_existing)
     if colorspace is not None and img.colorspace_settings.name != colorspace:
         img.colorspace_settings.name = colorspace  # before decoding: changing it frees the pixels
