@@ -23,6 +23,9 @@ from relhead.configbase import (ConfigError, Range, Strict, deep_merge, key_erro
 
 PIPELINES_FILE = Path(__file__).resolve().parent / "pipelines.yaml"  # installed with the package
 
+# Blender's Sensor Noise had chroma noise at half its luminance noise before `effects.chroma_noise` existed.
+CHROMA_NOISE_BEFORE = 0.5
+
 __all__ = ["ConfigError", "PipelineConfig", "resolve", "resolve_sweep", "default_pipelines_file"]
 
 # The scene parts' style names, written once: a pipeline chooses among them here, and the scene spec
@@ -267,7 +270,11 @@ class EffectsCfg(Strict):
     middle of the exposure; depth of field and motion blur blur the mask's edge like the image's)."""
 
     fraction: float = Field(0.0, ge=0.0, le=1.0, description="share of views with sensor noise, vignette and CA")
-    sensor_noise: Range(0.0, 1.0) = Field((0.02, 0.2), description="luminance noise (chroma noise is half)")
+    sensor_noise: Range(0.0, 1.0) = Field((0.02, 0.2), description="luminance noise")
+    chroma_noise: float = Field(CHROMA_NOISE_BEFORE, ge=0.0, le=1.0,
+                                description="chroma noise as a share of the luminance noise: Blender's Sensor Noise "
+                                            "turns each pixel's hue, which on saturated (darker) skin reads as coloured "
+                                            "speckle; 0: grain in brightness only, as a camera's chroma denoising leaves it")
     vignette: Range(0.0, 1.0) = Field((0.0, 0.5), description="vignette factor")
     chromatic_aberration: Range(0.0, 1.0) = Field((0.0, 0.3), description="chromatic aberration factor")
     defocus_fraction: float = Field(0.0, ge=0.0, le=1.0, description="share of views with depth of field")
@@ -446,7 +453,7 @@ class PipelineConfig(Strict):
     def to_dict(self) -> dict:
         # `clip` is written only when on, so configs without it keep the dict (and hash) they had before
         # and so is `labels` while every switch is off, `eyes` while off, each of OPTIONAL_KEYS'
-        # groups of keys while its switch is 0, and render.session while "view"
+        # groups of keys while its switch is 0, render.session while "view" and effects.chroma_noise while 0.5
         exclude = (({"clip"} if self.clip is None else set()) | (set() if self.labels.any() else {"labels"})
                    | (set() if self.eyes.detail else {"eyes"}))
         d = self.model_dump(mode="json", exclude=exclude or None)
@@ -456,6 +463,8 @@ class PipelineConfig(Strict):
                     d[section].pop(key)
         if self.render.session == "view":  # written only when a group shares a session
             d["render"].pop("session")
+        if self.effects.chroma_noise == CHROMA_NOISE_BEFORE:  # written only when changed from the share it always was
+            d["effects"].pop("chroma_noise")
         return d
 
     def portable_dict(self) -> dict:

@@ -12,6 +12,7 @@ import numpy as np
 
 from relhead.assets.base import BROWS, SCALP, TORSO
 from relhead.assets.refs import AssetRef
+from relhead.config import CHROMA_NOISE_BEFORE
 from relhead.render.clip import sample_clip
 from relhead.render.spec import (BackdropSpec, BackgroundSpec, CameraSpec, EffectsSpec, EyeDetailSpec, EyeSpec, Euler,
                                  FacialHairSpec, GarmentSpec, GlassesSpec, GroupSpec, HatSpec, HairSpec, HeadSpec,
@@ -340,10 +341,13 @@ def sample_effects(rng: np.random.Generator, cfg) -> EffectsSpec | None:
         return None
     out = EffectsSpec(f_number=float(np.exp(rng.uniform(*np.log(cfg.f_number)))) if dof else 0.0)
     if lens:
+        noise = float(rng.uniform(*cfg.sensor_noise))
         out = out.model_copy(update={
-            "sensor_noise": float(rng.uniform(*cfg.sensor_noise)), "noise_seed": int(rng.integers(1, 2**20)),
+            "sensor_noise": noise, "noise_seed": int(rng.integers(1, 2**20)),
             "vignette": float(rng.uniform(*cfg.vignette)),
-            "chromatic_aberration": float(rng.uniform(*cfg.chromatic_aberration))})
+            "chromatic_aberration": float(rng.uniform(*cfg.chromatic_aberration)),
+            # left unset at the share it always was, so those specs (and corpora) keep their bytes
+            "chroma_noise": None if cfg.chroma_noise == CHROMA_NOISE_BEFORE else noise * cfg.chroma_noise})
     return out
 
 

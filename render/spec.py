@@ -54,10 +54,12 @@ class CameraSpec(Strict):
     lookat_offset: tuple[float, float]  # share of the distance
 
 
-class EffectsSpec(Strict):
+class EffectsSpec(Spec):
     """Camera effects of one view (config `effects:`); 0 is off."""
 
-    sensor_noise: float = 0.0  # luminance noise; chroma noise is half of it
+    optional: ClassVar[tuple[str, ...]] = ("chroma_noise",)
+    sensor_noise: float = 0.0  # luminance noise
+    chroma_noise: float | None = None  # chroma noise; None: half the luminance noise, as before the key existed
     noise_seed: int = 0  # the compositor's noise pattern (its frame number)
     vignette: float = 0.0
     chromatic_aberration: float = 0.0

@@ -59,11 +59,29 @@ def test_motion_blur_is_its_own_stream_and_changes_nothing_else(fake_model):
     assert 10 < blurred < 38  # about half of 48 views
 
 
+def test_chroma_noise_changes_only_the_chroma_and_leaves_older_specs_and_hashes_alone(fake_model):
+    _, base = specs(["effects.fraction=0.5"], fake_model)
+    assert '"chroma_noise"' not in "".join(s.model_dump_json() for s in base)  # at the share it always was
+    _, grey = specs(["effects.fraction=0.5", "effects.chroma_noise=0"], fake_model)
+    noisy = 0
+    for a, b in zip(base, grey):
+        assert GroupSpec.model_validate_json(b.model_dump_json()) == b
+        for va, vb in zip(a.views, b.views):
+            if va.effects is not None and va.effects.sensor_noise:
+                noisy += 1
+                assert vb.effects.chroma_noise == 0.0
+                vb = vb.model_copy(update={"effects": vb.effects.model_copy(update={"chroma_noise": None})})
+            assert vb == va
+    assert noisy > 5
+    assert resolve("test", ["effects.chroma_noise=0.5"]).hash() == resolve("test").hash()
+    assert resolve("test", ["effects.chroma_noise=0"]).hash() != resolve("test").hash()
+
+
 @pytest.mark.parametrize("sets, message", [
     (["effects.vignette=[0.5,0.2]"], "effects.vignette: [min, max] needs min <= max"),
     (["effects.fraction=1.5"], "effects.fraction: "),
     (["effects.f_number=[0.1,2]"], "effects.f_number"),
-    (["effects.blur=1"], "effects.blur: unknown key; allowed here: chromatic_aberration, defocus_fraction"),
+    (["effects.blur=1"], "effects.blur: unknown key; allowed here: chroma_noise, chromatic_aberration, defocus_fraction"),
 ])
 def test_bad_effects_config_is_one_line(sets, message):
     with pytest.raises(ConfigError, match=message.replace("[", r"\[")) as e:
@@ -91,6 +109,7 @@ def test_effects_touch_the_image_only(fake_model):
                          fake_model, pool).views
     muted = render(None, None, None)
     noisy = render(*(EffectsSpec(sensor_noise=0.2, noise_seed=s) for s in (5, 6, 5)))
+    grain = render(*(EffectsSpec(sensor_noise=0.2, chroma_noise=0.0, noise_seed=s) for s in (5, 6, 5)))
     lens = render(*(EffectsSpec(vignette=0.8, chromatic_aberration=0.5) for _ in range(3)))
     dof = render(*(EffectsSpec(f_number=0.5) for _ in range(3)))
     for i in range(3):
@@ -105,6 +124,13 @@ def test_effects_touch_the_image_only(fake_model):
     background = (plain[0].mask == 0) & (plain[1].mask == 0) & (plain[2].mask == 0)
     corr = lambda a, b: np.corrcoef(a[background], b[background])[0, 1]  # noqa: E731
     assert corr(residual[0], residual[2]) > 0.9 and abs(corr(residual[0], residual[1])) < 0.2
+    # Chroma noise 0 leaves the grain in brightness only: the subject's colours (chromaticity) move far less.
+    def chroma_shift(a, b, m):
+        ca, cb = (x.rgb.astype(float)[m] / np.maximum(x.rgb.astype(float)[m].sum(1, keepdims=True), 1) for x in (a, b))
+        return np.abs(ca - cb).mean()
+    subject = plain[0].mask > 250
+    assert chroma_shift(grain[0], plain[0], subject) < 0.5 * chroma_shift(noisy[0], plain[0], subject)
+    assert np.abs(grain[0].rgb.astype(int) - plain[0].rgb).mean() > 0.5  # still grainy
     # The vignette darkens the corners more than the centre.
     d = plain[0].rgb.astype(float).mean(2) - lens[0].rgb.astype(float).mean(2)
     assert d[:8, :8].mean() > d[40:56, 40:56].mean() + 2

@@ -14,6 +14,7 @@ import bpy
 import numpy as np
 from PIL import Image
 
+from relhead.config import CHROMA_NOISE_BEFORE
 from relhead.render.spec import EffectsSpec
 
 EFFECT_GROUPS = ("Chromatic Aberration", "Vignette", "Sensor Noise")  # in the order they apply
@@ -105,7 +106,8 @@ class Compositor:
             node.image = image
 
     def set_effects(self, fx: EffectsSpec) -> None:
-        """The view's sensor noise, vignette and chromatic aberration (a group at 0 is muted)."""
+        """The view's sensor noise, vignette and chromatic aberration (a group at 0 is muted). Blender's
+        Sensor Noise varies each pixel's brightness (luminance noise) and turns its hue (chroma noise)."""
         lens = {"Chromatic Aberration": fx.chromatic_aberration, "Vignette": fx.vignette,
                 "Sensor Noise": fx.sensor_noise}
         if not self._effects:
@@ -119,7 +121,8 @@ class Compositor:
         n["Chromatic Aberration"].inputs["Factor"].default_value = max(fx.chromatic_aberration, 1e-4)
         n["Vignette"].inputs["Factor"].default_value = fx.vignette
         n["Sensor Noise"].inputs["Luminance Noise"].default_value = fx.sensor_noise
-        n["Sensor Noise"].inputs["Chroma Noise"].default_value = fx.sensor_noise / 2
+        chroma = fx.sensor_noise * CHROMA_NOISE_BEFORE if fx.chroma_noise is None else fx.chroma_noise
+        n["Sensor Noise"].inputs["Chroma Noise"].default_value = chroma
 
     def read_back(self) -> tuple[np.ndarray, np.ndarray]:
         """The last render: (H, W, 3) uint8 RGB and (H, W) uint8 alpha mask."""
