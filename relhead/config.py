@@ -368,6 +368,10 @@ OPTIONAL_KEYS = (
     ("lighting", "backdrop_fraction", ("backdrop_fraction", "backdrop_clutter", "backdrop_blur")),
 )
 
+# Keys added after corpora were made without them, written into the config's dict (and hash) only when set
+# away from the value those corpora had: (section, key, that value).
+LATER_KEYS = (("render", "session", "view"), ("effects", "chroma_noise", CHROMA_NOISE_BEFORE))
+
 # Keys that depend on the host or the run, not on the data: left out of the hash and the manifest.
 HOST_KEYS = (("render", "threads"), ("lighting", "hdri_dir"), ("lighting", "background_dir"), ("skin", "albedo_dir"))
 
@@ -453,7 +457,7 @@ class PipelineConfig(Strict):
     def to_dict(self) -> dict:
         # `clip` is written only when on, so configs without it keep the dict (and hash) they had before
         # and so is `labels` while every switch is off, `eyes` while off, each of OPTIONAL_KEYS'
-        # groups of keys while its switch is 0, render.session while "view" and effects.chroma_noise while 0.5
+        # groups of keys while its switch is 0, and each of LATER_KEYS at the value it had before it existed
         exclude = (({"clip"} if self.clip is None else set()) | (set() if self.labels.any() else {"labels"})
                    | (set() if self.eyes.detail else {"eyes"}))
         d = self.model_dump(mode="json", exclude=exclude or None)
@@ -461,10 +465,9 @@ class PipelineConfig(Strict):
             if not getattr(getattr(self, section), switch):
                 for key in keys:
                     d[section].pop(key)
-        if self.render.session == "view":  # written only when a group shares a session
-            d["render"].pop("session")
-        if self.effects.chroma_noise == CHROMA_NOISE_BEFORE:  # written only when changed from the share it always was
-            d["effects"].pop("chroma_noise")
+        for section, key, before in LATER_KEYS:
+            if getattr(getattr(self, section), key) == before:
+                d[section].pop(key)
         return d
 
     def portable_dict(self) -> dict:
