@@ -103,20 +103,23 @@ def table(results: dict) -> str:
 def real_table(out: Path, names: list[str]) -> str:
     """Markdown: bench/real.py's roll test per run (RUN/real.json), real photos beside held-out renders,
     with the no-rotation baseline's row; '' when no run has been measured."""
+    from relhead.train.real import interval_text
+
     rows = {n: json.loads(p.read_text()) for n in names if (p := out / "runs" / n / "real.json").exists()}
     if not rows:
         return ""
     first = next(iter(rows.values()))["real"]["summary"]
     angles = list(first["by_roll"])
-    head = ("| run | real: median | " + " / ".join(f"±{a}" for a in angles) + " | roll gain | swap / cycle "
-            "| renders: median | real / synthetic |")
-    lines = [head, "|---|---|---|---|---|---|---|",
-             f"| identity (no rotation) | {first['identity']:.1f} | " + " / ".join(angles) + " | 0 | 0 / 0 | | |"]
+    head = ("| run | real: median | its 95% interval | " + " / ".join(f"±{a}" for a in angles) + " | roll gain | swap / cycle "
+            "| renders: median | real / synthetic | its 95% interval |")
+    lines = [head, "|---|---|---|---|---|---|---|---|---|",
+             f"| identity (no rotation) | {first['identity']:.1f} | | " + " / ".join(angles) + " | 0 | 0 / 0 | | | |"]
     for n, r in rows.items():
         real, syn = r["real"]["summary"], r["synthetic"]["summary"]
-        lines.append(f"| {n} | {real['median']:.1f} | " + " / ".join(f"{real['by_roll'][a]['median']:.1f}" for a in angles)
+        lines.append(f"| {n} | {real['median']:.1f} | {interval_text(real.get('median_ci'))} | "
+                     + " / ".join(f"{real['by_roll'][a]['median']:.1f}" for a in angles)
                      + f" | {real['roll_gain']:.2f} | {real['swap_median']:.1f} / {real['cycle_median']:.1f} "
-                     f"| {syn['median']:.1f} | {r['ratio']['median']:.2f} |")
+                     f"| {syn['median']:.1f} | {r['ratio']['median']:.2f} | {interval_text(r['ratio'].get('median_ci'), 2)} |")
     return "\n".join(lines)
 
 

@@ -135,6 +135,9 @@ def test_bench_real_end_to_end_on_a_toy_run_and_the_report(train_corpus, tmp_pat
             want = geodesic_deg(np.array(r["R_pred"]), RL.roll_matrix(r["roll"]))
             assert r["rot_deg"] == pytest.approx(want, abs=1e-3)
     assert doc["ratio"]["median"] == pytest.approx(real["median"] / synth["median"])
+    for s, v in ((real, real["median"]), (synth, synth["median"]), (doc["ratio"], doc["ratio"]["median"])):
+        lo, hi = s["median_ci"]
+        assert lo <= v + 1e-9 and v <= hi + 1e-9
     assert 0 <= doc["held_out"]["rot_deg"] <= 180 and doc["held_out"]["pairs"] == 12
     table = RL.markdown(res)
     assert "| real photos |" in table and "| held-out renders |" in table and "| real / synthetic |" in table
@@ -149,8 +152,9 @@ def test_bench_real_end_to_end_on_a_toy_run_and_the_report(train_corpus, tmp_pat
     (tmp_path / "runs").mkdir()
     (tmp_path / "runs" / "toy").symlink_to(run)
     rows = experiment.real_table(tmp_path, ["toy", "never-run"]).splitlines()
-    assert len(rows) == 4 and rows[2].startswith("| identity (no rotation) | 20.0 | 10 / 30 |")
-    assert rows[3].startswith(f"| toy | {real['median']:.1f} | {real['by_roll']['10']['median']:.1f} / ")
+    assert len(rows) == 4 and rows[2].startswith("| identity (no rotation) | 20.0 | | 10 / 30 |")
+    lo, hi = real["median_ci"]
+    assert rows[3].startswith(f"| toy | {real['median']:.1f} | {lo:.1f}-{hi:.1f} | {real['by_roll']['10']['median']:.1f} / ")
     assert experiment.real_table(tmp_path, ["never-run"]) == ""
 
 
@@ -202,3 +206,45 @@ def test_an_oracle_sees_the_whole_roll():
     s = RL.summarise([rows], (10.0, 45.0))
     assert s["median"] == pytest.approx(0.0, abs=1e-3) and s["roll_gain"] == pytest.approx(1.0, abs=1e-4)
     assert s["swap_median"] == pytest.approx(0.0, abs=1e-3) and s["cycle_median"] == pytest.approx(0.0, abs=1e-3)
+
+
+def _image(errors) -> dict:
+    return {"pairs": [{"rot_deg": float(e)} for e in errors]}
+
+
+def test_the_median_interval_resamples_photos_not_only_pairs():
+    """Three photos whose pairs all score 2, 5 and 8: the pairs agree within each photo, so only resampling
+    the photos shows how far the median can move; a set drawing one photo three times (1 in 27) gives
+    each end."""
+    images = [_image([e] * 16) for e in (2.0, 5.0, 8.0)]
+    lo, hi = RL.interval(RL.boot_medians(images))
+    assert lo == pytest.approx(2.0) and hi == pytest.approx(8.0)
+    same = [_image([5.0] * 16)] * 3
+    assert RL.interval(RL.boot_medians(same)) == pytest.approx([5.0, 5.0])
+    assert RL.interval(RL.boot_medians([])) is None
+
+
+def test_the_median_interval_narrows_with_more_photos_and_is_reproducible():
+    rng = np.random.default_rng(3)
+    few = [_image(rng.normal(rng.normal(6, 2), 1, 16)) for _ in range(3)]
+    many = few + [_image(rng.normal(rng.normal(6, 2), 1, 16)) for _ in range(27)]
+    w = lambda ims: np.diff(RL.interval(RL.boot_medians(ims)))[0]  # noqa: E731
+    assert w(many) < 0.6 * w(few)
+    assert np.array_equal(RL.boot_medians(many), RL.boot_medians(many))
+    with pytest.raises(ValueError, match="same number of pairs"):
+        RL.boot_medians([_image([1.0] * 16), _image([1.0] * 8)])
+
+
+def test_the_ratio_interval_covers_the_ratio_of_medians():
+    real = [_image([e] * 16) for e in (4.0, 5.0, 6.0)]
+    synth = [_image([e] * 16) for e in np.linspace(4.5, 5.5, 20)]
+    angles = (10.0,)
+    for im in real + synth:  # summarise needs the rolls; every pair a 10-degree one
+        for r in im["pairs"]:
+            r.update(roll=10.0, identity_deg=10.0, pred_roll_deg=9.0)
+        im.update(swap=[], cycle=[])
+    rs, ss = RL.summarise(real, angles), RL.summarise(synth, angles)
+    r = RL.ratio(rs, ss, real, synth)
+    lo, hi = r["median_ci"]
+    assert lo < r["median"] < hi and lo >= 4.0 / 5.5 - 1e-9 and hi <= 6.0 / 4.5 + 1e-9
+    assert RL.ratio(rs, ss)["median_ci"] is None  # without the images: no interval

@@ -26,7 +26,9 @@ Images: PHOTOS, real photos that installed registry packages ship (each with its
 inside it and its licence); and the held-out views of a rendered corpus, cropped the same way (the face
 box from MTCNN, as for the photos: like for like), for the synthetic side. Every summary shows the
 model's error beside the no-rotation baseline's (identity: its error is |theta|), and `ratio` divides
-the real numbers by the synthetic ones.
+the real numbers by the synthetic ones. Medians and the ratio of medians carry a 95% bootstrap
+interval over images, then pairs (boot_medians): with three photos the photo drawn moves the median
+most.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ from relhead.configbase import ConfigError
 from relhead.frames import euler_to_matrix, geodesic_deg, matrix_to_euler
 
 ANGLES = (10.0, 20.0, 30.0, 45.0)  # |theta|, degrees; each with both signs
+BOOT = 2000  # bootstrap resamples behind each median's interval (boot_medians)
+LEVEL = 95.0  # the intervals' coverage, percent
 
 
 # ------------------------------------------------------------------------------------------- photos
@@ -166,9 +170,40 @@ def roll_rows(model, cfg, device, bf16, frames: dict[float, torch.Tensor], angle
     return {"pairs": rows, "swap": swaps, "cycle": cycles}
 
 
+def boot_medians(images: list[dict], n: int = BOOT, seed: int = 0) -> np.ndarray:
+    """The median roll-pair error of `n` resamples of `images` (each roll_rows' output): the images drawn
+    with replacement, then each drawn image's pairs with replacement (two levels, because the pairs of one
+    photo share its face and are not independent draws). Seeded, so a run's intervals are reproducible;
+    empty without images."""
+    E = [np.array([r["rot_deg"] for r in im["pairs"]]) for im in images]
+    if not E:
+        return np.zeros(0)
+    if len({len(e) for e in E}) != 1 or not len(E[0]):
+        raise ValueError(f"boot_medians: every image needs the same number of pairs, got {sorted({len(e) for e in E})}")
+    E = np.stack(E)
+    m, k = E.shape
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(0, n, 250):  # in chunks: the synthetic side has hundreds of images
+        b = min(250, n - i)
+        img = rng.integers(m, size=(b, m, 1))
+        pair = rng.integers(k, size=(b, m, k))
+        out.append(np.median(E[img, pair].reshape(b, -1), axis=1))
+    return np.concatenate(out)
+
+
+def interval(samples: np.ndarray, level: float = LEVEL) -> list[float] | None:
+    """The central `level`% percentile interval of bootstrap samples; None without samples."""
+    if not len(samples):
+        return None
+    lo, hi = np.percentile(samples, [(100 - level) / 2, (100 + level) / 2])
+    return [float(lo), float(hi)]
+
+
 def summarise(images: list[dict], angles=ANGLES) -> dict:
     """Medians and means over every roll pair of `images` (each roll_rows' output), by |roll|, with the
-    identity's and the label-free checks."""
+    identity's and the label-free checks; `median_ci`: the median's LEVEL% bootstrap interval
+    (boot_medians)."""
     rows = [r for im in images for r in im["pairs"]]
     swaps = [s["swap_deg"] for im in images for s in im["swap"]]
     cycles = [c["cycle_deg"] for im in images for c in im["cycle"]]
@@ -180,7 +215,8 @@ def summarise(images: list[dict], angles=ANGLES) -> dict:
                 "identity": float(np.median([r["identity_deg"] for r in sel])) if sel else None}
 
     gains = [r["pred_roll_deg"] / r["roll"] for r in rows if r["roll"]]
-    out = {"images": len(images), **stats(rows), "roll_gain": float(np.median(gains)) if gains else None,
+    out = {"images": len(images), **stats(rows), "median_ci": interval(boot_medians(images)),
+           "roll_gain": float(np.median(gains)) if gains else None,
            "by_roll": {f"{a:g}": stats([r for r in rows if abs(abs(r["roll"]) - a) < 1e-9]) for a in angles},
            "swap_median": float(np.median(swaps)) if swaps else None,
            "cycle_median": float(np.median(cycles)) if cycles else None}
@@ -235,13 +271,16 @@ def measure_renders(model, cfg, device, bf16, corpora, angles=ANGLES, detector=N
     return {"views": views, "undetected": missed, "images": images}
 
 
-def ratio(real: dict, synth: dict) -> dict:
-    """real / synthetic of every summary number both have."""
+def ratio(real: dict, synth: dict, real_images=(), synth_images=()) -> dict:
+    """real / synthetic of every summary number both have; `median_ci`: the LEVEL% interval of the
+    medians' ratio over independent bootstrap resamples of the two sides' images (boot_medians)."""
     def div(a, b):
         return None if a is None or b in (None, 0) else a / b
 
     out = {k: div(real[k], synth[k]) for k in ("median", "mean", "swap_median", "cycle_median")}
     out["by_roll"] = {k: div(v["median"], synth["by_roll"][k]["median"]) for k, v in real["by_roll"].items()}
+    r, s = boot_medians(list(real_images)), boot_medians(list(synth_images), seed=1)
+    out["median_ci"] = interval(r / s) if len(r) and len(s) and (s > 0).all() else None
     return out
 
 
@@ -274,7 +313,8 @@ def measure(run, corpora=None, angles=ANGLES, photos=PHOTOS, max_views: int = 0,
         real_images = measure_photos(model, cfg, dev, bf16, photos, angles, detector)
         renders = measure_renders(model, cfg, dev, bf16, cs, angles, detector, max_views, render_box)
         held = evaluate(model, cfg, cs, dev, bf16, limit=held_out_limit or None)
-    real = summarise([p for p in real_images if p["detected"]], angles)
+    found = [p for p in real_images if p["detected"]]
+    real = summarise(found, angles)
     synth = summarise(renders["images"], angles)
     ov, ident = held["relative"]["overall"], held["identity"]["overall"]
     return {"kind": "relhead-real/1", "run": str(run), "data": [str(c.path) for c in cs], "size": cfg.size,
@@ -285,26 +325,32 @@ def measure(run, corpora=None, angles=ANGLES, photos=PHOTOS, max_views: int = 0,
                           "images": renders["images"]},
             "held_out": {"pairs": held["pairs"], "rot_deg": ov["rot_deg"], "rot_med_deg": ov["rot_med_deg"],
                          "identity_rot_deg": ident["rot_deg"], "identity_rot_med_deg": ident["rot_med_deg"]},
-            "ratio": ratio(real, synth)}
+            "ratio": ratio(real, synth, found, renders["images"])}
 
 
 def _f(v, d=1) -> str:
     return "-" if v is None else f"{v:.{d}f}"
 
 
+def interval_text(v, d=1) -> str:
+    """An interval as 'lo-hi'; '-' where there is none (real.json written before intervals were)."""
+    return "-" if not v else f"{v[0]:.{d}f}-{v[1]:.{d}f}"
+
+
 def table_rows(res: dict) -> tuple[list[str], list[list[str]]]:
     """The summary table: real photos, held-out renders, their ratio; columns overall and by |roll|."""
     angles = [f"{a:g}" for a in res["angles"]]
-    head = ["roll test", "images", "pairs", "median", "mean", *(f"roll ±{a}" for a in angles), "identity median",
+    head = ["roll test", "images", "pairs", "median", f"median's {LEVEL:g}% interval", "mean",
+            *(f"roll ±{a}" for a in angles), "identity median",
             "roll gain", "swap", "cycle"]
     rows = []
     for name, s in (("real photos", res["real"]["summary"]), ("held-out renders", res["synthetic"]["summary"])):
-        rows.append([name, str(s["images"]), str(s["n"]), _f(s["median"]), _f(s["mean"]),
+        rows.append([name, str(s["images"]), str(s["n"]), _f(s["median"]), interval_text(s.get("median_ci")), _f(s["mean"]),
                      *(_f(s["by_roll"][a]["median"]) for a in angles), _f(s["identity"]), _f(s.get("roll_gain"), 2),
                      _f(s["swap_median"]),
                      _f(s["cycle_median"])])
     r = res["ratio"]
-    rows.append(["real / synthetic", "", "", _f(r["median"], 2), _f(r["mean"], 2),
+    rows.append(["real / synthetic", "", "", _f(r["median"], 2), interval_text(r.get("median_ci"), 2), _f(r["mean"], 2),
                  *(_f(r["by_roll"][a], 2) for a in angles), "", "", _f(r["swap_median"], 2), _f(r["cycle_median"], 2)])
     return head, rows
 
@@ -317,7 +363,8 @@ def markdown(res: dict) -> str:
                                               if p["detected"] else "no face found") for p in res["real"]["photos"])
     return ("\n".join(lines) + f"\n\nerrors in degrees (geodesic, medians unless marked); pairs (0, theta) and "
             f"(theta, 0) for theta = +-{', +-'.join(f'{a:g}' for a in res['angles'])}; roll gain: the median of the "
-            f"predicted roll (relhead.frames' Euler roll of R_pred) over the true one; renders: "
+            f"predicted roll (relhead.frames' Euler roll of R_pred) over the true one; intervals: {BOOT} bootstrap "
+            f"resamples of the images, then of each image's pairs; renders: "
             f"{res['synthetic']['views']} held-out views, {res['synthetic']['undetected']} without an MTCNN face\n"
             f"per photo: {per_photo}\n"
             f"held-out relative error on the renders' ordinary pairs: mean {_f(h['rot_deg'], 2)}, median "
