@@ -216,6 +216,7 @@ def torso_coordinates(X: np.ndarray, neck_base: np.ndarray, head_weight: np.ndar
 
 class AnnyHead:
     name = "anny"
+    world_up = (0.0, 0.0, 1.0)  # Anny's world is z-up (R_WORLD_HEAD_REST): the HDRI's sky as Blender has it
 
     @classmethod
     def from_config(cls, cfg: AnnyCfg) -> "AnnyHead":

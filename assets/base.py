@@ -133,6 +133,8 @@ class HeadModel(Protocol):
     vertex_attributes: dict  # name -> (N, k) float32 arrays rigid with the mesh (eye_coords, SKIN_REGIONS, BROWS, SCALP, TORSO)
     # Optional: face_uvs, (F, 3, 2) float32 texture coordinates of each face corner on the model's UV
     # atlas (V up), for skin albedo textures (config skin.albedo_dir). Anny has them.
+    # Optional: world_up, the up direction of the model's world frame (3 floats), where the HDRI's sky goes
+    # (relhead.frames.world_map_euler); +z when absent (Anny's). FLAME's world is y-up.
     # Optional: blink_actions, the names of the expression parameters that close the eyelids (weight 1:
     # closed), with which temporal clips blink (relhead.render.clip). Anny: eyeBlinkLeft, eyeBlinkRight.
 

@@ -372,6 +372,7 @@ def load_eyeballs(path: str | Path, num_vertices: int) -> list[np.ndarray]:
 # ------------------------------------------------------------------------------------------------
 class FlameHead:
     name = "flame"
+    world_up = (0.0, 1.0, 0.0)  # FLAME's world is y-up: the HDRI's sky goes there (relhead.frames.world_map_euler)
 
     @classmethod
     def from_config(cls, cfg: FlameCfg) -> "FlameHead":

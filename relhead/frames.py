@@ -16,6 +16,8 @@ them, for BIWI MAE comparable with papers.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy.spatial.transform import Rotation
 
@@ -121,6 +123,23 @@ def blender_lens_from_K(K: np.ndarray, width: int, height: int, sensor_mm: float
         "shift_x": (width / 2.0 - K[0, 2]) / side,
         "shift_y": (K[1, 2] - height / 2.0) / side,
     }
+
+
+# --- The environment map ---------------------------------------------------------------------------
+# An HDRI is an equirectangular map whose zenith is +z of its lookup direction (Blender's environment
+# texture). The head model's world frame has its own up (HeadModel.world_up: Anny's +z, FLAME's +y), and
+# the sky belongs there, over the head, whatever the backend. Blender's Mapping node turns the lookup
+# direction d into R d with R = Rz(gamma) Ry(beta) Rx(alpha) for its Euler (alpha, beta, gamma), XYZ.
+
+
+def world_map_euler(up, rotation_deg: float) -> tuple[float, float, float]:
+    """The Mapping node's Euler (radians) that puts the map's zenith on the world's `up` and turns the
+    map by `rotation_deg` about it (LightingSpec.rotation_deg): Rx(alpha) brings `up` into the x-z
+    plane, Ry(beta) onto +z, Rz turns about it. For up = +z it is exactly (0, 0, rotation)."""
+    x, y, z = (float(c) for c in np.asarray(up, float) / np.linalg.norm(up))
+    alpha = math.atan2(y, z) + 0.0
+    beta = math.atan2(-x, math.hypot(y, z)) + 0.0  # + 0.0: never -0.0
+    return alpha, beta, math.radians(rotation_deg)
 
 
 # --- Pose encoding ------------------------------------------------------------------------------

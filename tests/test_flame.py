@@ -429,3 +429,42 @@ def test_flame_renders_through_the_real_pipeline(tmp_path, files):
     manifest = json.loads((out / "manifest.json").read_text())
     assert str(tmp_path) not in json.dumps(manifest) and manifest["assets"]["head"]["model_path"]["name"] == "model.pkl"
     assert min(mask_ious(groups, registry.get_head_model(cfg.head))) >= 0.98
+
+
+def _two_tone_sky(folder):
+    """An HDRI whose upper half is a bright sky and lower half a dark ground (an EXR written by bpy)."""
+    import bpy
+
+    folder.mkdir(parents=True, exist_ok=True)
+    w, h = 64, 32
+    px = np.zeros((h, w, 4), np.float32)
+    px[..., 3] = 1.0
+    px[h // 2:, :, :3] = 2.0  # Blender's rows run bottom to top: the upper half is the sky
+    px[: h // 2, :, :3] = 0.02
+    img = bpy.data.images.new("two_tone", w, h, float_buffer=True)
+    img.pixels.foreach_set(px.ravel())
+    img.filepath_raw = str(folder / "two_tone.exr")
+    img.file_format = "OPEN_EXR"
+    img.save()
+    bpy.data.images.remove(img)
+
+
+@pytest.mark.slow
+def test_the_hdri_sky_is_over_the_head_for_flame_as_for_anny(tmp_path, files):
+    """FLAME's world is y-up, Anny's z-up: with the head upright and the camera level, the background
+    above the head is the map's sky and below it the ground, for both (the map turned by world_up)."""
+    from relhead.datasets.generate import generate
+    from relhead.datasets.shards import iter_groups
+
+    _two_tone_sky(tmp_path / "skies")
+    common = ["views=2", "image.width=64", "image.height=64", "lighting.background=hdri", "lighting.hdris=user",
+              f"lighting.hdri_dir={tmp_path / 'skies'}", "pose.yaw_deg=[-20,20]", "pose.pitch_deg=[0,0]",
+              "pose.roll_deg=[0,0]", "camera.lookat_jitter=0", "camera.principal_jitter=0"]
+    for name, sets in (("flame", flame_sets(files, *common)), ("anny", common)):
+        out = tmp_path / name
+        generate(resolve("test", sets), out, log=lambda *_: None)
+        for g in iter_groups(sorted(out.glob("shard-*.tar"))):
+            for i in range(len(g.views)):
+                rgb, mask = g.image(i).astype(float), g.mask(i) > 0
+                top, bottom = rgb[:6][~mask[:6]].mean(), rgb[-6:][~mask[-6:]].mean() if (~mask[-6:]).any() else 0.0
+                assert top > 150 and top > bottom + 100, (name, i, top, bottom)

@@ -150,3 +150,15 @@ def test_a_mirrored_image_has_the_mirrored_pose():
     mirrored = frames.relative_transform(*frames.mirror_pose(R, t), *frames.mirror_pose(R2, t2))
     for a, b in zip(mirrored, frames.mirror_pose(R_rel, t_rel)):
         np.testing.assert_allclose(a, b, atol=1e-12)
+
+
+@pytest.mark.parametrize("up", [(0.0, 0.0, 1.0), (0.0, 1.0, 0.0), (0.3, -0.5, 0.8), (-1.0, 0.0, 0.0)])
+def test_the_environment_map_zenith_goes_to_the_world_up(up):
+    """Blender's Mapping node turns the lookup direction by Rz Ry Rx of its Euler (scipy's extrinsic
+    'xyz'): the world's up must look up the map's zenith, and a turn must keep it there."""
+    for rot in (0.0, 37.0, 250.0):
+        R = Rotation.from_euler("xyz", frames.world_map_euler(up, rot)).as_matrix()
+        u = np.asarray(up) / np.linalg.norm(up)
+        assert np.allclose(R @ u, [0.0, 0.0, 1.0], atol=1e-12)
+    # Anny's z-up world: the Euler older corpora were rendered with, to the bit
+    assert frames.world_map_euler((0.0, 0.0, 1.0), 123.4) == (0.0, 0.0, np.radians(123.4))

@@ -108,7 +108,8 @@ class ProcessScene:
         self.head.set_group(spec.materials, self._image(files.path(albedo)) if albedo else None)
         if spec.materials.skin.detail is not None:
             self.head.set_areas(first)
-        self.world.set_group(spec.lighting, self._image(files.path(spec.lighting.hdri)))
+        self.world.set_group(spec.lighting, self._image(files.path(spec.lighting.hdri)),
+                             getattr(self._head_model, "world_up", (0.0, 0.0, 1.0)))
         settings.set_seed(self.scene, spec.render_seed)
         settings.new_group(self.scene)
         self._casts.clear()

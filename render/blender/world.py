@@ -1,11 +1,12 @@
 """The world in Blender: the group's HDRI, rotated and scaled, lights the scene; camera rays see it
-or a plain colour (a group's `background`). Built once per scene; per group only values change."""
+or a plain colour (a group's `background`). The map's sky is over the head, on the head model's world
+up. Built once per scene; per group only values change."""
 
 from __future__ import annotations
 
-import math
-
 import bpy
+
+from relhead.frames import world_map_euler
 
 from relhead.render.spec import LightingSpec
 
@@ -35,11 +36,12 @@ class World:
         nt.links.new(mix.outputs["Result"], bg.inputs["Color"])
         self.world = w
 
-    def set_group(self, light: LightingSpec, hdri) -> None:
-        """The group's lighting; `hdri` its loaded HDRI image."""
+    def set_group(self, light: LightingSpec, hdri, up=(0.0, 0.0, 1.0)) -> None:
+        """The group's lighting; `hdri` its loaded HDRI image, its sky over the head model's world `up`
+        (HeadModel.world_up; relhead.frames.world_map_euler)."""
         nodes = self.world.node_tree.nodes
         nodes["env"].image = hdri
-        nodes["mapping"].inputs["Rotation"].default_value = (0.0, 0.0, math.radians(light.rotation_deg))
+        nodes["mapping"].inputs["Rotation"].default_value = world_map_euler(up, light.rotation_deg)
         nodes["Background"].inputs["Strength"].default_value = light.strength
         plain = light.background.type == "color"
         nodes["use_color"].inputs[1].default_value = 1.0 if plain else 0.0
