@@ -3,6 +3,7 @@ batch) with 0, 1 and 2 DataLoader workers, side by side in one run, against the 
 demand (pairs per second of a `small` model's optimizer step, measured in the same run).
 
     python bench/loader.py [--data CORPUS] [--training small-cpu] [--batches 12] [--steps 5] [--set k=v ...]
+    python bench/loader.py --data CORPUS ... --resume 1000    # seconds to a resumed stream's first batch
 
 Without --data it makes its own corpus without Blender (tests/synthetic.py: the fake head splatted
 over a flat background, 256 px PNG); such PNGs decode faster than renders, so pass a rendered corpus
@@ -76,6 +77,22 @@ def step_rate(corpora, cfg, steps: int) -> float:
     return steps * data.batch / (time.perf_counter() - t)
 
 
+def resume_seconds(corpora, cfg, skip: int, headers: bool) -> float:
+    """Seconds to the first batch of a stream resumed after `skip` batches (one loader slot, in this
+    process): passing over the skipped draws by the shards' tar headers (as relhead does), or reading
+    every skipped group as a straight stream does (how resuming worked before shard_index)."""
+    from relhead.train.data import TrainPairs
+
+    class ReadAll(TrainPairs):
+        def draws(self, slot, slots, skipping=None):
+            return super().draws(slot, slots, None)
+
+    kind = TrainPairs if headers else ReadAll
+    t = time.perf_counter()
+    next(iter(kind(corpora, cfg.data, cfg.size, cfg.mode, cfg.seed, skip_batches=skip)))
+    return time.perf_counter() - t
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", action="append", default=[], help="corpus folder (default: make a synthetic one)")
@@ -84,6 +101,8 @@ def main() -> None:
     ap.add_argument("--batches", type=int, default=12, help="batches timed per worker count")
     ap.add_argument("--steps", type=int, default=5, help="training steps timed")
     ap.add_argument("--image-size", type=int, default=256, help="synthetic corpus image side")
+    ap.add_argument("--resume", type=int, default=0, metavar="N",
+                    help="instead: seconds to the first batch after N skipped, by headers and by reading (twice, interleaved)")
     a = ap.parse_args()
 
     from relhead.train.data import open_corpora
@@ -92,6 +111,16 @@ def main() -> None:
     cfg = resolve_training(a.training, a.set)
     data = a.data or [str(synthetic(Path(tempfile.mkdtemp(prefix="relhead-loader-")), 4, 8, 4, a.image_size))]
     corpora = open_corpora(data)
+    if a.resume:
+        times = {True: [], False: []}
+        for order in ((True, False), (False, True)):
+            for headers in order:
+                times[headers].append(resume_seconds(corpora, cfg, a.resume, headers))
+        h, r = (sum(times[k]) / 2 for k in (True, False))
+        print(f"resumed after {a.resume} batches of {cfg.data.batch}: by tar headers {h:.1f} s "
+              f"({', '.join(f'{x:.1f}' for x in times[True])}), reading every skipped group {r:.1f} s "
+              f"({', '.join(f'{x:.1f}' for x in times[False])}): {r / h:.1f}x")
+        return
     demand = step_rate(corpora, cfg, a.steps)
     rates = {w: loader_rate(corpora, cfg, w, a.batches) for w in (0, 1, 2)}
     print(f"{cfg.name}: {cfg.model.preset} {cfg.size}px, batch {cfg.data.batch}, augment "

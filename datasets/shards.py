@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import platform
+import re
 import tarfile
 import warnings
 from pathlib import Path
@@ -139,16 +140,23 @@ def member_problem(shard: Path) -> str | None:
     """Why the tar `shard` holds something relhead never writes (every member is a regular file;
     webdataset's reader passes over links and folders without a word), "unreadable: ..." when it is
     no tar, or None. Reads the headers only: tarfile seeks past each member's data."""
+    return _members(shard)[0]
+
+
+def _members(shard: Path) -> tuple[str | None, list[str]]:
+    """(member_problem's answer, the member names read before it)."""
+    names = []
     try:
         with tarfile.open(shard, "r:") as tar:
             for m in tar:
                 if not m.isreg():
                     what = (f"a symbolic link to {m.linkname}" if m.issym() else f"a hard link to {m.linkname}"
                             if m.islnk() else "a folder" if m.isdir() else "a special file")
-                    return f"member {m.name} is {what}; relhead writes only regular files (not a relhead shard, or altered)"
+                    return f"member {m.name} is {what}; relhead writes only regular files (not a relhead shard, or altered)", names
+                names.append(m.name)
     except (tarfile.TarError, OSError) as exc:
-        return f"unreadable: {exc}"
-    return None
+        return f"unreadable: {exc}", names
+    return None, names
 
 
 def read_shard(shard: Path) -> list[Group]:
@@ -171,6 +179,33 @@ def read_shard(shard: Path) -> list[Group]:
         detail = str(exc.args[0] if exc.args else exc).split(" @ ")[0]  # webdataset appends " @ <stream>"
         raise CorruptShard(f"unreadable: {detail}") from None
     return out
+
+
+VIEW_IMAGE = re.compile(r"view(\d+)\.(png|jpg|jpeg|webp)")  # a view's image member, after its group key
+
+
+def shard_index(shard: Path, on_corrupt: OnCorrupt = "raise", check_hash: bool = True) -> list[tuple[int, int]]:
+    """(group id, view count) of each group of one shard, in the order iter_groups yields them, from its
+    tar headers alone, after the checks iter_groups makes before it reads (size and sha256 against the
+    manifest, every member a regular file): for a reader that passes over groups without decoding them
+    (a resumed training stream). A corrupt shard raises CorruptShard, or with `on_corrupt="skip"` gives []."""
+    shard = Path(shard)
+    problem = hash_problem(shard, read_manifest(shard.parent)) if check_hash else None
+    names = []
+    if not problem:
+        problem, names = _members(shard)
+    if problem:
+        _corrupt(shard, problem, on_corrupt)
+        return []
+    out: dict[str, int] = {}
+    for name in names:
+        key, _, rest = name.partition(".")
+        out[key] = out.get(key, 0) + bool(VIEW_IMAGE.fullmatch(rest))
+    if not all(k.isdigit() for k in out):
+        _corrupt(shard, f"unreadable: a member's key is not a group id ({next(k for k in out if not k.isdigit())!r})",
+                 on_corrupt)
+        return []
+    return [(int(k), n) for k, n in out.items()]
 
 
 def iter_pairs(shards: Iterable[str | Path], tags: set[str] | None = None, **reader) -> Iterator[dict]:

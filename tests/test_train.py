@@ -449,3 +449,51 @@ def test_named_trainings_resolve():
     assert big.precision == "bf16" and big.data.crop.margin == (0.4, 0.6) and big.loss.fov == 0.5
     with pytest.raises(ConfigError, match="init: finetune 'lora' needs"):
         resolve_training("vggt-1b-lora")
+
+
+def test_a_resumed_stream_skips_by_the_shards_headers_and_then_matches_the_straight_one(train_corpus, tmp_path):
+    """Skipping 40 batches (several epochs of this corpus, far past the shuffle buffer) reads no group;
+    the batches after it are the straight stream's, image for image. The headers give each shard's
+    groups as the reader does, and a changed shard is refused as the reader refuses it."""
+    from relhead.datasets import shards as shards_mod
+    from relhead.datasets.shards import CorruptShard, iter_groups, shard_index
+    from relhead.train.data import TrainPairs, open_corpora
+
+    cfg = tiny()
+    corpora = open_corpora([train_corpus])
+    reads = []
+    real_read = shards_mod.read_shard
+    shards_mod.read_shard = lambda s: reads.append(s) or real_read(s)
+    try:
+        straight = iter(TrainPairs(corpora, cfg.data, cfg.size, cfg.mode, cfg.seed))  # batches
+        for _ in range(40):
+            next(straight)
+        straight_reads = len(reads)
+        reads.clear()
+        resumed = iter(TrainPairs(corpora, cfg.data, cfg.size, cfg.mode, cfg.seed, skip_batches=40))
+        first = next(resumed)
+        kept = len(reads)
+        for a, b in zip([first, next(resumed)], [next(straight), next(straight)]):
+            assert [(m["key"], m["anchor"], m["query"]) for m in a["meta"]] == \
+                [(m["key"], m["anchor"], m["query"]) for m in b["meta"]]
+            assert torch.equal(a["images"], b["images"]) and torch.equal(a["targets"], b["targets"])
+    finally:
+        shards_mod.read_shard = real_read
+    # read: the shards of the draws the shuffle buffer still held, and the next one; not the 40 batches'
+    assert kept <= len(corpora[0].shards) + 1 and straight_reads >= 10 * kept, (kept, straight_reads)
+
+    for s in corpora[0].shards:
+        assert shard_index(s) == [(int(g.meta["group"]), len(g.views)) for g in iter_groups([s])]
+    bad = tmp_path / "bad"
+    shutil.copytree(train_corpus, bad)
+    shard = sorted(bad.glob("shard-*.tar"))[0]
+    data = bytearray(shard.read_bytes())
+    data[700] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    with pytest.raises(CorruptShard) as by_reader:
+        list(iter_groups([shard]))
+    with pytest.raises(CorruptShard) as by_headers:
+        shard_index(shard)
+    assert str(by_headers.value) == str(by_reader.value)
+    with pytest.warns(UserWarning, match="skipping corrupt shard"):
+        assert shard_index(shard, on_corrupt="skip") == []

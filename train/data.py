@@ -13,8 +13,9 @@ both views' absolute poses and crop intrinsics).
 Determinism: every random draw comes from a seed derived from (seed, epoch, corpus, group, draw), and
 the shuffle buffer of loader slot s (one per rank x DataLoader worker) from (seed, s). Each slot
 streams forever (epoch after epoch, shards reshuffled per epoch), so the DataLoader hands out batch
-i from worker i % W, and a resumed run skips its first N batches inside the workers, before any image
-is decoded, and then sees exactly the batches an uninterrupted run would (with the same worker count).
+i from worker i % W, and a resumed run skips its first N batches inside the workers, drawing them from
+the shards' tar headers alone (shard_index: no group read, no image decoded), and then sees exactly the
+batches an uninterrupted run would (with the same worker count).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from relhead.configbase import ConfigError, Range, Strict
 from relhead.datasets.manifest import read_manifest
 from relhead.datasets.pairs import frontal_view, tag
 from relhead.datasets.sample import Group
-from relhead.datasets.shards import iter_groups
+from relhead.datasets.shards import iter_groups, shard_index
 from relhead.frames import (IBUG68_MIRROR, euler_to_matrix, geodesic_deg, mirror_intrinsics, mirror_pose,
                             pose_to_encoding, relative_transform)
 
@@ -350,10 +351,19 @@ def jpeg(x: torch.Tensor, quality: int) -> torch.Tensor:
 
 
 # ------------------------------------------------------------------------------------------ streams
+@dataclass(frozen=True)
+class GroupRef:
+    """A group known by its shard's tar headers only (relhead.datasets.shards.shard_index): what a resumed
+    stream draws for the pairs it skips, and loads only for those it keeps."""
+    shard: Path
+    group: int
+    views: int
+
+
 @dataclass
 class PairDraw:
     corpus: int
-    group: Group
+    group: Group | GroupRef
     anchor: int
     query: int
     seed: tuple[int, ...]
@@ -376,9 +386,11 @@ class TrainPairs(torch.utils.data.IterableDataset):
         self.skip_batches = skip_batches
         self._augment = None
 
-    def draws(self, slot: int, slots: int) -> Iterator[PairDraw]:
+    def draws(self, slot: int, slots: int, skipping=None) -> Iterator[PairDraw]:
         """This slot's pair draws, epoch after epoch. Shards are shuffled per epoch and dealt to the
-        slots; with fewer shards than slots every slot reads every shard and keeps every slots-th group."""
+        slots; with fewer shards than slots every slot reads every shard and keeps every slots-th group.
+        While `skipping.done` is false (a resumed stream passing over what it consumed) a shard is read
+        by its tar headers only and its draws hold GroupRefs: the same draws, nothing decoded."""
         shards = [(ci, s) for ci, c in enumerate(self.corpora) for s in c.shards]
         every = self.cfg.holdout_every
         for epoch in itertools.count():
@@ -386,14 +398,17 @@ class TrainPairs(torch.utils.data.IterableDataset):
             deal = len(shards) >= slots
             mine, n, count = (order[slot::slots] if deal else order), 0, 0
             for ci, shard in mine:
-                for g in iter_groups([shard], on_corrupt=self.cfg.on_corrupt):
-                    gid = int(g.meta["group"])
+                if skipping is not None and not skipping.done:
+                    groups = [GroupRef(shard, gid, v) for gid, v in shard_index(shard, self.cfg.on_corrupt)]
+                else:
+                    groups = iter_groups([shard], on_corrupt=self.cfg.on_corrupt)
+                for g in groups:
+                    gid, V = (g.group, g.views) if isinstance(g, GroupRef) else (int(g.meta["group"]), len(g.views))
                     if held_out(gid, every):
                         continue
                     count += 1
                     if not deal and (count - 1) % slots != slot:
                         continue
-                    V = len(g.views)
                     for j in range(self.cfg.pairs_per_group):
                         seed = (self.seed, epoch, ci, gid, j)
                         rng = np.random.default_rng(seed)
@@ -476,14 +491,45 @@ class TrainPairs(torch.utils.data.IterableDataset):
         slot, slots = rank * workers + role, world * workers
         skip_items = len(range(role, self.skip_batches, workers)) * self.cfg.batch
         bufsize = self.cfg.shuffle_buffer
+        skipping = SimpleNamespace(done=skip_items == 0)
+
+        def skip(src):
+            src = iter(src)
+            for _ in itertools.islice(src, skip_items):
+                pass
+            skipping.done = True
+            yield from src
+
         pipeline = wds.DataPipeline(
-            lambda: self.draws(slot, slots),
+            lambda: self.draws(slot, slots, skipping),
             wds.shuffle(bufsize, initial=bufsize, rng=random.Random(f"{self.seed}/{slot}")),
-            lambda src: itertools.islice(src, skip_items, None),
+            skip,
+            loaded,
             wds.map(self.item),
             wds.batched(self.cfg.batch, collation_fn=collate, partial=False),
         )
         return iter(pipeline)
+
+
+def loaded(draws: Iterator[PairDraw], keep: int = 64) -> Iterator[PairDraw]:
+    """The draws with each GroupRef's group read (its shard read once and kept among the last `keep`);
+    a group that is not what its shard's headers said raises CorruptShard."""
+    from relhead.datasets.shards import CorruptShard
+
+    shards: dict[Path, dict[int, Group]] = {}
+    for d in draws:
+        ref = d.group
+        if isinstance(ref, GroupRef):
+            if ref.shard not in shards:
+                if len(shards) >= keep:
+                    shards.pop(next(iter(shards)))
+                shards[ref.shard] = {int(g.meta["group"]): g for g in iter_groups([ref.shard])}
+            g = shards[ref.shard].get(ref.group)
+            if g is None or len(g.views) != ref.views:
+                raise CorruptShard(f"{ref.shard}: group {ref.group} is not what its tar headers say "
+                                   f"({ref.views} views); the shard changed during the run?")
+            d = PairDraw(d.corpus, g, d.anchor, d.query, d.seed)
+        yield d
 
 
 def train_loader(corpora, cfg: DataCfg, size: int, mode: str, seed: int, skip_batches: int = 0,
