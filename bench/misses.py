@@ -2,6 +2,7 @@
 
     python bench/misses.py RESULT.json [--row NAME]                      # the attribute table
     python bench/misses.py RESULT.json --swap-hdri forest [--only-hdri courtyard,studio] [--out DIR]
+    python bench/misses.py --maps                                         # where each bundled HDRI's light comes from
 
 RESULT.json is `bench/realism.py --json`'s file. Its views are joined with their scene specs, sampled
 again from the same configuration (sampling is bpy-free and deterministic, so the specs are the ones
@@ -15,6 +16,10 @@ Mann-Whitney between groups with and without misses for a numeric one split in t
 rendered again with their HDRI replaced by NAME and nothing else changed (rotation, strength,
 background, subject, poses, cameras: the spec is edited after sampling), and MTCNN runs on them;
 the table is found before and after by |yaw| bin, and per original HDRI. `--out` keeps the views.
+`--maps` describes the light of each bundled HDRI as a head sees it: the mean radiance, the share of the
+light energy in the brightest 1% of the sphere (one sun or lamp: near 1), and the irradiance vector's
+vertical and horizontal parts (the mean of radiance times direction over the sphere, in units of the mean
+radiance): light from above gives a vertical part well over the horizontal one.
 Not part of the tests; the tables go into bench/README.md.
 """
 
@@ -179,14 +184,47 @@ def swap(result: dict, row: str, hdri: str, only: list[str] | None, out: Path | 
     return lines
 
 
+def map_light(path: Path) -> dict:
+    """Where an equirectangular map's light comes from (bpy reads the file; rows run bottom to top)."""
+    import bpy
+
+    img = bpy.data.images.load(str(path))
+    w, h = img.size
+    px = np.empty(w * h * 4, np.float32)
+    img.pixels.foreach_get(px)
+    bpy.data.images.remove(img)
+    lum = px.reshape(h, w, 4)[..., :3].astype(float) @ [0.2126, 0.7152, 0.0722]
+    el = ((np.arange(h) + 0.5) / h - 0.5) * np.pi
+    az = ((np.arange(w) + 0.5) / w - 0.5) * 2 * np.pi
+    solid = np.repeat(np.cos(el)[:, None], w, 1)  # solid angle per pixel, up to a constant
+    energy = lum * solid
+    mean = energy.sum() / solid.sum()
+    flat = np.sort(energy.ravel())[::-1]
+    vec = np.array([(energy * np.cos(el)[:, None] * np.cos(az)).sum(), (energy * np.cos(el)[:, None] * np.sin(az)).sum(),
+                    (energy * np.sin(el)[:, None]).sum()]) / energy.sum()
+    return {"mean radiance": mean, "brightest 1%": flat[: len(flat) // 100].sum() / flat.sum(),
+            "vertical": vec[2], "horizontal": float(np.hypot(vec[0], vec[1]))}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("result", help="bench/realism.py --json's file")
+    ap.add_argument("result", nargs="?", help="bench/realism.py --json's file")
     ap.add_argument("--row", default=None, help="the row (default: the file's first)")
     ap.add_argument("--swap-hdri", default=None, help="render the groups again under this HDRI, nothing else changed")
     ap.add_argument("--only-hdri", default=None, help="with --swap-hdri: only the groups lit by these maps (comma list)")
     ap.add_argument("--out", default=None, help="with --swap-hdri: keep the views here")
+    ap.add_argument("--maps", action="store_true", help="instead: where each bundled HDRI's light comes from")
     a = ap.parse_args()
+    if a.maps:
+        from relhead.assets.hdri import bundled_hdri_dir
+
+        print("| HDRI | mean radiance | energy in the brightest 1% | irradiance: vertical | horizontal |\n|---|---|---|---|---|")
+        for p in sorted(bundled_hdri_dir().glob("*.exr")):
+            m = map_light(p)
+            print(f"| {p.name} | {m['mean radiance']:.3f} | {m['brightest 1%']:.2f} | {m['vertical']:+.2f} | {m['horizontal']:.2f} |")
+        return
+    if not a.result:
+        ap.error("give RESULT.json (or --maps)")
     result = json.loads(Path(a.result).read_text())
     row = a.row or next(iter(result["rows"]))
     if row not in result["rows"]:
