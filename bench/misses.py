@@ -18,8 +18,8 @@ background, subject, poses, cameras: the spec is edited after sampling), and MTC
 the table is found before and after by |yaw| bin, and per original HDRI. `--out` keeps the views.
 `--maps` describes the light of each bundled HDRI as a head sees it: the mean radiance, the share of the
 light energy in the brightest 1% of the sphere (one sun or lamp: near 1), and the irradiance vector's
-vertical and horizontal parts (the mean of radiance times direction over the sphere, in units of the mean
-radiance): light from above gives a vertical part well over the horizontal one.
+vertical and horizontal parts (the mean of the light's direction weighted by its energy: 1 would be all
+light from straight above): light from above gives a vertical part well over the horizontal one.
 Not part of the tests; the tables go into bench/README.md.
 """
 
