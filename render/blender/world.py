@@ -7,7 +7,6 @@ from __future__ import annotations
 import bpy
 
 from relhead.frames import world_map_euler
-
 from relhead.render.spec import LightingSpec
 
 
