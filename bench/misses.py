@@ -105,6 +105,8 @@ def table(views: list[dict]) -> list[str]:
     for name in [k for k in sel[0] if k not in ("group", "view", "abs_yaw", "detected")]:
         values = [v[name] for v in sel]
         numeric = isinstance(values[0], float)
+        if numeric and len(set(values)) < 3:  # held fixed in this run (a pose range of [0, 0]): nothing to split
+            continue
         if numeric:  # thirds of the views' values
             edges = np.quantile(values, [1 / 3, 2 / 3])
             label = lambda x: ("low", "middle", "high")[int(np.searchsorted(edges, x, side="right"))]  # noqa: E731
