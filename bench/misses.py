@@ -34,19 +34,11 @@ import numpy as np
 from scipy.stats import kruskal, mannwhitneyu
 
 sys.path.insert(0, str(Path(__file__).parent))
-from realism import BINS, LABELS_OFF, measure_view, rate_interval  # noqa: E402
+from realism import BINS, measure_view, rate_interval, row_config  # noqa: E402
 
 from relhead.assets.registry import get_head_model  # noqa: E402
-from relhead.config import resolve  # noqa: E402
 from relhead.datasets.generate import scene_pools, skin_pool  # noqa: E402
 from relhead.render.sampling import sample_group  # noqa: E402
-
-
-def row_config(args: dict, sets: list[str]):
-    """The configuration bench/realism.py rendered a row with (its `common` settings and the row's)."""
-    common = [f"views={args['views']}", f"image.width={args['size']}", f"image.height={args['size']}", "shards=1",
-              f"groups_per_shard={args['groups']}", "pose.yaw_deg=[-90,90]", *LABELS_OFF, *args["set"]]
-    return resolve(args["pipeline"], common + list(sets))
 
 
 def attributes(spec, i: int, view: dict) -> dict:

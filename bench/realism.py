@@ -81,6 +81,14 @@ def look_rows(pipeline: str) -> dict[str, list[str]]:
     return rows
 
 
+def row_config(args: dict, sets: list[str]):
+    """The configuration a row renders with: the run's `args` (pipeline, groups, views, size, set; main's
+    arguments, as its --json file keeps them) and the row's own settings `sets`."""
+    common = [f"views={args['views']}", f"image.width={args['size']}", f"image.height={args['size']}", "shards=1",
+              f"groups_per_shard={args['groups']}", "pose.yaw_deg=[-90,90]", *LABELS_OFF, *args["set"]]
+    return resolve(args["pipeline"], common + list(sets))
+
+
 # Each row is also summarised over the views whose pitch and roll both lie within this (degrees): MTCNN
 # misses steep pitch and roll on real photos too, so the yaw bins alone mix the look with the pose.
 UPRIGHT = 25.0
@@ -282,8 +290,6 @@ def main() -> None:
     if a.real_rolls:
         real_rolls(MTCNN())
         return
-    common = [f"views={a.views}", f"image.width={a.size}", f"image.height={a.size}", "shards=1",
-              f"groups_per_shard={a.groups}", "pose.yaw_deg=[-90,90]", *LABELS_OFF, *a.set]
     if a.table == "parts":
         rows = {f"{a.pipeline}, every part on": []} | {f"- {name}": [s] for name, s in PARTS.items()}
     else:
@@ -302,7 +308,7 @@ def main() -> None:
     for n, (name, sets) in enumerate(rows.items()):
         t0 = time.time()
         with tempfile.TemporaryDirectory(prefix="relhead-realism-") as tmp:
-            cfg = resolve(a.pipeline, common + sets)
+            cfg = row_config(vars(a), sets)
             out = Path(a.keep) / f"row{n}" if a.keep else Path(tmp) / "c"
             generate(cfg, out, log=lambda *_: None)
             views = measure_corpus(out, detector)

@@ -451,7 +451,8 @@ def test_named_trainings_resolve():
         resolve_training("vggt-1b-lora")
 
 
-def test_a_resumed_stream_skips_by_the_shards_headers_and_then_matches_the_straight_one(train_corpus, tmp_path):
+def test_a_resumed_stream_skips_by_the_shards_headers_and_then_matches_the_straight_one(train_corpus, tmp_path,
+                                                                                     monkeypatch):
     """Skipping 40 batches (several epochs of this corpus, far past the shuffle buffer) reads no group;
     the batches after it are the straight stream's, image for image. The headers give each shard's
     groups as the reader does, and a changed shard is refused as the reader refuses it."""
@@ -463,22 +464,19 @@ def test_a_resumed_stream_skips_by_the_shards_headers_and_then_matches_the_strai
     corpora = open_corpora([train_corpus])
     reads = []
     real_read = shards_mod.read_shard
-    shards_mod.read_shard = lambda s: reads.append(s) or real_read(s)
-    try:
-        straight = iter(TrainPairs(corpora, cfg.data, cfg.size, cfg.mode, cfg.seed))  # batches
-        for _ in range(40):
-            next(straight)
-        straight_reads = len(reads)
-        reads.clear()
-        resumed = iter(TrainPairs(corpora, cfg.data, cfg.size, cfg.mode, cfg.seed, skip_batches=40))
-        first = next(resumed)
-        kept = len(reads)
-        for a, b in zip([first, next(resumed)], [next(straight), next(straight)]):
-            assert [(m["key"], m["anchor"], m["query"]) for m in a["meta"]] == \
-                [(m["key"], m["anchor"], m["query"]) for m in b["meta"]]
-            assert torch.equal(a["images"], b["images"]) and torch.equal(a["targets"], b["targets"])
-    finally:
-        shards_mod.read_shard = real_read
+    monkeypatch.setattr(shards_mod, "read_shard", lambda s: reads.append(s) or real_read(s))
+    straight = iter(TrainPairs(corpora, cfg.data, cfg.size, cfg.mode, cfg.seed))  # batches
+    for _ in range(40):
+        next(straight)
+    straight_reads = len(reads)
+    reads.clear()
+    resumed = iter(TrainPairs(corpora, cfg.data, cfg.size, cfg.mode, cfg.seed, skip_batches=40))
+    first = next(resumed)
+    kept = len(reads)
+    for a, b in zip([first, next(resumed)], [next(straight), next(straight)]):
+        assert [(m["key"], m["anchor"], m["query"]) for m in a["meta"]] == \
+            [(m["key"], m["anchor"], m["query"]) for m in b["meta"]]
+        assert torch.equal(a["images"], b["images"]) and torch.equal(a["targets"], b["targets"])
     # read: the shards of the draws the shuffle buffer still held, and the next one; not the 40 batches'
     assert kept <= len(corpora[0].shards) + 1 and straight_reads >= 10 * kept, (kept, straight_reads)
 

@@ -415,6 +415,8 @@ class TrainPairs(torch.utils.data.IterableDataset):
                         a = int(rng.integers(V))
                         q = (a + 1 + int(rng.integers(V - 1))) % V  # uniform over the other views
                         n += 1
+                        if isinstance(g, GroupRef):
+                            skipping.refs += 1
                         yield PairDraw(ci, g, a, q, seed)
             if n == 0:
                 raise RuntimeError(f"loader slot {slot} of {slots}: no training pairs in its shards "
@@ -491,12 +493,12 @@ class TrainPairs(torch.utils.data.IterableDataset):
         slot, slots = rank * workers + role, world * workers
         skip_items = len(range(role, self.skip_batches, workers)) * self.cfg.batch
         bufsize = self.cfg.shuffle_buffer
-        skipping = SimpleNamespace(done=skip_items == 0)
+        skipping = SimpleNamespace(done=skip_items == 0, refs=0)  # refs: GroupRef draws not yet loaded or skipped
 
         def skip(src):
             src = iter(src)
-            for _ in itertools.islice(src, skip_items):
-                pass
+            for d in itertools.islice(src, skip_items):
+                skipping.refs -= isinstance(d.group, GroupRef)
             skipping.done = True
             yield from src
 
@@ -504,16 +506,17 @@ class TrainPairs(torch.utils.data.IterableDataset):
             lambda: self.draws(slot, slots, skipping),
             wds.shuffle(bufsize, initial=bufsize, rng=random.Random(f"{self.seed}/{slot}")),
             skip,
-            loaded,
+            lambda src: loaded(src, skipping),
             wds.map(self.item),
             wds.batched(self.cfg.batch, collation_fn=collate, partial=False),
         )
         return iter(pipeline)
 
 
-def loaded(draws: Iterator[PairDraw], keep: int = 64) -> Iterator[PairDraw]:
-    """The draws with each GroupRef's group read (its shard read once and kept among the last `keep`);
-    a group that is not what its shard's headers said raises CorruptShard."""
+def loaded(draws: Iterator[PairDraw], skipping, keep: int = 64) -> Iterator[PairDraw]:
+    """The draws with each GroupRef's group read (its shard read once and kept among the last `keep`, until
+    the stream has no GroupRef left: `skipping.refs`, counted by `draws`); a group that is not what its
+    shard's headers said raises CorruptShard."""
     from relhead.datasets.shards import CorruptShard
 
     shards: dict[Path, dict[int, Group]] = {}
@@ -529,6 +532,9 @@ def loaded(draws: Iterator[PairDraw], keep: int = 64) -> Iterator[PairDraw]:
                 raise CorruptShard(f"{ref.shard}: group {ref.group} is not what its tar headers say "
                                    f"({ref.views} views); the shard changed during the run?")
             d = PairDraw(d.corpus, g, d.anchor, d.query, d.seed)
+            skipping.refs -= 1
+            if skipping.done and not skipping.refs:
+                shards.clear()
         yield d
 
 
