@@ -30,13 +30,11 @@ import bpy
 import numpy as np
 
 import relhead.render.blender.scene as sc
-from relhead.assets.refs import AssetPool
 from relhead.assets.registry import get_head_model
 from relhead.config import resolve
-from relhead.datasets.generate import scene_pools, skin_pool
+from relhead.datasets.generate import pools
 from relhead.render.blender import settings
 from relhead.render.group import render_group
-from relhead.render.sampling import sample_group
 
 MODES = ("fresh", "persist", "static", "group", "group-static")
 
@@ -100,10 +98,9 @@ def main() -> None:
     cfg = resolve(a.pipeline, a.set + [f"views={a.views}", f"image.width={a.size}", f"image.height={a.size}",
                                        f"render.threads={a.threads}"])
     hm = get_head_model(cfg.head)
-    pool, photos = scene_pools(cfg)
-    skins = skin_pool(cfg)
-    files = AssetPool(pool.refs + photos.refs + skins.refs, pool.files + photos.files + skins.files)
-    specs = {g: sample_group(cfg, g, hm, pool.refs, photos.refs, skins.refs) for g in a.groups}
+    here = pools(cfg)
+    files = here.files
+    specs = {g: here.spec(cfg, g, hm) for g in a.groups}
     if a.count:
         return count(cfg, specs, hm, files, a.reps)
     hashes = {(m, g): [] for m in a.modes for g in a.groups}

@@ -37,8 +37,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from realism import BINS, measure_view, rate_interval, row_config  # noqa: E402
 
 from relhead.assets.registry import get_head_model  # noqa: E402
-from relhead.datasets.generate import scene_pools, skin_pool  # noqa: E402
-from relhead.render.sampling import sample_group  # noqa: E402
+from relhead.datasets.generate import pools  # noqa: E402
 
 
 def attributes(spec, i: int, view: dict) -> dict:
@@ -69,9 +68,8 @@ def joined(result: dict, row: str) -> tuple[list[dict], object, list]:
     args, r = result["args"], result["rows"][row]
     cfg = row_config(args, r["sets"])
     hm = get_head_model(cfg.head)
-    pool, photos = scene_pools(cfg)
-    skins = skin_pool(cfg)
-    specs = [sample_group(cfg, g, hm, pool.refs, photos.refs, skins.refs) for g in range(args["groups"])]
+    here = pools(cfg)
+    specs = [here.spec(cfg, g, hm) for g in range(args["groups"])]
     out = []
     for k, view in enumerate(r["views"]):
         g, i = divmod(k, args["views"])
@@ -132,15 +130,13 @@ def swap(result: dict, row: str, hdri: str, only: list[str] | None, out: Path | 
     """Render the row's groups again with their HDRI replaced by `hdri`, nothing else changed; MTCNN on them."""
     from PIL import Image
 
-    from relhead.assets.refs import AssetPool
     from relhead.render.group import render_group
     from relhead.train.detect import MTCNN
 
     views, cfg, specs = joined(result, row)
     hm = get_head_model(cfg.head)
-    pool, photos = scene_pools(cfg)
-    skins = skin_pool(cfg)
-    files = AssetPool(pool.refs + photos.refs + skins.refs, pool.files + photos.files + skins.files)
+    here = pools(cfg)
+    pool, files = here.hdris, here.files
     wanted = [r for r in pool.refs if r.name in (hdri, f"{hdri}.exr", f"{hdri}.hdr")]
     if not wanted:
         raise SystemExit(f"--swap-hdri {hdri}: not in the pool ({', '.join(r.name for r in pool.refs)})")

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, NamedTuple
 
 from tqdm import tqdm
 
@@ -37,7 +37,7 @@ from relhead.datasets.manifest import (CorpusMismatch, corpus_lock, done_entry, 
                                        temp_files, versions, write_record)
 from relhead.datasets.shards import ShardWriter, group_key, partials, remove_partials
 
-__all__ = ["CorpusMismatch", "DiskFull", "ShardTask", "check_assets", "check_out_dir", "write_problem", "generate", "make_shard", "plan"]
+__all__ = ["CorpusMismatch", "DiskFull", "Pools", "ShardTask", "check_assets", "check_out_dir", "write_problem", "generate", "make_shard", "plan", "pools"]
 
 _BPY_LOCK = threading.Lock()  # bpy is one global scene: one shard at a time per process
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
@@ -56,17 +56,34 @@ class ShardTask:
     lease_timeout_s: float = LEASE_TIMEOUT_S
 
 
-def scene_pools(cfg) -> tuple[AssetPool, AssetPool]:
-    """This host's (HDRIs, background photos) of a corpus; the second is empty unless the config asks
-    for photo backgrounds. FileNotFoundError naming the config key when files are missing."""
+class Pools(NamedTuple):
+    """This host's asset pools of a corpus, in the fixed order its specs sample from: the HDRIs, the
+    background photos and the skin albedo textures (each empty unless the config asks for it)."""
+
+    hdris: AssetPool
+    photos: AssetPool
+    skins: AssetPool
+
+    @property
+    def files(self) -> AssetPool:
+        """Every file a spec of the corpus can name, in one pool (the renderer's)."""
+        return AssetPool(self.hdris.refs + self.photos.refs + self.skins.refs,
+                         self.hdris.files + self.photos.files + self.skins.files)
+
+    def spec(self, cfg, group: int, head_model):
+        """Group `group`'s scene spec (relhead.render.sampling.sample_group), drawn from these pools."""
+        from relhead.render.sampling import sample_group
+
+        return sample_group(cfg, group, head_model, self.hdris.refs, self.photos.refs, self.skins.refs)
+
+
+def pools(cfg) -> Pools:
+    """The asset pools of the corpus of `cfg` on this host. FileNotFoundError naming the config key
+    when files are missing."""
     photos = (background_pool(cfg.lighting.background_dir) if cfg.lighting.image_background_fraction > 0
               else AssetPool((), ()))
-    return hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir), photos
-
-
-def skin_pool(cfg) -> AssetPool:
-    """This host's skin albedo textures of a corpus; empty unless the config asks for them."""
-    return skin_texture_pool(cfg.skin.albedo_dir) if cfg.skin.albedo_fraction > 0 else AssetPool((), ())
+    skins = skin_texture_pool(cfg.skin.albedo_dir) if cfg.skin.albedo_fraction > 0 else AssetPool((), ())
+    return Pools(hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir), photos, skins)
 
 
 def corpus_assets(cfg) -> dict:
@@ -74,11 +91,10 @@ def corpus_assets(cfg) -> dict:
     "backgrounds": [...] when photo backgrounds are on, "skin_textures": [...] when albedo textures
     are, and "head": {key: AssetRef JSON} for a backend that reads files}. FileNotFoundError when one
     is missing."""
-    pool, photos = scene_pools(cfg)
+    pool, photos, skins = pools(cfg)
     out = {"hdris": [r.model_dump(mode="json") for r in pool.refs]}
     if photos.refs:
         out["backgrounds"] = [r.model_dump(mode="json") for r in photos.refs]
-    skins = skin_pool(cfg)
     if skins.refs:
         out["skin_textures"] = [r.model_dump(mode="json") for r in skins.refs]
     files = cfg.head.files()
@@ -103,10 +119,10 @@ def check_assets(cfg) -> dict:
         assets = corpus_assets(cfg)
     except FileNotFoundError as exc:
         raise ConfigError(str(exc)) from None
-    pool, photos = scene_pools(cfg)
+    pool, photos, skins = pools(cfg)
     for key, p in ([("lighting.hdri_dir", p) for r, p in zip(pool.refs, pool.files) if r.source == "user"]
                    + [("lighting.background_dir", p) for p in photos.files]
-                   + [("skin.albedo_dir", p) for p in skin_pool(cfg).files]):
+                   + [("skin.albedo_dir", p) for p in skins.files]):
         problem = image_problem(p)
         if problem:
             raise ConfigError(f"{key}: {p}: {problem}")
@@ -131,7 +147,6 @@ def make_shard(task: ShardTask, threads: int = 0, on_group: Callable[[], None] |
     from relhead.assets.registry import get_head_model
     from relhead.datasets.sample import pack
     from relhead.render.group import render_group
-    from relhead.render.sampling import sample_group
 
     cfg, out_dir = task.cfg, Path(task.out_dir)
     if threads and not cfg.render.threads:  # an execution detail: not part of the config hash
@@ -139,10 +154,8 @@ def make_shard(task: ShardTask, threads: int = 0, on_group: Callable[[], None] |
     path = out_dir / shard_name(task.index)
     skipped = {"out_dir": str(out_dir), "index": task.index, "groups": len(shard_groups(cfg, task.index))}
     with _BPY_LOCK:
-        pool, photos = scene_pools(cfg)
-        skins = skin_pool(cfg)
-        # Every file a spec can name.
-        files = AssetPool(pool.refs + photos.refs + skins.refs, pool.files + photos.files + skins.files)
+        here = pools(cfg)
+        files = here.files
         if corpus_assets(cfg) != task.assets:
             raise CorpusMismatch(f"{platform.node()}: the asset files here (HDRIs, backgrounds, skin textures, head model) "
                                  "differ from the corpus'")
@@ -164,7 +177,7 @@ def make_shard(task: ShardTask, threads: int = 0, on_group: Callable[[], None] |
             with ShardWriter(path) as w, ThreadPoolExecutor(1) as writer:
                 pending = None
                 for g in shard_groups(cfg, task.index):
-                    spec = sample_group(cfg, g, head_model, pool.refs, photos.refs, skins.refs)
+                    spec = here.spec(cfg, g, head_model)
                     rendered = render_group(cfg, spec, head_model, files)
                     if pending:
                         pending.result()

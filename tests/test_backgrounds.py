@@ -9,7 +9,7 @@ from PIL import Image
 
 from relhead.cli import main
 from relhead.config import resolve
-from relhead.datasets.generate import corpus_assets, scene_pools
+from relhead.datasets.generate import corpus_assets, pools
 from synthetic import sampled_specs
 
 FAKE = ["head.model=fake", "views=2"]
@@ -30,7 +30,7 @@ def test_photos_are_drawn_per_group_and_change_nothing_else(tmp_path, fake_model
     d = photos(tmp_path / "bg")
     sets = ["lighting.image_background_fraction=0.5", f"lighting.background_dir={d}"]
     cfg = resolve("test", FAKE + sets)
-    pool, backgrounds = scene_pools(cfg)
+    pool, backgrounds, _ = pools(cfg)
     assert [r.name for r in backgrounds.refs] == ["ramp.png", "sub/blue.jpg"]
     _, plain = sampled_specs(FAKE, fake_model, range(20))
     from relhead.render.sampling import sample_group
@@ -75,17 +75,15 @@ def test_an_empty_folder_is_named(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_the_photo_is_behind_the_subject_and_the_mask_is_unchanged(tmp_path, fake_model):
-    from relhead.assets.refs import AssetPool
     from relhead.render.group import render_group
-    from relhead.render.sampling import sample_group
 
     d = photos(tmp_path / "bg")
     (d / "sub" / "blue.jpg").unlink()
     cfg = resolve("test", FAKE + ["image.width=96", "image.height=64", "lighting.image_background_fraction=1",
                                   f"lighting.background_dir={d}", "render.view_transform=Standard"])
-    pool, backgrounds = scene_pools(cfg)
-    files = AssetPool(pool.refs + backgrounds.refs, pool.files + backgrounds.files)
-    spec = sample_group(cfg, 0, fake_model, pool.refs, backgrounds.refs)
+    here = pools(cfg)
+    files = here.files
+    spec = here.spec(cfg, 0, fake_model)
     photo = render_group(cfg, spec, fake_model, files).views
     plain_spec = spec.model_copy(update={"lighting": spec.lighting.model_copy(
         update={"background": spec.lighting.background.model_copy(update={"type": "hdri", "image": None})})})

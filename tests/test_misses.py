@@ -19,13 +19,11 @@ def _result(views_found) -> dict:
     args = {"pipeline": "realistic", "groups": 6, "views": 2, "size": 64, "set": []}
     cfg = misses.row_config(args, [])
     from relhead.assets.registry import get_head_model
-    from relhead.datasets.generate import scene_pools, skin_pool
-    from relhead.render.sampling import sample_group
+    from relhead.datasets.generate import pools
 
     hm = get_head_model(cfg.head)
-    pool, photos = scene_pools(cfg)
-    skins = skin_pool(cfg)
-    specs = [sample_group(cfg, g, hm, pool.refs, photos.refs, skins.refs) for g in range(6)]
+    here = pools(cfg)
+    specs = [here.spec(cfg, g, hm) for g in range(6)]
     views = []
     for g, s in enumerate(specs):
         for i, v in enumerate(s.views):

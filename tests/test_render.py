@@ -250,15 +250,13 @@ def test_a_quickstart_group_renders_to_the_same_pixels_every_time(head_model, se
     group's views in one kept session. Every render must have the bytes of the fresh sessions' first:
     kept sessions used to come out one of two ways, a few pixels where the garment cuts the neck. The
     strand hair turns with the head as an instance of geometry that keeps its BVH (RigidPart's keeper)."""
-    from relhead.assets.refs import AssetPool
-    from relhead.datasets.generate import scene_pools, skin_pool
+    from relhead.datasets.generate import pools
 
     sets = ["views=4", "image.width=96", "image.height=96"]
     cfg, fresh = (resolve("quickstart", sets + [f"render.session={s}"]) for s in (session, "view"))
-    pool, photos = scene_pools(cfg)
-    skins = skin_pool(cfg)
-    files = AssetPool(pool.refs + photos.refs + skins.refs, pool.files + photos.files + skins.files)
-    spec = sample_group(cfg, 0, head_model, pool.refs, photos.refs, skins.refs)
+    here = pools(cfg)
+    files = here.files
+    spec = here.spec(cfg, 0, head_model)
     assert spec.garment is not None and spec.materials.hair.facial is not None and spec.materials.hair.strands is not None
     first = render_group(fresh, spec, head_model, files).views
     for _ in range(5):

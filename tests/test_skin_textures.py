@@ -10,7 +10,7 @@ from PIL import Image
 
 from relhead.cli import main
 from relhead.config import resolve
-from relhead.datasets.generate import corpus_assets, skin_pool
+from relhead.datasets.generate import corpus_assets, pools
 from synthetic import sampled_specs
 
 
@@ -48,7 +48,7 @@ def test_textures_are_drawn_per_subject_and_change_nothing_else(tmp_path, uv_mod
     d = textures(tmp_path / "skins")
     sets = ["skin.albedo_fraction=0.5", f"skin.albedo_dir={d}"]
     cfg = resolve("test", ["head.model=fake"] + sets)
-    skins = skin_pool(cfg)
+    skins = pools(cfg).skins
     assert [r.name for r in skins.refs] == ["more/grey.jpg", "u_stripes.png"]
     from relhead.assets.hdri import hdri_pool
     from relhead.render.sampling import sample_group
@@ -72,12 +72,10 @@ def test_a_head_model_without_uvs_cannot_take_a_texture(tmp_path, fake_model):
     d = textures(tmp_path / "skins")
     with pytest.raises(ValueError, match="no albedo textures were given"):  # sampling without the corpus' pool
         sampled_specs(["head.model=fake", "skin.albedo_fraction=1", f"skin.albedo_dir={d}"], fake_model, range(1))
-    from relhead.assets.hdri import hdri_pool
-    from relhead.render.sampling import sample_group
 
     cfg = resolve("test", ["head.model=fake", "skin.albedo_fraction=1", f"skin.albedo_dir={d}"])
     with pytest.raises(ValueError, match="has no UVs"):
-        sample_group(cfg, 0, fake_model, hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir).refs, (), skin_pool(cfg).refs)
+        pools(cfg).spec(cfg, 0, fake_model)
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -95,11 +93,8 @@ def test_textures_without_a_folder_are_one_line_exit_2(tmp_path, capsys, extra, 
 
 @pytest.mark.slow
 def test_the_texture_lands_on_the_uvs(tmp_path, head_model):
-    from relhead.assets.hdri import hdri_pool
-    from relhead.assets.refs import AssetPool
     from relhead.frames import project
     from relhead.render.group import posed_heads, render_group
-    from relhead.render.sampling import sample_group
 
     d = textures(tmp_path / "skins")
     (d / "more" / "grey.jpg").unlink()
@@ -107,9 +102,9 @@ def test_the_texture_lands_on_the_uvs(tmp_path, head_model):
                            "pose.yaw_deg=[-30,30]", "lighting.background=color", "render.samples=16",
                            "render.denoise=true", "skin.albedo_fraction=1", f"skin.albedo_dir={d}",
                            "render.view_transform=Standard"])
-    pool, skins = hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir), skin_pool(cfg)
-    spec = sample_group(cfg, 0, head_model, pool.refs, (), skins.refs)
-    views = render_group(cfg, spec, head_model, AssetPool(pool.refs + skins.refs, pool.files + skins.files)).views
+    here = pools(cfg)
+    spec = here.spec(cfg, 0, head_model)
+    views = render_group(cfg, spec, head_model, here.files).views
     posed = posed_heads(spec, head_model)
     uv, faces = head_model.face_uvs, head_model.faces
     skin = (head_model.face_parts == 0) & (np.ptp(uv[..., 0], 1) < 0.01)  # away from the atlas' seams
