@@ -139,6 +139,8 @@ def test_bench_real_end_to_end_on_a_toy_run_and_the_report(train_corpus, tmp_pat
         lo, hi = s["median_ci"]
         assert lo <= v + 1e-9 and v <= hi + 1e-9
     assert 0 <= doc["held_out"]["rot_deg"] <= 180 and doc["held_out"]["pairs"] == 12
+    lo, hi = doc["held_out"]["rot_ci"]  # over its 2 held-out groups
+    assert doc["held_out"]["groups"] == 2 and lo <= doc["held_out"]["rot_deg"] <= hi
     table = RL.markdown(res)
     assert "| real photos |" in table and "| held-out renders |" in table and "| real / synthetic |" in table
     # the report shows it
@@ -233,6 +235,22 @@ def test_the_median_interval_narrows_with_more_photos_and_is_reproducible():
     assert np.array_equal(RL.boot_medians(many), RL.boot_medians(many))
     with pytest.raises(ValueError, match="same number of pairs"):
         RL.boot_medians([_image([1.0] * 16), _image([1.0] * 8)])
+
+
+def test_the_held_out_mean_interval_resamples_groups_not_pairs():
+    """Two groups of ten pairs, every pair of the first scoring 2 and of the second 10: the pairs agree
+    within each group, so only resampling the groups moves the mean (draws of one group twice give each
+    end); twenty such groups give a narrower interval, the same for the same seed."""
+    rows = lambda groups: [{"key": f"c/{g}", "rot_deg": e} for g, e in groups for _ in range(10)]  # noqa: E731
+    two = rows([(0, 2.0), (1, 10.0)])
+    lo, hi = RL.interval(RL.boot_group_means(two))
+    assert lo == pytest.approx(2.0) and hi == pytest.approx(10.0)
+    rng = np.random.default_rng(1)
+    twenty = rows((g, e) for g, e in enumerate(rng.choice([2.0, 10.0], 20)))
+    w = lambda r: np.diff(RL.interval(RL.boot_group_means(r)))[0]  # noqa: E731
+    assert w(twenty) < 0.6 * w(two)
+    assert np.array_equal(RL.boot_group_means(twenty), RL.boot_group_means(twenty))
+    assert RL.interval(RL.boot_group_means([])) is None
 
 
 def test_the_ratio_interval_covers_the_ratio_of_medians():

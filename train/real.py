@@ -192,6 +192,21 @@ def boot_medians(images: list[dict], n: int = BOOT, seed: int = 0) -> np.ndarray
     return np.concatenate(out)
 
 
+def boot_group_means(per_pair: list[dict], n: int = BOOT, seed: int = 0) -> np.ndarray:
+    """The mean rot_deg of `n` resamples of evaluate()'s `per_pair` rows, drawn by group (their `key`,
+    corpus and group): the pairs of one group share a face and a scene, so the groups, not the pairs, are
+    the independent draws. Seeded; empty without rows."""
+    groups: dict[str, list[float]] = {}
+    for p in per_pair:
+        groups.setdefault(p["key"], []).append(p["rot_deg"])
+    if not groups:
+        return np.zeros(0)
+    sums = np.array([sum(v) for v in groups.values()])
+    counts = np.array([len(v) for v in groups.values()])
+    pick = np.random.default_rng(seed).integers(len(sums), size=(n, len(sums)))
+    return sums[pick].sum(1) / counts[pick].sum(1)
+
+
 def interval(samples: np.ndarray, level: float = LEVEL) -> list[float] | None:
     """The central `level`% percentile interval of bootstrap samples; None without samples."""
     if not len(samples):
@@ -323,7 +338,8 @@ def measure(run, corpora=None, angles=ANGLES, photos=PHOTOS, max_views: int = 0,
             "real": {"summary": real, "photos": real_images},
             "synthetic": {"summary": synth, "box": render_box, "views": renders["views"], "undetected": renders["undetected"],
                           "images": renders["images"]},
-            "held_out": {"pairs": held["pairs"], "rot_deg": ov["rot_deg"], "rot_med_deg": ov["rot_med_deg"],
+            "held_out": {"pairs": held["pairs"], "groups": held["groups"], "rot_deg": ov["rot_deg"],
+                         "rot_ci": interval(boot_group_means(held["per_pair"])), "rot_med_deg": ov["rot_med_deg"],
                          "identity_rot_deg": ident["rot_deg"], "identity_rot_med_deg": ident["rot_med_deg"]},
             "ratio": ratio(real, synth, found, renders["images"])}
 
@@ -367,5 +383,7 @@ def markdown(res: dict) -> str:
             f"resamples of the images, then of each image's pairs; renders: "
             f"{res['synthetic']['views']} held-out views, {res['synthetic']['undetected']} without an MTCNN face\n"
             f"per photo: {per_photo}\n"
-            f"held-out relative error on the renders' ordinary pairs: mean {_f(h['rot_deg'], 2)}, median "
-            f"{_f(h['rot_med_deg'], 2)} (identity mean {_f(h['identity_rot_deg'], 2)}) over {h['pairs']} pairs")
+            f"held-out relative error on the renders' ordinary pairs: mean {_f(h['rot_deg'], 2)}"
+            + (f" ({LEVEL:g}% interval {interval_text(h['rot_ci'], 2)}, {BOOT} resamples of its {h['groups']} groups)"
+               if h.get("rot_ci") else "")
+            + f", median {_f(h['rot_med_deg'], 2)} (identity mean {_f(h['identity_rot_deg'], 2)}) over {h['pairs']} pairs")
