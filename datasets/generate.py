@@ -82,8 +82,9 @@ def pools(cfg) -> Pools:
     when files are missing."""
     photos = (background_pool(cfg.lighting.background_dir) if cfg.lighting.image_background_fraction > 0
               else AssetPool((), ()))
+    hdris = hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir)  # photos, HDRIs, skins: the order missing files were named in
     skins = skin_texture_pool(cfg.skin.albedo_dir) if cfg.skin.albedo_fraction > 0 else AssetPool((), ())
-    return Pools(hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir), photos, skins)
+    return Pools(hdris, photos, skins)
 
 
 def corpus_assets(cfg) -> dict:
