@@ -237,6 +237,22 @@ def test_the_median_interval_narrows_with_more_photos_and_is_reproducible():
         RL.boot_medians([_image([1.0] * 16), _image([1.0] * 8)])
 
 
+def test_a_pair_and_its_swap_are_one_draw_of_the_interval():
+    """Under test-time swap (0, theta) and (theta, 0) score the same: counted as one unit, each twin pair
+    resamples exactly as the distinct numbers alone do (the same draws for the same seed), where counted as
+    two pairs they would narrow the interval."""
+    rng = np.random.default_rng(5)
+    distinct = [[float(e) for e in rng.normal(6, 2, 8)] for _ in range(3)]
+    thetas = [t for a in (10.0, 20.0, 30.0, 45.0) for t in (a, -a)]
+    twins = [{"pairs": [{"anchor": a, "query": q, "rot_deg": e} for t, e in zip(thetas, errs)
+                        for a, q in ((0.0, t), (t, 0.0))]} for errs in distinct]
+    assert [len(u) for u in RL.crop_units(twins[0]["pairs"])] == [2] * 8
+    assert np.array_equal(RL.boot_medians(twins), RL.boot_medians([_image(e) for e in distinct]))
+    as_pairs = [_image([r["rot_deg"] for r in im["pairs"]]) for im in twins]  # no anchor/query: 16 units of 1
+    w = lambda ims: np.diff(RL.interval(RL.boot_medians(ims)))[0]  # noqa: E731
+    assert w(as_pairs) < w(twins)
+
+
 def test_the_held_out_mean_interval_resamples_groups_not_pairs():
     """Two groups of ten pairs, every pair of the first scoring 2 and of the second 10: the pairs agree
     within each group, so only resampling the groups moves the mean (draws of one group twice give each

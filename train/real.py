@@ -27,7 +27,7 @@ inside it and its licence); and the held-out views of a rendered corpus, cropped
 box from MTCNN, as for the photos: like for like), for the synthetic side. Every summary shows the
 model's error beside the no-rotation baseline's (identity: its error is |theta|), and `ratio` divides
 the real numbers by the synthetic ones. Medians and the ratio of medians carry a 95% bootstrap
-interval over images, then pairs (boot_medians): with three photos the photo drawn moves the median
+interval over images, then each image's pairs by crop (boot_medians): with three photos the photo drawn moves the median
 most.
 """
 
@@ -170,25 +170,38 @@ def roll_rows(model, cfg, device, bf16, frames: dict[float, torch.Tensor], angle
     return {"pairs": rows, "swap": swaps, "cycle": cycles}
 
 
+def crop_units(pairs: list[dict]) -> list[list[float]]:
+    """An image's roll-pair errors by the two crops they pair: (0, theta) with its swap (theta, 0), one unit;
+    a row without `anchor` and `query` is a unit of its own. The two of a unit share their frames, and under
+    test-time swap (the reversed prediction averaged in) their errors are the same number."""
+    units: dict = {}
+    for i, r in enumerate(pairs):
+        key = frozenset((r["anchor"], r["query"])) if "anchor" in r and "query" in r else i
+        units.setdefault(key, []).append(r["rot_deg"])
+    return list(units.values())
+
+
 def boot_medians(images: list[dict], n: int = BOOT, seed: int = 0) -> np.ndarray:
     """The median roll-pair error of `n` resamples of `images` (each roll_rows' output): the images drawn
-    with replacement, then each drawn image's pairs with replacement (two levels, because the pairs of one
-    photo share its face and are not independent draws). Seeded, so a run's intervals are reproducible;
-    empty without images."""
-    E = [np.array([r["rot_deg"] for r in im["pairs"]]) for im in images]
-    if not E:
+    with replacement, then each drawn image's crop units (crop_units) with replacement (two levels, because
+    the pairs of one photo share its face and are not independent draws, nor are a pair and its swap).
+    Seeded, so a run's intervals are reproducible; empty without images."""
+    U = [crop_units(im["pairs"]) for im in images]
+    if not U:
         return np.zeros(0)
-    if len({len(e) for e in E}) != 1 or not len(E[0]):
-        raise ValueError(f"boot_medians: every image needs the same number of pairs, got {sorted({len(e) for e in E})}")
-    E = np.stack(E)
-    m, k = E.shape
+    shapes = {(len(u), *sorted({len(x) for x in u})) for u in U}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 2 or not U[0]:
+        raise ValueError("boot_medians: every image needs the same number of pairs, in as many crop units, got "
+                         f"{sorted({sum(len(x) for x in u) for u in U})} pairs")
+    E = np.array(U, float)  # images x units x pairs per unit
+    m, k, _ = E.shape
     rng = np.random.default_rng(seed)
     out = []
     for i in range(0, n, 250):  # in chunks: the synthetic side has hundreds of images
         b = min(250, n - i)
         img = rng.integers(m, size=(b, m, 1))
-        pair = rng.integers(k, size=(b, m, k))
-        out.append(np.median(E[img, pair].reshape(b, -1), axis=1))
+        unit = rng.integers(k, size=(b, m, k))
+        out.append(np.median(E[img, unit].reshape(b, -1), axis=1))
     return np.concatenate(out)
 
 
