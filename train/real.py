@@ -393,7 +393,7 @@ def markdown(res: dict) -> str:
     return ("\n".join(lines) + f"\n\nerrors in degrees (geodesic, medians unless marked); pairs (0, theta) and "
             f"(theta, 0) for theta = +-{', +-'.join(f'{a:g}' for a in res['angles'])}; roll gain: the median of the "
             f"predicted roll (relhead.frames' Euler roll of R_pred) over the true one; intervals: {BOOT} bootstrap "
-            f"resamples of the images, then of each image's pairs; renders: "
+            f"resamples of the images, then of each image's pairs by crop (a pair and its swap one draw); renders: "
             f"{res['synthetic']['views']} held-out views, {res['synthetic']['undetected']} without an MTCNN face\n"
             f"per photo: {per_photo}\n"
             f"held-out relative error on the renders' ordinary pairs: mean {_f(h['rot_deg'], 2)}"
