@@ -27,8 +27,8 @@ inside it and its licence); and the held-out views of a rendered corpus, cropped
 box from MTCNN, as for the photos: like for like), for the synthetic side. Every summary shows the
 model's error beside the no-rotation baseline's (identity: its error is |theta|), and `ratio` divides
 the real numbers by the synthetic ones. Medians and the ratio of medians carry a 95% bootstrap
-interval over images, then each image's pairs by crop (boot_medians): with three photos the photo drawn moves the median
-most.
+interval over images, then each image's pairs by crop (boot_medians): with three photos the photo drawn
+moves the median most.
 """
 
 from __future__ import annotations
