@@ -189,11 +189,10 @@ def boot_medians(images: list[dict], n: int = BOOT, seed: int = 0) -> np.ndarray
     U = [crop_units(im["pairs"]) for im in images]
     if not U:
         return np.zeros(0)
-    shapes = {(len(u), *sorted({len(x) for x in u})) for u in U}
-    if len(shapes) != 1 or len(next(iter(shapes))) != 2 or not U[0]:
+    if len({len(u) for u in U}) != 1 or len({len(x) for u in U for x in u}) != 1:  # images x units x pairs
         raise ValueError("boot_medians: every image needs the same number of pairs, in as many crop units, got "
                          f"{sorted({sum(len(x) for x in u) for u in U})} pairs")
-    E = np.array(U, float)  # images x units x pairs per unit
+    E = np.array(U, float)
     m, k, _ = E.shape
     rng = np.random.default_rng(seed)
     out = []
