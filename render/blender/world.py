@@ -35,7 +35,7 @@ class World:
         nt.links.new(mix.outputs["Result"], bg.inputs["Color"])
         self.world = w
 
-    def set_group(self, light: LightingSpec, hdri, up=(0.0, 0.0, 1.0)) -> None:
+    def set_group(self, light: LightingSpec, hdri, up) -> None:
         """The group's lighting; `hdri` its loaded HDRI image, its sky over the head model's world `up`
         (HeadModel.world_up; relhead.frames.world_map_euler)."""
         nodes = self.world.node_tree.nodes
