@@ -53,27 +53,20 @@ def loader_rate(corpora, cfg, workers: int, batches: int) -> float:
 
 
 def step_rate(corpora, cfg, steps: int) -> float:
-    from relhead.train.losses import pose_loss
-    from relhead.train.runs import build_model
     from relhead.train.data import train_loader
+    from relhead.train.runs import build_model, resolve_device
+    from step import train_step  # bench/step.py: relhead train's step
 
     data = cfg.data.model_copy(update={"workers": 0})
     batch = next(iter(train_loader(corpora, data, cfg.size, cfg.mode, cfg.seed)))
     torch.manual_seed(0)
     model = build_model(cfg, log=lambda m: None).train()
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.optim.lr)
-
-    def step():
-        loss, _ = pose_loss(model(batch["images"]), batch["targets"], cfg.loss)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.clip)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-
-    step()  # warm-up
+    bf16 = resolve_device(cfg)[1]
+    train_step(model, opt, batch, cfg, bf16)  # warm-up
     t = time.perf_counter()
     for _ in range(steps):
-        step()
+        train_step(model, opt, batch, cfg, bf16)
     return steps * data.batch / (time.perf_counter() - t)
 
 
@@ -105,8 +98,8 @@ def main() -> None:
                     help="instead: seconds to the first batch after N skipped, by headers and by reading (twice, interleaved)")
     a = ap.parse_args()
 
-    from relhead.train.data import open_corpora
     from relhead.train.config import resolve_training
+    from relhead.train.data import open_corpora
 
     cfg = resolve_training(a.training, a.set)
     data = a.data or [str(synthetic(Path(tempfile.mkdtemp(prefix="relhead-loader-")), 4, 8, 4, a.image_size))]
