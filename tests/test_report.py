@@ -194,9 +194,10 @@ def test_the_page_holds_every_evaluation_the_curves_and_the_worst_pairs(run, tmp
     metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     evals = [r for r in metrics if "eval" in r]
     curves = next(t for t in page.tables if t[0][0] == "step")
-    assert curves[1:] == [[str(r["step"]), f"{r['eval']['rot_deg']:.2f}", f"{r['eval']['identity_rot_deg']:.2f}",
+    tta = lambda r: f"{r['eval_test_time']['rot_deg']:.2f}" if "eval_test_time" in r else ""  # noqa: E731
+    assert curves[1:] == [[str(r["step"]), f"{r['eval']['rot_deg']:.2f}", tta(r), f"{r['eval']['identity_rot_deg']:.2f}",
                            f"{r['eval']['ypr_deg']:.2f}", f"{r['eval']['t_m']:.4f}"] for r in evals]
-    assert [r["step"] for r in evals] == [2, 4]
+    assert [r["step"] for r in evals] == [2, 4] and [bool(tta(r)) for r in evals] == [False, True]
     alts = [alt for _, alt in page.imgs]
     assert {"learning curves", "error against angle, eval.json", "error against angle, eval_realistic.json"} <= set(alts)
     # the gallery: the 12 worst pairs of eval.json (all 12 held-out pairs here), worst first, anchor and query

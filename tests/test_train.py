@@ -294,8 +294,19 @@ def test_train_eval_predict_end_to_end(train_corpus, tmp_path, capsys):
     assert sum(b["n"] for b in res["relative"]["query_angle"].values()) == 12
     assert res["relative"]["easy"]["n"] + res["relative"]["hard"]["n"] <= 12
     assert res["query"]["overall"]["rot_deg"] == pytest.approx(overall["rot_deg"])  # R_rel R_a: same geodesic
-    last_eval = [r for r in metrics(run) if "eval" in r][-1]["eval"]
-    assert last_eval["rot_deg"] == pytest.approx(overall["rot_deg"], abs=1e-9)  # the same pairs, the same model
+    # in-run evaluations: the network alone at every one; the last step also with the test-time variants,
+    # which are what `relhead eval` applies (the same pairs, the same model)
+    evals = [r for r in metrics(run) if "eval" in r]
+    assert cfg["config"]["test_time"] and all(r["eval"]["test_time"] == [] for r in evals)
+    assert [r["step"] for r in evals if "eval_test_time" in r] == [25]
+    assert evals[-1]["eval_test_time"]["test_time"] == cfg["config"]["test_time"]
+    assert evals[-1]["eval_test_time"]["rot_deg"] == pytest.approx(overall["rot_deg"], abs=1e-9)
+    from relhead.train.eval import evaluate
+
+    run_cfg, model = load_run(run)
+    plain = evaluate(model, run_cfg.model_copy(update={"test_time": []}), D.open_corpora([train_corpus]),
+                     torch.device("cpu"), False)["relative"]["overall"]["rot_deg"]
+    assert evals[-1]["eval"]["rot_deg"] == pytest.approx(plain, abs=1e-9) != pytest.approx(overall["rot_deg"])
 
     g = next(iter_groups([train_corpus / "shard-000000.tar"]))
     Image.fromarray(g.image(0)).save(tmp_path / "a.png")

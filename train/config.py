@@ -86,7 +86,8 @@ class TrainConfig(Strict):
         "(relhead.train.eval.predict_poses): swap, the inverse of the reversed pair's prediction; mirror, both "
         "frames mirrored left-right and the prediction mirrored back; each doubles the inference cost; roll, both "
         "frames also turned by +-10 degrees about their centres (an exact camera roll) and the prediction turned "
-        "back: three times the inference")
+        "back: three times the inference. During training the evaluations are the network alone and the last "
+        "step's is also made with these (metrics.jsonl: eval_test_time)")
     precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="auto: bf16 autocast on CUDA, fp32 on CPU")
 
     @model_validator(mode="after")

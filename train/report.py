@@ -121,6 +121,10 @@ def curves(metrics: list[dict]) -> str | None:
         ax2.plot(steps, [r["eval"]["rot_deg"] for r in evals], "o-", color="tab:red", label="model (geodesic)")
         if all(r["eval"].get("ypr_deg") is not None for r in evals):
             ax2.plot(steps, [r["eval"]["ypr_deg"] for r in evals], "s-", color="tab:orange", label="model (yaw/pitch/roll MAE)")
+        tta = [r for r in evals if isinstance(r.get("eval_test_time"), dict)]
+        if tta:  # the last step's evaluation with the test-time variants (relhead.train.train)
+            ax2.plot([r["step"] for r in tta], [r["eval_test_time"].get("rot_deg") for r in tta], "*",
+                     color="tab:purple", ms=11, label="model with test-time variants")
         if all(r["eval"].get("identity_rot_deg") is not None for r in evals):
             ax2.plot(steps, [r["eval"]["identity_rot_deg"] for r in evals], "--", color="gray",
                      label="no rotation (identity)")
@@ -329,11 +333,13 @@ def build_html(run: Path, info: dict, worst: int = 12) -> str:
     parts.append("<h2>Learning curves</h2>")
     png = curves(info["metrics"])
     parts.append(_img(png, "learning curves") if png else "<p>no records in metrics.jsonl</p>")
-    rows = [[str(r["step"]), _num(r["eval"].get("rot_deg")), _num(r["eval"].get("identity_rot_deg")),
-             _num(r["eval"].get("ypr_deg")), _num(r["eval"].get("t_m"), 4)]
+    rows = [[str(r["step"]), _num(r["eval"].get("rot_deg")),
+             _num(r["eval_test_time"].get("rot_deg")) if isinstance(r.get("eval_test_time"), dict) else "",
+             _num(r["eval"].get("identity_rot_deg")), _num(r["eval"].get("ypr_deg")), _num(r["eval"].get("t_m"), 4)]
             for r in info["metrics"] if isinstance(r.get("eval"), dict)]
     if rows:
-        parts.append(_table(["step", "rot (deg)", "identity rot", "ypr (deg)", "t (m)"], rows))
+        parts.append(_table(["step", "rot (deg)", "rot with test-time variants", "identity rot", "ypr (deg)", "t (m)"],
+                            rows))
     parts.append("<h2>Error against angle</h2>" + ("".join(figures) or "<p>no evaluated pairs</p>"))
     if main:
         parts.append(f"<h2>The {worst} worst pairs ({html.escape(main[0])})</h2><p>As the model saw them. Head "

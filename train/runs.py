@@ -248,7 +248,11 @@ def plot_curve(out: Path) -> None:
     if evals:
         ax2 = ax.twinx()
         lines += ax2.plot([r["step"] for r in evals], [r["eval"]["rot_deg"] for r in evals], "o-", color="tab:red",
-                          label="held-out rotation error")
+                          label="held-out rotation error (the network alone)")
+        tta = [r for r in evals if isinstance(r.get("eval_test_time"), dict)]
+        if tta:  # the last step's evaluation with the test-time variants (relhead.train.train)
+            lines += ax2.plot([r["step"] for r in tta], [r["eval_test_time"]["rot_deg"] for r in tta], "*",
+                              color="tab:purple", ms=11, label="with test-time variants")
         if "identity_rot_deg" in evals[-1]["eval"]:
             lines.append(ax2.axhline(evals[-1]["eval"]["identity_rot_deg"], color="tab:gray", ls="--",
                                      label="no rotation (identity)"))

@@ -58,6 +58,14 @@ def next_batch(batch_iter) -> dict:
         raise
 
 
+def held_out(net, cfg: TrainConfig, corpora, device, bf16: bool) -> dict:
+    """The in-run evaluation's summary: the first cfg.eval_max_pairs held-out pairs, predicted as `cfg` says."""
+    res = evaluate(net, cfg, corpora, device, bf16, limit=cfg.eval_max_pairs or None)
+    overall = res["relative"]["overall"]
+    return {"pairs": res["pairs"], "rot_deg": overall["rot_deg"], "ypr_deg": overall["ypr_deg"], "t_m": overall["t_m"],
+            "identity_rot_deg": res["identity"]["overall"]["rot_deg"], "test_time": list(cfg.test_time)}
+
+
 class Interrupted(Exception):
     """Training stopped on SIGINT or SIGTERM after writing a checkpoint (args: step, signal number)."""
 
@@ -182,7 +190,7 @@ def _train(cfg: TrainConfig, data: list[str], out: Path, resume: bool, until: in
                           pin_memory=device.type == "cuda")
     batch_iter = iter(loader)
     record: dict = {}
-    last_eval = None
+    last_eval = last_tta = None
     t_last, pairs_since = time.perf_counter(), 0
     model.train()
     bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", dynamic_ncols=True, mininterval=1.0,
@@ -224,14 +232,17 @@ def _train(cfg: TrainConfig, data: list[str], out: Path, resume: bool, until: in
         stopping = bool(dist.total(d, [stop.signum])[0]) if d.on else bool(stop.signum)  # all stop at one step
         if ((cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.steps) and n_held:
             if d.main:
-                res = evaluate(net, cfg, corpora, device, bf16, limit=cfg.eval_max_pairs or None)
-                overall = res["relative"]["overall"]
-                last_eval = {"pairs": res["pairs"], "rot_deg": overall["rot_deg"], "ypr_deg": overall["ypr_deg"],
-                             "t_m": overall["t_m"], "identity_rot_deg": res["identity"]["overall"]["rot_deg"]}
-                log.metrics({"step": step, "eval": last_eval})
-                log(f"step {step}: held-out {res['pairs']} pairs, rotation {overall['rot_deg']:.2f} deg "
-                    f"(no rotation: {last_eval['identity_rot_deg']:.2f}), yaw/pitch/roll MAE "
-                    f"{overall['ypr_deg']:.2f} deg, translation {overall['t_m']:.4f} m")
+                # The curve is the network alone; test-time variants (cfg.test_time: up to twelve times the
+                # inference) are evaluated once, at the last step, beside it.
+                last_eval = held_out(net, cfg.model_copy(update={"test_time": []}), corpora, device, bf16)
+                rec = {"step": step, "eval": last_eval}
+                line = f"step {step}: held-out {last_eval['pairs']} pairs, rotation {last_eval['rot_deg']:.2f} deg"
+                if step == cfg.steps and cfg.test_time:
+                    rec["eval_test_time"] = last_tta = held_out(net, cfg, corpora, device, bf16)
+                    line += f", with test-time {'+'.join(cfg.test_time)} {last_tta['rot_deg']:.2f}"
+                log.metrics(rec)
+                log(f"{line} (no rotation: {last_eval['identity_rot_deg']:.2f}), yaw/pitch/roll MAE "
+                    f"{last_eval['ypr_deg']:.2f} deg, translation {last_eval['t_m']:.4f} m")
             model.train()
             dist.barrier(d)
         if ((cfg.checkpoint_every and step % cfg.checkpoint_every == 0) or step == cfg.steps or step == until
@@ -254,4 +265,4 @@ def _train(cfg: TrainConfig, data: list[str], out: Path, resume: bool, until: in
         same = dist.same_weights(d, lora_mod.unwrap(net))
         log(f"weights {'identical' if same else 'DIFFERENT (a bug: please report)'} in all {d.world} processes")
     log(f"done: step {step}, loss {record.get('loss', float('nan')):.4f}; checkpoint in {out / CHECKPOINT}")
-    return {**record, "eval": last_eval}
+    return {**record, "eval": last_eval, **({"eval_test_time": last_tta} if last_tta else {})}
