@@ -118,13 +118,13 @@ def curves(metrics: list[dict]) -> str | None:
     ax.set(xlabel="step", ylabel="training loss", title="training loss")
     if evals:
         steps = [r["step"] for r in evals]
-        ax2.plot(steps, [r["eval"]["rot_deg"] for r in evals], "o-", color="tab:red", label="model (geodesic)")
+        ax2.plot(steps, [r["eval"]["rot_deg"] for r in evals], "o-", color="tab:red", label="network alone (geodesic)")
         if all(r["eval"].get("ypr_deg") is not None for r in evals):
-            ax2.plot(steps, [r["eval"]["ypr_deg"] for r in evals], "s-", color="tab:orange", label="model (yaw/pitch/roll MAE)")
+            ax2.plot(steps, [r["eval"]["ypr_deg"] for r in evals], "s-", color="tab:orange", label="network alone (yaw/pitch/roll MAE)")
         tta = [r for r in evals if isinstance(r.get("eval_test_time"), dict)]
         if tta:  # the last step's evaluation with the test-time variants (relhead.train.train)
             ax2.plot([r["step"] for r in tta], [r["eval_test_time"].get("rot_deg") for r in tta], "*",
-                     color="tab:purple", ms=11, label="model with test-time variants")
+                     color="tab:purple", ms=11, label="with test-time variants (geodesic)")
         if all(r["eval"].get("identity_rot_deg") is not None for r in evals):
             ax2.plot(steps, [r["eval"]["identity_rot_deg"] for r in evals], "--", color="gray",
                      label="no rotation (identity)")
