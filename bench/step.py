@@ -39,16 +39,10 @@ def nchw():
 
 
 def train_step(model, opt, batch: dict, cfg, bf16: bool) -> float:
-    """One optimizer step of `relhead train`'s loop (relhead.train.train) on `batch`; its loss."""
-    from relhead.train.losses import pose_loss
+    """One optimizer step of `relhead train`'s loop (relhead.train.train, on CPU) on `batch`; its loss."""
+    from relhead.train.train import batch_loss
 
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-        if cfg.loss.landmarks:
-            preds, aux = model(batch["images"], with_aux=True)
-            landmarks = (aux["landmarks"], batch["landmarks"])
-        else:
-            preds, landmarks = model(batch["images"]), None
-    loss, _ = pose_loss(preds, batch["targets"], cfg.loss, landmarks)
+    loss, _ = batch_loss(model, batch, cfg, torch.device("cpu"), bf16)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.clip if cfg.optim.clip > 0 else float("inf"))
     opt.step()

@@ -58,6 +58,18 @@ def next_batch(batch_iter) -> dict:
         raise
 
 
+def batch_loss(model, batch: dict, cfg: TrainConfig, device, bf16: bool):
+    """The training loss of `batch` and its parts (losses.pose_loss), with the landmark term when cfg has one."""
+    images = batch["images"].to(device, non_blocking=True)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+        if cfg.loss.landmarks:
+            preds, aux = model(images, with_aux=True)
+            landmarks = (aux["landmarks"], batch["landmarks"].to(device, non_blocking=True))
+        else:
+            preds, landmarks = model(images), None
+    return pose_loss(preds, batch["targets"].to(device, non_blocking=True), cfg.loss, landmarks)
+
+
 def held_out(net, cfg: TrainConfig, corpora, device, bf16: bool) -> dict:
     """The in-run evaluation's summary: the first cfg.eval_max_pairs held-out pairs, predicted as `cfg` says."""
     res = evaluate(net, cfg, corpora, device, bf16, limit=cfg.eval_max_pairs or None)
@@ -202,17 +214,9 @@ def _train(cfg: TrainConfig, data: list[str], out: Path, resume: bool, until: in
         for _ in range(cfg.optim.accum):
             batch = next_batch(batch_iter)
             batches += 1
-            images = batch["images"].to(device, non_blocking=True)
-            target = batch["targets"].to(device, non_blocking=True)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                if cfg.loss.landmarks:
-                    preds, aux = model(images, with_aux=True)
-                    landmarks = (aux["landmarks"], batch["landmarks"].to(device, non_blocking=True))
-                else:
-                    preds, landmarks = model(images), None
-            loss, parts = pose_loss(preds, target, cfg.loss, landmarks)
+            loss, parts = batch_loss(model, batch, cfg, device, bf16)
             (loss / cfg.optim.accum).backward()
-            pairs_since += images.shape[0]
+            pairs_since += batch["images"].shape[0]
         grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.optim.clip if cfg.optim.clip > 0 else float("inf"))
         opt.step()
         opt.zero_grad(set_to_none=True)
