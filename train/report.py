@@ -97,41 +97,11 @@ def _img(b64: str, alt: str) -> str:
 
 
 def curves(metrics: list[dict]) -> str | None:
-    """Training loss (EMA 0.9 over the raw loss) and the held-out rotation error per evaluation beside
-    the no-rotation baseline's."""
-    from matplotlib.figure import Figure
+    """The run's learning curve (relhead.train.runs.curve_figure, what its curve.png shows) as base64 PNG."""
+    from relhead.train.runs import curve_figure
 
-    train = [r for r in metrics if isinstance(r.get("loss"), (int, float))]
-    evals = [r for r in metrics if isinstance(r.get("eval"), dict) and r["eval"].get("rot_deg") is not None]
-    if not train and not evals:
-        return None
-    fig = Figure(figsize=(11, 3.6), layout="constrained")
-    ax, ax2 = fig.subplots(1, 2)
-    if train:
-        steps, loss = [r["step"] for r in train], [r["loss"] for r in train]
-        ema = [loss[0]]
-        for v in loss[1:]:
-            ema.append(0.9 * ema[-1] + 0.1 * v)
-        ax.plot(steps, loss, color="black", alpha=0.25, lw=0.8, label="loss")
-        ax.plot(steps, ema, color="black", label="EMA 0.9")
-        ax.legend(fontsize=8)
-    ax.set(xlabel="step", ylabel="training loss", title="training loss")
-    if evals:
-        steps = [r["step"] for r in evals]
-        ax2.plot(steps, [r["eval"]["rot_deg"] for r in evals], "o-", color="tab:red", label="network alone (geodesic)")
-        if all(r["eval"].get("ypr_deg") is not None for r in evals):
-            ax2.plot(steps, [r["eval"]["ypr_deg"] for r in evals], "s-", color="tab:orange", label="network alone (yaw/pitch/roll MAE)")
-        tta = [r for r in evals if isinstance(r.get("eval_test_time"), dict)]
-        if tta:  # the last step's evaluation with the test-time variants (relhead.train.train)
-            ax2.plot([r["step"] for r in tta], [r["eval_test_time"].get("rot_deg") for r in tta], "*",
-                     color="tab:purple", ms=11, label="with test-time variants (geodesic)")
-        if all(r["eval"].get("identity_rot_deg") is not None for r in evals):
-            ax2.plot(steps, [r["eval"]["identity_rot_deg"] for r in evals], "--", color="gray",
-                     label="no rotation (identity)")
-        ax2.set_ylim(bottom=0)
-        ax2.legend(fontsize=8)
-    ax2.set(xlabel="step", ylabel="degrees", title="held-out error of the relative rotation")
-    return _png(fig)
+    fig = curve_figure(metrics)
+    return None if fig is None else _png(fig)
 
 
 def error_vs_angle(per_pair: list[dict]) -> str:

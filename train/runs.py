@@ -220,47 +220,54 @@ def load_state(out: Path, cfg: TrainConfig, model, opt, log, rank: int = 0, worl
     return state["step"], data["batches"]
 
 
-def plot_curve(out: Path) -> None:
-    """curve.png: training loss (raw and smoothed) and held-out rotation error against the step."""
-    import matplotlib
+def curve_figure(metrics: list[dict], title: str = ""):
+    """The learning curve as a matplotlib Figure (no pyplot): the training loss (raw and EMA 0.9) and the
+    held-out rotation error per evaluation (the network alone; the last step's with the test-time variants as
+    a star) beside the no-rotation baseline's; None without a loss or an evaluation. curve.png and the
+    report's curves are this figure."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    if not (out / METRICS).exists():
-        return
-    rows = [json.loads(ln) for ln in (out / METRICS).read_text().splitlines() if ln]
-    train = [r for r in rows if "loss" in r]
-    evals = [r for r in rows if "eval" in r and r["eval"].get("rot_deg") is not None]
-    fig, ax = plt.subplots(figsize=(7, 4))
-    lines = []
+    train = [r for r in metrics if isinstance(r.get("loss"), (int, float))]
+    evals = [r for r in metrics if isinstance(r.get("eval"), dict) and r["eval"].get("rot_deg") is not None]
+    if not train and not evals:
+        return None
+    fig = Figure(figsize=(11, 3.6), layout="constrained")
+    if title:
+        fig.suptitle(title)
+    ax, ax2 = fig.subplots(1, 2)
     if train:
         steps, loss = [r["step"] for r in train], [r["loss"] for r in train]
-        smooth, ema = [], loss[0]
-        for v in loss:
-            ema = 0.9 * ema + 0.1 * v
-            smooth.append(ema)
-        ax.plot(steps, loss, color="tab:blue", alpha=0.3, lw=0.8)
-        lines += ax.plot(steps, smooth, color="tab:blue", label="training loss (EMA 0.9)")
+        ema = [loss[0]]
+        for v in loss[1:]:
+            ema.append(0.9 * ema[-1] + 0.1 * v)
+        ax.plot(steps, loss, color="black", alpha=0.25, lw=0.8, label="loss")
+        ax.plot(steps, ema, color="black", label="EMA 0.9")
         ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
+        ax.legend(fontsize=8)
+    ax.set(xlabel="step", ylabel="training loss", title="training loss")
     if evals:
-        ax2 = ax.twinx()
-        lines += ax2.plot([r["step"] for r in evals], [r["eval"]["rot_deg"] for r in evals], "o-", color="tab:red",
-                          label="held-out rotation error (the network alone)")
+        steps = [r["step"] for r in evals]
+        ax2.plot(steps, [r["eval"]["rot_deg"] for r in evals], "o-", color="tab:red", label="network alone (geodesic)")
+        if all(r["eval"].get("ypr_deg") is not None for r in evals):
+            ax2.plot(steps, [r["eval"]["ypr_deg"] for r in evals], "s-", color="tab:orange",
+                     label="network alone (yaw/pitch/roll MAE)")
         tta = [r for r in evals if isinstance(r.get("eval_test_time"), dict)]
         if tta:  # the last step's evaluation with the test-time variants (relhead.train.train)
-            lines += ax2.plot([r["step"] for r in tta], [r["eval_test_time"]["rot_deg"] for r in tta], "*",
-                              color="tab:purple", ms=11, label="with test-time variants")
-        if "identity_rot_deg" in evals[-1]["eval"]:
-            lines.append(ax2.axhline(evals[-1]["eval"]["identity_rot_deg"], color="tab:gray", ls="--",
-                                     label="no rotation (identity)"))
+            ax2.plot([r["step"] for r in tta], [r["eval_test_time"].get("rot_deg") for r in tta], "*",
+                     color="tab:purple", ms=11, label="with test-time variants (geodesic)")
+        if all(r["eval"].get("identity_rot_deg") is not None for r in evals):
+            ax2.plot(steps, [r["eval"]["identity_rot_deg"] for r in evals], "--", color="gray",
+                     label="no rotation (identity)")
         ax2.set_ylim(bottom=0)
-        ax2.set_ylabel("held-out geodesic error (deg)")
-    if lines:
-        ax.legend(handles=lines, loc="upper right")
-    ax.set_title(out.name)
-    fig.tight_layout()
-    fig.savefig(out / "curve.png", dpi=100)
-    plt.close(fig)
+        ax2.legend(fontsize=8)
+    ax2.set(xlabel="step", ylabel="degrees", title="held-out error of the relative rotation")
+    return fig
+
+
+def plot_curve(out: Path) -> None:
+    """curve.png: curve_figure of the run's metrics.jsonl."""
+    if not (out / METRICS).exists():
+        return
+    fig = curve_figure([json.loads(ln) for ln in (out / METRICS).read_text().splitlines() if ln], out.name)
+    if fig is not None:
+        fig.savefig(out / "curve.png", dpi=100)
