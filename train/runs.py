@@ -242,7 +242,8 @@ def curve_figure(metrics: list[dict], title: str = ""):
             ema.append(0.9 * ema[-1] + 0.1 * v)
         ax.plot(steps, loss, color="black", alpha=0.25, lw=0.8, label="loss")
         ax.plot(steps, ema, color="black", label="EMA 0.9")
-        ax.set_yscale("log")
+        if min(loss) > 0:
+            ax.set_yscale("log")
         ax.legend(fontsize=8)
     ax.set(xlabel="step", ylabel="training loss", title="training loss")
     if evals:
