@@ -184,7 +184,7 @@ def _ray_z(K, R, t, X, faces, pixels):
             q = np.cross(-v0, e1)
             b = (q @ d) / det
             s = (e2 * q).sum(1) / det
-        ok = (np.abs(det) > 1e-15) & (a >= 0) & (b >= 0) & (a + b <= 1) & (s > 0)
+            ok = (np.abs(det) > 1e-15) & (a >= 0) & (b >= 0) & (a + b <= 1) & (s > 0)  # a + b: inf + -inf is nan
         out.append(float(s[ok].min() * d[2]) if ok.any() else 0.0)
     return np.array(out)
 
