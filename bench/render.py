@@ -7,6 +7,7 @@ one run on the same sampled scenes, and where the time of a group and of a view 
     python bench/render.py --interleave default default+heap=scanned                    # before gc.freeze
     python bench/render.py --interleave default+render.session=group default+render.session=group+keepers=none
     python bench/render.py --pipeline realistic --size 160 --views 5 --interleave default default+casts=all   # the labels' casts
+    python bench/render.py --pipeline realistic --size 160 --views 5 --stages --interleave default default+casts=all
 
 Scenes: the `paper` pipeline's distribution (or --pipeline's; Filmic, HDRI background) at --size px. Each row makes
 a one-shard corpus with the real pipeline (relhead.datasets.generate: sample, pose, render, label,
@@ -306,26 +307,31 @@ def setting(scenes, label: str):
     return scenes(f"render.preset={preset}", *sets), mode
 
 
-def interleaved(scenes, settings: list[str], n_groups: int, reps: int, hm, pool, ref_rgb, subject) -> None:
+def interleaved(scenes, settings: list[str], n_groups: int, reps: int, hm, pool, ref_rgb, subject,
+                by_stage: bool = False) -> None:
     """Settings compared side by side: blocks of the same `n_groups` groups, one block per setting in
     ABBA order (the order reversed every repeat), each block after an untimed warm-up group of its own
     setting (the scene of a setting is built there, as a corpus builds it once). Prints per setting the
     median seconds per view over blocks, and per setting the median and range of its paired ratio
     against the first setting (blocks of the same repeat), with PSNR and SSIM, whole image and subject
-    (the reference's mask), of its first repeat's images."""
+    (the reference's mask), of its first repeat's images. `by_stage`: also each stage's median seconds
+    per view (render_group's clock; the PNG encoding of a corpus is not in these blocks)."""
     seconds: dict[str, list[float]] = defaultdict(list)
+    stage_seconds: dict[tuple[str, str], list[float]] = defaultdict(list)
     images: dict[str, list[np.ndarray]] = {}
     for r in range(reps):
         for label in (settings if r % 2 == 0 else settings[::-1]):
             cfg, mode = setting(scenes, label)
             with mode():
                 warm_up(cfg, hm, pool)
-                rgbs, t, views = [], time.perf_counter(), 0
+                rgbs, t, views, clock = [], time.perf_counter(), 0, Clock()
                 for g in range(n_groups):
-                    out = render_group(cfg, sample_group(cfg, g, hm, pool.refs), hm, pool)
+                    out = render_group(cfg, sample_group(cfg, g, hm, pool.refs), hm, pool, clock=clock)
                     rgbs += [v.rgb for v in out.views]
                     views += len(out.views)
                 seconds[label].append((time.perf_counter() - t) / views)
+                for stage, s in clock.seconds.items():
+                    stage_seconds[stage, label].append(s / views)
             images.setdefault(label, rgbs)
             print(f"  repeat {r} {label}: {seconds[label][-1]:.3f} s/view", flush=True)
     first = settings[0]
@@ -339,6 +345,15 @@ def interleaved(scenes, settings: list[str], n_groups: int, reps: int, hm, pool,
         q = np.mean(q, axis=0)
         print(f"| {label} | {np.median(seconds[label]):.3f} | {np.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f}) "
               f"| {q[0]:.2f} | {q[1]:.2f} | {q[2]:.4f} | {q[3]:.4f} |")
+    if by_stage:
+        def cell(v):
+            return f"{np.median(v):.4f} ({min(v):.4f}-{max(v):.4f})" if v else "-"
+
+        print(f"\nseconds per view by stage, median over the {reps} blocks (min-max):")
+        print("| stage | " + " | ".join(settings) + " |")
+        print("|---|" + "---|" * len(settings))
+        for stage in sorted({st for st, _ in stage_seconds}, key=lambda st: -np.median(stage_seconds.get((st, first)) or [0])):
+            print(f"| {stage} | " + " | ".join(cell(stage_seconds.get((stage, x))) for x in settings) + " |")
 
 
 def main() -> None:
@@ -355,6 +370,7 @@ def main() -> None:
                          "with overrides: 'default+render.samples=6+render.denoiser_quality=balanced'), "
                          "in ABBA blocks; the first is the ratios' reference")
     ap.add_argument("--reps", type=int, default=4, help="with --interleave: repeats (blocks per setting)")
+    ap.add_argument("--stages", action="store_true", help="with --interleave: also each stage's seconds per view")
     a = ap.parse_args()
     base = [f"views={a.views}", f"image.width={a.size}", f"image.height={a.size}", "lighting.background=hdri",
             "render.view_transform=Filmic", "shards=1", f"groups_per_shard={a.groups}", *a.set]
@@ -370,7 +386,7 @@ def main() -> None:
     ref_rgb, ref_mask = references(scenes, a.groups, a.ref_samples, hm, pool, tmp)
     subject = [m >= 128 for m in ref_mask]
     if a.interleave:
-        interleaved(scenes, a.interleave, a.groups, a.reps, hm, pool, ref_rgb, subject)
+        interleaved(scenes, a.interleave, a.groups, a.reps, hm, pool, ref_rgb, subject, a.stages)
         shutil.rmtree(tmp)
         return
     results = {}
