@@ -7,7 +7,7 @@ one run on the same sampled scenes, and where the time of a group and of a view 
     python bench/render.py --interleave default default+heap=scanned                    # before gc.freeze
     python bench/render.py --interleave default+render.session=group default+render.session=group+keepers=none
     python bench/render.py --pipeline realistic --size 160 --views 5 --interleave default default+casts=all   # the labels' casts
-    python bench/render.py --pipeline realistic --size 160 --views 5 --stages --interleave default default+casts=all
+    python bench/render.py --pipeline realistic --size 160 --views 5 --stages --interleave default default+kdtree=threads
 
 Scenes: the `paper` pipeline's distribution (or --pipeline's; Filmic, HDRI background) at --size px. Each row makes
 a one-shard corpus with the real pipeline (relhead.datasets.generate: sample, pose, render, label,
@@ -252,6 +252,25 @@ def every_cast():
 
 
 @contextmanager
+def kdtree_threads():
+    """The parts' nearest-skin-vertex queries (relhead.render.parts.surface.Skin.depth) on every core
+    whatever their size, as before small ones ran on one thread (the same nearest vertices)."""
+    from relhead.render.parts.surface import Skin
+
+    kept = Skin.depth
+
+    def depth(self, p):
+        _, i = self.tree.query(p, workers=-1)
+        return ((p - self.points[i]) * self.normals[i]).sum(1), i
+
+    Skin.depth = depth
+    try:
+        yield
+    finally:
+        Skin.depth = kept
+
+
+@contextmanager
 def image_files():
     """Let Cycles read the texture images from their files, as before relhead.render.blender.nodes.load_image
     packed them and kept them decoded: every fresh session decodes each file again."""
@@ -283,7 +302,7 @@ def image_files():
 
 
 SWITCHES = {"heap=scanned": heap_scanned, "keepers=none": without_keepers, "casts=all": every_cast,
-            "images=files": image_files}
+            "kdtree=threads": kdtree_threads, "images=files": image_files}
 
 
 def setting(scenes, label: str):

@@ -59,7 +59,9 @@ class Skin:
     def depth(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(signed distance of points p (M, 3) off the skin along the nearest skin vertex's normal,
         the index of that vertex among the skin's)."""
-        _, i = self.tree.query(p, workers=-1)  # exact nearest vertex per point: the same on any thread count
+        # the exact nearest vertex per point, the same on any thread count; threads only pay for
+        # themselves on large queries (starting them costs about a millisecond; most rounds are small)
+        _, i = self.tree.query(p, workers=-1 if len(p) > 4096 else 1)
         return ((p - self.points[i]) * self.normals[i]).sum(1), i
 
     def push_out(self, p: np.ndarray, clearance, most: float | np.ndarray | None = None) -> np.ndarray:
