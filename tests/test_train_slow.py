@@ -87,7 +87,9 @@ def test_overfitting_one_batch_drives_the_loss_near_zero(train_slow_corpus):
     batch = take(iter(pairs), 1)[0]
     torch.manual_seed(0)
     model = build_model(cfg, log=lambda m: None).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.0)
+    # 3e-3: at 1e-2 the trajectory is chaotic (on one thread it reached 0.08 and climbed back to 0.23 in 300
+    # steps, on two it passed), at 3e-3 it passes in 116 steps on one thread and two alike
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
     first = None
     for _ in range(300):
         loss, _ = pose_loss(model(batch["images"]), batch["targets"])
