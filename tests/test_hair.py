@@ -320,6 +320,32 @@ def test_eyelashes_line_the_lids_point_out_of_the_face_and_follow_the_lids(fake_
     assert group_facial_hair(bare, fake_model, posed_heads(bare, fake_model)[0]) is None
 
 
+@pytest.mark.parametrize("group", [0, 1, 2])
+def test_eyelashes_grow_from_the_lids_front_where_a_camera_sees_them(group):
+    """Anny's eye-contour landmarks lie where the lids meet the eyeball, several mm behind the lids' front;
+    lashes once rooted there grew inside the lids and no view showed them. Seen from in front of the face
+    (the head frame's -z), no skin and no eyeball may lie in front of a lash (beyond its root)."""
+    from relhead.assets.base import PART_EYE, PART_SKIN
+    from relhead.assets.registry import get_head_model
+    from relhead.config import resolve
+    from relhead.render.group import posed_heads
+    from relhead.render.parts.hair import front_of, group_facial_hair
+
+    anny = get_head_model(resolve("test").head)
+    _, (spec,) = sampled_specs(["views=2", "hair.lashes=[1,1]"], anny, [group])
+    posed = posed_heads(spec, anny)
+    fh = group_facial_hair(spec, anny, posed[0])
+    X, _ = _head_frame(anny, spec)
+    p = fh.strands.points[:, 1:].reshape(-1, 3).astype(float)
+    first = np.fmin(front_of(anny, X, p[:, :2], PART_SKIN)[0], front_of(anny, X, p[:, :2], PART_EYE)[0])
+    seen = ~(first < p[:, 2] - 2e-4)  # nothing more than 0.2 mm in front of the lash (NaN: nothing there)
+    assert seen.mean() > 0.97, seen.mean()
+    # The roots lie on the lids' skin (a triangle's point), not inside it.
+    roots = fh.strands.points[:, 0].astype(float)
+    z = front_of(anny, X, roots[:, :2], PART_SKIN)[0]
+    assert np.nanmedian(np.abs(z - roots[:, 2])) < 1e-4
+
+
 def test_hair_greys_with_age_where_the_backend_models_age(fake_model):
     from relhead.assets.anny_head import AnnyIdentity
     from relhead.config import resolve

@@ -23,7 +23,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.spatial.transform import Rotation
 
-from relhead.assets.base import BROWS, PART_SKIN, SCALP, PosedHead
+from relhead.assets.base import BROWS, PART_EYE, PART_SKIN, SCALP, PosedHead
 from relhead.render.parts.hats import HAT_ROOM_M, press_hair
 from relhead.render.parts.surface import Skin, head_frame, vertex_normals
 from relhead.render.spec import TIED, FacialHairSpec, GroupSpec, StrandsSpec
@@ -368,13 +368,65 @@ def grow_facial(head_model, X: np.ndarray, landmarks: np.ndarray, s: FacialHairS
 # Eyelashes per eye at full density, along the upper and the lower lid, and their length profile.
 LASHES = (100, 40)
 LASH_DIAMETER_M = 1.5e-4
+LID_NUDGES_M = (6e-4, 9e-4, 1.2e-3, 1.6e-3, 2e-3)  # a root's steps out of the eye opening, onto the lid's front
+
+
+def front_of(head_model, X: np.ndarray, xy: np.ndarray, part: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The surface of the head model's `part` (PART_SKIN, PART_EYE, ...) seen first from in front of the face
+    (-z, the face's front) at each head-frame point xy (M, 2): its z (M,), NaN where none of the part's
+    triangles covers xy, and where it lies as the corners (M, 3) and barycentric weights (M, 3) of the
+    triangle it lies on. Exact and elementwise (the same bytes on any host): each point against the
+    triangles whose box holds it."""
+    faces = head_model.faces[head_model.face_parts == part].astype(np.int64)
+    if len(xy):
+        T = X[faces]  # (F, 3, 3)
+        faces = faces[((T[:, :, :2].max(1) >= xy.min(0) - 1e-9) & (T[:, :, :2].min(1) <= xy.max(0) + 1e-9)).all(1)]
+    if not len(faces) or not len(xy):
+        return np.full(len(xy), np.nan), np.zeros((len(xy), 3), np.int64), np.zeros((len(xy), 3))
+    T = X[faces]
+    a, b, c = T[None, :, 0], T[None, :, 1], T[None, :, 2]
+    v0x, v0y, v1x, v1y = b[..., 0] - a[..., 0], b[..., 1] - a[..., 1], c[..., 0] - a[..., 0], c[..., 1] - a[..., 1]
+    px, py = xy[:, None, 0] - a[..., 0], xy[:, None, 1] - a[..., 1]
+    det = v0x * v1y - v0y * v1x
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = (px * v1y - py * v1x) / det
+        v = (v0x * py - v0y * px) / det
+    inside = (det != 0) & (u >= 0) & (v >= 0) & (u + v <= 1)
+    z = np.where(inside, a[..., 2] + u * (b[..., 2] - a[..., 2]) + v * (c[..., 2] - a[..., 2]), np.inf)
+    k, m = np.argmin(z, 1), np.arange(len(xy))
+    hit = np.isfinite(z[m, k])
+    w = np.column_stack([1 - u[m, k] - v[m, k], u[m, k], v[m, k]])
+    return np.where(hit, z[m, k], np.nan), faces[k], np.where(hit[:, None], w, 0.0)
+
+
+def lid_roots(head_model, X: np.ndarray, contour: np.ndarray, out_y: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where lashes grow from the lid whose contour points (M, 3, head frame) are given: the lid's front,
+    the skin first seen from in front of the face a little out of the opening (`out_y`: -1 the upper lid,
+    +1 the lower, head frame y down), at the first step of LID_NUDGES_M where that skin is in front of the
+    eyeball. Anny's contour landmarks lie where the lids meet the eyeball, several mm behind the lids'
+    front: lashes rooted there grow inside the lid and no camera sees them. Returns the corners (M, 3) and
+    weights (M, 3) of the skin triangles the roots lie on, and (M,) whether a root was found (none where
+    the model has no skin in front of the eyeball there)."""
+    vids, w = np.zeros((len(contour), 3), np.int64), np.zeros((len(contour), 3))
+    todo = np.ones(len(contour), bool)
+    for nudge in LID_NUDGES_M:
+        xy = contour[todo, :2] + [0.0, out_y * nudge]
+        z, f, b = front_of(head_model, X, xy, PART_SKIN)
+        ze = front_of(head_model, X, xy, PART_EYE)[0]
+        ok = np.isfinite(z) & ~(ze < z)  # skin there, not behind the eyeball
+        idx = np.flatnonzero(todo)[ok]
+        vids[idx], w[idx] = f[ok], b[ok]
+        todo[idx] = False
+        if not todo.any():
+            break
+    return vids, w, ~todo
 
 
 def grow_lashes(head_model, X: np.ndarray, landmarks: np.ndarray, density: float, length_mm: float,
                 seed: int) -> FacialHair:
     """Eyelashes along both eyes' lid margins (the 68 landmarks' eye contours, head frame): upper lashes
     out of the eye and curling up, longest past the middle, lower ones shorter and curling down. Each
-    is rooted on the lid's three nearest skin vertices, so lashes follow the lids view by view."""
+    is rooted on the lid's front (lid_roots), on a skin triangle, so lashes follow the lids view by view."""
     rng = np.random.default_rng(seed)
     skin = Skin.of(head_model, X)
     L = landmarks
@@ -392,10 +444,12 @@ def grow_lashes(head_model, X: np.ndarray, landmarks: np.ndarray, density: float
             k = np.minimum(np.searchsorted(np.cumsum(seg), s), len(seg) - 1)
             t = (s - np.concatenate([[0.0], np.cumsum(seg)])[k]) / seg[k]
             p = lid[k] + t[:, None] * (lid[k + 1] - lid[k])
-            d, i = skin.tree.query(p, k=3)
-            w = 1.0 / np.maximum(d, 1e-5)
-            w /= w.sum(1, keepdims=True)
-            vids = skin.ids[i]
+            vids, w, found = lid_roots(head_model, X, p, up)  # on the lid's front, not inside it
+            if not found.all():  # no skin in front of the eyeball there: the nearest skin vertices
+                d, i = skin.tree.query(p[~found], k=3)
+                w[~found] = 1.0 / np.maximum(d, 1e-5)
+                w[~found] /= w[~found].sum(1, keepdims=True)
+                vids[~found] = skin.ids[i]
             root = np.einsum("sk,skd->sd", w, X[vids])
             u = s / seg.sum()  # 0 outer corner .. 1 inner
             length = length_mm / 1000.0 * scale * (0.55 + 0.45 * np.sin(np.pi * np.clip(1.1 * (1 - u) ** 0.8, 0, 1)))
