@@ -88,6 +88,8 @@ class RenderCfg(Strict):
         "relhead", description="relhead's skin shader, or MPFB's enhanced skin node tree (pores and SSS map on the UVs; needs face_uvs)")
     env_map_resolution: int = Field(1024, ge=0, le=16384, description="world importance map; 0: Blender's automatic")
     view_transform: Literal["AgX", "Filmic", "Standard"] = Field("AgX", description="colour management's view transform")
+    filter_width: float = Field(1.5, ge=0.01, le=10.0, description="Cycles' pixel filter (Blackman-Harris) width in "
+                                                                   "pixels; smaller is sharper (1.5: Blender's)")
     session: Literal["view", "group"] = Field(
         "view", description="view: every view in a fresh Cycles session (the same bytes in every process); group: a "
                             "group's views share one session (1.2x faster a view on paper's scenes, strand hair on 80%; the same "
@@ -370,7 +372,7 @@ OPTIONAL_KEYS = (
 
 # Keys added after corpora were made without them, written into the config's dict (and hash) only when set
 # away from the value those corpora had: (section, key, that value).
-LATER_KEYS = (("render", "session", "view"), ("effects", "chroma_noise", CHROMA_NOISE_BEFORE))
+LATER_KEYS = (("render", "session", "view"), ("effects", "chroma_noise", CHROMA_NOISE_BEFORE), ("render", "filter_width", 1.5))
 
 # Keys that depend on the host or the run, not on the data: left out of the hash and the manifest.
 HOST_KEYS = (("render", "threads"), ("lighting", "hdri_dir"), ("lighting", "background_dir"), ("skin", "albedo_dir"))

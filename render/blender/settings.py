@@ -55,6 +55,7 @@ def apply(scene, render_cfg, image_cfg) -> None:
         c = scene.cycles
         c.device = "GPU" if render_cfg.device != "cpu" and _enable_gpu(required=render_cfg.device == "gpu") else "CPU"
         c.samples = render_cfg.samples
+        c.filter_width = render_cfg.filter_width
         c.use_adaptive_sampling = render_cfg.adaptive_threshold > 0
         if c.use_adaptive_sampling:
             c.adaptive_threshold, c.adaptive_min_samples = render_cfg.adaptive_threshold, render_cfg.adaptive_min_samples
