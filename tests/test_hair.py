@@ -321,17 +321,15 @@ def test_eyelashes_line_the_lids_point_out_of_the_face_and_follow_the_lids(fake_
 
 
 @pytest.mark.parametrize("group", [0, 1, 2])
-def test_eyelashes_grow_from_the_lids_front_where_a_camera_sees_them(group):
+def test_eyelashes_grow_from_the_lids_front_where_a_camera_sees_them(head_model, group):
     """Anny's eye-contour landmarks lie where the lids meet the eyeball, several mm behind the lids' front;
     lashes once rooted there grew inside the lids and no view showed them. Seen from in front of the face
     (the head frame's -z), no skin and no eyeball may lie in front of a lash (beyond its root)."""
     from relhead.assets.base import PART_EYE, PART_SKIN
-    from relhead.assets.registry import get_head_model
-    from relhead.config import resolve
     from relhead.render.group import posed_heads
     from relhead.render.parts.hair import front_of, group_facial_hair
 
-    anny = get_head_model(resolve("test").head)
+    anny = head_model
     _, (spec,) = sampled_specs(["views=2", "hair.lashes=[1,1]"], anny, [group])
     posed = posed_heads(spec, anny)
     fh = group_facial_hair(spec, anny, posed[0])

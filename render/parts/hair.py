@@ -378,12 +378,12 @@ def front_of(head_model, X: np.ndarray, xy: np.ndarray, part: int) -> tuple[np.n
     triangle it lies on. Exact and elementwise (the same bytes on any host): each point against the
     triangles whose box holds it."""
     faces = head_model.faces[head_model.face_parts == part].astype(np.int64)
+    T = X[faces]  # (F, 3, 3)
     if len(xy):
-        T = X[faces]  # (F, 3, 3)
-        faces = faces[((T[:, :, :2].max(1) >= xy.min(0) - 1e-9) & (T[:, :, :2].min(1) <= xy.max(0) + 1e-9)).all(1)]
+        near = ((T[:, :, :2].max(1) >= xy.min(0) - 1e-9) & (T[:, :, :2].min(1) <= xy.max(0) + 1e-9)).all(1)
+        faces, T = faces[near], T[near]
     if not len(faces) or not len(xy):
         return np.full(len(xy), np.nan), np.zeros((len(xy), 3), np.int64), np.zeros((len(xy), 3))
-    T = X[faces]
     a, b, c = T[None, :, 0], T[None, :, 1], T[None, :, 2]
     v0x, v0y, v1x, v1y = b[..., 0] - a[..., 0], b[..., 1] - a[..., 1], c[..., 0] - a[..., 0], c[..., 1] - a[..., 1]
     px, py = xy[:, None, 0] - a[..., 0], xy[:, None, 1] - a[..., 1]
