@@ -9,6 +9,7 @@ x = +X, y = -Z, z = +Y, and its origin is the midpoint of the two eye-bone heads
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import sys
@@ -25,7 +26,7 @@ from pydantic import Field
 
 from relhead.assets.base import (BROWS, PART_EYE, PART_MOUTH, PART_SKIN, PART_TEETH, PART_TONGUE, SCALP, SKIN_REGIONS, TORSO, HeadCfg, Identity, PosedHead,
                                  fixed_threads, sample_sparse_expression)
-from relhead.configbase import Range
+from relhead.configbase import ConfigError, Range
 from relhead.frames import euler_to_matrix
 from relhead.quiet import NO_GPU_DRIVER, without_lines
 
@@ -53,6 +54,10 @@ class AnnyCfg(HeadCfg):
     local_change_scale: float = Field(0.6, ge=0.0, le=1.0, description="amplitude of its head and face local changes")
     local_change_fraction: float = Field(0.5, ge=0.0, le=1.0, description="share of those local changes used per "
                                                                            "identity")
+    local_change_offsets: dict[str, float] = Field(
+        {}, description="added to every identity's local change of that name, after the draw (the draws stay the "
+                        "same): a mean face, e.g. {l-eye-push2-out: 1.0, r-eye-push2-out: 1.0} moves the inner eye "
+                        "corners toward the nose; names from Anny's head and face local changes")
     teeth: bool = Field(True, description="MakeHuman's helper teeth in the mouth, and the tongue a material of its "
                                           "own; false: the mouth's inside is one material, as before relhead had teeth")
 
@@ -358,6 +363,12 @@ class AnnyHead:
         for name in self.face_changes:
             if rng.random() < cfg.local_change_fraction:
                 changes[name] = float(rng.uniform(-1.0, 1.0) * cfg.local_change_scale)
+        for name, offset in cfg.local_change_offsets.items():
+            if name not in self.face_changes:
+                near = difflib.get_close_matches(name, self.face_changes, n=3) or self.face_changes[:3]
+                raise ConfigError(f"head.local_change_offsets: '{name}' is not one of Anny's head and face local "
+                                 f"changes (the nearest: {', '.join(near)})")
+            changes[name] = changes.get(name, 0.0) + float(offset)
         return AnnyIdentity(age_years=age_years, phenotypes=phen, local_changes=changes)
 
     def sample_expression(self, rng: np.random.Generator, cfg: AnnyCfg) -> dict[str, float]:

@@ -372,7 +372,8 @@ OPTIONAL_KEYS = (
 
 # Keys added after corpora were made without them, written into the config's dict (and hash) only when set
 # away from the value those corpora had: (section, key, that value).
-LATER_KEYS = (("render", "session", "view"), ("effects", "chroma_noise", CHROMA_NOISE_BEFORE), ("render", "filter_width", 1.5))
+LATER_KEYS = (("render", "session", "view"), ("effects", "chroma_noise", CHROMA_NOISE_BEFORE), ("render", "filter_width", 1.5),
+              ("head", "local_change_offsets", {}))
 
 # Keys that depend on the host or the run, not on the data: left out of the hash and the manifest.
 HOST_KEYS = (("render", "threads"), ("lighting", "hdri_dir"), ("lighting", "background_dir"), ("skin", "albedo_dir"))
@@ -467,9 +468,9 @@ class PipelineConfig(Strict):
             if not getattr(getattr(self, section), switch):
                 for key in keys:
                     d[section].pop(key)
-        for section, key, before in LATER_KEYS:
-            if getattr(getattr(self, section), key) == before:
-                d[section].pop(key)
+        for section, key, before in LATER_KEYS:  # (a backend's key: absent from another backend's section)
+            if getattr(getattr(self, section), key, before) == before:
+                d[section].pop(key, None)
         return d
 
     def portable_dict(self) -> dict:
