@@ -28,6 +28,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from relhead.datasets.shards import iter_groups
 from relhead.train.detect import MTCNN
+from relhead.render.photo import srgb_to_linear
 
 sys.path.insert(0, str(Path(__file__).parent))
 from realism import measure_view  # noqa: E402  (bench/realism.py: found = a face on relhead's face box)
@@ -114,8 +115,9 @@ def probe(corpus: Path, detector: MTCNN) -> None:
 
 
 def _luminance(rgb: np.ndarray) -> np.ndarray:
-    x = (rgb.astype(float) / 255) ** 2.2
-    return x @ [0.2126, 0.7152, 0.0722]
+    """Relative luminance (linear Rec. 709) of an 8-bit sRGB image; a greyscale one is its own grey."""
+    x = srgb_to_linear(rgb.astype(float) / 255)
+    return x @ [0.2126, 0.7152, 0.0722] if x.ndim == 3 else x
 
 
 def eye_ratio(rgb: np.ndarray, e1: np.ndarray, e2: np.ndarray) -> float:
