@@ -140,8 +140,9 @@ def luminance(corpora: list[Path], detector: MTCNN, frontal: float = 30.0) -> No
 
     print("| images | views | eye region / cheek (median, quartiles) |\n|---|---|---|")
     for photo in PHOTOS:
-        f = detector.detect(load_photo(photo))[0]
-        print(f"| real photo `{photo.name}` | 1 | {eye_ratio(load_photo(photo), f.landmarks[0], f.landmarks[1]):.2f} |")
+        rgb = load_photo(photo)
+        f = detector.detect(rgb)[0]
+        print(f"| real photo `{photo.name}` | 1 | {eye_ratio(rgb, f.landmarks[0], f.landmarks[1]):.2f} |")
     for corpus in corpora:
         r = []
         for g in iter_groups(sorted(corpus.glob("shard-*.tar"))):
