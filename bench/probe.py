@@ -27,8 +27,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from relhead.datasets.shards import iter_groups
-from relhead.train.detect import MTCNN
 from relhead.render.photo import srgb_to_linear
+from relhead.train.detect import MTCNN
 
 sys.path.insert(0, str(Path(__file__).parent))
 from realism import measure_view  # noqa: E402  (bench/realism.py: found = a face on relhead's face box)
