@@ -241,6 +241,17 @@ class LightingCfg(Strict):
     light_distance_m: Range(0.3, 20.0) = Field((0.8, 2.5), description="from the head's origin")
     light_elevation_deg: Range(-90.0, 90.0) = Field((-20.0, 70.0), description="above the head's horizontal plane")
     light_size_m: Range(0.0, 5.0) = Field((0.05, 1.0), description="area light side / point light radius")
+    key_light_fraction: float = Field(0.0, ge=0.0, le=1.0,
+                                      description="share of groups lit by a key light above the front of the body, as "
+                                                  "most photographs are (ceiling lights, sun and sky, a photographer's "
+                                                  "key); the HDRI is dimmed to keep the face's irradiance; 0: off")
+    key_light_share: Range(0.0, 0.95) = Field((0.4, 0.75), description="the key's share of the irradiance of a "
+                                                                     "surface facing it (the HDRI keeps the rest)")
+    key_light_azimuth_deg: Range(-180.0, 180.0) = Field((-50.0, 50.0), description="about the body's vertical axis; "
+                                                                                 "0: before the face at rest")
+    key_light_elevation_deg: Range(-90.0, 90.0) = Field((15.0, 60.0), description="above the horizontal plane")
+    key_light_distance_m: Range(0.3, 20.0) = Field((1.0, 2.5), description="from the head's origin")
+    key_light_size_m: Range(0.0, 5.0) = Field((0.3, 1.2), description="the key's side (an area light)")
     backdrop_fraction: float = Field(0.0, ge=0.0, le=1.0,
                                      description="share of groups (of those without a photo) before a procedural "
                                                  "backdrop: a wall or room with clutter (relhead.render.backdrop); 0: off")
@@ -368,6 +379,8 @@ OPTIONAL_KEYS = (
     ("effects", "photo_fraction", ("photo_fraction", "exposure_ev", "white_balance", "softness_px", "shot_noise",
                                    "read_noise", "picture_contrast", "picture_saturation", "jpeg_quality")),
     ("lighting", "backdrop_fraction", ("backdrop_fraction", "backdrop_clutter", "backdrop_blur")),
+    ("lighting", "key_light_fraction", ("key_light_fraction", "key_light_share", "key_light_azimuth_deg",
+                                        "key_light_elevation_deg", "key_light_distance_m", "key_light_size_m")),
 )
 
 # Keys added after corpora were made without them, written into the config's dict (and hash) only when set

@@ -18,11 +18,12 @@ from relhead.render.spec import (BackdropSpec, BackgroundSpec, CameraSpec, Effec
                                  FacialHairSpec, GarmentSpec, GlassesSpec, GroupSpec, HatSpec, HairSpec, HeadSpec,
                                  LightingSpec, LightSpec, MakeupSpec, MaterialsSpec, MouthSpec, PhotoSpec,
                                  SkinDetailSpec, SkinSpec, StrandsSpec, TIED, ViewSpec)
+from relhead.render.views import neck_rotation
 
 
 # The part streams: a part added after the main stream draws from its own generator,
 # default_rng([group seed, number]), so switching it on leaves every other parameter as it was. The numbers
-# are part of every corpus' bytes: never change one; a new part takes the next free number (19).
+# are part of every corpus' bytes: never change one; a new part takes the next free number (20).
 STREAMS = {
     "effects": 1,  # camera effects
     "lights": 2,  # extra lights
@@ -42,6 +43,7 @@ STREAMS = {
     "skin_detail": 16,  # skin colour over face areas, freckles, make-up
     "photo_model": 17,  # the camera model after the render
     "backdrop": 18,  # procedural backdrop
+    "key_light": 19,  # a key light above the front of the body
 }
 assert len(set(STREAMS.values())) == len(STREAMS), "two parts share a stream"
 
@@ -236,6 +238,25 @@ def sample_lights(rng: np.random.Generator, cfg) -> list[LightSpec]:
             distance_m=float(rng.uniform(*cfg.light_distance_m)), strength=float(rng.uniform(*cfg.light_strength)),
             kelvin=float(rng.uniform(*cfg.light_kelvin)), size_m=float(rng.uniform(*cfg.light_size_m))))
     return out
+
+
+def sample_key_light(rng: np.random.Generator, cfg, lighting: LightingSpec, first: ViewSpec) -> LightingSpec:
+    """A key light for `lighting.key_light_fraction` of the groups (else `lighting` as it was): an area
+    light above the front of the body, its direction drawn in the body's frame (the head's frame at rest:
+    upright, facing forward) and written, as every LightSpec is, in the head frame of the group's first
+    view (`first`, whose neck turn it undoes). The HDRI is dimmed so a surface facing the key gets the
+    irradiance the HDRI alone gave it: the key takes its share, the world keeps the rest."""
+    if not rng.random() < cfg.key_light_fraction:
+        return lighting
+    share = float(rng.uniform(*cfg.key_light_share))
+    a, e = np.radians(rng.uniform(*cfg.key_light_azimuth_deg)), np.radians(rng.uniform(*cfg.key_light_elevation_deg))
+    body = np.array([np.cos(e) * np.sin(a), -np.sin(e), -np.cos(e) * np.cos(a)])  # LightSpec's directions
+    u = neck_rotation(first).T @ body  # R_world_head = R_world_body @ N: a body direction in the head frame
+    key = LightSpec(kind="area", azimuth_deg=float(np.degrees(np.arctan2(u[0], -u[2]))),
+                    elevation_deg=float(np.degrees(np.arcsin(np.clip(-u[1], -1.0, 1.0)))),
+                    distance_m=float(rng.uniform(*cfg.key_light_distance_m)), strength=share / (1.0 - share),
+                    kelvin=float(rng.uniform(*cfg.light_kelvin)), size_m=float(rng.uniform(*cfg.key_light_size_m)))
+    return lighting.model_copy(update={"strength": lighting.strength * (1.0 - share), "lights": [*lighting.lights, key]})
 
 
 def sample_photo(rng: np.random.Generator, cfg, backgrounds: Sequence[AssetRef]) -> BackgroundSpec | None:
@@ -510,6 +531,7 @@ def sample_group(cfg, group: int, head_model, hdris: Sequence[AssetRef],
     shake = stream("motion_blur")
     views = [v.model_copy(update={"effects": sample_motion_blur(shake, cfg.effects, v.effects)}) for v in views]
     lighting = lighting.model_copy(update={"lights": sample_lights(stream("lights"), cfg.lighting)})
+    lighting = sample_key_light(stream("key_light"), cfg.lighting, lighting, views[0])
     photo = sample_photo(stream("photo"), cfg.lighting, backgrounds)
     if photo is not None:
         lighting = lighting.model_copy(update={"background": photo})

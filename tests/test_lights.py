@@ -34,11 +34,56 @@ def test_lights_are_sampled_in_range_and_change_nothing_else(fake_model):
         assert b.model_copy(update={"lighting": b.lighting.model_copy(update={"lights": []})}) == a
 
 
+def _head_dir(light: LightSpec) -> np.ndarray:
+    """A LightSpec's direction from the head, in the head frame of the group's first view."""
+    a, e = np.radians(light.azimuth_deg), np.radians(light.elevation_deg)
+    return np.array([np.cos(e) * np.sin(a), -np.sin(e), -np.cos(e) * np.cos(a)])
+
+
+def test_key_light_is_above_the_front_of_the_body_and_dims_the_hdri(fake_model):
+    from relhead.render.group import posed_heads
+    from relhead.render.views import neck_rotation
+
+    sets = ["lighting.light_count=[0,1]", "pose.pitch_deg=[-40,30]", "pose.roll_deg=[-30,30]"]
+    _, before = specs(sets, fake_model)
+    cfg, keyed = specs(sets + ["lighting.key_light_fraction=0.5"], fake_model)
+    lit = 0
+    for a, b in zip(before, keyed):
+        if len(b.lighting.lights) == len(a.lighting.lights):  # no key: the group as it was
+            assert b == a
+            continue
+        lit += 1
+        *others, key = b.lighting.lights
+        assert others == a.lighting.lights and key.kind == "area"
+        share = key.strength / (1.0 + key.strength)  # strength = share / (1 - share) of the dimmed world
+        assert b.lighting.strength == pytest.approx(a.lighting.strength * (1.0 - share))
+        assert cfg.lighting.key_light_share[0] <= share <= cfg.lighting.key_light_share[1]
+        assert b.model_copy(update={"lighting": a.lighting}) == a
+        # In the world the key stands where it was drawn in the body's frame (R_world_head = R_world_body N),
+        # whichever view's head frame it is read from; so above the horizon and before the face at rest.
+        posed = posed_heads(b, fake_model)
+        world = posed[0].T_world_head[:3, :3] @ _head_dir(key)
+        for view, head in zip(b.views, posed):
+            body = (head.T_world_head[:3, :3] @ neck_rotation(view).T).T @ world
+            elevation = np.degrees(np.arcsin(-body[1]))
+            azimuth = np.degrees(np.arctan2(body[0], -body[2]))
+            assert cfg.lighting.key_light_elevation_deg[0] - 1e-6 <= elevation <= cfg.lighting.key_light_elevation_deg[1] + 1e-6
+            assert cfg.lighting.key_light_azimuth_deg[0] - 1e-6 <= azimuth <= cfg.lighting.key_light_azimuth_deg[1] + 1e-6
+    assert 3 <= lit <= 13  # about half of 16 groups
+
+
+def test_key_light_off_keeps_the_config_hash():
+    assert resolve("test", ["lighting.key_light_share=[0.5,0.6]"]).hash() == resolve("test").hash()
+    assert resolve("test", ["lighting.key_light_fraction=0.5"]).hash() != resolve("test").hash()
+
+
 @pytest.mark.parametrize("sets, message", [
     (["lighting.light_count=[0.5,2]"], "lighting.light_count: light counts are whole numbers"),
     (["lighting.light_count=[0,9]"], "lighting.light_count"),
     (["lighting.light_kelvin=[8000,3000]"], r"lighting.light_kelvin: \[min, max\] needs min <= max"),
     (["lighting.area_fraction=-1"], "lighting.area_fraction"),
+    (["lighting.key_light_fraction=2"], "lighting.key_light_fraction"),
+    (["lighting.key_light_share=[0.5,1.0]"], "lighting.key_light_share"),
 ])
 def test_bad_light_config_is_one_line(sets, message):
     with pytest.raises(ConfigError, match=message) as e:
@@ -80,3 +125,29 @@ def test_a_light_lights_the_face_and_leaves_no_trace(fake_model):
         assert gain > 10 and gain > 3 * back
         r, _, b = (warm[i].rgb[face].astype(float) - plain[i].rgb[face]).mean(0)
         assert r > b + 3  # 2000 K is red, not blue
+
+
+@pytest.mark.slow
+def test_a_key_light_shades_the_face_from_above_at_about_the_same_brightness(fake_model):
+    from relhead.render.group import render_group
+
+    sets = FAKE + ["image.width=96", "image.height=96", "lighting.light_count=[0,0]", "lighting.background=hdri",
+                   "lighting.hdris=[studio]", "pose.yaw_deg=[0,0]", "pose.pitch_deg=[0,0]", "pose.roll_deg=[0,0]"]
+    cfg = resolve("test", sets)
+    key = resolve("test", sets + ["lighting.key_light_fraction=1", "lighting.key_light_elevation_deg=[50,55]",
+                                  "lighting.key_light_azimuth_deg=[-5,5]", "lighting.key_light_share=[0.7,0.75]"])
+    pool = hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir)
+    plain = render_group(cfg, sample_group(cfg, 0, fake_model, pool.refs), fake_model, pool).views
+    lit = render_group(key, sample_group(key, 0, fake_model, pool.refs), fake_model, pool).views
+    for a, b in zip(plain, lit):
+        assert np.array_equal(a.mask, b.mask)
+        face = a.mask >= 128
+        rows = np.nonzero(face.any(1))[0]
+        top, bottom = face.copy(), face.copy()
+        top[rows[0] + len(rows) // 2:] = False
+        bottom[:rows[0] + len(rows) // 2] = False
+        def ratio(v):
+            y = v.rgb.astype(float).mean(2)
+            return y[top].mean() / y[bottom].mean()
+        assert ratio(b) > 1.1 * ratio(a)  # lit from above: the top of the head brighter against the bottom
+        assert 0.6 < b.rgb[face].mean() / a.rgb[face].mean() < 1.6  # the HDRI dimmed for it

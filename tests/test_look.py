@@ -17,7 +17,7 @@ from synthetic import sampled_specs
 FAKE = ["head.model=fake", "views=3"]
 LOOK_ON = ["eyes.detail=1", "skin.detail=1", "effects.photo_fraction=1", "lighting.backdrop_fraction=1"]
 NEW_KEYS = ("detail", "freckles", "makeup", "photo_fraction", "exposure_ev", "jpeg_quality", "backdrop_fraction",
-            "backdrop_clutter", "eyes")
+            "backdrop_clutter", "eyes", "key_light_fraction", "key_light_share")
 
 # Config hashes of the shipped pipelines that leave the look parts off, as they were before the parts
 # existed (main at 6022be5): switching a part off must give these exactly. The default preset's denoiser
@@ -47,7 +47,7 @@ def test_pipelines_without_the_look_parts_keep_their_config_hash(name):
 
 def test_the_realistic_pipeline_with_its_look_parts_off_is_as_it_was():
     off = ["eyes.detail=0", "skin.detail=0", "lighting.backdrop_fraction=0", "effects.chroma_noise=0.5",
-           "head.local_change_offsets={}", *AS_IT_WAS]  # the camera model ships off
+           "head.local_change_offsets={}", "lighting.key_light_fraction=0", *AS_IT_WAS]  # the camera model ships off
     assert resolve("realistic", off).hash() == REALISTIC_BEFORE
     # a sub-key of a part that is off changes no data, so neither the dict nor the hash
     assert resolve("realistic", off + ["skin.freckles=0.9", "effects.jpeg_quality=[80,81]"]).hash() == REALISTIC_BEFORE
@@ -58,6 +58,7 @@ def test_a_part_switched_on_enters_the_dict_and_hash_with_its_keys():
     for on, section, keys in (("skin.detail=0.5", "skin", ("detail", "freckles", "makeup")),
                               ("effects.photo_fraction=0.5", "effects", ("photo_fraction", "jpeg_quality")),
                               ("lighting.backdrop_fraction=0.5", "lighting", ("backdrop_fraction", "backdrop_clutter")),
+                              ("lighting.key_light_fraction=0.5", "lighting", ("key_light_fraction", "key_light_share")),
                               ("eyes.detail=0.5", "eyes", ("detail", "veins"))):
         cfg = resolve("test", [on])
         assert cfg.hash() != base.hash() and all(k in cfg.to_dict()[section] for k in keys)
