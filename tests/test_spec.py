@@ -41,7 +41,8 @@ def test_the_part_streams_keep_their_numbers():
 
     assert STREAMS == {"effects": 1, "lights": 2, "photo": 3, "skin_regions": 4, "hair": 5, "garment": 6, "strands": 7,
                        "glasses": 8, "facial_hair": 9, "hat": 10, "albedo": 11, "mouth": 12, "motion_blur": 13,
-                       "clip": 14, "eye_detail": 15, "skin_detail": 16, "photo_model": 17, "backdrop": 18}
+                       "clip": 14, "eye_detail": 15, "skin_detail": 16, "photo_model": 17, "backdrop": 18,
+                       "key_light": 19}
     assert part_stream(7, "clip").random() == np.random.default_rng([7, 14]).random()
 
 
