@@ -17,7 +17,7 @@ from relhead.render.clip import sample_clip
 from relhead.render.spec import (BackdropSpec, BackgroundSpec, CameraSpec, EffectsSpec, EyeDetailSpec, EyeSpec, Euler,
                                  FacialHairSpec, GarmentSpec, GlassesSpec, GroupSpec, HatSpec, HairSpec, HeadSpec,
                                  LightingSpec, LightSpec, MakeupSpec, MaterialsSpec, MouthSpec, PhotoSpec,
-                                 SkinDetailSpec, SkinSpec, StrandsSpec, TIED, ViewSpec)
+                                 SkinDetailSpec, SkinSpec, StrandsSpec, TIED, ViewSpec, light_angles, light_direction)
 from relhead.render.views import neck_rotation
 
 
@@ -249,14 +249,16 @@ def sample_key_light(rng: np.random.Generator, cfg, lighting: LightingSpec, firs
     if not rng.random() < cfg.key_light_fraction:
         return lighting
     share = float(rng.uniform(*cfg.key_light_share))
-    a, e = np.radians(rng.uniform(*cfg.key_light_azimuth_deg)), np.radians(rng.uniform(*cfg.key_light_elevation_deg))
-    body = np.array([np.cos(e) * np.sin(a), -np.sin(e), -np.cos(e) * np.cos(a)])  # LightSpec's directions
-    u = neck_rotation(first).T @ body  # R_world_head = R_world_body @ N: a body direction in the head frame
-    key = LightSpec(kind="area", azimuth_deg=float(np.degrees(np.arctan2(u[0], -u[2]))),
-                    elevation_deg=float(np.degrees(np.arcsin(np.clip(-u[1], -1.0, 1.0)))),
+    body = np.array(light_direction(rng.uniform(*cfg.key_light_azimuth_deg), rng.uniform(*cfg.key_light_elevation_deg)))
+    # R_world_head = R_world_body @ N: a body direction in the head frame is N^T body, summed elementwise (not
+    # BLAS, whose kernels round differently from host to host) because the angles go into the spec's bytes
+    u = (neck_rotation(first) * body[:, None]).sum(axis=0)
+    azimuth, elevation = light_angles(u)
+    key = LightSpec(kind="area", azimuth_deg=azimuth, elevation_deg=elevation,
                     distance_m=float(rng.uniform(*cfg.key_light_distance_m)), strength=share / (1.0 - share),
                     kelvin=float(rng.uniform(*cfg.light_kelvin)), size_m=float(rng.uniform(*cfg.key_light_size_m)))
-    return lighting.model_copy(update={"strength": lighting.strength * (1.0 - share), "lights": [*lighting.lights, key]})
+    return lighting.model_copy(update={"strength": lighting.strength * (1.0 - share),
+                                       "lights": [*lighting.lights, key]})
 
 
 def sample_photo(rng: np.random.Generator, cfg, backgrounds: Sequence[AssetRef]) -> BackgroundSpec | None:

@@ -8,6 +8,8 @@ garments, accessories) and other head models add typed fields here.
 
 from __future__ import annotations
 
+import math
+
 from typing import ClassVar, Literal
 
 from pydantic import SerializeAsAny, field_validator, model_serializer
@@ -320,6 +322,24 @@ class LightSpec(Strict):
     strength: float  # irradiance at the head as a share of a uniform world of the HDRI's strength
     kelvin: float
     size_m: float  # area light side, or point light radius
+
+    def direction(self) -> tuple[float, float, float]:
+        """The unit vector from the head toward the light, in the head frame of the group's first view."""
+        return light_direction(self.azimuth_deg, self.elevation_deg)
+
+
+def light_direction(azimuth_deg: float, elevation_deg: float) -> tuple[float, float, float]:
+    """A light's (azimuth, elevation) -> the unit vector toward it in its head frame (x right, y down, the face
+    toward -z). By the math module (libm), not numpy, whose SIMD sines differ from host to host in the last bit:
+    these values go into the spec's bytes."""
+    a, e = math.radians(azimuth_deg), math.radians(elevation_deg)
+    return (math.cos(e) * math.sin(a), -math.sin(e), -math.cos(e) * math.cos(a))
+
+
+def light_angles(u) -> tuple[float, float]:
+    """The inverse of :func:`light_direction`: a unit vector -> (azimuth, elevation) in degrees."""
+    x, y, z = (float(c) for c in u)
+    return math.degrees(math.atan2(x, -z)), math.degrees(math.asin(min(1.0, max(-1.0, -y))))
 
 
 class LightingSpec(Strict):

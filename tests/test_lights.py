@@ -34,12 +34,6 @@ def test_lights_are_sampled_in_range_and_change_nothing_else(fake_model):
         assert b.model_copy(update={"lighting": b.lighting.model_copy(update={"lights": []})}) == a
 
 
-def _head_dir(light: LightSpec) -> np.ndarray:
-    """A LightSpec's direction from the head, in the head frame of the group's first view."""
-    a, e = np.radians(light.azimuth_deg), np.radians(light.elevation_deg)
-    return np.array([np.cos(e) * np.sin(a), -np.sin(e), -np.cos(e) * np.cos(a)])
-
-
 def test_key_light_is_above_the_front_of_the_body_and_dims_the_hdri(fake_model):
     from relhead.render.group import posed_heads
     from relhead.render.views import neck_rotation
@@ -62,13 +56,13 @@ def test_key_light_is_above_the_front_of_the_body_and_dims_the_hdri(fake_model):
         # In the world the key stands where it was drawn in the body's frame (R_world_head = R_world_body N),
         # whichever view's head frame it is read from; so above the horizon and before the face at rest.
         posed = posed_heads(b, fake_model)
-        world = posed[0].T_world_head[:3, :3] @ _head_dir(key)
+        world = posed[0].T_world_head[:3, :3] @ np.array(key.direction())
         for view, head in zip(b.views, posed):
             body = (head.T_world_head[:3, :3] @ neck_rotation(view).T).T @ world
             elevation = np.degrees(np.arcsin(-body[1]))
             azimuth = np.degrees(np.arctan2(body[0], -body[2]))
-            assert cfg.lighting.key_light_elevation_deg[0] - 1e-6 <= elevation <= cfg.lighting.key_light_elevation_deg[1] + 1e-6
-            assert cfg.lighting.key_light_azimuth_deg[0] - 1e-6 <= azimuth <= cfg.lighting.key_light_azimuth_deg[1] + 1e-6
+            (e0, e1), (a0, a1) = cfg.lighting.key_light_elevation_deg, cfg.lighting.key_light_azimuth_deg
+            assert e0 - 1e-6 <= elevation <= e1 + 1e-6 and a0 - 1e-6 <= azimuth <= a1 + 1e-6
     assert 3 <= lit <= 13  # about half of 16 groups
 
 

@@ -39,8 +39,7 @@ class LightsPart(Part):
             ob.data.type = "AREA" if spec.kind == "area" else "POINT"
             L = ob.data
             L.use_temperature, L.temperature, L.color = True, spec.kelvin, (1.0, 1.0, 1.0)
-            a, e = math.radians(spec.azimuth_deg), math.radians(spec.elevation_deg)
-            u = T_world_head[:3, :3] @ np.array([math.cos(e) * math.sin(a), -math.sin(e), -math.cos(e) * math.cos(a)])
+            u = T_world_head[:3, :3] @ np.array(spec.direction())
             # Irradiance at distance d: point P / (4 pi^2 d^2), small area light facing it P / (pi^2 d^2).
             geometric = (4.0 if spec.kind == "point" else 1.0) * math.pi ** 2 * spec.distance_m ** 2
             L.energy = spec.strength * world_strength * geometric
