@@ -25,8 +25,9 @@ from typing import Literal
 from pydantic import Field
 
 from relhead.assets.base import (BROWS, PART_EYE, PART_MOUTH, PART_SKIN, PART_TEETH, PART_TONGUE, SCALP, SKIN_REGIONS, TORSO, HeadCfg, Identity, PosedHead,
-                                 fixed_threads, sample_sparse_expression)
+                                 fixed_threads, same_bits_on_every_cpu, sample_sparse_expression)
 from relhead.configbase import ConfigError, Range
+from relhead.exact import mm, rigid_inverse
 from relhead.frames import euler_to_matrix
 from relhead.quiet import NO_GPU_DRIVER, without_lines
 
@@ -228,6 +229,7 @@ class AnnyHead:
         return cls(teeth=cfg.teeth)
 
     def __init__(self, dtype: str = "float64", landmarks_file: str | Path | None = None, teeth: bool = True):
+        same_bits_on_every_cpu()  # before torch's first arithmetic in this process
         import torch
         import warp  # anny's skinning kernels; its start-up banner would be printed by every worker
         import anny
@@ -311,7 +313,7 @@ class AnnyHead:
             mask = get_face_segmentation_mask(m, [f"eye_front.{side}", f"eye_back.{side}"]).cpu().numpy()
             vids = np.unique(faces[mask])
             c = V[vids].mean(0)
-            local = (V[vids] - c) @ R_WORLD_HEAD_REST  # head-frame axes: z points into the head
+            local = mm(V[vids] - c, R_WORLD_HEAD_REST)  # head-frame axes: z points into the head
             local[:, 2] *= -1.0  # so +z points out of the face (through the pupil)
             local[:, 1] *= -1.0  # keep it right-handed
             r = np.linalg.norm(local, axis=1).max()
@@ -327,11 +329,11 @@ class AnnyHead:
         if not keep_v[lm_full].all():
             raise RuntimeError("a landmark vertex falls outside the head crop")
         self.landmark_indices = remap[lm_full].astype(np.int32)
-        X = V[self.vertex_ids] @ R_WORLD_HEAD_REST  # head-frame axes (x image right, y down, z into the head)
+        X = mm(V[self.vertex_ids], R_WORLD_HEAD_REST)  # head-frame axes (x image right, y down, z into the head)
         self.vertex_attributes[BROWS] = brow_coordinates(X, X[self.landmark_indices])
         ears = self.vertex_attributes[SKIN_REGIONS][:, REGIONS.index("ears")]
         self.vertex_attributes[SCALP] = scalp_coordinates(X, X[self.landmark_indices], ears)
-        neck_base = rest["bone_poses"][0, self.bones.index("neck01"), :3, 3].cpu().numpy() @ R_WORLD_HEAD_REST
+        neck_base = mm(rest["bone_poses"][0, self.bones.index("neck01"), :3, 3].cpu().numpy(), R_WORLD_HEAD_REST)
         self.vertex_attributes[TORSO] = torso_coordinates(X, neck_base, self._head_weights()[self.vertex_ids])
 
     def _head_weights(self) -> np.ndarray:
@@ -424,11 +426,11 @@ class AnnyHead:
         for i in range(B):
             # 'local-ref' pose parameters rotate about world-aligned axes at rest; express the
             # head-frame rotation in Anny's world axes and spread it along the neck chain.
-            rotvec = Rotation.from_matrix(R_WORLD_HEAD_REST @ neck_rotations[i] @ R_WORLD_HEAD_REST.T).as_rotvec()
+            rotvec = Rotation.from_matrix(mm(mm(R_WORLD_HEAD_REST, neck_rotations[i]), R_WORLD_HEAD_REST.T)).as_rotvec()
             for bone, share in zip(NECK_CHAIN, NECK_SHARE):
                 P[i, self.bones.index(bone), :3, :3] = torch.as_tensor(Rotation.from_rotvec(rotvec * share).as_matrix())
             gyaw, gpitch = gazes_deg[i]
-            Rg = R_WORLD_HEAD_REST @ euler_to_matrix(gyaw, gpitch, 0.0) @ R_WORLD_HEAD_REST.T
+            Rg = mm(mm(R_WORLD_HEAD_REST, euler_to_matrix(gyaw, gpitch, 0.0)), R_WORLD_HEAD_REST.T)
             for eye in ("eye.L", "eye.R"):
                 P[i, self.bones.index(eye), :3, :3] = torch.as_tensor(Rg)
         out = self._forward(identity, expressions, P)
@@ -438,14 +440,13 @@ class AnnyHead:
         T_world_head_rest = np.eye(4)
         T_world_head_rest[:3, :3] = R_WORLD_HEAD_REST
         T_world_head_rest[:3, 3] = 0.5 * (B_rest[iL, :3, 3] + B_rest[iR, :3, 3])
-        head_rest_inv = np.linalg.inv(B_rest[ih])
+        head_rest_inv = rigid_inverse(B_rest[ih])
         posed = []
         for i in range(B):
             Bp = out["bone_poses"][i].cpu().numpy()
-            T = Bp[ih] @ head_rest_inv @ T_world_head_rest
+            T = mm(mm(Bp[ih], head_rest_inv), T_world_head_rest)
             T[3] = (0, 0, 0, 1)
-            U, _, Vt = np.linalg.svd(T[:3, :3])  # re-orthonormalise round-off
-            T[:3, :3] = U @ Vt
+            T[:3, :3] = Rotation.from_matrix(T[:3, :3]).as_matrix()  # re-orthonormalise round-off (not LAPACK's SVD: its bits depend on the CPU)
             verts = out["vertices"][i].cpu().numpy()[self.vertex_ids].astype(np.float32)
             posed.append(PosedHead(vertices=verts, T_world_head=T, landmarks=verts[self.landmark_indices].astype(float)))
         return posed

@@ -13,6 +13,7 @@ Each backend owns a config section (a :class:`HeadCfg` subclass, chosen by `head
 
 from __future__ import annotations
 
+import os
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -48,11 +49,25 @@ TORSO = "torso"
 ARITHMETIC_THREADS = 1
 
 
+def same_bits_on_every_cpu() -> None:
+    """Ask MKL (torch's BLAS on x86) for the same bits on every CPU: it picks a code path per CPU, and
+    AVX-512's and AVX2's round differently in the last bits (a head model's vertices, so a corpus'
+    labels, would depend on the machine that rendered them). Its conditional numerical reproducibility
+    mode (MKL_CBWR=COMPATIBLE) holds from MKL's first call in a process, so a head model calls this
+    before its first torch arithmetic, and so does every group's arithmetic (fixed_threads): in a render
+    process, that is before MKL's first call. A user's own MKL_CBWR is kept. Not for training processes:
+    the mode gives up MKL's fastest kernels."""
+    os.environ.setdefault("MKL_CBWR", "COMPATIBLE")
+
+
 @contextmanager
 def fixed_threads(n: int = ARITHMETIC_THREADS) -> Iterator[None]:
     """Run the enclosed numpy (BLAS, OpenMP) and torch arithmetic on `n` threads, then restore the
-    process' counts. torch is limited only when something already imported it."""
+    process' counts. torch is limited only when something already imported it. MKL is asked for the
+    same bits on every CPU (same_bits_on_every_cpu)."""
     from threadpoolctl import threadpool_limits
+
+    same_bits_on_every_cpu()
 
     torch = sys.modules.get("torch")
     before = torch.get_num_threads() if torch else None

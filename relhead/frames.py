@@ -21,6 +21,8 @@ import math
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from relhead.exact import mm
+
 # Blender's camera looks down -z with y up; OpenCV's looks down +z with y down.
 _CV_FROM_BLENDER_CAM = np.diag([1.0, -1.0, -1.0])
 
@@ -41,8 +43,8 @@ def relative_transform(R_a, t_a, R_q, t_q) -> tuple[np.ndarray, np.ndarray]:
     R_q = R_rel R_a and t_q = R_rel t_a + t_rel: the query camera seen from the anchor camera. Also over
     a batch: (..., 3, 3) rotations and (..., 3) translations."""
     R_a, R_q = np.asarray(R_a, float), np.asarray(R_q, float)
-    R_rel = R_q @ np.swapaxes(R_a, -1, -2)
-    t_rel = np.asarray(t_q, float) - np.einsum("...ij,...j->...i", R_rel, np.asarray(t_a, float))
+    R_rel = mm(R_q, np.swapaxes(R_a, -1, -2))
+    t_rel = np.asarray(t_q, float) - mm(R_rel, np.asarray(t_a, float)[..., None])[..., 0]
     return R_rel, t_rel
 
 
@@ -73,8 +75,8 @@ def mirror_intrinsics(K, W: float) -> np.ndarray:
 
 def geodesic_deg(R1, R2) -> float:
     """Angle of the rotation R1 R2^T, degrees."""
-    c = (np.trace(np.asarray(R1, float) @ np.asarray(R2, float).T) - 1.0) / 2.0
-    return float(np.degrees(np.arccos(np.clip(c, -1.0, 1.0))))
+    c = (float(np.trace(mm(R1, np.asarray(R2, float).T))) - 1.0) / 2.0
+    return math.degrees(math.acos(min(max(c, -1.0), 1.0)))  # libm's, not numpy's SIMD arccos (relhead.exact)
 
 
 def intrinsics(fx: float, fy: float, cx: float, cy: float) -> np.ndarray:
@@ -84,8 +86,8 @@ def intrinsics(fx: float, fy: float, cx: float, cy: float) -> np.ndarray:
 def project(K, R, t, X) -> tuple[np.ndarray, np.ndarray]:
     """Project Nx3 points of a frame posed by (R, t) in the camera; returns (Nx2 pixels, N depths).
     Pixel centres are at integer + 0.5 (the image spans [0, W] x [0, H])."""
-    Xc = np.asarray(X, float) @ np.asarray(R, float).T + np.asarray(t, float)
-    uvw = Xc @ np.asarray(K, float).T
+    Xc = mm(X, np.asarray(R, float).T) + np.asarray(t, float)
+    uvw = mm(Xc, np.asarray(K, float).T)
     return uvw[:, :2] / uvw[:, 2:3], Xc[:, 2]
 
 
@@ -93,17 +95,17 @@ def blender_camera_from_opencv(R_w2c: np.ndarray, t_w2c: np.ndarray) -> np.ndarr
     """OpenCV world-to-camera extrinsics -> Blender camera object's 4x4 world matrix."""
     R_c2w = np.asarray(R_w2c, float).T
     M = np.eye(4)
-    M[:3, :3] = R_c2w @ _CV_FROM_BLENDER_CAM
-    M[:3, 3] = -R_c2w @ np.asarray(t_w2c, float)
+    M[:3, :3] = mm(R_c2w, _CV_FROM_BLENDER_CAM)
+    M[:3, 3] = -mm(R_c2w, t_w2c)
     return M
 
 
 def opencv_from_blender_camera(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Blender camera object's 4x4 world matrix -> OpenCV world-to-camera (R, t)."""
     M = np.asarray(M, float)
-    R_c2w = M[:3, :3] @ _CV_FROM_BLENDER_CAM
+    R_c2w = mm(M[:3, :3], _CV_FROM_BLENDER_CAM)
     R = R_c2w.T
-    return R, -R @ M[:3, 3]
+    return R, -mm(R, M[:3, 3])
 
 
 def blender_lens_from_K(K: np.ndarray, width: int, height: int, sensor_mm: float = 36.0) -> dict:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
+from relhead.exact import exp
 from relhead.render.spec import BackdropSpec
 
 # Wall and surface colours (sRGB): whites, creams, greys, beiges, pastels, wood, brick, dark paint, concrete.
@@ -172,7 +173,7 @@ def backdrop_image(p: BackdropSpec, W: int, H: int) -> np.ndarray:
     # uneven light over the wall: a broad gradient and a soft pool of light
     img *= _shade(rng, H, W)[..., None]
     lx, ly, lr = rng.uniform(0, W), rng.uniform(0, H), rng.uniform(0.3, 1.2) * S
-    img *= (1.0 + rng.uniform(0.0, 0.5) * np.exp(-((x - lx) ** 2 + (y - ly) ** 2) / (2 * lr * lr)))[..., None]
+    img *= (1.0 + rng.uniform(0.0, 0.5) * exp(-((x - lx) ** 2 + (y - ly) ** 2) / (2 * lr * lr)))[..., None]
     layout = rng.choice(["wall", "floor", "corner"], p=[0.4, 0.35, 0.25])
     if layout == "floor":  # the wall meets a floor (or a table top) at a horizon
         h0 = rng.uniform(0.55, 0.95) * H

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from relhead.assets.base import PART_EYE, PART_MOUTH, PART_SKIN, PART_TEETH, PART_TONGUE, PosedHead
+from relhead.exact import lstsq, mm, norm
 from relhead.frames import project
 
 DENSE_COUNT = 300  # dense landmarks per view
@@ -39,7 +40,7 @@ PROXY_CLASSES = (SEG["hair"], SEG["beard"])
 def head_frame(posed: PosedHead, points: np.ndarray) -> np.ndarray:
     """World points of a posed head -> its head frame."""
     T = posed.T_world_head
-    return (np.asarray(points, float) - T[:3, 3]) @ T[:3, :3]
+    return mm(np.asarray(points, float) - T[:3, 3], T[:3, :3])
 
 
 _DENSE: dict[int, tuple[object, np.ndarray]] = {}
@@ -102,9 +103,9 @@ def gaze_head(posed: PosedHead, eye_coords: np.ndarray, ids: np.ndarray) -> np.n
     rigid eyeball however its vertices are spread)."""
     X = head_frame(posed, posed.vertices[ids])
     E = np.c_[np.asarray(eye_coords, float)[ids], np.ones(len(ids))]
-    A, *_ = np.linalg.lstsq(E, X, rcond=None)  # X = E @ A: rows 0-2 the eye axes' images
+    A = lstsq(E, X)  # X = E @ A: rows 0-2 the eye axes' images
     g = A[2]
-    return g / np.linalg.norm(g)
+    return g / norm(g)
 
 
 class ExtraLabeler:
@@ -123,13 +124,13 @@ class ExtraLabeler:
         `dense_uv` (D, 2), `dense_3d` (D, 3), `mesh_vertices` (N, 3) float32 in the head frame."""
         out = {}
         if self.cfg.landmarks_3d:
-            out["landmarks_3d"] = head_frame(posed, posed.landmarks) @ R.T + t
+            out["landmarks_3d"] = mm(head_frame(posed, posed.landmarks), R.T) + t
         if self.cfg.gaze:
-            out["gaze"] = np.stack([R @ gaze_head(posed, self.eye_coords, ids) for ids in self.eyes])
+            out["gaze"] = np.stack([mm(R, gaze_head(posed, self.eye_coords, ids)) for ids in self.eyes])
         if self.dense is not None:
             X = head_frame(posed, posed.vertices[self.dense])
             out["dense_uv"], _ = project(K, R, t, X)
-            out["dense_3d"] = X @ R.T + t
+            out["dense_3d"] = mm(X, R.T) + t
         if self.cfg.mesh:
             out["mesh_vertices"] = head_frame(posed, posed.vertices).astype(np.float32)
         return out

@@ -15,6 +15,7 @@ import numpy as np
 
 from relhead.assets.base import PosedHead, fixed_threads
 from relhead.assets.refs import AssetPool
+from relhead.exact import mm
 from relhead.render.extra_labels import PROXY_CLASSES, ExtraLabeler, HeadSegmenter
 from relhead.render.labels import RenderedGroup, RenderedView, label_views
 from relhead.render.photo import develop
@@ -68,7 +69,7 @@ def render_group(cfg, spec: GroupSpec, head_model, files: AssetPool, clock=_no_c
             with clock("camera model"), fixed_threads():
                 rgb = develop(rgb, v.photo)
         with clock("landmark visibility"):
-            centre = -labels.R_w2c.T @ labels.t_w2c
+            centre = -mm(labels.R_w2c.T, labels.t_w2c)
             visible = scene.visible(p.landmarks, centre) & labels.landmarks_visible
         more = {}
         if extra is not None:
@@ -98,7 +99,7 @@ def _extra_labels(scene, extra: ExtraLabeler, p: PosedHead, labels, mask: np.nda
     pixel centre through the process' scene."""
     want = extra.cfg
     H, W = mask.shape
-    centre = -labels.R_w2c.T @ labels.t_w2c
+    centre = -mm(labels.R_w2c.T, labels.t_w2c)
     more = extra.view(p, labels.K, labels.R, labels.t)
     if extra.dense is not None:
         uv = more["dense_uv"]
@@ -116,7 +117,7 @@ def _extra_labels(scene, extra: ExtraLabeler, p: PosedHead, labels, mask: np.nda
             more["normals"] = s["normals"]
         if want.segmentation:
             seg, on_head = s["part_class"].copy(), s["head_tri"] >= 0
-            P_head = (s["points"][on_head] - labels.t) @ labels.R  # camera -> head frame
+            P_head = mm(s["points"][on_head] - labels.t, labels.R)  # camera -> head frame
             seg[on_head] = HeadSegmenter(extra.hm, p).classes(s["head_tri"][on_head], P_head)
             more["segmentation"] = seg
     return more

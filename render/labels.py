@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from relhead.assets.base import PosedHead
+from relhead.exact import mm
 from relhead.frames import project
 from relhead.render.spec import GroupSpec, ViewSpec
 from relhead.render.views import camera_intrinsics, head_to_camera, world_to_camera
@@ -68,7 +69,7 @@ def label_fixed_camera(K: np.ndarray, R_w2c: np.ndarray, t_w2c: np.ndarray, pose
     """The ground truth of a view by a given camera (K, world -> camera): the head's pose is where the
     posed skull is in it."""
     T = posed.T_world_head
-    return _labels(K, R_w2c @ T[:3, :3], R_w2c @ T[:3, 3] + t_w2c, R_w2c, t_w2c, posed, W, H)
+    return _labels(K, mm(R_w2c, T[:3, :3]), mm(R_w2c, T[:3, 3]) + t_w2c, R_w2c, t_w2c, posed, W, H)
 
 
 def label_views(spec: GroupSpec, posed: list[PosedHead], head_width: float, W: int, H: int) -> list[ViewLabels]:
@@ -81,7 +82,7 @@ def label_views(spec: GroupSpec, posed: list[PosedHead], head_width: float, W: i
 
 def _labels(K, R, t, R_w2c, t_w2c, posed: PosedHead, W: int, H: int) -> ViewLabels:
     T = posed.T_world_head
-    uv, _ = project(K, R, t, (posed.landmarks - T[:3, 3]) @ T[:3, :3])
+    uv, _ = project(K, R, t, mm(posed.landmarks - T[:3, 3], T[:3, :3]))
     inside = (uv[:, 0] >= 0) & (uv[:, 0] < W) & (uv[:, 1] >= 0) & (uv[:, 1] < H)
     return ViewLabels(K=K, R=R, t=t, landmarks=uv, landmarks_visible=inside, face_box=face_box(uv, W, H),
                       R_w2c=R_w2c, t_w2c=t_w2c)

@@ -28,16 +28,17 @@ import numpy as np
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
+from relhead.exact import power
 from relhead.render.spec import PhotoSpec
 
 
 def srgb_to_linear(x: np.ndarray) -> np.ndarray:
-    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+    return np.where(x <= 0.04045, x / 12.92, power(np.maximum(x + 0.055, 0.0) / 1.055, 2.4))
 
 
 def linear_to_srgb(x: np.ndarray) -> np.ndarray:
     x = np.clip(x, 0.0, 1.0)
-    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055)
+    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * power(x, 1 / 2.4) - 0.055)
 
 
 def jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:

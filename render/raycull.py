@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from relhead.exact import mm, norm
+
 
 def rays_meet_box(origin: np.ndarray, dirs: np.ndarray, lo: np.ndarray, hi: np.ndarray, margin: float = 1e-3) -> np.ndarray:
     """(N,) whether each ray `origin` + s `dirs` (s >= 0) passes through the box [lo, hi] grown by
@@ -31,14 +33,14 @@ def triangles_on_rays(centre: np.ndarray, points: np.ndarray, verts: np.ndarray,
     behind that plane are kept, and all of them when a point lies behind it."""
     d = points - centre
     axis = d.mean(0)
-    norm = np.linalg.norm(axis)
-    if not norm > 0:
+    length = norm(axis)
+    if not length > 0:
         return np.ones(len(faces), bool)
-    axis = axis / norm
+    axis = axis / length
     u = np.cross(axis, [1.0, 0.0, 0.0] if abs(axis[0]) < 0.9 else [0.0, 1.0, 0.0])
-    u /= np.linalg.norm(u)
+    u /= norm(u)
     basis = np.stack([u, np.cross(axis, u), axis], 1)  # columns: image x, image y, depth
-    q, p = d @ basis, (verts - centre) @ basis
+    q, p = mm(d, basis), mm(verts - centre, basis)
     if not (q[:, 2] > tol).all():
         return np.ones(len(faces), bool)
     q = q[:, :2] / q[:, 2:]

@@ -6,6 +6,7 @@ anywhere gives the same group.
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -13,6 +14,7 @@ import numpy as np
 from relhead.assets.base import BROWS, SCALP, TORSO
 from relhead.assets.refs import AssetRef
 from relhead.config import CHROMA_NOISE_BEFORE
+from relhead.exact import power
 from relhead.render.clip import sample_clip
 from relhead.render.spec import (BackdropSpec, BackgroundSpec, CameraSpec, EffectsSpec, EyeDetailSpec, EyeSpec, Euler,
                                  FacialHairSpec, GarmentSpec, GlassesSpec, GroupSpec, HatSpec, HairSpec, HeadSpec,
@@ -61,7 +63,7 @@ def group_seed(corpus_seed: int, group: int) -> int:
 
 def _srgb_to_linear(c) -> tuple[float, ...]:
     c = np.asarray(c, float)
-    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    lin = np.where(c <= 0.04045, c / 12.92, power((c + 0.055) / 1.055, 2.4))
     return tuple(float(x) for x in lin.round(5))
 
 
@@ -125,7 +127,7 @@ def sample_skin_regions(rng: np.random.Generator, cfg, skin: SkinSpec) -> SkinSp
         return skin
     # Lips: the skin's colour pulled toward a deep red (linear RGB), more for `redness`.
     base = np.asarray(skin.base_color)
-    lips = base * (1.0 - 0.45 * redness) * np.array([1.0, 0.55, 0.6]) ** (0.5 + redness)
+    lips = base * (1.0 - 0.45 * redness) * power(np.array([1.0, 0.55, 0.6]), 0.5 + redness)
     return skin.model_copy(update={"region_tint": tint, "lip_color": tuple(float(x) for x in lips.round(5))})
 
 
@@ -289,7 +291,7 @@ def sample_garment(rng: np.random.Generator, cfg) -> GarmentSpec | None:
     color, second = _fabric(rng), _fabric(rng)
     pattern = cfg.patterns[int(rng.integers(len(cfg.patterns)))] if rng.random() < cfg.pattern_fraction else "solid"
     return GarmentSpec(style=style, thickness_mm=float(rng.uniform(*cfg.thickness_mm)), color=color, pattern=pattern,
-                       pattern_color=second, pattern_scale_cm=float(np.exp(rng.uniform(np.log(0.6), np.log(5.0)))),
+                       pattern_color=second, pattern_scale_cm=_log_uniform(rng, 0.6, 5.0),
                        roughness=float(rng.uniform(*cfg.roughness)), sheen=float(rng.uniform(0.0, 0.6)))
 
 
@@ -362,7 +364,7 @@ def sample_effects(rng: np.random.Generator, cfg) -> EffectsSpec | None:
     dof = rng.random() < cfg.defocus_fraction
     if not (lens or dof):
         return None
-    out = EffectsSpec(f_number=float(np.exp(rng.uniform(*np.log(cfg.f_number)))) if dof else 0.0)
+    out = EffectsSpec(f_number=_log_uniform(rng, *cfg.f_number) if dof else 0.0)
     if lens:
         noise = float(rng.uniform(*cfg.sensor_noise))
         out = out.model_copy(update={
@@ -460,8 +462,14 @@ def sample_skin_detail(rng: np.random.Generator, cfg, skin: SkinSpec, age: float
 
 
 def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
-    """Log-uniform over [lo, hi] (a quantity spread over orders of magnitude), uniform when lo is 0."""
-    return float(np.exp(rng.uniform(np.log(lo), np.log(hi)))) if lo > 0 else float(rng.uniform(lo, hi))
+    """Log-uniform over [lo, hi] (a quantity spread over orders of magnitude), uniform when lo is 0.
+
+    By the math module (libm), not numpy: numpy's exp and log take SIMD loops on a host with AVX-512
+    whose results differ from libm's in the last bit for about a quarter of the draws, so a spec drawn
+    there would differ from one drawn on a host without it (tests/test_host.py)."""
+    if lo <= 0:
+        return float(rng.uniform(lo, hi))
+    return math.exp(float(rng.uniform(math.log(lo), math.log(hi))))
 
 
 def sample_photo_model(rng: np.random.Generator, cfg, n_views: int) -> list[PhotoSpec | None]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from relhead.exact import mm
 from relhead.frames import euler_to_matrix, intrinsics
 from relhead.render.spec import CameraSpec, ViewSpec
 
@@ -37,5 +38,5 @@ def neck_rotation(view: ViewSpec) -> np.ndarray:
 def world_to_camera(R_h2c, t_h2c, T_world_head) -> tuple[np.ndarray, np.ndarray]:
     """Camera extrinsics (OpenCV, world -> camera) that put the head at (R_h2c, t_h2c)."""
     R_wh, o_w = T_world_head[:3, :3], T_world_head[:3, 3]
-    R_w2c = R_h2c @ R_wh.T
-    return R_w2c, t_h2c - R_w2c @ o_w
+    R_w2c = mm(R_h2c, R_wh.T)
+    return R_w2c, t_h2c - mm(R_w2c, o_w)

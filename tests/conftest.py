@@ -17,6 +17,10 @@ from relhead.config import resolve
 
 # One Anny cache for the whole run (built on first use, ~1 min; later runs reuse it).
 os.environ.setdefault("ANNY_CACHE_DIR", str(Path.home() / ".cache" / "anny"))
+# MKL's same bits on every CPU (relhead.assets.base.same_bits_on_every_cpu) from its first call in this
+# process: the corpora the tests make here must equal the ones their worker processes make, whatever ran
+# torch before them.
+os.environ.setdefault("MKL_CBWR", "COMPATIBLE")
 
 fake_head.register()
 

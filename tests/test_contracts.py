@@ -18,8 +18,8 @@ BLENDER_MODULES = {"bpy", "mathutils", "bmesh", "_bpy"}
 # The layers, lowest first, along the data flow (config -> spec -> render -> sample -> shard -> reader
 # -> pairs -> model -> metrics): a module imports only from its own layer and the layers below it.
 LAYERS = [
-    ("relhead", "relhead.configbase", "relhead.frames", "relhead.files"),  # the config base, the frame conventions,
-    # atomic writes and file hashes
+    ("relhead", "relhead.configbase", "relhead.frames", "relhead.exact", "relhead.files"),  # the config base, the frame
+    # conventions, arithmetic with the same bits on every CPU, atomic writes and file hashes
     ("relhead.assets",),  # what there is to render: head-model backends, HDRIs, photos, textures
     ("relhead.config",),  # the pipeline schema, and the style names the scene spec records
     ("relhead.render",),  # config -> scene spec -> rendered, labelled views

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from cpu import avx2_host_env, needs_avx512
+
 TESTS = Path(__file__).resolve().parent
 SETS = ["head.model=fake", "shards=2", "groups_per_shard=2", "views=2", "image.width=64", "image.height=64"]
 # The `relhead` command line with Blender's render of a group replaced by the synthetic splatter.
@@ -211,3 +213,57 @@ def test_preview_of_a_read_only_corpus_says_so_and_writes_nothing(tmp_path):
     assert (res / "rc3").read_text().strip() == "0", (res / "err3").read_text()[-2000:]
     assert (res / "out3").read_text() == f"{sheet}\n" and sheet.stat().st_size > 0
     assert sorted(p.name for p in sheet.parent.iterdir()) == ["sheet.png"]  # and no temporary file beside it
+
+
+# ------------------------------------------------------------------ another host's CPU (slow: Anny, Cycles)
+# Every shipped pipeline's first 40 scene specs with the default head model, as one digest.
+SPECS = """
+import hashlib
+from relhead.assets.registry import get_head_model
+from relhead.config import load_pipelines, resolve
+from relhead.datasets.generate import pools
+from relhead.render.sampling import sample_group
+h = hashlib.sha256()
+for name in load_pipelines()["pipelines"]:
+    cfg = resolve(name)
+    model, p = get_head_model(cfg.head), pools(cfg)
+    for g in range(40):
+        h.update(sample_group(cfg, g, model, p.hdris.refs, p.photos.refs, p.skins.refs).model_dump_json().encode())
+print(h.hexdigest())
+"""
+# `realistic` with every part on some group, small: strand, short and facial hair, garments, glasses, hats, a key
+# light, extra lights, detailed eyes and skin, backdrops, the camera model, depth of field, motion blur, and every
+# extra label.
+EVERY_PART = ["shards=1", "groups_per_shard=5", "views=2", "image.width=64", "image.height=64", "accessories.glasses=0.5",
+              "accessories.hats=0.5", "hair.facial_hair=1", "effects.photo_fraction=1", "effects.defocus_fraction=0.5",
+              "effects.motion_blur_fraction=0.5", "lighting.backdrop_fraction=0.6"]
+
+
+def _run(code_or_args: list[str], env=None) -> str:
+    r = subprocess.run([sys.executable, *code_or_args], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return r.stdout
+
+
+@pytest.mark.slow
+@needs_avx512
+def test_an_avx2_host_draws_every_pipelines_specs_to_the_last_bit(head_model):
+    """The scene specs are a corpus' bytes (manifest and shards keep them): numpy's exp on AVX-512 drew
+    garment patterns and apertures a last bit away from an AVX2 host's."""
+    assert _run(["-c", SPECS], avx2_host_env()) == _run(["-c", SPECS])
+
+
+@pytest.mark.slow
+@needs_avx512
+def test_an_avx2_host_renders_the_same_corpus(head_model, tmp_path):
+    """Every part and label of `realistic`, rendered by `relhead render` here and as on an AVX2 host (cpu.py):
+    the same bytes, images and labels. Before relhead.exact they differed in the labels' last bits (BLAS'
+    and MKL's kernels: landmarks, cameras, pairs, gaze, dense and 3D landmarks) and in a few pixels
+    (numpy's AVX-512 exp, power and arctan2 in the parts' geometry)."""
+    cli = "import sys; from relhead.cli import main; sys.exit(main(sys.argv[1:]))"
+    for where, env in (("here", None), ("avx2", avx2_host_env())):
+        _run(["-c", cli, "render", "--pipeline", "realistic", "--out", str(tmp_path / where),
+              *[a for s in EVERY_PART for a in ("--set", s)]], env)
+    here, avx2 = tmp_path / "here" / "realistic", tmp_path / "avx2" / "realistic"
+    assert (avx2 / "shard-000000.tar").read_bytes() == (here / "shard-000000.tar").read_bytes()
+    assert (avx2 / "manifest.json").read_bytes() == (here / "manifest.json").read_bytes()

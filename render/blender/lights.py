@@ -11,6 +11,7 @@ import numpy as np
 from mathutils import Matrix
 
 from relhead.assets.base import PosedHead
+from relhead.exact import mm, norm
 from relhead.render.blender.part import Part
 from relhead.render.spec import GroupSpec, LightSpec
 
@@ -39,7 +40,7 @@ class LightsPart(Part):
             ob.data.type = "AREA" if spec.kind == "area" else "POINT"
             L = ob.data
             L.use_temperature, L.temperature, L.color = True, spec.kelvin, (1.0, 1.0, 1.0)
-            u = T_world_head[:3, :3] @ np.array(spec.direction())
+            u = mm(T_world_head[:3, :3], np.array(spec.direction()))
             # Irradiance at distance d: point P / (4 pi^2 d^2), small area light facing it P / (pi^2 d^2).
             geometric = (4.0 if spec.kind == "point" else 1.0) * math.pi ** 2 * spec.distance_m ** 2
             L.energy = spec.strength * world_strength * geometric
@@ -48,7 +49,7 @@ class LightsPart(Part):
             else:
                 L.shadow_soft_size = spec.size_m
             x = np.cross([0.0, 0.0, 1.0], u) if abs(u[2]) < 0.9 else np.cross([1.0, 0.0, 0.0], u)
-            x /= np.linalg.norm(x)
+            x /= norm(x)
             M = np.eye(4)
             M[:3, 0], M[:3, 1], M[:3, 2] = x, np.cross(u, x), u  # emits along -z: toward the head
             M[:3, 3] = T_world_head[:3, 3] + spec.distance_m * u

@@ -13,6 +13,7 @@ import numpy as np
 from mathutils import Matrix
 
 from relhead.assets.base import PosedHead
+from relhead.exact import mm
 from relhead.render.spec import GroupSpec
 
 NO_OCCLUDER = (np.zeros((0, 3)), np.zeros((0, 3), int))
@@ -100,7 +101,7 @@ class RigidPart(Part):
     def occluder(self, T_world_head: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         v, f = self.hides
         T = T_world_head
-        return v @ T[:3, :3].T + T[:3, 3], f
+        return mm(v, T[:3, :3].T) + T[:3, 3], f
 
 
 def remove(ob) -> None:

@@ -22,6 +22,7 @@ from mathutils.bvhtree import BVHTree
 
 from relhead.assets.base import PosedHead
 from relhead.assets.refs import AssetPool
+from relhead.exact import mm
 from relhead.render.blender import settings
 from relhead.render.blender.camera import Camera
 from relhead.render.blender.compositor import Compositor, compositor_parts
@@ -201,9 +202,10 @@ class ProcessScene:
         bvh, verts, _, cls, n_head = self._cast_surfaces(eyes=True)
         W, H = self.W, self.H
         u, v = np.meshgrid(np.arange(W) + 0.5, np.arange(H) + 0.5)
-        rays_cam = np.stack([u, v, np.ones_like(u)], -1).reshape(-1, 3) @ np.linalg.inv(K).T
-        rays_world = rays_cam @ R_w2c  # R_w2c^T d per row
-        centre = -R_w2c.T @ t_w2c
+        y = (v - K[1, 2]) / K[1, 1]  # K^-1 (u, v, 1), K upper triangular
+        rays_cam = np.stack([(u - K[0, 2] - K[0, 1] * y) / K[0, 0], y, np.ones_like(u)], -1).reshape(-1, 3)
+        rays_world = mm(rays_cam, R_w2c)  # R_w2c^T d per row
+        centre = -mm(R_w2c.T, t_w2c)
         c = Vector(centre.tolist())
         cast = np.flatnonzero(rays_meet_box(centre, rays_world, verts.min(0), verts.max(0)))
         points = np.zeros((H * W, 3))
@@ -217,8 +219,8 @@ class ProcessScene:
         if hits:
             points[hits], normals[hits], tri[hits] = np.reshape(locs, (-1, 3)), np.reshape(norms, (-1, 3)), idxs
         hit = tri >= 0
-        points[hit] = points[hit] @ R_w2c.T + t_w2c
-        normals[hit] = normals[hit] @ R_w2c.T
+        points[hit] = mm(points[hit], R_w2c.T) + t_w2c
+        normals[hit] = mm(normals[hit], R_w2c.T)
         normals[hit] *= np.where((normals[hit] * points[hit]).sum(1) > 0, -1.0, 1.0)[:, None]
         normals[hit] /= np.linalg.norm(normals[hit], axis=1, keepdims=True)
         part_class = np.where(hit, cls[np.maximum(tri, 0)], 0).astype(np.uint8)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from relhead.assets.base import PosedHead
+from relhead.exact import exp
 from relhead.render.parts.surface import head_frame
 
 FACE_AREAS = "face_areas"
@@ -27,7 +28,7 @@ FACE_LINES = "face_lines"
 
 
 def _gauss(p: np.ndarray, centre: np.ndarray, sx: float, sy: float) -> np.ndarray:
-    return np.exp(-0.5 * (((p[:, 0] - centre[0]) / sx) ** 2 + ((p[:, 1] - centre[1]) / sy) ** 2))
+    return exp(-0.5 * (((p[:, 0] - centre[0]) / sx) ** 2 + ((p[:, 1] - centre[1]) / sy) ** 2))
 
 
 def _segment(p: np.ndarray, a: np.ndarray, b: np.ndarray, sigma: float) -> np.ndarray:
@@ -35,7 +36,7 @@ def _segment(p: np.ndarray, a: np.ndarray, b: np.ndarray, sigma: float) -> np.nd
     ab = b[:2] - a[:2]
     t = np.clip(((p[:, 0] - a[0]) * ab[0] + (p[:, 1] - a[1]) * ab[1]) / max(ab[0] ** 2 + ab[1] ** 2, 1e-12), 0, 1)
     dx, dy = p[:, 0] - (a[0] + t * ab[0]), p[:, 1] - (a[1] + t * ab[1])
-    return np.exp(-0.5 * (dx * dx + dy * dy) / sigma ** 2)
+    return exp(-0.5 * (dx * dx + dy * dy) / sigma ** 2)
 
 
 def face_areas(posed: PosedHead) -> tuple[np.ndarray, np.ndarray]:

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import math
+
 import numpy as np
 from scipy import sparse
 
 from relhead.assets.base import PART_SKIN, TORSO, PosedHead
+from relhead.exact import lstsq, mm, norm
 from relhead.render.parts.surface import Skin, vertex_normals
 from relhead.render.spec import GroupSpec
 
@@ -97,7 +100,7 @@ class GarmentMesh:
         down, axis_point = body_axes(head_vertices, self.torso)
         base = shell[self.edge]
         radial = base - axis_point
-        radial -= np.outer(radial @ down, down)
+        radial -= np.outer(mm(radial, down), down)
         radial /= np.maximum(np.linalg.norm(radial, axis=1, keepdims=True), 1e-9)
         d = down + SKIRT_FLARE * radial
         d /= np.linalg.norm(d, axis=1, keepdims=True)
@@ -143,9 +146,9 @@ def body_axes(head_vertices: np.ndarray, torso: np.ndarray) -> tuple[np.ndarray,
     depth_cm = torso[:, 0]
     bust = (depth_cm > -3.0) & (torso[:, 2] > 0.9)
     A = np.c_[head_vertices[bust], np.ones(bust.sum())].astype(np.float64)
-    g = np.linalg.lstsq(A, depth_cm[bust].astype(np.float64), rcond=None)[0][:3]
+    g = lstsq(A, depth_cm[bust].astype(np.float64))[:3]
     ring = (np.abs(depth_cm + 1.0) <= 1.5) & (torso[:, 2] > 0.5)
-    return g / np.linalg.norm(g), head_vertices[ring].astype(np.float64).mean(0)
+    return g / norm(g), head_vertices[ring].astype(np.float64).mean(0)
 
 
 def level_set_shell(faces: np.ndarray, f: np.ndarray, num_vertices: int) -> tuple[sparse.csr_matrix, np.ndarray, dict]:
@@ -253,7 +256,7 @@ def _neckline_columns(point_of: dict, torso: np.ndarray, flap: Flap) -> tuple[np
         if len(key) == 2 and torso[list(key), 2].min() >= BODY_MIN:  # the neckline, not the body-weight cut
             ids.append(i)
             rad = np.radians(torso[list(key), 1] * 180.0)
-            az.append(np.degrees(np.arctan2(np.sin(rad).sum(), np.cos(rad).sum())))  # across +-180 too
+            az.append(math.degrees(math.atan2(np.sin(rad).sum(), np.cos(rad).sum())))  # across +-180 too
     ids, az = np.asarray(ids), np.asarray(az)
     # Unwrapped so the band runs through the back (|azimuth| 180) without a seam.
     unwrapped = np.where(az < 0, az + 360.0, az)
@@ -277,10 +280,10 @@ def pattern_coordinates(vertices: np.ndarray, mesh: GarmentMesh, head_vertices: 
     along the body's down direction, then across the body and front to back, about the neck's base."""
     down, centre = body_axes(head_vertices, mesh.torso)
     side = np.cross(down, [0.0, 0.0, 1.0]) if abs(down[2]) < 0.9 else np.cross(down, [1.0, 0.0, 0.0])
-    side /= np.linalg.norm(side)
+    side /= norm(side)
     front = np.cross(side, down)
     rel = vertices.astype(np.float64) - centre
-    return np.stack([rel @ down, rel @ side, rel @ front], 1).astype(np.float32)
+    return np.stack([mm(rel, down), mm(rel, side), mm(rel, front)], 1).astype(np.float32)
 
 
 _GARMENTS: dict = {}  # (head model id, style, thickness) -> GarmentMesh, for the process

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from relhead.assets.base import SCALP, PosedHead
+from relhead.exact import power
 from relhead.render.parts.surface import Skin, head_frame, join_meshes
 from relhead.render.spec import GlassesSpec, GroupSpec
 
@@ -43,7 +44,7 @@ def lens_outline(style: str, width_m: float, height_m: float, n: int = RIM_POINT
     c, s = np.cos(theta), np.sin(theta)
     e = 2.0 / SUPERELLIPSE[style]
     a, b = width_m / 2, height_m / 2
-    x, y = a * np.sign(c) * np.abs(c) ** e, b * np.sign(s) * np.abs(s) ** e
+    x, y = a * np.sign(c) * power(np.abs(c), e), b * np.sign(s) * power(np.abs(s), e)
     if style == "aviator":  # a teardrop: the top flatter, the bottom deeper toward the temple
         y = np.where(y < 0, 0.85 * y, y * (1.0 + 0.35 * (0.5 + 0.5 * x / a)))
     return np.stack([x, y], 1)

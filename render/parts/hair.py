@@ -24,6 +24,7 @@ from scipy.spatial import cKDTree
 from scipy.spatial.transform import Rotation
 
 from relhead.assets.base import BROWS, PART_EYE, PART_SKIN, SCALP, PosedHead
+from relhead.exact import mm, power
 from relhead.render.parts.hats import HAT_ROOM_M, press_hair
 from relhead.render.parts.surface import Skin, head_frame, vertex_normals
 from relhead.render.spec import TIED, FacialHairSpec, GroupSpec, StrandsSpec
@@ -153,9 +154,9 @@ def _tied(rng, s: StrandsSpec, skin: Skin, roots, centre, skull) -> np.ndarray:
     c = np.array([centre[0], 0.5 * (skull[:, 1].min() + centre[1]) + 0.02, centre[2]])
     a = np.radians(-35.0 + 85.0 * s.tie_height)  # the tie's elevation behind the skull
     toward = np.cos(a) * BACK - np.sin(a) * GRAVITY
-    on_ray = skin.points[np.argmax(((skin.points - c) @ toward) - 4.0 * np.linalg.norm(
+    on_ray = skin.points[np.argmax(mm(skin.points - c, toward) - 4.0 * np.linalg.norm(
         np.cross(skin.points - c, toward), axis=1))]  # the skin point furthest along the ray, near it
-    tie = c + ((on_ray - c) @ toward + 0.004) * toward
+    tie = c + (mm(on_ray - c, toward) + 0.004) * toward
     # Every strand reaches the tie at its own spot on a small disc across the tail.
     e1 = _unit(np.cross(toward, GRAVITY)[None])[0]
     e2 = np.cross(toward, e1)
@@ -452,7 +453,7 @@ def grow_lashes(head_model, X: np.ndarray, landmarks: np.ndarray, density: float
                 vids[~found] = skin.ids[i]
             root = np.einsum("sk,skd->sd", w, X[vids])
             u = s / seg.sum()  # 0 outer corner .. 1 inner
-            length = length_mm / 1000.0 * scale * (0.55 + 0.45 * np.sin(np.pi * np.clip(1.1 * (1 - u) ** 0.8, 0, 1)))
+            length = length_mm / 1000.0 * scale * (0.55 + 0.45 * np.sin(np.pi * np.clip(1.1 * power(np.maximum(1 - u, 0.0), 0.8), 0, 1)))
             length *= rng.uniform(0.85, 1.1, n)
             out = np.sign(root[:, 0] - centre_x)[:, None] * [1.0, 0.0, 0.0]
             dirn = _unit(np.array([0.0, 0.2 * up, -1.0]) + 0.35 * (1 - u)[:, None] * out)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from relhead.assets.base import PART_SKIN, SCALP, PosedHead
+from relhead.exact import arctan2, power
 from relhead.render.parts.garment import level_set_shell
 from relhead.render.parts.surface import Skin, head_frame, vertex_normals
 from relhead.render.spec import GroupSpec, HatSpec
@@ -110,7 +111,7 @@ def build_hat(head_model, X: np.ndarray, h: HatSpec, under_m: float) -> HatMesh:
         parts_f.append(np.concatenate([np.stack([nxt, loop, loop + S], 1), np.stack([nxt, loop + S, nxt + S], 1)]))
     vertices = np.concatenate(parts_v)
     fabric_height = -vertices[:, 1]
-    fabric_around = np.arctan2(vertices[:, 0], -vertices[:, 2]) * 0.05
+    fabric_around = arctan2(vertices[:, 0], -vertices[:, 2]) * 0.05
     fabric = np.stack([fabric_height, fabric_around, np.zeros(len(vertices))], 1)
     faces_out = np.concatenate(parts_f)
     crown = len(faces_out)
@@ -137,7 +138,7 @@ def _brim(outer: np.ndarray, n: np.ndarray, edge: np.ndarray, azimuth_deg: np.nd
     order = [(start + k) % len(edge) for k in range(len(edge)) if front[(start + k) % len(edge)]]
     p = outer[edge[order]]
     a = np.radians(azimuth_deg[order])
-    reach = length_m * np.cos(np.clip(a / np.radians(BRIM_HALF_ANGLE_DEG), -1, 1) * np.pi / 2) ** 0.7
+    reach = length_m * power(np.maximum(np.cos(np.clip(a / np.radians(BRIM_HALF_ANGLE_DEG), -1, 1) * np.pi / 2), 0.0), 0.7)
     radial = p - p.mean(0)
     radial[:, 1] = 0.0
     radial /= np.maximum(np.linalg.norm(radial, axis=1, keepdims=True), 1e-9)
