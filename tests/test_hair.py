@@ -212,6 +212,9 @@ def test_facial_hair_grows_on_the_lower_face_off_the_skin_and_the_lips(fake_mode
     assert (roots[np.abs(roots[:, 0] - lm[27:31, 0].mean()) < 0.01, 1] > lm[33, 1] - 0.003).all()
     mouth, half = lm[48:60, :2].mean(0), np.ptp(lm[48:60, :2], 0) / 2
     assert ((((roots[:, :2] - mouth) / half) ** 2).sum(1) > 1.0).all()
+    # A real beard's cheek line: beside the mouth no hair above the nose's base (the upper cheeks stay bare).
+    beside = np.abs(roots[:, 0] - lm[27:31, 0].mean()) < half[0] + 0.004
+    assert (roots[beside, 1] > lm[33, 1] - 0.003).all()
     if style == "moustache":  # between the nose and the upper lip, and trimmed to the lip
         assert (roots[:, 1] < lm[[50, 51, 52], 1].mean() + 0.003).all()
         assert (p[:, -1, 1] < lm[[50, 51, 52], 1].mean() + 0.0045).all()
