@@ -32,9 +32,9 @@ from relhead.assets.refs import AssetPool, file_ref, image_problem
 from relhead.configbase import ConfigError
 from relhead.files import write_problem
 from relhead.datasets.lease import LEASE_TIMEOUT_S, LeaseLost, acquire, release, renew
-from relhead.datasets.manifest import (CorpusMismatch, corpus_lock, done_entry, open_corpus, read_record,
-                                       record_path, refresh_manifest, shard_groups, shard_is_done, shard_name,
-                                       temp_files, versions, write_record)
+from relhead.datasets.manifest import (MANIFEST, CorpusMismatch, corpus_lock, done_entry, forget_if_empty, open_corpus,
+                                       read_record, record_path, refresh_manifest, shard_groups, shard_is_done,
+                                       shard_name, temp_files, versions, write_record)
 from relhead.datasets.shards import ShardWriter, group_key, partials, remove_partials
 
 __all__ = ["CorpusMismatch", "DiskFull", "Pools", "ShardTask", "check_assets", "check_out_dir", "write_problem", "generate", "make_shard", "plan", "pools"]
@@ -259,6 +259,7 @@ def _generate_many(jobs, shards, workers, client, scheduler, log, lease_timeout_
         check_assets(cfg)
     for _, out_dir in jobs:
         check_out_dir(out_dir)
+    started = [Path(out_dir) for _, out_dir in jobs if not (Path(out_dir) / MANIFEST).exists()]  # by this run
     tasks, skipped = [], 0
     for cfg, out_dir in jobs:  # every corpus is checked (config mismatch) before anything renders
         t, s = plan(cfg, out_dir, shards, lease_timeout_s, log)
@@ -278,6 +279,7 @@ def _generate_many(jobs, shards, workers, client, scheduler, log, lease_timeout_
                dynamic_ncols=True, disable=not tasks)
     full = None  # the OSError of a full disk, if one stopped the run
     stopped = None  # the KeyboardInterrupt (Ctrl-C), if one stopped the run
+    refused = None  # a ConfigError a group's sampling raised: a config the head model cannot render
     try:
         for rec in run_tasks(tasks, workers, client, on_group=(lambda: bar.update(1)) if serial else None):
             if "skipped" in rec:
@@ -301,6 +303,8 @@ def _generate_many(jobs, shards, workers, client, scheduler, log, lease_timeout_
         full = exc
     except KeyboardInterrupt as exc:  # every shard task removes its unfinished files on the way out
         stopped = exc
+    except ConfigError as exc:
+        refused = exc
     finally:
         bar.close()
         try:  # the records are the truth: a manifest that cannot be rewritten now is rebuilt on resume
@@ -309,6 +313,10 @@ def _generate_many(jobs, shards, workers, client, scheduler, log, lease_timeout_
             if exc.errno not in DISK_FULL:
                 raise
             full = full or exc
+    if refused is not None:  # the corrected command must not find a corpus of this config in its way
+        for out_dir in started:
+            forget_if_empty(out_dir)
+        raise refused
     if stopped is not None:
         raise KeyboardInterrupt(_stopped_message(stopped, jobs)) from None
     if full:

@@ -146,6 +146,20 @@ def corpus_lock(out_dir: Path):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def forget_if_empty(out_dir: Path) -> bool:
+    """Remove the corpus folder `out_dir` (its manifest and lock, then the folder if nothing else is in it) when
+    it holds no shard yet (no record, tar, partial or lease): what a run that stopped at once left, which would
+    refuse a corrected config (another config's corpus). Whether it did."""
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir() or any(out_dir.glob("shard-*")) or any(out_dir.glob(".shard-*")):
+        return False
+    for name in (MANIFEST, ".manifest.lock"):
+        (out_dir / name).unlink(missing_ok=True)
+    if not any(out_dir.iterdir()):
+        out_dir.rmdir()
+    return True
+
+
 def _rebuild_problem(cfg, out_dir: Path) -> tuple[str | None, int]:
     """(why the shard records in `out_dir` cannot be this config's, or None; how many there are): a
     record's index, file, groups and views must be the ones `cfg` gives that shard."""

@@ -14,6 +14,7 @@ import numpy as np
 from relhead.assets.base import BROWS, SCALP, TORSO
 from relhead.assets.refs import AssetRef
 from relhead.config import CHROMA_NOISE_BEFORE
+from relhead.configbase import ConfigError
 from relhead.exact import power
 from relhead.render.clip import sample_clip
 from relhead.render.spec import (BackdropSpec, BackgroundSpec, CameraSpec, EffectsSpec, EyeDetailSpec, EyeSpec, Euler,
@@ -268,7 +269,7 @@ def sample_photo(rng: np.random.Generator, cfg, backgrounds: Sequence[AssetRef])
     if not rng.random() < cfg.image_background_fraction:
         return None
     if not backgrounds:
-        raise ValueError("lighting.image_background_fraction > 0 but no background images were given")
+        raise ConfigError("lighting.image_background_fraction > 0 but no background images were given")
     return BackgroundSpec(type="image", image=backgrounds[int(rng.integers(len(backgrounds)))])
 
 
@@ -389,7 +390,7 @@ def sample_albedo(rng: np.random.Generator, cfg, textures: Sequence[AssetRef]) -
     if not rng.random() < cfg.albedo_fraction:
         return None
     if not textures:
-        raise ValueError("skin.albedo_fraction > 0 but no albedo textures were given")
+        raise ConfigError("skin.albedo_fraction > 0 but no albedo textures were given")
     return textures[int(rng.integers(len(textures)))]
 
 
@@ -504,9 +505,9 @@ def sample_backdrop(rng: np.random.Generator, cfg) -> BackgroundSpec | None:
 
 
 def _needs(drawn: bool, head_model, attribute: str, key: str, why: str) -> None:
-    """ValueError naming config `key` when a part it drew needs a vertex attribute the head model lacks."""
+    """ConfigError naming config `key` when a part it drew needs a vertex attribute the head model lacks."""
     if drawn and attribute not in head_model.vertex_attributes:
-        raise ValueError(f"{key} > 0 but head model '{head_model.name}' has no {attribute.upper()} attribute "
+        raise ConfigError(f"{key} > 0 but head model '{head_model.name}' has no {attribute.upper()} attribute "
                          f"({why}): set {key}: 0")
 
 
@@ -555,11 +556,11 @@ def sample_group(cfg, group: int, head_model, hdris: Sequence[AssetRef],
     albedo = sample_albedo(stream("albedo"), cfg.skin, skin_textures)
     if albedo is not None:
         if getattr(head_model, "face_uvs", None) is None:
-            raise ValueError(f"skin.albedo_fraction > 0 but head model '{head_model.name}' has no UVs "
+            raise ConfigError(f"skin.albedo_fraction > 0 but head model '{head_model.name}' has no UVs "
                              "(face_uvs) to put a texture on: set skin.albedo_fraction: 0")
         skin = skin.model_copy(update={"albedo": albedo})
     if cfg.render.skin_shader == "mpfb" and getattr(head_model, "face_uvs", None) is None:
-        raise ValueError(f"render.skin_shader: mpfb lays MPFB's pores and SSS map on UVs, and head model "
+        raise ConfigError(f"render.skin_shader: mpfb lays MPFB's pores and SSS map on UVs, and head model "
                          f"'{head_model.name}' has none (face_uvs): set render.skin_shader: relhead")
     strands = sample_strands(stream("strands"), cfg.hair)
     _needs(strands is not None, head_model, SCALP, "hair.strands", "where hair grows")
