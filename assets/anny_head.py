@@ -27,7 +27,7 @@ from pydantic import Field
 from relhead.assets.base import (BROWS, PART_EYE, PART_MOUTH, PART_SKIN, PART_TEETH, PART_TONGUE, SCALP, SKIN_REGIONS, TORSO, HeadCfg, Identity, PosedHead,
                                  fixed_threads, same_bits_on_every_cpu, sample_sparse_expression)
 from relhead.configbase import ConfigError, Range
-from relhead.exact import mm, rigid_inverse
+from relhead.exact import arctan2, mm, rigid_inverse
 from relhead.frames import euler_to_matrix
 from relhead.quiet import NO_GPU_DRIVER, without_lines
 
@@ -203,7 +203,7 @@ def scalp_coordinates(X: np.ndarray, landmarks: np.ndarray, ears: np.ndarray) ->
     above_eyes_mm = (eyes[1] - X[:, 1]) * 1000.0  # y points down
     skull = X[above_eyes_mm > 20.0]  # above the brows: the skull, not the bust
     centre_z = 0.5 * (skull[:, 2].min() + skull[:, 2].max())
-    azimuth = np.degrees(np.arctan2(X[:, 0] - eyes[0], centre_z - X[:, 2]))  # 0: the face, +-180: the back
+    azimuth = np.degrees(arctan2(X[:, 0] - eyes[0], centre_z - X[:, 2]))  # 0: the face, +-180: the back
     hairline = np.interp(np.abs(azimuth), HAIRLINE_AZIMUTH_DEG, HAIRLINE_ABOVE_EYES_MM)
     height_cm = np.clip((above_eyes_mm - hairline) / 10.0, -9.0, 9.0)
     return np.stack([height_cm, azimuth / 180.0, 1.0 - np.clip(ears, 0.0, 1.0)], 1).astype(np.float32)
@@ -215,7 +215,7 @@ def torso_coordinates(X: np.ndarray, neck_base: np.ndarray, head_weight: np.ndar
     depth_cm = (X[:, 1] - neck_base[1]) * 100.0  # y points down
     ring = X[np.abs(depth_cm + 2.0) < 1.0]  # the neck, 1-3 cm above its base
     centre_z = 0.5 * (ring[:, 2].min() + ring[:, 2].max())
-    azimuth = np.degrees(np.arctan2(X[:, 0] - neck_base[0], centre_z - X[:, 2]))  # 0: the throat
+    azimuth = np.degrees(arctan2(X[:, 0] - neck_base[0], centre_z - X[:, 2]))  # 0: the throat
     body = 1.0 - np.clip(head_weight, 0.0, 1.0)
     return np.stack([np.clip(depth_cm, -30.0, 30.0), azimuth / 180.0, body], 1).astype(np.float32)
 
@@ -446,7 +446,9 @@ class AnnyHead:
             Bp = out["bone_poses"][i].cpu().numpy()
             T = mm(mm(Bp[ih], head_rest_inv), T_world_head_rest)
             T[3] = (0, 0, 0, 1)
-            T[:3, :3] = Rotation.from_matrix(T[:3, :3]).as_matrix()  # re-orthonormalise round-off (not LAPACK's SVD: its bits depend on the CPU)
+            T[:3, :3] = Rotation.from_matrix(T[:3, :3]).as_matrix()  # re-orthonormalise round-off by scipy's own
+            # arithmetic (a quaternion fit; scipy turns to LAPACK's SVD, whose bits depend on the CPU, only for a matrix
+            # more than about 1e-5 from a rotation)
             verts = out["vertices"][i].cpu().numpy()[self.vertex_ids].astype(np.float32)
             posed.append(PosedHead(vertices=verts, T_world_head=T, landmarks=verts[self.landmark_indices].astype(float)))
         return posed

@@ -38,6 +38,7 @@ from scipy.spatial.transform import Rotation
 from relhead.assets.base import PART_EYE, PART_SKIN, HeadCfg, Identity, PosedHead, fixed_threads
 from relhead.assets.refs import file_ref
 from relhead.configbase import ConfigError, Range
+from relhead.exact import mm
 from relhead.frames import euler_to_matrix
 
 NUM_SHAPE, NUM_EXPRESSION, NUM_JOINTS = 300, 100, 5
@@ -429,8 +430,8 @@ class FlameHead:
         if getattr(self, "_rest_key", None) != key:
             with fixed_threads():  # cached: its bits must not depend on the first caller's thread count
                 betas = np.asarray(identity.shape, float)
-                v = self.v_template + (self.shape_dirs[:, :len(betas)] @ betas).reshape(-1, 3)
-                self._rest_key, self._rest_out = key, (v, self.J_regressor @ v)
+                v = self.v_template + mm(self.shape_dirs[:, :len(betas)], betas).reshape(-1, 3)
+                self._rest_key, self._rest_out = key, (v, mm(self.J_regressor, v))
         return self._rest_out
 
     def head_width(self, identity: FlameIdentity) -> float:
@@ -456,7 +457,7 @@ class FlameHead:
         for j, p in enumerate(self.parents):
             local = np.eye(4)
             local[:3, :3], local[:3, 3] = R[j], J[j] - (J[p] if p >= 0 else 0.0)
-            G[j] = local if p < 0 else G[p] @ local
+            G[j] = local if p < 0 else mm(G[p], local)
         A = G.copy()
         A[:, :3, 3] -= np.einsum("jab,jb->ja", G[:, :3, :3], J)
         return A
@@ -471,20 +472,21 @@ class FlameHead:
         posed = []
         for expression, (gyaw, gpitch), Rn in zip(expressions, gazes_deg, neck_rotations):
             psi, jaw = self._expression(expression)
-            v = v_rest + (self.expression_dirs @ psi).reshape(-1, 3)
-            J = self.J_regressor @ v
+            v = v_rest + mm(self.expression_dirs, psi).reshape(-1, 3)
+            J = mm(self.J_regressor, v)
             R = np.empty((NUM_JOINTS, 3, 3))
             R[0] = np.eye(3)
-            R[NECK] = W @ np.asarray(Rn, float) @ W.T
+            R[NECK] = mm(mm(W, Rn), W.T)
             R[JAW] = Rotation.from_rotvec([np.radians(jaw * JAW_OPEN_MAX_DEG), 0.0, 0.0]).as_matrix()
-            R[LEFT_EYE] = R[RIGHT_EYE] = W @ euler_to_matrix(gyaw, gpitch, 0.0) @ W.T
-            v = v + (self.pose_dirs @ (R[1:] - np.eye(3)).ravel()).reshape(-1, 3)
+            R[LEFT_EYE] = R[RIGHT_EYE] = mm(mm(W, euler_to_matrix(gyaw, gpitch, 0.0)), W.T)
+            v = v + mm(self.pose_dirs, (R[1:] - np.eye(3)).ravel()).reshape(-1, 3)
             A = self._skinning(R, J)
             Tv = np.einsum("nj,jab->nab", self.weights, A[:, :3])
             verts = (np.einsum("nab,nb->na", Tv[:, :, :3], v) + Tv[:, :, 3]).astype(np.float32)
-            T = A[NECK] @ T_rest
-            U, _, Vt = np.linalg.svd(T[:3, :3])  # re-orthonormalise round-off
-            T[:3, :3] = U @ Vt
+            T = mm(A[NECK], T_rest)
+            T[:3, :3] = Rotation.from_matrix(T[:3, :3]).as_matrix()  # re-orthonormalise round-off by scipy's own
+            # arithmetic (a quaternion fit; scipy turns to LAPACK's SVD, whose bits depend on the CPU, only for a matrix
+            # more than about 1e-5 from a rotation)
             tri = verts[self.faces[self.landmark_faces]].astype(float)
             posed.append(PosedHead(vertices=verts, T_world_head=T,
                                    landmarks=np.einsum("lk,lkd->ld", self.landmark_bary, tri)))

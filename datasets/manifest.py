@@ -147,17 +147,21 @@ def corpus_lock(out_dir: Path):
 
 
 def forget_if_empty(out_dir: Path) -> bool:
-    """Remove the corpus folder `out_dir` (its manifest and lock, then the folder if nothing else is in it) when
-    it holds no shard yet (no record, tar, partial or lease): what a run that stopped at once left, which would
-    refuse a corrected config (another config's corpus). Whether it did."""
+    """Remove the manifest of the corpus in `out_dir` when the folder holds no shard (no record, tar, partial
+    or lease): what a run that stopped at once left, which would refuse a corrected config as another config's
+    corpus. Under the corpus lock, whose file stays (another process may be waiting on it). Best effort: False
+    when there was nothing to remove or it could not be removed."""
     out_dir = Path(out_dir)
-    if not out_dir.is_dir() or any(out_dir.glob("shard-*")) or any(out_dir.glob(".shard-*")):
+    try:
+        if not (out_dir / MANIFEST).exists():
+            return False
+        with corpus_lock(out_dir):
+            if any(out_dir.glob("shard-*")) or any(out_dir.glob(".shard-*")):
+                return False
+            (out_dir / MANIFEST).unlink()
+        return True
+    except OSError:
         return False
-    for name in (MANIFEST, ".manifest.lock"):
-        (out_dir / name).unlink(missing_ok=True)
-    if not any(out_dir.iterdir()):
-        out_dir.rmdir()
-    return True
 
 
 def _rebuild_problem(cfg, out_dir: Path) -> tuple[str | None, int]:

@@ -25,10 +25,16 @@ def mm(a, b) -> np.ndarray:
     CPU to another in the last bits: a corpus' labels must not depend on the machine that rendered
     them."""
     a, b = np.asarray(a, float), np.asarray(b, float)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError("mm: scalar operands (use *)")
     if b.ndim == 1:
         return mm(a, b[:, None])[..., 0]
     if a.ndim == 1:
         return mm(a[None, :], b)[..., 0, :]
+    if a.shape[-1] != b.shape[-2]:
+        raise ValueError(f"mm: shapes {a.shape} and {b.shape} do not fit (inner dimensions {a.shape[-1]} and {b.shape[-2]})")
+    if a.shape[-1] == 0:  # an empty sum
+        return np.zeros(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1]))
     out = a[..., :, :1] * b[..., :1, :]
     for k in range(1, a.shape[-1]):
         out = out + a[..., :, k:k + 1] * b[..., k:k + 1, :]
@@ -80,6 +86,7 @@ def solve(A, B) -> np.ndarray:
 
 def _libm(f, *args):
     """The math function f element by element (broadcast), in the inputs' float dtype: libm's bits."""
+    args = tuple(a if np.isscalar(a) else np.asarray(a) for a in args)
     out = np.frompyfunc(f, len(args), 1)(*args)
     if not isinstance(out, np.ndarray):
         return float(out)

@@ -16,12 +16,18 @@ def dispatched_cpu_features() -> list[str]:
     return [f for f in __cpu_dispatch__ if __cpu_features__.get(f)]
 
 
+def native_env() -> dict:
+    """This process' environment without MKL_CBWR (which conftest.py sets for the test process): a child
+    process then computes as relhead itself arranges, as `relhead render` run from a shell would."""
+    return {k: v for k, v in os.environ.items() if k != "MKL_CBWR"}
+
+
 def avx2_host_env() -> dict:
     """The environment of a process that computes as a host with AVX2 and no AVX-512 would: numpy without
     its AVX-512 loops (their exp, log, arctan2, power and arccos differ from libm's in the last bit for a
     quarter of the arguments), OpenBLAS with Haswell's kernels, MKL with its AVX2 code path and torch's
     own kernels at AVX2."""
-    return os.environ | {"NPY_DISABLE_CPU_FEATURES": " ".join(f for f in dispatched_cpu_features()
+    return native_env() | {"NPY_DISABLE_CPU_FEATURES": " ".join(f for f in dispatched_cpu_features()
                                                                if f.startswith("AVX512")),
                          "OPENBLAS_CORETYPE": "Haswell", "MKL_ENABLE_INSTRUCTIONS": "AVX2",
                          "ATEN_CPU_CAPABILITY": "avx2"}

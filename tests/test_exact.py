@@ -13,7 +13,8 @@ from cpu import avx2_host_env, needs_avx512
 from relhead import exact
 
 SHAPES = [((3, 3), (3, 3)), ((500, 3), (3, 3)), ((3, 3), (3,)), ((3,), (3, 3)), ((7, 3, 3), (7, 3, 3)),
-          ((7, 3, 3), (3, 3)), ((4, 300), (300, 4)), ((2, 5), (5, 1))]
+          ((7, 3, 3), (3, 3)), ((4, 300), (300, 4)), ((2, 5), (5, 1)), ((7, 3, 3), (3,)), ((3,), (7, 3, 3)),
+          ((3,), (3,)), ((4, 0), (0,)), ((2, 0), (0, 3))]
 
 
 @pytest.mark.parametrize("sa,sb", SHAPES)
@@ -22,6 +23,13 @@ def test_mm_is_numpys_product_within_rounding(sa, sb):
     a, b = rng.normal(size=sa), rng.normal(size=sb)
     got = exact.mm(a, b)
     assert got.shape == (a @ b).shape and np.allclose(got, a @ b, rtol=1e-13, atol=1e-13)
+
+
+def test_mm_refuses_shapes_that_do_not_fit():
+    with pytest.raises(ValueError, match="do not fit"):
+        exact.mm(np.ones((2, 2)), np.ones((3, 2)))
+    with pytest.raises(ValueError, match="do not fit"):
+        exact.mm(np.ones((1, 4)), np.ones((3, 2)))
 
 
 def test_rigid_inverse_lstsq_and_solve():
@@ -44,6 +52,7 @@ def test_the_libm_functions_are_maths_bit_for_bit_and_keep_the_dtype():
     assert exact.power(np.abs(x), 0.8).tobytes() == np.array([math.pow(abs(v), 0.8) for v in x]).tobytes()
     assert exact.arctan2(x, x[::-1]).tobytes() == np.array([math.atan2(a, b) for a, b in zip(x, x[::-1])]).tobytes()
     assert exact.exp(x.astype(np.float32)).dtype == np.float32 and isinstance(exact.exp(1.0), float)
+    assert exact.power([0.25, 4.0], 0.5).tolist() == [0.5, 2.0]
     assert exact.norm([3.0, 4.0]) == 5.0
 
 

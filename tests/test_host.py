@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from cpu import avx2_host_env, needs_avx512
+from cpu import avx2_host_env, native_env, needs_avx512
 
 TESTS = Path(__file__).resolve().parent
 SETS = ["head.model=fake", "shards=2", "groups_per_shard=2", "views=2", "image.width=64", "image.height=64"]
@@ -250,7 +250,7 @@ def _run(code_or_args: list[str], env=None) -> str:
 def test_an_avx2_host_draws_every_pipelines_specs_to_the_last_bit(head_model):
     """The scene specs are a corpus' bytes (manifest and shards keep them): numpy's exp on AVX-512 drew
     garment patterns and apertures a last bit away from an AVX2 host's."""
-    assert _run(["-c", SPECS], avx2_host_env()) == _run(["-c", SPECS])
+    assert _run(["-c", SPECS], avx2_host_env()) == _run(["-c", SPECS], native_env())
 
 
 @pytest.mark.slow
@@ -261,7 +261,7 @@ def test_an_avx2_host_renders_the_same_corpus(head_model, tmp_path):
     and MKL's kernels: landmarks, cameras, pairs, gaze, dense and 3D landmarks) and in a few pixels
     (numpy's AVX-512 exp, power and arctan2 in the parts' geometry)."""
     cli = "import sys; from relhead.cli import main; sys.exit(main(sys.argv[1:]))"
-    for where, env in (("here", None), ("avx2", avx2_host_env())):
+    for where, env in (("here", native_env()), ("avx2", avx2_host_env())):  # MKL's mode is relhead's to set
         _run(["-c", cli, "render", "--pipeline", "realistic", "--out", str(tmp_path / where),
               *[a for s in EVERY_PART for a in ("--set", s)]], env)
     here, avx2 = tmp_path / "here" / "realistic", tmp_path / "avx2" / "realistic"
