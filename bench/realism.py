@@ -204,7 +204,7 @@ def real_rolls(detector: MTCNN, sizes=(40, 60, 90), crop: int = 160, rolls=range
 
     from relhead.train.real import PHOTOS, load_photo
 
-    print(f"| photo | face px | " + " | ".join(f"±{r}" for r in rolls) + " |\n|---|---|" + "---|" * len(rolls))
+    print("| photo | face px | " + " | ".join(f"±{r}" for r in rolls) + " |\n|---|---|" + "---|" * len(rolls))
     for photo in PHOTOS:
         rgb = load_photo(photo)
         box = np.asarray(detector.detect(rgb)[0].box)
