@@ -5,6 +5,7 @@ skinning, the head frame, barycentric landmarks, the config's host paths; and a 
 import json
 import pickle
 import shutil
+import subprocess
 import sys
 import types
 
@@ -13,6 +14,7 @@ import pytest
 import scipy.sparse as sp
 
 import fake_head
+from cpu import avx2_host_env, native_env, needs_avx512
 from relhead.assets import registry
 from relhead.assets.flame_head import (JAW_OPEN_MAX_DEG, R_WORLD_HEAD_REST, FlameFileError, FlameHead,
                                        FlameIdentity, load_model, read_file)
@@ -468,3 +470,40 @@ def test_the_hdri_sky_is_over_the_head_for_flame_as_for_anny(tmp_path, files):
                 rgb, mask = g.image(i).astype(float), g.mask(i) > 0
                 top, bottom = rgb[:6][~mask[:6]].mean(), rgb[-6:][~mask[-6:]].mean() if (~mask[-6:]).any() else 0.0
                 assert top > 150 and top > bottom + 100, (name, i, top, bottom)
+
+
+# ---------------------------------------------------------------------------------- another CPU
+POSED_DIGEST = """
+import hashlib, sys
+import numpy as np
+from relhead.assets.flame_head import FlameHead
+from relhead.config import resolve
+from relhead.render.group import posed_heads
+from relhead.render.labels import label_views
+from relhead.render.sampling import sample_group
+from relhead.assets.hdri import hdri_pool
+model = FlameHead(sys.argv[1], sys.argv[2])
+cfg = resolve("test", ["head.model=flame", f"head.model_path={sys.argv[1]}", f"head.landmarks_path={sys.argv[2]}",
+                       "views=4", "head.expression.neutral_fraction=0"])
+refs = hdri_pool(cfg.lighting.hdris, cfg.lighting.hdri_dir).refs
+h = hashlib.sha256()
+for g in range(12):
+    spec = sample_group(cfg, g, model, refs)
+    posed = posed_heads(spec, model)
+    for p, lab in zip(posed, label_views(spec, posed, model.head_width(spec.head.identity), 160, 160)):
+        for a in (p.vertices, p.T_world_head, p.landmarks, lab.R, lab.t, lab.landmarks, lab.R_w2c, lab.t_w2c):
+            h.update(np.ascontiguousarray(a).tobytes())
+print(h.hexdigest())
+"""
+
+
+@needs_avx512
+def test_flame_poses_and_labels_are_the_same_bits_on_an_avx2_host(files):
+    """FLAME's shape, expression and pose blends, its skinning and every label of 12 groups x 4 views, here and
+    as an AVX2 host computes (tests/cpu.py): the same bits."""
+    def run(env):
+        r = subprocess.run([sys.executable, "-c", POSED_DIGEST, str(files["pkl"]), str(files["lmk"])],
+                           capture_output=True, text=True, env=env)
+        assert r.returncode == 0, r.stderr[-2000:]
+        return r.stdout
+    assert run(avx2_host_env()) == run(native_env())
