@@ -31,9 +31,9 @@ from relhead.assets.hdri import hdri_pool
 from relhead.assets.refs import AssetPool, file_ref, image_problem
 from relhead.configbase import ConfigError
 from relhead.files import write_problem
-from relhead.datasets.lease import LEASE_TIMEOUT_S, LeaseLost, acquire, release, renew
-from relhead.datasets.manifest import (MANIFEST, CorpusMismatch, corpus_lock, done_entry, forget_if_empty, open_corpus,
-                                       read_record, record_path, refresh_manifest, shard_groups, shard_is_done,
+from relhead.datasets.lease import LEASE_TIMEOUT_S, LeaseLost, acquire, holder_of, is_stale, release, renew
+from relhead.datasets.manifest import (MANIFEST, CorpusMismatch, corpus_lock, done_entry, open_corpus, read_record,
+                                       record_path, refresh_manifest, shard_groups, shard_is_done,
                                        shard_name, temp_files, versions, write_record)
 from relhead.datasets.shards import ShardWriter, group_key, partials, remove_partials
 
@@ -315,7 +315,7 @@ def _generate_many(jobs, shards, workers, client, scheduler, log, lease_timeout_
             full = full or exc
     if refused is not None:  # the corrected command must not find a corpus of this config in its way
         for out_dir in started:
-            forget_if_empty(out_dir)
+            forget_unstarted(out_dir, lease_timeout_s)
         raise refused
     if stopped is not None:
         raise KeyboardInterrupt(_stopped_message(stopped, jobs)) from None
@@ -329,6 +329,38 @@ def _generate_many(jobs, shards, workers, client, scheduler, log, lease_timeout_
         log(f"{len(left)} shard(s) left to other runs that hold them; re-run this command once they finish "
             f"or their leases go stale ({lease_timeout_s:.0f} s without a heartbeat)")
     return manifests
+
+
+def forget_unstarted(out_dir: Path, lease_timeout_s: float = LEASE_TIMEOUT_S) -> bool:
+    """Remove the manifest of the corpus in `out_dir` when no shard of it is done or being made: what a run that
+    stopped at once (a config the head model cannot render) left, which would refuse the corrected config as
+    another config's corpus. Stale leases (their holders gone: this run's workers, which joblib stops when one
+    fails) go with the partial files they left. Under the corpus lock; then the folder goes too when only the
+    lock's file is left in it. Best effort: whether the manifest was removed."""
+    out_dir = Path(out_dir)
+    try:
+        if not (out_dir / MANIFEST).exists():
+            return False
+        with corpus_lock(out_dir):
+            if any(out_dir.glob("shard-*")):  # a record or a finished tar
+                return False
+            leases = sorted(out_dir.glob(".shard-*.tar.lease"))
+            holders = [holder_of(p) for p in leases]
+            if any(h is not None and not is_stale(h, lease_timeout_s) for h in holders):
+                return False  # a live run is making a shard here
+            for lease in leases:
+                remove_partials(lease.with_name(lease.name[1:-len(".lease")]))
+                lease.unlink(missing_ok=True)
+            (out_dir / MANIFEST).unlink()
+    except OSError:
+        return False
+    try:  # then the folder, when nothing but the lock's file is left in it
+        if [p.name for p in out_dir.iterdir()] == [".manifest.lock"]:
+            (out_dir / ".manifest.lock").unlink()
+            out_dir.rmdir()
+    except OSError:
+        pass
+    return True
 
 
 def _kept(jobs) -> tuple[Path, int, int]:

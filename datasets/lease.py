@@ -37,6 +37,11 @@ def lease_path(shard: Path) -> Path:
     return shard.with_name(f".{shard.name}.lease")
 
 
+def holder_of(path: Path) -> dict | None:
+    """The holder of the lease file `path` (host, pid, started, age_s), or None when nobody holds it."""
+    return _holder(path)
+
+
 def _holder(path: Path) -> dict | None:
     try:
         info = json.loads(path.read_text())

@@ -146,24 +146,6 @@ def corpus_lock(out_dir: Path):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def forget_if_empty(out_dir: Path) -> bool:
-    """Remove the manifest of the corpus in `out_dir` when the folder holds no shard (no record, tar, partial
-    or lease): what a run that stopped at once left, which would refuse a corrected config as another config's
-    corpus. Under the corpus lock, whose file stays (another process may be waiting on it). Best effort: False
-    when there was nothing to remove or it could not be removed."""
-    out_dir = Path(out_dir)
-    try:
-        if not (out_dir / MANIFEST).exists():
-            return False
-        with corpus_lock(out_dir):
-            if any(out_dir.glob("shard-*")) or any(out_dir.glob(".shard-*")):
-                return False
-            (out_dir / MANIFEST).unlink()
-        return True
-    except OSError:
-        return False
-
-
 def _rebuild_problem(cfg, out_dir: Path) -> tuple[str | None, int]:
     """(why the shard records in `out_dir` cannot be this config's, or None; how many there are): a
     record's index, file, groups and views must be the ones `cfg` gives that shard."""

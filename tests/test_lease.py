@@ -63,3 +63,27 @@ def test_a_run_whose_lease_was_taken_over_stops(tmp_path):
         renew(lease)
     release(lease)  # not ours any more: left in place
     assert json.loads(lease_path(shard).read_text())["host"] == "render-node-9"
+
+
+def test_a_run_refused_at_once_forgets_its_corpus_unless_a_shard_is_done_or_held(tmp_path):
+    """What a run stopped by a config the head model cannot render leaves (datasets.generate.forget_unstarted):
+    its manifest, and its stopped workers' stale leases and partial files, all go, and so does the folder; a
+    finished shard or a live run's lease keeps everything."""
+    from relhead.datasets.generate import forget_unstarted
+
+    def corpus(name, *files):
+        d = tmp_path / name
+        d.mkdir()
+        for f in ("manifest.json", ".manifest.lock", *files):
+            (d / f).write_text("{}")
+        return d
+
+    stale = corpus("stale", ".shard-000001.tar.partial-vm-1")
+    write_holder(stale / "shard-000001.tar", platform.node(), dead_pid())
+    assert forget_unstarted(stale) and not stale.exists()
+    done = corpus("done", "shard-000000.tar", "shard-000000.json")
+    assert not forget_unstarted(done) and (done / "manifest.json").exists()
+    live = corpus("live", ".shard-000001.tar.partial-vm-2")
+    write_holder(live / "shard-000001.tar", platform.node(), os.getpid())
+    assert not forget_unstarted(live) and sorted(p.name for p in live.iterdir()) == sorted(
+        ["manifest.json", ".manifest.lock", ".shard-000001.tar.partial-vm-2", ".shard-000001.tar.lease"])
