@@ -39,10 +39,6 @@ def lease_path(shard: Path) -> Path:
 
 def holder_of(path: Path) -> dict | None:
     """The holder of the lease file `path` (host, pid, started, age_s), or None when nobody holds it."""
-    return _holder(path)
-
-
-def _holder(path: Path) -> dict | None:
     try:
         info = json.loads(path.read_text())
         return {**info, "age_s": time.time() - path.stat().st_mtime}
@@ -74,7 +70,7 @@ def acquire(shard: Path, timeout_s: float = LEASE_TIMEOUT_S) -> Lease | str:
     """Take the lease of `shard`: the Lease, or a description of the live run that holds it.
     Call under the corpus lock."""
     path = lease_path(shard)
-    holder = _holder(path)
+    holder = holder_of(path)
     if holder is not None and not is_stale(holder, timeout_s):
         return describe(holder)
     lease = Lease(path, platform.node(), os.getpid())
@@ -84,7 +80,7 @@ def acquire(shard: Path, timeout_s: float = LEASE_TIMEOUT_S) -> Lease | str:
 
 
 def held(lease: Lease) -> bool:
-    h = _holder(lease.path)
+    h = holder_of(lease.path)
     return h is not None and (h["host"], int(h["pid"])) == (lease.host, lease.pid)
 
 

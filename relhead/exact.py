@@ -1,13 +1,13 @@
 """Arithmetic whose bits do not depend on the CPU, for everything a corpus stores (labels, specs) and
 everything its images are made from.
 
-A corpus must be the same bytes on any host (docs/design.md, "Determinism"). numpy hands matrix
+A corpus must be the same bytes on any host (docs/design.md, "Random streams"). numpy hands matrix
 products, inverses and least squares to BLAS and LAPACK, whose kernels are picked for the CPU when the
 library loads and round differently from one CPU to another (OpenBLAS' Haswell kernels against the
 ones it picks on an AVX-512 machine differ in the last bits); numpy's own exp, log, arctan2 and arccos
 take SIMD loops on AVX-512 that differ from libm's for a quarter of the arguments. What is here uses
 only numpy's element-wise +, -, *, / and sqrt (correctly rounded on every CPU) in a fixed order, or
-the math module (libm). tests/test_host.py and test_look.py render corpora as a plainer CPU would
+the math module (libm). tests/test_host.py, test_flame.py and test_exact.py compute as an AVX2 host would
 (tests/cpu.py) and compare the bytes.
 """
 

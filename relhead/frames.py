@@ -38,6 +38,13 @@ def matrix_to_euler(R: np.ndarray) -> tuple[float, float, float]:
     return float(yaw), float(pitch), float(roll)
 
 
+def head_frame(points, posed) -> np.ndarray:
+    """World points (N, 3) of a posed head (anything with a 4x4 `T_world_head`, the head frame's pose in the
+    world) in its head frame, float64: (X - t) R."""
+    T = np.asarray(posed.T_world_head, float)
+    return mm(np.asarray(points, float) - T[:3, 3], T[:3, :3])
+
+
 def relative_transform(R_a, t_a, R_q, t_q) -> tuple[np.ndarray, np.ndarray]:
     """Anchor pose (R_a, t_a), query pose (R_q, t_q) -> (R_rel, t_rel) with
     R_q = R_rel R_a and t_q = R_rel t_a + t_rel: the query camera seen from the anchor camera. Also over

@@ -16,7 +16,7 @@ import numpy as np
 
 from relhead.assets.base import PART_EYE, PART_MOUTH, PART_SKIN, PART_TEETH, PART_TONGUE, PosedHead
 from relhead.exact import lstsq, mm, norm
-from relhead.frames import project
+from relhead.frames import head_frame, project
 
 DENSE_COUNT = 300  # dense landmarks per view
 MARGIN_M = 0.003  # eye and lip regions reach this far past their landmark contours (the contour is their edge)
@@ -35,12 +35,6 @@ SEG = {name: k for k, name in SEG_CLASSES.items()}
 # Parts whose surface the ray casts see as a proxy (ribbons of some strands): their hits count only
 # where the render's mask has the subject.
 PROXY_CLASSES = (SEG["hair"], SEG["beard"])
-
-
-def head_frame(posed: PosedHead, points: np.ndarray) -> np.ndarray:
-    """World points of a posed head -> its head frame."""
-    T = posed.T_world_head
-    return mm(np.asarray(points, float) - T[:3, 3], T[:3, :3])
 
 
 _DENSE: dict[int, tuple[object, np.ndarray]] = {}
@@ -67,8 +61,8 @@ def dense_indices(head_model, count: int = DENSE_COUNT) -> np.ndarray:
     if hit is not None and hit[0] is head_model and len(hit[1]) == count:
         return hit[1]
     p = canonical_head(head_model)
-    X = head_frame(p, p.vertices)
-    lm = head_frame(p, p.landmarks)
+    X = head_frame(p.vertices, p)
+    lm = head_frame(p.landmarks, p)
     skin = np.zeros(len(X), bool)
     skin[np.asarray(head_model.faces)[np.asarray(head_model.face_parts) == PART_SKIN].ravel()] = True
     cand = np.flatnonzero(skin & (X[:, 1] <= lm[8, 1] + 0.01))  # above the chin (+1 cm): the head, not the body
@@ -93,7 +87,7 @@ def eye_vertices(head_model) -> tuple[np.ndarray, np.ndarray]:
     eye &= np.linalg.norm(ec, axis=1) > 0.5
     ids = np.flatnonzero(eye)
     p = canonical_head(head_model)
-    x = head_frame(p, p.vertices[ids])[:, 0]
+    x = head_frame(p.vertices[ids], p)[:, 0]
     return ids[x < 0], ids[x >= 0]
 
 
@@ -101,7 +95,7 @@ def gaze_head(posed: PosedHead, eye_coords: np.ndarray, ids: np.ndarray) -> np.n
     """One eye's gaze in the head frame: the posed direction of its eye coordinates' +z (out of the
     pupil), from the affine fit of the posed eyeball vertices to their eye coordinates (exact for a
     rigid eyeball however its vertices are spread)."""
-    X = head_frame(posed, posed.vertices[ids])
+    X = head_frame(posed.vertices[ids], posed)
     E = np.c_[np.asarray(eye_coords, float)[ids], np.ones(len(ids))]
     A = lstsq(E, X)  # X = E @ A: rows 0-2 the eye axes' images
     g = A[2]
@@ -124,15 +118,15 @@ class ExtraLabeler:
         `dense_uv` (D, 2), `dense_3d` (D, 3), `mesh_vertices` (N, 3) float32 in the head frame."""
         out = {}
         if self.cfg.landmarks_3d:
-            out["landmarks_3d"] = mm(head_frame(posed, posed.landmarks), R.T) + t
+            out["landmarks_3d"] = mm(head_frame(posed.landmarks, posed), R.T) + t
         if self.cfg.gaze:
             out["gaze"] = np.stack([mm(R, gaze_head(posed, self.eye_coords, ids)) for ids in self.eyes])
         if self.dense is not None:
-            X = head_frame(posed, posed.vertices[self.dense])
+            X = head_frame(posed.vertices[self.dense], posed)
             out["dense_uv"], _ = project(K, R, t, X)
             out["dense_3d"] = mm(X, R.T) + t
         if self.cfg.mesh:
-            out["mesh_vertices"] = head_frame(posed, posed.vertices).astype(np.float32)
+            out["mesh_vertices"] = head_frame(posed.vertices, posed).astype(np.float32)
         return out
 
 
@@ -146,7 +140,7 @@ class HeadSegmenter:
     def __init__(self, head_model, posed: PosedHead) -> None:
         faces = np.asarray(head_model.faces)
         self.parts = np.asarray(head_model.face_parts)
-        self.lm = head_frame(posed, posed.landmarks)
+        self.lm = head_frame(posed.landmarks, posed)
         brows = head_model.vertex_attributes.get("brows")
         self.brow_faces = None
         if brows is not None:

@@ -9,7 +9,7 @@ import numpy as np
 
 from relhead.assets.base import PosedHead
 from relhead.exact import mm
-from relhead.frames import project
+from relhead.frames import head_frame, project
 from relhead.render.spec import GroupSpec, ViewSpec
 from relhead.render.views import camera_intrinsics, head_to_camera, world_to_camera
 
@@ -81,8 +81,7 @@ def label_views(spec: GroupSpec, posed: list[PosedHead], head_width: float, W: i
 
 
 def _labels(K, R, t, R_w2c, t_w2c, posed: PosedHead, W: int, H: int) -> ViewLabels:
-    T = posed.T_world_head
-    uv, _ = project(K, R, t, mm(posed.landmarks - T[:3, 3], T[:3, :3]))
+    uv, _ = project(K, R, t, head_frame(posed.landmarks, posed))
     inside = (uv[:, 0] >= 0) & (uv[:, 0] < W) & (uv[:, 1] >= 0) & (uv[:, 1] < H)
     return ViewLabels(K=K, R=R, t=t, landmarks=uv, landmarks_visible=inside, face_box=face_box(uv, W, H),
                       R_w2c=R_w2c, t_w2c=t_w2c)

@@ -15,7 +15,7 @@ from relhead.assets.base import BROWS, SCALP, TORSO
 from relhead.assets.refs import AssetRef
 from relhead.config import CHROMA_NOISE_BEFORE
 from relhead.configbase import ConfigError
-from relhead.exact import power
+from relhead.exact import mm, power
 from relhead.render.clip import sample_clip
 from relhead.render.spec import (BackdropSpec, BackgroundSpec, CameraSpec, EffectsSpec, EyeDetailSpec, EyeSpec, Euler,
                                  FacialHairSpec, GarmentSpec, GlassesSpec, GroupSpec, HatSpec, HairSpec, HeadSpec,
@@ -253,9 +253,7 @@ def sample_key_light(rng: np.random.Generator, cfg, lighting: LightingSpec, firs
         return lighting
     share = float(rng.uniform(*cfg.key_light_share))
     body = np.array(light_direction(rng.uniform(*cfg.key_light_azimuth_deg), rng.uniform(*cfg.key_light_elevation_deg)))
-    # R_world_head = R_world_body @ N: a body direction in the head frame is N^T body, summed elementwise (not
-    # BLAS, whose kernels round differently from host to host) because the angles go into the spec's bytes
-    u = (neck_rotation(first) * body[:, None]).sum(axis=0)
+    u = mm(neck_rotation(first).T, body)  # R_world_head = R_world_body @ N: a body direction in the head frame
     azimuth, elevation = light_angles(u)
     key = LightSpec(kind="area", azimuth_deg=azimuth, elevation_deg=elevation,
                     distance_m=float(rng.uniform(*cfg.key_light_distance_m)), strength=share / (1.0 - share),

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from relhead.config import resolve
-from relhead.render.parts.surface import head_frame
+from relhead.frames import head_frame
 
 OFFSETS = "head.local_change_offsets={l-eye-push2-out: 1.0, r-eye-push2-out: 1.0, l-eye-scale-incr: 0.5}"
 

@@ -232,7 +232,7 @@ def test_facial_hair_follows_the_jaw_and_is_deterministic(fake_model):
     spec, posed, fh = _facial(fake_model, "beard")
     _, _, again = _facial(fake_model, "beard")
     assert np.array_equal(fh.strands.points, again.strands.points)
-    from relhead.render.parts.surface import head_frame
+    from relhead.frames import head_frame
 
     X0 = head_frame(posed[0].vertices, posed[0])
     assert np.allclose(fh.at(X0).points, fh.strands.points, atol=1e-6)  # the first view: as grown
@@ -251,8 +251,7 @@ def test_facial_hair_follows_the_jaw_and_is_deterministic(fake_model):
 def test_a_beard_renders_where_it_grows_and_follows_an_opening_jaw(head_model):
     from relhead.assets.hdri import hdri_pool
     from relhead.config import resolve
-    from relhead.frames import project
-    from relhead.render.parts.surface import head_frame
+    from relhead.frames import head_frame, project
     from relhead.render.group import posed_heads, render_group
     from relhead.render.parts.hair import group_facial_hair
     from relhead.render.sampling import sample_group

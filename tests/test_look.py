@@ -223,7 +223,7 @@ def test_a_backdrop_is_deterministic_varied_and_not_a_plain_colour():
 def test_face_areas_sit_where_the_landmarks_say(fake_model):
     from relhead.render.group import posed_heads
     from relhead.render.parts.face_areas import face_areas
-    from relhead.render.parts.surface import head_frame
+    from relhead.frames import head_frame
 
     _, (spec,) = sampled_specs(FAKE + ["skin.detail=1"], fake_model, [0])
     first = posed_heads(spec, fake_model)[0]

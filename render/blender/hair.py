@@ -12,10 +12,10 @@ import bpy
 import numpy as np
 
 from relhead.assets.base import PosedHead
+from relhead.frames import head_frame
 from relhead.render.blender.nodes import empty_material, math_node, named_node
 from relhead.render.blender.part import RigidPart
 from relhead.render.parts.hair import FacialHair, Strands, group_facial_hair, group_strands, occluder_ribbons
-from relhead.render.parts.surface import head_frame
 from relhead.render.spec import GroupSpec, HairSpec
 
 

@@ -8,10 +8,10 @@ import bpy
 import numpy as np
 
 from relhead.assets.base import PART_EYE, PART_SKIN, PosedHead, fixed_threads
+from relhead.frames import head_frame
 from relhead.render.blender import materials
 from relhead.render.blender.part import remove
 from relhead.render.parts.face_areas import FACE_AREAS, FACE_LINES, face_areas
-from relhead.render.parts.surface import head_frame
 from relhead.render.spec import MaterialsSpec
 
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from relhead.assets.base import PosedHead
 from relhead.exact import exp
-from relhead.render.parts.surface import head_frame
+from relhead.frames import head_frame
 
 FACE_AREAS = "face_areas"
 FACE_LINES = "face_lines"

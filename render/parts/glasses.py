@@ -17,7 +17,8 @@ import numpy as np
 
 from relhead.assets.base import SCALP, PosedHead
 from relhead.exact import power
-from relhead.render.parts.surface import Skin, head_frame, join_meshes
+from relhead.frames import head_frame
+from relhead.render.parts.surface import Skin, join_meshes
 from relhead.render.spec import GlassesSpec, GroupSpec
 
 # Outline of a lens: a superellipse |x/a|^n + |y/b|^n = 1 with this exponent (aviators also droop).

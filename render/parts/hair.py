@@ -25,8 +25,9 @@ from scipy.spatial.transform import Rotation
 
 from relhead.assets.base import BROWS, PART_EYE, PART_SKIN, SCALP, PosedHead
 from relhead.exact import mm, power
+from relhead.frames import head_frame
 from relhead.render.parts.hats import HAT_ROOM_M, press_hair
-from relhead.render.parts.surface import Skin, head_frame, vertex_normals
+from relhead.render.parts.surface import Skin, vertex_normals
 from relhead.render.spec import TIED, FacialHairSpec, GroupSpec, StrandsSpec
 
 POINTS = 12  # points per strand

@@ -17,8 +17,9 @@ import numpy as np
 
 from relhead.assets.base import PART_SKIN, SCALP, PosedHead
 from relhead.exact import arctan2, power
+from relhead.frames import head_frame
 from relhead.render.parts.garment import level_set_shell
-from relhead.render.parts.surface import Skin, head_frame, vertex_normals
+from relhead.render.parts.surface import Skin, vertex_normals
 from relhead.render.spec import GroupSpec, HatSpec
 
 # The edge line's height above the head model's hairline (cm) by azimuth from the front (degrees):

@@ -13,14 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from relhead.assets.base import PART_SKIN, PosedHead
-from relhead.exact import mm
-
-
-def head_frame(points: np.ndarray, posed: PosedHead) -> np.ndarray:
-    """World points of a posed head in its head frame (float64): where a group's parts are built."""
-    T = posed.T_world_head
-    return mm(points.astype(np.float64) - T[:3, 3], T[:3, :3])
+from relhead.assets.base import PART_SKIN
 
 
 def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
