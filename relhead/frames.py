@@ -45,6 +45,11 @@ def head_frame(points, posed) -> np.ndarray:
     return mm(np.asarray(points, float) - T[:3, 3], T[:3, :3])
 
 
+def camera_centre(R_w2c, t_w2c) -> np.ndarray:
+    """The camera's centre in the world, -R_w2c^T t_w2c, of a world-to-camera (R_w2c, t_w2c)."""
+    return -mm(np.asarray(R_w2c, float).T, np.asarray(t_w2c, float))
+
+
 def relative_transform(R_a, t_a, R_q, t_q) -> tuple[np.ndarray, np.ndarray]:
     """Anchor pose (R_a, t_a), query pose (R_q, t_q) -> (R_rel, t_rel) with
     R_q = R_rel R_a and t_q = R_rel t_a + t_rel: the query camera seen from the anchor camera. Also over

@@ -16,6 +16,7 @@ import numpy as np
 from relhead.assets.base import PosedHead, fixed_threads
 from relhead.assets.refs import AssetPool
 from relhead.exact import mm
+from relhead.frames import camera_centre
 from relhead.render.extra_labels import PROXY_CLASSES, ExtraLabeler, HeadSegmenter
 from relhead.render.labels import RenderedGroup, RenderedView, label_views
 from relhead.render.photo import develop
@@ -69,12 +70,12 @@ def render_group(cfg, spec: GroupSpec, head_model, files: AssetPool, clock=_no_c
             with clock("camera model"), fixed_threads():
                 rgb = develop(rgb, v.photo)
         with clock("landmark visibility"):
-            centre = -mm(labels.R_w2c.T, labels.t_w2c)
+            centre = camera_centre(labels.R_w2c, labels.t_w2c)
             visible = scene.visible(p.landmarks, centre) & labels.landmarks_visible
         more = {}
         if extra is not None:
             with clock("extra labels"), fixed_threads():
-                more = _extra_labels(scene, extra, p, labels, mask)
+                more = _extra_labels(scene, extra, p, labels, mask, centre)
         out.append(RenderedView(rgb=rgb, mask=mask, labels=replace(labels, landmarks_visible=visible), extra=more))
     settle_heap()
     return RenderedGroup(spec=spec, head_width_m=head_width, views=out,
@@ -93,13 +94,12 @@ def settle_heap() -> None:
         gc.freeze()
 
 
-def _extra_labels(scene, extra: ExtraLabeler, p: PosedHead, labels, mask: np.ndarray) -> dict:
+def _extra_labels(scene, extra: ExtraLabeler, p: PosedHead, labels, mask: np.ndarray, centre: np.ndarray) -> dict:
     """The `labels:` switches' arrays of one rendered view (relhead.render.extra_labels): 3D and dense
     landmarks and gaze from the posed head, depth, normals and face-part classes from one ray per
     pixel centre through the process' scene."""
     want = extra.cfg
     H, W = mask.shape
-    centre = -mm(labels.R_w2c.T, labels.t_w2c)
     more = extra.view(p, labels.K, labels.R, labels.t)
     if extra.dense is not None:
         uv = more["dense_uv"]

@@ -53,6 +53,15 @@ def test_blender_camera_round_trip_and_axes():
         assert np.allclose(R.T @ np.array([0, 1.0, 0]), -M[:3, 1])
 
 
+def test_camera_centre_is_where_the_camera_sits():
+    rng = np.random.default_rng(3)
+    for _ in range(10):
+        R, t = random_pose(rng)
+        C = frames.camera_centre(R, t)
+        assert np.allclose(R @ C + t, 0.0)  # the world point at the camera's origin
+        assert np.allclose(C, frames.blender_camera_from_opencv(R, t)[:3, 3])
+
+
 def test_blender_lens_from_K():
     K = frames.intrinsics(400, 400, 130, 120)
     lens = frames.blender_lens_from_K(K, 256, 256, sensor_mm=36)

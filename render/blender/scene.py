@@ -23,6 +23,7 @@ from mathutils.bvhtree import BVHTree
 from relhead.assets.base import PosedHead
 from relhead.assets.refs import AssetPool
 from relhead.exact import mm
+from relhead.frames import camera_centre
 from relhead.render.blender import settings
 from relhead.render.blender.camera import Camera
 from relhead.render.blender.compositor import Compositor, compositor_parts
@@ -205,7 +206,7 @@ class ProcessScene:
         y = (v - K[1, 2]) / K[1, 1]  # K^-1 (u, v, 1), K upper triangular
         rays_cam = np.stack([(u - K[0, 2] - K[0, 1] * y) / K[0, 0], y, np.ones_like(u)], -1).reshape(-1, 3)
         rays_world = mm(rays_cam, R_w2c)  # R_w2c^T d per row
-        centre = -mm(R_w2c.T, t_w2c)
+        centre = camera_centre(R_w2c, t_w2c)
         c = Vector(centre.tolist())
         cast = np.flatnonzero(rays_meet_box(centre, rays_world, verts.min(0), verts.max(0)))
         points = np.zeros((H * W, 3))
