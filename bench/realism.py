@@ -123,15 +123,41 @@ def measure_view(detector: MTCNN, rgb: np.ndarray, view: dict) -> dict:
     return row
 
 
-def measure_corpus(corpus: Path, detector: MTCNN) -> list[dict]:
+def downsampled(rgb: np.ndarray, view: dict, factor: int) -> tuple[np.ndarray, dict]:
+    """A view rendered at `factor` times the size, as a camera's image reaches that size: each output pixel
+    the mean of factor x factor rendered ones (PIL's box filter), its face box and landmarks scaled (pixel
+    coordinates with pixel edges at integers, so x / factor)."""
+    from PIL import Image
+
+    H, W = rgb.shape[:2]
+    small = np.asarray(Image.fromarray(rgb).resize((W // factor, H // factor), Image.BOX))
+    return small, view | {"face_box": (np.asarray(view["face_box"], float) / factor).tolist(),
+                          "landmarks": (np.asarray(view["landmarks"], float) / factor).tolist()}
+
+
+def measure_corpus(corpus: Path, detector: MTCNN, downsample: int = 1) -> list[dict]:
     rows = []
     for g in iter_groups(sorted(corpus.glob("shard-*.tar"))):
         spec = g.meta["spec"]
         for i, view in enumerate(g.views):
             effects = spec["views"][i].get("effects") or {}
-            rows.append(measure_view(detector, g.image(i), view)
-                        | {"tone": spec["materials"]["skin"]["tone"], "noisy": effects.get("sensor_noise", 0) > 0})
+            rgb = g.image(i)
+            if downsample > 1:
+                rgb, view = downsampled(rgb, view, downsample)
+            noise = effects.get("sensor_noise", 0) or 0
+            rows.append(measure_view(detector, rgb, view)
+                        | {"tone": spec["materials"]["skin"]["tone"], "noisy": noise > 0, "sensor_noise": noise})
     return rows
+
+
+def by_noise(views: list[dict]) -> str:
+    """Views below 60 degrees of yaw found, by the sensor noise drawn for them (camera effects)."""
+    cells = []
+    for lo, hi in ((0.0, 1e-12), (1e-12, 0.1), (0.1, 1.01)):
+        sel = [v for v in views if v["abs_yaw"] < 60 and lo <= v.get("sensor_noise", 0) < hi]
+        name = "none" if hi < 1e-6 else f"{lo:.1f}-{min(hi, 1):.1f}" if lo > 0 else "below 0.1"
+        cells.append(f"noise {name}: {sum(v['detected'] for v in sel)}/{len(sel)}")
+    return "; ".join(cells)
 
 
 TONES = ((0.0, 0.3), (0.3, 0.6), (0.6, 1.01))  # relhead's skin tone: 0 the palest, 1 the darkest
@@ -279,6 +305,8 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="for every row (repeatable)")
     ap.add_argument("--json", default=None, help="also write every view's measurements here")
     ap.add_argument("--keep", default=None, help="keep each row's corpus in this folder (row number)")
+    ap.add_argument("--downsample", type=int, default=1, metavar="N",
+                    help="measure each view shrunk N times by a box filter (render at N x --size the size MTCNN sees)")
     ap.add_argument("--real-rolls", action="store_true",
                     help="instead: MTCNN on the real-photo measure's photos turned by 0-45 degrees (no renders)")
     ap.add_argument("--turned", nargs=2, metavar=("FLAT", "ROLLED"), default=None,
@@ -301,6 +329,7 @@ def main() -> None:
         rows = dict(list(rows.items())[1:])
     detector = MTCNN()
     print(f"{platform.node()}: {a.pipeline} at {a.size} px, yaw +-90, {a.groups} groups x {a.views} views per row"
+          + (f", measured at {a.size // a.downsample} px (box filter)" if a.downsample > 1 else "")
           + "".join(f", --set {s}" for s in a.set))
     head = " | ".join(f"|yaw| {lo}-{int(hi)}: detected | NME" for lo, hi in BINS)
     print(f"| row | {head} | all: detected | NME |\n|---|" + "---|" * (2 * len(BINS) + 2), flush=True)
@@ -311,7 +340,7 @@ def main() -> None:
             cfg = row_config(vars(a), sets)
             out = Path(a.keep) / f"row{n}" if a.keep else Path(tmp) / "c"
             generate(cfg, out, log=lambda *_: None)
-            views = measure_corpus(out, detector)
+            views = measure_corpus(out, detector, a.downsample)
         s = summarise(views)
         results[name] = {"sets": sets, "summary": s, "views": views, "seconds": time.time() - t0}
         up = summarise([v for v in views if abs(v["pitch"]) <= UPRIGHT and abs(v["roll"]) <= UPRIGHT])
@@ -320,6 +349,7 @@ def main() -> None:
             cells = " | ".join(_cell(summary[f"{lo}-{int(hi)}"]) for lo, hi in BINS)
             print(f"| {label} | {cells} | {_cell(summary['all'])} |", flush=True)
         print(f"|   {name}, below 60 degrees of yaw by skin tone: {by_tone(views)} |", flush=True)
+        print(f"|   {name}, below 60 degrees of yaw by sensor noise: {by_noise(views)} |", flush=True)
         ratio = box_ratio(next(iter(results.values()))["views"])
         if a.json:  # after every row, so a long run's finished rows are kept
             Path(a.json).write_text(json.dumps({"args": vars(a), "rows": results, "box_ratio": ratio}, indent=1))
