@@ -109,8 +109,10 @@ def measure_view(detector: MTCNN, rgb: np.ndarray, view: dict) -> dict:
     """One view: its |yaw|, whether MTCNN found its face, the normalised landmark error, the boxes."""
     fb = np.asarray(view["face_box"], float)
     centre = (fb[:2] + fb[2:]) / 2
+    r_net, o_net = detector.faceness(rgb, [fb])[0]
     row = {"abs_yaw": abs(view["euler_deg"]["yaw"]), "pitch": view["euler_deg"]["pitch"],
-           "roll": view["euler_deg"]["roll"], "face_box": fb.tolist(), "detected": False}
+           "roll": view["euler_deg"]["roll"], "face_box": fb.tolist(), "detected": False,
+           "rnet_logodds": float(r_net), "onet_logodds": float(o_net)}
     for f in detector.detect(rgb):
         b = np.asarray(f.box)
         if _inside(centre, b) and _inside((b[:2] + b[2:]) / 2, fb):
@@ -150,12 +152,51 @@ def measure_corpus(corpus: Path, detector: MTCNN, downsample: int = 1) -> list[d
     return rows
 
 
+def faceness_line(views: list[dict]) -> str:
+    """The median of O-Net's (and R-Net's) log-odds at the true face box (MTCNN.faceness): views below 60
+    degrees of yaw, and the near-frontal upright ones (|yaw| < 30, |pitch| and |roll| <= 15), which
+    `real_faceness` scores on real photos framed the same way."""
+    cells = []
+    for name, sel in (("below 60 degrees", lambda v: v["abs_yaw"] < 60),
+                      ("near frontal upright", lambda v: v["abs_yaw"] < 30 and abs(v["pitch"]) <= 15 and abs(v["roll"]) <= 15)):
+        vs = [v for v in views if sel(v) and "onet_logodds" in v]
+        if vs:
+            o, r = (np.median([v[k] for v in vs]) for k in ("onet_logodds", "rnet_logodds"))
+            cells.append(f"{name} ({len(vs)}): O-Net {o:.2f}, R-Net {r:.2f}")
+    return "; ".join(cells)
+
+
+def real_faceness(detector: MTCNN, size: int, face_px=(40, 50, 60)) -> str:
+    """The real-photo measure's photos framed as a row frames a face (its face box face_px wide in a
+    size x size image, box-filtered down from the photo): O-Net's and R-Net's log-odds at the face box,
+    the reference for `faceness_line`."""
+    from PIL import Image
+
+    from relhead.train.detect import to_face_box
+    from relhead.train.real import PHOTOS, load_photo
+
+    cells = []
+    for ph in PHOTOS:
+        rgb = load_photo(ph)
+        H, W = rgb.shape[:2]
+        fb = np.array(to_face_box(detector.detect(rgb)[0].box, W, H))
+        c = (fb[:2] + fb[2:]) / 2
+        scores = []
+        for px in face_px:
+            side = int(max(fb[2] - fb[0], fb[3] - fb[1]) * size / px)
+            x0, y0 = int(c[0] - side / 2), int(c[1] - side / 2)
+            img = np.asarray(Image.fromarray(rgb).crop((x0, y0, x0 + side, y0 + side)).resize((size, size), Image.BOX))
+            scores.append(detector.faceness(img, [(fb - [x0, y0, x0, y0]) * size / side])[0])
+        o, r = np.median(scores, 0)[::-1]
+        cells.append(f"{ph.name} O-Net {o:.2f}, R-Net {r:.2f}")
+    return f"real photos, face box {'/'.join(map(str, face_px))} px in {size} px (median): " + "; ".join(cells)
+
+
 def by_noise(views: list[dict]) -> str:
     """Views below 60 degrees of yaw found, by the sensor noise drawn for them (camera effects)."""
     cells = []
-    for lo, hi in ((0.0, 1e-12), (1e-12, 0.1), (0.1, 1.01)):
+    for name, lo, hi in (("none", 0.0, 1e-12), ("below 0.1", 1e-12, 0.1), ("0.1 and more", 0.1, 2.0)):
         sel = [v for v in views if v["abs_yaw"] < 60 and lo <= v.get("sensor_noise", 0) < hi]
-        name = "none" if hi < 1e-6 else f"{lo:.1f}-{min(hi, 1):.1f}" if lo > 0 else "below 0.1"
         cells.append(f"noise {name}: {sum(v['detected'] for v in sel)}/{len(sel)}")
     return "; ".join(cells)
 
@@ -331,6 +372,7 @@ def main() -> None:
     print(f"{platform.node()}: {a.pipeline} at {a.size} px, yaw +-90, {a.groups} groups x {a.views} views per row"
           + (f", measured at {a.size // a.downsample} px (box filter)" if a.downsample > 1 else "")
           + "".join(f", --set {s}" for s in a.set))
+    print(real_faceness(detector, a.size // a.downsample))
     head = " | ".join(f"|yaw| {lo}-{int(hi)}: detected | NME" for lo, hi in BINS)
     print(f"| row | {head} | all: detected | NME |\n|---|" + "---|" * (2 * len(BINS) + 2), flush=True)
     results = {}
@@ -350,6 +392,7 @@ def main() -> None:
             print(f"| {label} | {cells} | {_cell(summary['all'])} |", flush=True)
         print(f"|   {name}, below 60 degrees of yaw by skin tone: {by_tone(views)} |", flush=True)
         print(f"|   {name}, below 60 degrees of yaw by sensor noise: {by_noise(views)} |", flush=True)
+        print(f"|   {name}, MTCNN's log-odds at the face box (median): {faceness_line(views)} |", flush=True)
         ratio = box_ratio(next(iter(results.values()))["views"])
         if a.json:  # after every row, so a long run's finished rows are kept
             Path(a.json).write_text(json.dumps({"args": vars(a), "rows": results, "box_ratio": ratio}, indent=1))

@@ -12,6 +12,7 @@ import torch
 
 import configs
 from relhead.cli import main
+from relhead.configbase import ConfigError
 from relhead.frames import euler_to_matrix, geodesic_deg, intrinsics, matrix_to_euler, project, relative_transform
 from relhead.train import real as RL
 from relhead.train.data import CropCfg, rotated_crop
@@ -113,6 +114,27 @@ def test_each_photo_loads_from_its_package_and_has_a_face(photo, mtcnn):
     assert faces and faces[0].prob > 0.99
     x0, y0, x1, y1 = faces[0].box
     assert x1 - x0 > 40 and y1 - y0 > 40
+
+
+@pytest.mark.parametrize("photo", RL.PHOTOS, ids=lambda p: p.name)
+def test_faceness_is_sure_of_a_real_face_where_the_cascade_found_it_and_sure_of_none_beside_it(photo, mtcnn):
+    from relhead.train.detect import THRESHOLDS, to_face_box
+
+    rgb = RL.load_photo(photo)
+    H, W = rgb.shape[:2]
+    face = mtcnn.detect(rgb)[0]
+    fb = np.array(to_face_box(face.box, W, H))
+    side = fb[2:] - fb[:2]
+    corner = np.array([2.0, 2.0, 2.0 + side[0], 2.0 + side[1]])  # the same size in the photo's top left corner
+    (r_face, o_face), (r_off, o_off) = mtcnn.faceness(rgb, [fb, corner])
+    passes = np.log(THRESHOLDS[2] / (1 - THRESHOLDS[2]))
+    assert o_face > passes + 2 and r_face > passes + 2  # where the cascade found a face, its last two nets agree
+    assert o_off < 0 and r_off < 0
+    # the score moves with the box: half a face box off to the side, O-Net is less sure
+    shifted = fb + [side[0] / 2, 0, side[0] / 2, 0]
+    assert mtcnn.faceness(rgb, [shifted])[0, 1] < o_face
+    with pytest.raises(ConfigError):
+        mtcnn.faceness(rgb[..., 0], [fb])
 
 
 def test_bench_real_end_to_end_on_a_toy_run_and_the_report(train_corpus, tmp_path, capsys, mtcnn):

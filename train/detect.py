@@ -287,6 +287,29 @@ class MTCNN:
                  for i in k.tolist()]
         return sorted(faces, key=lambda f: -f.area)
 
+    @torch.no_grad()
+    def faceness(self, rgb: np.ndarray, face_boxes) -> np.ndarray:
+        """(N, 2): R-Net's and O-Net's log-odds that the square about each relhead face box (mapped to the
+        box MTCNN would draw with the median BOX_MAP, then squared as the cascade squares) is a face,
+        whether or not the cascade's proposals reached it. A continuous score where `detect` gives a yes or
+        no: MTCNN keeps a box when each stage's probability passes THRESHOLDS (log-odds 0.41, 0.85, 0.85)."""
+        rgb = np.asarray(rgb)
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+            raise ConfigError(f"expected an (H, W, 3) uint8 RGB image, got {rgb.shape} {rgb.dtype}")
+        fb = np.asarray(face_boxes, float).reshape(-1, 4)
+        m = BOX_MAP
+        w, h = (fb[:, 2] - fb[:, 0]) / m["sx"], (fb[:, 3] - fb[:, 1]) / m["sy"]
+        cx, cy = (fb[:, 0] + fb[:, 2]) / 2 - m["cx"] * w, (fb[:, 1] + fb[:, 3]) / 2 - m["cy"] * h
+        boxes = _square(torch.tensor(np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 1), dtype=torch.float32))
+        img = torch.from_numpy(np.array(rgb, copy=True)).to(self.device).permute(2, 0, 1)[None].float()
+        out = np.full((len(fb), 2), -np.inf)
+        for col, (net, size) in enumerate(((self.nets[1], 24), (self.nets[2], 48))):
+            x, ok = _crops(img, boxes.to(self.device), size)
+            if len(x):
+                prob = net(x)[-1].double().cpu().numpy()
+                out[ok.cpu().numpy(), col] = np.log(prob[:, 1]) - np.log(prob[:, 0])
+        return out
+
 
 _DETECTOR: MTCNN | None = None
 
