@@ -63,9 +63,16 @@ def detector_box(face_box, W: int, H: int, rng) -> list[float]:
     for k, (q25, q75) in BOX_SPREAD.items():
         z = float(np.clip(rng.standard_normal(), -2.0, 2.0))
         p[k] = BOX_MAP[k] + z * ((q75 - BOX_MAP[k]) if z > 0 else (BOX_MAP[k] - q25)) / 0.6745
-    w, h = (x1 - x0) / p["sx"], (y1 - y0) / p["sy"]
-    cx, cy = (x0 + x1) / 2 - p["cx"] * w, (y0 + y1) / 2 - p["cy"] * h
-    return to_face_box((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), W, H)
+    return to_face_box(from_face_box([x0, y0, x1, y1], p)[0], W, H)
+
+
+def from_face_box(face_boxes, box_map: dict | None = None) -> np.ndarray:
+    """(N, 4) relhead face boxes -> the (N, 4) MTCNN boxes that `to_face_box` maps onto them (unclamped)."""
+    m = box_map or BOX_MAP
+    fb = np.asarray(face_boxes, float).reshape(-1, 4)
+    w, h = (fb[:, 2] - fb[:, 0]) / m["sx"], (fb[:, 3] - fb[:, 1]) / m["sy"]
+    cx, cy = (fb[:, 0] + fb[:, 2]) / 2 - m["cx"] * w, (fb[:, 1] + fb[:, 3]) / 2 - m["cy"] * h
+    return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 1)
 
 
 @dataclass(frozen=True)
@@ -296,13 +303,9 @@ class MTCNN:
         rgb = np.asarray(rgb)
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise ConfigError(f"expected an (H, W, 3) uint8 RGB image, got {rgb.shape} {rgb.dtype}")
-        fb = np.asarray(face_boxes, float).reshape(-1, 4)
-        m = BOX_MAP
-        w, h = (fb[:, 2] - fb[:, 0]) / m["sx"], (fb[:, 3] - fb[:, 1]) / m["sy"]
-        cx, cy = (fb[:, 0] + fb[:, 2]) / 2 - m["cx"] * w, (fb[:, 1] + fb[:, 3]) / 2 - m["cy"] * h
-        boxes = _square(torch.tensor(np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 1), dtype=torch.float32))
+        boxes = _square(torch.tensor(from_face_box(face_boxes), dtype=torch.float32))
         img = torch.from_numpy(np.array(rgb, copy=True)).to(self.device).permute(2, 0, 1)[None].float()
-        out = np.full((len(fb), 2), -np.inf)
+        out = np.full((len(boxes), 2), -np.inf)
         for col, (net, size) in enumerate(((self.nets[1], 24), (self.nets[2], 48))):
             x, ok = _crops(img, boxes.to(self.device), size)
             if len(x):
