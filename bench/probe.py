@@ -100,18 +100,23 @@ def edits(rgb: np.ndarray, lm: np.ndarray) -> dict[str, np.ndarray]:
 
 def probe(corpus: Path, detector: MTCNN) -> None:
     found: dict[str, list[bool]] = {}
+    onet: dict[str, list[float]] = {}  # O-Net's log-odds at the face box (MTCNN.faceness), per view
     for g in iter_groups(sorted(corpus.glob("shard-*.tar"))):
         for i, view in enumerate(g.views):
             if abs(view["euler_deg"]["yaw"]) >= 60:
                 continue
             for name, img in edits(g.image(i), np.asarray(view["landmarks"], float)).items():
-                found.setdefault(name, []).append(measure_view(detector, img, view)["detected"])
-    base = np.array(found["none"])
+                row = measure_view(detector, img, view)
+                found.setdefault(name, []).append(row["detected"])
+                onet.setdefault(name, []).append(row["onet_logodds"])
+    base, base_o = np.array(found["none"]), np.array(onet["none"])
     print(f"{corpus}: {len(base)} views below 60 degrees of |yaw|, MTCNN finds {base.sum()}\n")
-    print("| edit | found | gained | lost |\n|---|---|---|---|")
+    print("| edit | found | gained | lost | O-Net log-odds at the face box: mean shift (views up / down) |\n|---|---|---|---|---|")
     for name, f in found.items():
-        f = np.array(f)
-        print(f"| {name} | {f.sum()} ({100 * f.mean():.0f}%) | {(f & ~base).sum()} | {(~f & base).sum()} |")
+        f, d = np.array(f), np.array(onet[name]) - base_o
+        d = d[np.isfinite(d)]
+        print(f"| {name} | {f.sum()} ({100 * f.mean():.0f}%) | {(f & ~base).sum()} | {(~f & base).sum()} "
+              f"| {d.mean():+.2f} ({(d > 0).sum()} / {(d < 0).sum()}) |")
 
 
 def _luminance(rgb: np.ndarray) -> np.ndarray:
