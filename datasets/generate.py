@@ -31,8 +31,9 @@ from relhead.assets.hdri import hdri_pool
 from relhead.assets.refs import AssetPool, file_ref, image_problem
 from relhead.configbase import ConfigError
 from relhead.files import write_problem
-from relhead.datasets.lease import LEASE_TIMEOUT_S, LeaseLost, acquire, holder_of, is_stale, release, renew
-from relhead.datasets.manifest import (MANIFEST, CorpusMismatch, corpus_lock, done_entry, open_corpus, read_record,
+from relhead.datasets.lease import (LEASE_TIMEOUT_S, LeaseLost, acquire, holder_of, is_stale, lease_path, leased_shards,
+                                    release, renew)
+from relhead.datasets.manifest import (LOCK_FILE, MANIFEST, CorpusMismatch, corpus_lock, done_entry, open_corpus, read_record,
                                        record_path, refresh_manifest, shard_groups, shard_is_done,
                                        shard_name, temp_files, versions, write_record)
 from relhead.datasets.shards import ShardWriter, group_key, partials, remove_partials
@@ -344,19 +345,19 @@ def forget_unstarted(out_dir: Path, lease_timeout_s: float = LEASE_TIMEOUT_S) ->
         with corpus_lock(out_dir):
             if any(out_dir.glob("shard-*")):  # a record or a finished tar
                 return False
-            leases = sorted(out_dir.glob(".shard-*.tar.lease"))
-            holders = [holder_of(p) for p in leases]
+            leased = leased_shards(out_dir)
+            holders = [holder_of(lease_path(s)) for s in leased]
             if any(h is not None and not is_stale(h, lease_timeout_s) for h in holders):
                 return False  # a live run is making a shard here
-            for lease in leases:
-                remove_partials(lease.with_name(lease.name[1:-len(".lease")]))
-                lease.unlink(missing_ok=True)
+            for shard in leased:
+                remove_partials(shard)
+                lease_path(shard).unlink(missing_ok=True)
             (out_dir / MANIFEST).unlink()
     except OSError:
         return False
     try:  # then the folder, when nothing but the lock's file is left in it
-        if [p.name for p in out_dir.iterdir()] == [".manifest.lock"]:
-            (out_dir / ".manifest.lock").unlink()
+        if [p.name for p in out_dir.iterdir()] == [LOCK_FILE]:
+            (out_dir / LOCK_FILE).unlink()
             out_dir.rmdir()
     except OSError:
         pass

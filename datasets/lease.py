@@ -37,6 +37,11 @@ def lease_path(shard: Path) -> Path:
     return shard.with_name(f".{shard.name}.lease")
 
 
+def leased_shards(out_dir: Path) -> list[Path]:
+    """The shards of the corpus in `out_dir` with a lease file beside them (held, or left by a run that died)."""
+    return sorted(p.with_name(p.name[1:-len(".lease")]) for p in Path(out_dir).glob(".shard-*.tar.lease"))
+
+
 def holder_of(path: Path) -> dict | None:
     """The holder of the lease file `path` (host, pid, started, age_s), or None when nobody holds it."""
     try:

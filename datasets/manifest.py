@@ -135,10 +135,13 @@ def new_manifest(cfg, assets: dict) -> dict:
     }
 
 
+LOCK_FILE = ".manifest.lock"
+
+
 @contextmanager
 def corpus_lock(out_dir: Path):
-    """An exclusive flock on the corpus folder (across processes and, where flock works, hosts)."""
-    with open(Path(out_dir) / ".manifest.lock", "a") as lock:
+    """An exclusive flock on the corpus folder (across processes and, where flock works, hosts): on LOCK_FILE."""
+    with open(Path(out_dir) / LOCK_FILE, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
