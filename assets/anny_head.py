@@ -27,7 +27,7 @@ from pydantic import Field
 from relhead.assets.base import (BROWS, PART_EYE, PART_MOUTH, PART_SKIN, PART_TEETH, PART_TONGUE, SCALP, SKIN_REGIONS, TORSO, HeadCfg, Identity, PosedHead,
                                  fixed_threads, same_bits_on_every_cpu, sample_sparse_expression)
 from relhead.configbase import ConfigError, Range
-from relhead.exact import arctan2, mm, rigid_inverse
+from relhead.exact import arctan2, mm, orthonormalised, rigid_inverse
 from relhead.frames import euler_to_matrix
 from relhead.quiet import NO_GPU_DRIVER, without_lines
 
@@ -446,9 +446,7 @@ class AnnyHead:
             Bp = out["bone_poses"][i].cpu().numpy()
             T = mm(mm(Bp[ih], head_rest_inv), T_world_head_rest)
             T[3] = (0, 0, 0, 1)
-            T[:3, :3] = Rotation.from_matrix(T[:3, :3]).as_matrix()  # re-orthonormalise round-off by scipy's own
-            # arithmetic (a quaternion fit; scipy turns to LAPACK's SVD, whose bits depend on the CPU, only for a matrix
-            # more than about 1e-5 from a rotation)
+            T[:3, :3] = orthonormalised(T[:3, :3])  # the skinning's round-off
             verts = out["vertices"][i].cpu().numpy()[self.vertex_ids].astype(np.float32)
             posed.append(PosedHead(vertices=verts, T_world_head=T, landmarks=verts[self.landmark_indices].astype(float)))
         return posed

@@ -38,7 +38,7 @@ from scipy.spatial.transform import Rotation
 from relhead.assets.base import PART_EYE, PART_SKIN, HeadCfg, Identity, PosedHead, fixed_threads
 from relhead.assets.refs import file_ref
 from relhead.configbase import ConfigError, Range
-from relhead.exact import mm
+from relhead.exact import mm, orthonormalised
 from relhead.frames import euler_to_matrix
 
 NUM_SHAPE, NUM_EXPRESSION, NUM_JOINTS = 300, 100, 5
@@ -484,9 +484,7 @@ class FlameHead:
             Tv = np.einsum("nj,jab->nab", self.weights, A[:, :3])
             verts = (np.einsum("nab,nb->na", Tv[:, :, :3], v) + Tv[:, :, 3]).astype(np.float32)
             T = mm(A[NECK], T_rest)
-            T[:3, :3] = Rotation.from_matrix(T[:3, :3]).as_matrix()  # re-orthonormalise round-off by scipy's own
-            # arithmetic (a quaternion fit; scipy turns to LAPACK's SVD, whose bits depend on the CPU, only for a matrix
-            # more than about 1e-5 from a rotation)
+            T[:3, :3] = orthonormalised(T[:3, :3])  # the skinning's round-off
             tri = verts[self.faces[self.landmark_faces]].astype(float)
             posed.append(PosedHead(vertices=verts, T_world_head=T,
                                    landmarks=np.einsum("lk,lkd->ld", self.landmark_bary, tri)))

@@ -51,6 +51,16 @@ def rigid_inverse(T) -> np.ndarray:
     return out
 
 
+def orthonormalised(M) -> np.ndarray:
+    """The rotation nearest a 3x3 matrix off one by float64 round-off, by scipy's own arithmetic (a quaternion
+    fit), not LAPACK's SVD, whose bits depend on the CPU. Only that close: measured against an AVX2 host
+    (tests/test_exact.py), matrices 1e-15 off a rotation give the same bits, 1e-12 off already other ones
+    (scipy orthonormalises them another way first). The head models' skinning products are the first kind."""
+    from scipy.spatial.transform import Rotation
+
+    return Rotation.from_matrix(np.asarray(M, float)).as_matrix()
+
+
 def lstsq(E, X) -> np.ndarray:
     """The least-squares A of E @ A = X (E (n, k) of full column rank, k small; X (n, m)), from the normal
     equations (E^T E) A = E^T X solved by Gaussian elimination with partial pivoting. Well-conditioned

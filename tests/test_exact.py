@@ -56,14 +56,27 @@ def test_the_libm_functions_are_maths_bit_for_bit_and_keep_the_dtype():
     assert exact.norm([3.0, 4.0]) == 5.0
 
 
+def test_orthonormalised_takes_a_rotation_off_by_round_off_to_the_nearest_rotation():
+    from scipy.spatial.transform import Rotation
+
+    R = Rotation.from_rotvec([0.3, -0.2, 0.9]).as_matrix()
+    M = R + 1e-15 * np.random.default_rng(0).normal(size=(3, 3))
+    Q = exact.orthonormalised(M)
+    assert np.abs(Q @ Q.T - np.eye(3)).max() < 1e-15 and np.linalg.det(Q) > 0
+    assert np.abs(Q - R).max() < 1e-14
+
+
 DIGEST = """
 import hashlib, numpy as np
+from scipy.spatial.transform import Rotation
 from relhead import exact
 rng = np.random.default_rng(2)
 M, R, E, X = rng.normal(size=(5000, 3)), rng.normal(size=(3, 3)), rng.normal(size=(300, 4)), rng.normal(size=(300, 3))
 y = rng.uniform(-3, 3, 5000)
+Q = Rotation.random(50, random_state=1).as_matrix()  # off by round-off, as the head models' skinning leaves them
 out = [exact.mm(M, R), exact.mm(R, R), exact.mm(M, R[0]), exact.lstsq(E, X), exact.exp(y), exact.power(np.abs(y), 0.7),
-       exact.arctan2(y, y[::-1]), exact.rigid_inverse(np.eye(4) + 0.0), np.array(exact.norm(y))]
+       exact.arctan2(y, y[::-1]), exact.rigid_inverse(np.eye(4) + 0.0), np.array(exact.norm(y)),
+       np.stack([exact.orthonormalised(m) for m in Q + 1e-15 * rng.normal(size=Q.shape)])]
 print(hashlib.sha256(b"".join(np.ascontiguousarray(o).tobytes() for o in out)).hexdigest())
 """
 
